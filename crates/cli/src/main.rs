@@ -1,0 +1,21 @@
+//! `netlab`: one binary, thin. It parses arguments, calls a library, and renders the result.
+//! Each subcommand family lives in its own module: `echo` (echo servers and clients).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "netlab", version, about = "A networking teaching toolkit: echo, inspect, events, labs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {}
+}

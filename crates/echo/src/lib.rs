@@ -1,0 +1,4 @@
+//! netlab-echo: TCP and UDP echo servers and clients.
+//!
+//! # Modules
+//! (filled in as modules land)

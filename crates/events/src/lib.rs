@@ -1,0 +1,4 @@
+//! netlab-events: the tiny event protocol.
+//!
+//! # Modules
+//! (filled in as modules land)

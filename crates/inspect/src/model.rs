@@ -1,0 +1,243 @@
+//! The data model every other module shares: a captured packet, and what the dissector says about
+//! it. Sources produce [`RawPacket`]s, [`crate::dissect`] turns one into a [`Dissection`], flows add
+//! a [`FlowAnnotation`], and the renderers, filters and sinks only read these types.
+
+use std::ops::Range;
+
+use serde::Serialize;
+
+/// A link-layer header type as numbered by tcpdump.org's LINKTYPE_ registry (pcap and pcapng use
+/// the same numbers). Kept as a number, not an enum, so an unknown type read from a file survives
+/// a round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct LinkType(pub u32);
+
+impl LinkType {
+    /// BSD loopback: a 4-byte address family in host byte order (DLT_NULL).
+    pub const NULL: LinkType = LinkType(0);
+    pub const ETHERNET: LinkType = LinkType(1);
+    /// Raw IP as DLT_RAW on most platforms (101 in files).
+    pub const RAW: LinkType = LinkType(101);
+    /// OpenBSD and macOS lo0: like NULL but the family is big-endian.
+    pub const LOOP: LinkType = LinkType(108);
+    /// Linux "cooked" capture, v1: what `tcpdump -i any` writes.
+    pub const LINUX_SLL: LinkType = LinkType(113);
+    pub const IPV4: LinkType = LinkType(228);
+    pub const IPV6: LinkType = LinkType(229);
+    /// Linux "cooked" capture, v2 (carries the interface index).
+    pub const LINUX_SLL2: LinkType = LinkType(276);
+}
+
+/// A capture timestamp: seconds and nanoseconds since the Unix epoch. Nanoseconds because pcapng
+/// and Linux give them; microsecond pcap files simply have zeros at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+pub struct Timestamp {
+    pub secs: i64,
+    pub nanos: u32,
+}
+
+impl Timestamp {
+    /// Seconds as a float, for relative and delta time columns.
+    pub fn as_secs_f64(self) -> f64 {
+        self.secs as f64 + f64::from(self.nanos) / 1e9
+    }
+}
+
+/// One packet as a source delivered it. `bytes` may be shorter than `orig_len` when the capture
+/// had a snap length; the dissector then reports truncation rather than guessing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawPacket {
+    pub ts: Timestamp,
+    pub link_type: LinkType,
+    /// Length of the packet on the wire, before any snap-length truncation.
+    pub orig_len: u32,
+    pub bytes: Vec<u8>,
+}
+
+/// The seven OSI layers. The Internet does not follow this model (session and presentation live
+/// inside applications), which is why every [`Layer`] also carries its [`TcpIpLayer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum OsiLayer {
+    Physical = 1,
+    DataLink = 2,
+    Network = 3,
+    Transport = 4,
+    Session = 5,
+    Presentation = 6,
+    Application = 7,
+}
+
+impl OsiLayer {
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            OsiLayer::Physical => "Physical",
+            OsiLayer::DataLink => "Data link",
+            OsiLayer::Network => "Network",
+            OsiLayer::Transport => "Transport",
+            OsiLayer::Session => "Session",
+            OsiLayer::Presentation => "Presentation",
+            OsiLayer::Application => "Application",
+        }
+    }
+}
+
+/// The four layers of the TCP/IP (Internet) model, RFC 1122's view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum TcpIpLayer {
+    Link,
+    Internet,
+    Transport,
+    Application,
+}
+
+impl TcpIpLayer {
+    pub fn name(self) -> &'static str {
+        match self {
+            TcpIpLayer::Link => "Link",
+            TcpIpLayer::Internet => "Internet",
+            TcpIpLayer::Transport => "Transport",
+            TcpIpLayer::Application => "Application",
+        }
+    }
+}
+
+/// Why an application-layer protocol was chosen for a payload: students should see that a
+/// dissector guesses, and on what evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// A well-known or configured port, e.g. 53 for DNS or 7007 for netlab echo.
+    Port(u16),
+    /// The bytes themselves look like the protocol (e.g. start with `GET `).
+    Content,
+    /// An earlier packet on the same flow switched protocols (HTTP 101 Switching Protocols).
+    Upgrade,
+}
+
+/// A decoded value. Kept typed so filters can compare numbers and addresses, and JSON stays exact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Value {
+    Bool(bool),
+    U64(u64),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::U64(n) => write!(f, "{n}"),
+            Value::Text(s) => f.write_str(s),
+            Value::Bytes(b) => {
+                for (i, byte) in b.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(":")?;
+                    }
+                    write!(f, "{byte:02x}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// One named field of a layer. `name` is a dotted filter name in Wireshark's style
+/// (`tcp.srcport`, `ip.ttl`, `tcp.flags.syn`); `offset` and `len` are in bytes from the start of
+/// the frame, so a hex dump can highlight exactly these bytes. Bit fields share their byte's
+/// offset and give `len` 1 (or the bytes the bits span).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Field {
+    pub name: &'static str,
+    /// Human label, e.g. "Source port".
+    pub label: &'static str,
+    pub value: Value,
+    pub offset: usize,
+    pub len: usize,
+}
+
+/// One layer of a packet: a header (and, for the innermost layer, its payload).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Layer {
+    pub osi: OsiLayer,
+    pub tcpip: TcpIpLayer,
+    /// Short protocol name as shown in the layer chain: "Ethernet", "IPv4", "TCP", "HTTP", ...
+    pub protocol: &'static str,
+    /// One line, e.g. "Src Port: 43512, Dst Port: 7007, Seq: 1, Ack: 1, Len: 5".
+    pub summary: String,
+    pub fields: Vec<Field>,
+    /// Bytes of the frame this layer covers (its header; for the last layer, header and payload).
+    pub byte_range: Range<usize>,
+    /// Why an application protocol was chosen; `None` for layers decided by a header field.
+    pub reason: Option<Reason>,
+    /// Teaching notes and capture artefacts: zero MACs on loopback, checksum offload, GSO, where
+    /// OSI fits badly.
+    pub notes: Vec<String>,
+}
+
+/// The result of dissecting one frame. Dissection never fails: a broken layer ends the list with
+/// a layer whose protocol is "malformed" and whose summary says why, and `malformed` is set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Dissection {
+    pub layers: Vec<Layer>,
+    /// Set when a layer could not be decoded: what was wrong and where.
+    pub malformed: Option<String>,
+}
+
+impl Dissection {
+    /// The first field with this dotted name, searching layers outermost first.
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.layers
+            .iter()
+            .flat_map(|l| l.fields.iter())
+            .find(|f| f.name == name)
+    }
+
+    /// The first layer with this protocol name.
+    pub fn layer(&self, protocol: &str) -> Option<&Layer> {
+        self.layers.iter().find(|l| l.protocol == protocol)
+    }
+
+    /// The layer chain a student reads left to right: "L2 Ethernet > L3 IPv4 > L4 TCP > L7 HTTP".
+    pub fn chain(&self) -> String {
+        let mut out = String::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            if i > 0 {
+                out.push_str(" > ");
+            }
+            out.push('L');
+            out.push_str(&l.osi.number().to_string());
+            out.push(' ');
+            out.push_str(l.protocol);
+        }
+        out
+    }
+}
+
+/// What the flow tracker adds to a TCP (or UDP) packet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct FlowAnnotation {
+    /// Stream index per 4-tuple, numbered from 0 in order of first appearance (as Wireshark's
+    /// `tcp.stream`).
+    pub stream: u32,
+    /// Sequence and acknowledgement numbers relative to each direction's initial sequence number.
+    pub rel_seq: Option<u32>,
+    pub rel_ack: Option<u32>,
+    /// Hints such as "SYN, handshake 1/3", "retransmission", "duplicate ACK", "out of order".
+    pub notes: Vec<String>,
+}
+
+/// A packet as the renderers see it: its number in the capture (from 1), the raw bytes, the
+/// dissection and, for TCP and UDP, the flow annotation.
+#[derive(Debug, Clone)]
+pub struct Packet {
+    pub number: u64,
+    pub raw: RawPacket,
+    pub dissection: Dissection,
+    pub flow: Option<FlowAnnotation>,
+}
