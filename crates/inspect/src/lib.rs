@@ -8,7 +8,12 @@
 //!
 //! # Modules
 //! - [`model`]: the shared types: `RawPacket`, `Dissection`, `Layer`, `Field`, OSI and TCP/IP layers.
+//! - [`error`]: the crate's one error type, [`InspectError`]: what went wrong and where.
+//! - [`capfile`]: pcap and pcapng files, read (streaming) and written.
 
+pub mod capfile;
+pub mod error;
 pub mod model;
 
+pub use error::{InspectError, Place};
 pub use model::*;
