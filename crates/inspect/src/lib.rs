@@ -11,9 +11,11 @@
 //! - [`error`]: the crate's one error type, [`InspectError`]: what went wrong and where.
 //! - [`capfile`]: pcap and pcapng files, read (streaming) and written.
 //! - [`live`]: live capture on a Linux interface (AF_PACKET), once per packet, untruncated.
+//! - [`filter`]: the display filter language (`tcp and port 7007`, `ip.ttl > 60`), parsed once, tested per packet.
 
 pub mod capfile;
 pub mod error;
+pub mod filter;
 pub mod live;
 pub mod model;
 
