@@ -5,17 +5,31 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod lab;
+
 #[derive(Parser, Debug)]
-#[command(name = "netlab", version, about = "A networking teaching toolkit: echo, inspect, events, labs")]
+#[command(
+    name = "netlab",
+    version,
+    about = "A networking teaching toolkit: echo, inspect, events, labs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// The guided labs: list them, run one.
+    Lab {
+        #[command(subcommand)]
+        command: lab::LabCommand,
+    },
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Lab { command } => lab::run(command),
+    }
 }
