@@ -8,7 +8,14 @@
 //!
 //! # Modules
 //! - [`model`]: the shared types: `RawPacket`, `Dissection`, `Layer`, `Field`, OSI and TCP/IP layers.
+//! - [`error`]: the crate's one error type, [`InspectError`]: what went wrong and where.
+//! - [`capfile`]: pcap and pcapng files, read (streaming) and written.
+//! - [`live`]: live capture on a Linux interface (AF_PACKET), once per packet, untruncated.
 
+pub mod capfile;
+pub mod error;
+pub mod live;
 pub mod model;
 
+pub use error::{InspectError, Place};
 pub use model::*;
