@@ -15,7 +15,7 @@
 //! - [`options`]: the flags every lab takes, and the [`Mode`] they select.
 //! - [`render`]: tables, the same way everywhere.
 //! - [`style`]: colour that honours `NO_COLOR`.
-//! - [`error`]: [`LabError`].
+//! - [`error`]: the crate's one error type, `LabError`.
 //! - [`labs`]: the labs themselves, one module each, and their [`LabInfo`].
 
 pub mod answers;

@@ -47,8 +47,6 @@ pub struct Session {
     input_closed: bool,
     answers: Option<AnswerSheet>,
     report: Report,
-    /// Whether the "how to allow live capture" notice was already printed this run.
-    pub(crate) capture_notice_shown: bool,
 }
 
 impl Session {
@@ -79,7 +77,6 @@ impl Session {
             input_closed: false,
             answers,
             report: Report::default(),
-            capture_notice_shown: false,
         })
     }
 
