@@ -12,12 +12,14 @@
 //! - [`capfile`]: pcap and pcapng files, read (streaming) and written.
 //! - [`live`]: live capture on a Linux interface (AF_PACKET), once per packet, untruncated.
 //! - [`filter`]: the display filter language (`tcp and port 7007`, `ip.ttl > 60`), parsed once, tested per packet.
+//! - [`render`]: the views: one line per packet, layer tree, coloured hex dump, JSON, statistics.
 
 pub mod capfile;
 pub mod error;
 pub mod filter;
 pub mod live;
 pub mod model;
+pub mod render;
 
 pub use error::{InspectError, Place};
 pub use model::*;
