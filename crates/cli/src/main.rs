@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "netlab", version, about = "A networking teaching toolkit: echo, inspect, events, labs")]
+#[command(
+    name = "netlab",
+    version,
+    about = "A networking teaching toolkit: echo, inspect, events, labs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
