@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod lab;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "netlab",
@@ -17,9 +19,17 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// The guided labs: list them, run one.
+    Lab {
+        #[command(subcommand)]
+        command: lab::LabCommand,
+    },
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Lab { command } => lab::run(command),
+    }
 }
