@@ -252,7 +252,8 @@ fn heartbeat_pings_after_one_interval_and_closes_without_pong() {
 fn server_ack_resolves_with_reply_timeout_or_disconnect() {
     let mut h = H::new(Config::default());
     let (c, sid, _) = h.chat("ada");
-    let results: Arc<Mutex<Vec<Result<Vec<serde_json::Value>, AckError>>>> = Arc::default();
+    type Outcomes = Arc<Mutex<Vec<Result<Vec<serde_json::Value>, AckError>>>>;
+    let results: Outcomes = Arc::default();
     for _ in 0..3 {
         let r = results.clone();
         h.core.emit_with_ack(
