@@ -19,7 +19,8 @@ pub struct Stats {
     root: Node,
     /// Bytes of each OSI layer (index 1-7) over all packets.
     per_osi: [u64; 8],
-    /// Captured bytes no layer claimed (e.g. Ethernet padding after a short IP packet).
+    /// Captured bytes no layer decoded: transport payload of an unknown (or continued)
+    /// application, and trailers such as Ethernet padding.
     unclaimed: u64,
 }
 
@@ -68,6 +69,8 @@ impl Stats {
         self.captured_bytes += cap as u64;
         let mut node = &mut self.root;
         let mut claimed = 0usize;
+        // Transport payload that no application layer decoded: data, not TCP or UDP header.
+        let payload = p.dissection.payload.clone().unwrap_or(0..0);
         for l in &p.dissection.layers {
             let idx = match node.children.iter().position(|c| c.protocol == l.protocol) {
                 Some(i) => i,
@@ -82,7 +85,11 @@ impl Stats {
             };
             node = &mut node.children[idx];
             let start = l.byte_range.start.min(cap);
-            let end = l.byte_range.end.min(cap);
+            let mut end = l.byte_range.end.min(cap);
+            let inside = payload.start >= start && payload.start < end;
+            if l.osi <= OsiLayer::Transport && !payload.is_empty() && inside {
+                end = payload.start;
+            }
             let own = end.saturating_sub(start);
             node.packets += 1;
             node.bytes += (cap - start) as u64;
@@ -168,7 +175,7 @@ impl Stats {
         }
         if self.unclaimed > 0 {
             t.add_row(vec![
-                "not decoded".to_string(),
+                "data, not decoded".to_string(),
                 String::new(),
                 self.unclaimed.to_string(),
                 percent(self.unclaimed, self.captured_bytes),
@@ -181,7 +188,7 @@ impl Stats {
         writeln!(
             w,
             "Headers below the application (L2-L4): {} of {} captured bytes ({}); the rest is what \
-             the applications sent.",
+             the applications sent (or Ethernet padding).",
             headers,
             self.captured_bytes,
             percent(headers, self.captured_bytes)
