@@ -298,8 +298,11 @@ fn read(file: &Path, filter: &str, view: &ViewArgs) -> anyhow::Result<()> {
 
 fn follow(file: &Path, stream: u32, json: bool) -> anyhow::Result<()> {
     let mut tracker = FlowTracker::following(stream);
-    let mut read = 0u64;
-    for raw in CaptureReader::open(file).map_err(classify)? {
+    for (read, raw) in CaptureReader::open(file)
+        .map_err(classify)?
+        .into_iter()
+        .enumerate()
+    {
         let raw = raw.with_context(|| {
             format!(
                 "{}: read {read} packets, then the file broke",
@@ -307,7 +310,6 @@ fn follow(file: &Path, stream: u32, json: bool) -> anyhow::Result<()> {
             )
         })?;
         tracker.process(&raw);
-        read += 1;
     }
     let Some(followed) = tracker.followed() else {
         let streams = tracker

@@ -138,7 +138,7 @@ mod tests {
             client_data: b"ping\n".to_vec(),
             server_data: b"pong\n".to_vec(),
             client_missing: vec![],
-            server_missing: vec![6..10],
+            server_missing: vec![std::ops::Range { start: 6, end: 10 }],
             chunks: vec![(true, 0..5), (false, 0..5)],
         };
         let mut out = Vec::new();
