@@ -92,7 +92,7 @@ pub enum InspectError {
     },
 
     /// A display filter did not parse. `rendered` shows the filter with a caret under `pos`.
-    #[error("bad filter: {message}\n{rendered}")]
+    #[error("bad filter (at character {}):\n{rendered}", pos + 1)]
     Filter {
         message: String,
         /// Character position (from 0) of the bad spot in the filter text.
