@@ -12,9 +12,9 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use netlab_inspect::RawPacket;
 use netlab_inspect::capfile::{CaptureReader, PcapWriter};
 use netlab_inspect::live::{BackgroundCapture, LiveConfig};
-use netlab_inspect::RawPacket;
 
 use crate::error::LabError;
 use crate::report::Event;
@@ -115,8 +115,8 @@ impl Session {
             }
             Err(reason) => self.shipped(name, reason)?,
         };
-        let file = match &self.options.pcap {
-            Some(dir) => Some(self.keep(dir, &recording)?),
+        let file = match self.options.pcap.clone() {
+            Some(dir) => Some(self.keep(&dir, &recording)?),
             None if recording.source == Source::Shipped => {
                 Some(shipped_path(name).display().to_string())
             }
@@ -168,7 +168,8 @@ impl Session {
 
     /// `--pcap DIR`: writes the recording to DIR/NAME.pcap and says where.
     fn keep(&mut self, dir: &Path, recording: &Recording) -> Result<String, LabError> {
-        std::fs::create_dir_all(dir).map_err(LabError::io(format!("creating {}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(LabError::io(format!("creating {}", dir.display())))?;
         let path = dir.join(format!("{}.pcap", recording.name));
         write_capture(&path, &recording.packets)?;
         let line = format!(

@@ -97,16 +97,20 @@ impl Pkt {
         &self.raw.bytes[end.saturating_sub(len)..]
     }
 
-    /// The innermost layer's one-line summary, as in a packet list's Info column.
+    /// A short Info column: TCP flags and payload length (`[PSH, ACK] Len=5`), or the UDP
+    /// payload length; other packets get their innermost layer's summary.
     pub fn info(&self) -> String {
-        self.d
-            .layers
-            .iter()
-            .rev()
-            .find(|l| l.protocol == "TCP" || l.protocol == "UDP")
-            .or(self.d.layers.last())
-            .map(|l| l.summary.clone())
-            .unwrap_or_default()
+        if self.is_tcp() {
+            format!("[{}] Len={}", self.tcp_flags(), self.payload_len())
+        } else if self.is_udp() {
+            format!("Len={}", self.payload_len())
+        } else {
+            self.d
+                .layers
+                .last()
+                .map(|l| l.summary.clone())
+                .unwrap_or_default()
+        }
     }
 
     /// The innermost protocol's name.
@@ -192,7 +196,15 @@ pub fn header_bytes(p: &Pkt, what: &str) -> usize {
 /// A packet list: number, time since the first packet, endpoints, protocol, length, info.
 pub fn packet_table(pkts: &[Pkt], style: Style) -> String {
     let mut t = render::table(
-        &["No.", "Time (ms)", "Source", "Destination", "Protocol", "Length", "Info"],
+        &[
+            "No.",
+            "Time (ms)",
+            "Source",
+            "Destination",
+            "Protocol",
+            "Length",
+            "Info",
+        ],
         style,
     );
     let t0 = pkts.first().map_or(0.0, |p| p.raw.ts.as_secs_f64());
@@ -235,51 +247,62 @@ pub fn byte_map(p: &Pkt, style: Style) -> String {
     t.to_string()
 }
 
-/// ANSI colours by segment index (green, blue, yellow, magenta, cyan), and the letter printed
-/// under each byte so the map also reads without colour.
-const COLOURS: [&str; 5] = ["32", "34", "33", "35", "36"];
-
-/// A hex dump, 16 bytes a row; each byte coloured by its segment, with a row of segment letters
-/// under it (`E` Ethernet, `I` IPv4, `T` TCP, `U` UDP, `D` data) and a legend.
-pub fn hex_dump(p: &Pkt, style: Style) -> String {
-    let segs = segments(p);
-    let letter = |s: &Segment| match s.what.split(' ').next().unwrap_or("") {
-        "Ethernet" => 'E',
-        "IPv4" => 'I',
-        "IPv6" => '6',
-        "TCP" => 'T',
-        "UDP" => 'U',
-        _ => 'D',
+/// A hex dump by netlab-inspect's renderer: bytes coloured by layer, a letter row naming each
+/// byte's layer when there is no colour, and the bytes of the field `highlight` marked.
+pub fn hex_dump(p: &Pkt, style: Style, highlight: Option<&str>) -> String {
+    let packet = netlab_inspect::Packet {
+        number: p.number as u64,
+        raw: p.raw.clone(),
+        dissection: with_data_layer(p),
+        flow: None,
     };
-    let seg_of = |i: usize| segs.iter().position(|s| s.range.contains(&i));
-    let mut out = String::new();
-    for (row, chunk) in p.raw.bytes.chunks(16).enumerate() {
-        let mut hex = String::new();
-        let mut marks = String::new();
-        for (j, b) in chunk.iter().enumerate() {
-            let i = row * 16 + j;
-            let seg = seg_of(i);
-            let cell = format!("{b:02x}");
-            match seg {
-                Some(k) if style.is_enabled() => {
-                    hex.push_str(&format!("\x1b[{}m{cell}\x1b[0m ", COLOURS[k % COLOURS.len()]))
-                }
-                _ => hex.push_str(&format!("{cell} ")),
-            }
-            let m = seg.map_or(' ', |k| letter(&segs[k]));
-            marks.push_str(&format!("{m}{m} "));
-        }
-        out.push_str(&format!("{:04x}  {}\n      {}\n", row * 16, hex.trim_end(), marks.trim_end()));
+    let style = netlab_inspect::render::Style {
+        color: style.is_enabled(),
+    };
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = netlab_inspect::render::hex::write(&mut out, &packet, style, highlight);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The dissection with the transport payload split off as its own "Data" layer, so the hex
+/// dump colours the application's bytes apart from the TCP or UDP header, as the byte map does.
+fn with_data_layer(p: &Pkt) -> Dissection {
+    let mut d = p.d.clone();
+    let Some(last) = d.layers.last_mut() else {
+        return d;
+    };
+    let Some(hdr) = header_len(p, last) else {
+        return d;
+    };
+    let split = last.byte_range.start + hdr;
+    if split >= last.byte_range.end {
+        return d;
     }
-    let legend: Vec<String> = segs
-        .iter()
-        .map(|s| format!("{}={} ({})", letter(s), s.what, s.osi))
-        .collect();
-    out.push_str(&format!("      {}\n", legend.join("  ")));
-    out
+    let data = split..last.byte_range.end;
+    last.byte_range.end = split;
+    d.layers.push(Layer {
+        osi: netlab_inspect::OsiLayer::Application,
+        tcpip: netlab_inspect::TcpIpLayer::Application,
+        protocol: "Data",
+        summary: format!("{} bytes of application data", data.len()),
+        fields: Vec::new(),
+        byte_range: data,
+        reason: None,
+        notes: Vec::new(),
+    });
+    d
 }
 
 /// Packets from client port to server port (either direction filter by the server's port).
 pub fn to_port(pkts: &[Pkt], port: u64) -> impl Iterator<Item = &Pkt> {
     pkts.iter().filter(move |p| p.dst_port() == Some(port))
+}
+
+/// Byte strings as text, for checks whose detail a student reads.
+pub fn text(chunks: &[Vec<u8>]) -> Vec<String> {
+    chunks
+        .iter()
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect()
 }

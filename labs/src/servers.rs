@@ -120,7 +120,11 @@ pub async fn tcp_exchange(addr: SocketAddr, payloads: &[&[u8]]) -> Result<TcpExc
 pub async fn close_tcp(mut stream: TcpStream) -> Result<(), LabError> {
     timed("closing", stream.shutdown()).await?;
     let mut rest = Vec::new();
-    timed("waiting for the server to close", stream.read_to_end(&mut rest)).await?;
+    timed(
+        "waiting for the server to close",
+        stream.read_to_end(&mut rest),
+    )
+    .await?;
     Ok(())
 }
 

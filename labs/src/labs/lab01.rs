@@ -5,7 +5,7 @@
 use netlab_echo::ImpairmentConfig;
 
 use crate::capture::Recording;
-use crate::packets::{self, Pkt};
+use crate::packets::{self, Pkt, text};
 use crate::question::Question;
 use crate::render;
 use crate::servers::{self, Running};
@@ -41,7 +41,11 @@ fn run(s: &mut Session) -> LabFuture<'_> {
                 servers::tcp_exchange(tcp.addr, &[HELLO]),
             )
             .await?;
-        s.check_eq("TCP echo returned hello", echo.echoes, vec![HELLO.to_vec()]);
+        s.check_eq(
+            "TCP echo returned hello",
+            text(&echo.echoes),
+            vec!["hello".to_string()],
+        );
         let (echo, udp_rec) = s
             .capture(
                 "lab01-udp",
@@ -49,7 +53,11 @@ fn run(s: &mut Session) -> LabFuture<'_> {
                 servers::udp_exchange(udp.addr, &[HELLO]),
             )
             .await?;
-        s.check_eq("UDP echo returned hello", echo, vec![HELLO.to_vec()]);
+        s.check_eq(
+            "UDP echo returned hello",
+            text(&echo),
+            vec!["hello".to_string()],
+        );
 
         let tcp_pkts = tcp_exchange(s, &tcp_rec)?;
         labelled_frame(s, &tcp_pkts)?;
@@ -97,10 +105,17 @@ fn labelled_frame(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
         return Ok(());
     };
     s.show(
-        &format!("Packet {}: the client sends \"hello\" ({} bytes)", p.number, p.raw.bytes.len()),
+        &format!(
+            "Packet {}: the client sends \"hello\" ({} bytes)",
+            p.number,
+            p.raw.bytes.len()
+        ),
         &packets::byte_map(p, s.style()),
     );
-    s.show("The same bytes in hex", &packets::hex_dump(p, s.style()));
+    s.show(
+        "The same bytes in hex (^^ marks the TCP header length field)",
+        &packets::hex_dump(p, s.style(), Some("tcp.hdr_len")),
+    );
     let segs = packets::segments(p);
     check_frame(s, p, "TCP");
     let tcp_seg = segs.iter().find(|x| x.what == "TCP header");
@@ -130,13 +145,20 @@ fn labelled_frame(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
     let ip_osi = segs
         .iter()
         .find(|x| x.what == "IPv4 header")
-        .map_or(0, |x| x.osi.split(' ').next().unwrap_or("0").parse().unwrap_or(0));
+        .map_or(0, |x| {
+            x.osi
+                .split(' ')
+                .next()
+                .unwrap_or("0")
+                .parse::<usize>()
+                .unwrap_or(0)
+        });
     s.ask(
         Question::choice(
             "ip-osi-layer",
             "Which OSI layer does the IPv4 header belong to?",
             &["2 Data link", "3 Network", "4 Transport"],
-            usize::from(ip_osi).saturating_sub(2).min(2),
+            ip_osi.saturating_sub(2).min(2),
         )
         .hint("IP moves packets between networks, from one address to another")
         .why("IP is the network layer (OSI 3), called the Internet layer in the TCP/IP model."),
@@ -194,10 +216,17 @@ fn udp_frame(s: &mut Session, rec: &Recording) -> Result<(), LabError> {
         return Ok(());
     };
     s.show(
-        &format!("Packet {}: \"hello\" over UDP ({} bytes)", p.number, p.raw.bytes.len()),
+        &format!(
+            "Packet {}: \"hello\" over UDP ({} bytes)",
+            p.number,
+            p.raw.bytes.len()
+        ),
         &packets::byte_map(p, s.style()),
     );
-    s.show("The same bytes in hex", &packets::hex_dump(p, s.style()));
+    s.show(
+        "The same bytes in hex",
+        &packets::hex_dump(p, s.style(), Some("udp.length")),
+    );
     check_frame(s, p, "UDP");
     s.check_eq(
         "UDP length field = 8 + payload",
@@ -243,7 +272,16 @@ async fn overhead(s: &mut Session, tcp: &Running, udp: &Running) -> Result<(), L
         .await?;
     let pkts = packets::dissect_all(&rec);
     let mut t = render::table(
-        &["protocol", "payload", "Ethernet", "IPv4", "TCP/UDP", "headers", "frame", "headers %"],
+        &[
+            "protocol",
+            "payload",
+            "Ethernet",
+            "IPv4",
+            "TCP/UDP",
+            "headers",
+            "frame",
+            "headers %",
+        ],
         s.style(),
     );
     let mut tcp_1_percent = 0.0;
@@ -251,10 +289,19 @@ async fn overhead(s: &mut Session, tcp: &Running, udp: &Running) -> Result<(), L
         for &size in &SIZES {
             // The request, not the echo: the first packet of this protocol with this payload.
             let found = pkts.iter().find(|p| {
-                p.payload_len() == size as u64 && (if proto == "TCP" { p.is_tcp() } else { p.is_udp() })
+                p.payload_len() == size as u64
+                    && (if proto == "TCP" {
+                        p.is_tcp()
+                    } else {
+                        p.is_udp()
+                    })
             });
             let Some(p) = found else {
-                s.check(&format!("{proto} packet with {size} bytes captured"), false, "not found");
+                s.check(
+                    &format!("{proto} packet with {size} bytes captured"),
+                    false,
+                    "not found",
+                );
                 continue;
             };
             let (eth, ip, tr) = (
@@ -268,8 +315,16 @@ async fn overhead(s: &mut Session, tcp: &Running, udp: &Running) -> Result<(), L
             if proto == "TCP" && size == 1 {
                 tcp_1_percent = percent;
             }
-            s.check_eq(&format!("{proto} {size} B: frame = headers + payload"), frame, headers + size);
-            s.measure(&format!("overhead.{}.{size}", proto.to_lowercase()), (percent * 10.0).round() / 10.0, "%");
+            s.check_eq(
+                &format!("{proto} {size} B: frame = headers + payload"),
+                frame,
+                headers + size,
+            );
+            s.measure(
+                &format!("overhead.{}.{size}", proto.to_lowercase()),
+                (percent * 10.0).round() / 10.0,
+                "%",
+            );
             t.add_row(vec![
                 proto.to_string(),
                 size.to_string(),

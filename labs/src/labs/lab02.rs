@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::capture::{Recording, Source};
-use crate::packets::{self, Pkt};
+use crate::packets::{self, Pkt, text};
 use crate::question::Question;
 use crate::render;
 use crate::servers::{self, timed};
@@ -46,7 +46,11 @@ fn run(s: &mut Session) -> LabFuture<'_> {
             )
             .await?;
         server.stop();
-        s.check_eq("echo returned hello", exchange.echoes.clone(), vec![HELLO.to_vec()]);
+        s.check_eq(
+            "echo returned hello",
+            text(&exchange.echoes),
+            vec!["hello".to_string()],
+        );
         let pkts = packets::dissect_all(&rec);
         let Some(conv) = Conversation::new(&pkts) else {
             s.check("the capture has a SYN", false, "no SYN found");
@@ -111,14 +115,28 @@ impl Conversation {
 
     fn table(&self, pkts: &[Pkt], style: crate::Style) -> String {
         let mut t = render::table(
-            &["No.", "direction", "flags", "seq (raw)", "ack (raw)", "seq", "ack", "len"],
+            &[
+                "No.",
+                "direction",
+                "flags",
+                "seq (raw)",
+                "ack (raw)",
+                "seq",
+                "ack",
+                "len",
+            ],
             style,
         );
         for p in pkts {
             let (seq, ack) = self.relative(p);
             t.add_row(vec![
                 p.number.to_string(),
-                if self.from_client(p) { "client -> server" } else { "server -> client" }.into(),
+                if self.from_client(p) {
+                    "client -> server"
+                } else {
+                    "server -> client"
+                }
+                .into(),
                 p.tcp_flags(),
                 p.num("tcp.seq_raw").unwrap_or(0).to_string(),
                 if p.flag("tcp.flags.ack") {
@@ -127,7 +145,11 @@ impl Conversation {
                     "-".into()
                 },
                 seq.to_string(),
-                if p.flag("tcp.flags.ack") { ack.to_string() } else { "-".into() },
+                if p.flag("tcp.flags.ack") {
+                    ack.to_string()
+                } else {
+                    "-".into()
+                },
                 p.payload_len().to_string(),
             ]);
         }
@@ -241,10 +263,18 @@ async fn byte_stream(s: &mut Session) -> Result<(), LabError> {
     s.explain("A byte stream, not messages")?;
     let mut runs = Vec::new();
     for nodelay in [false, true] {
-        let name = if nodelay { "lab02-nodelay" } else { "lab02-nagle" };
+        let name = if nodelay {
+            "lab02-nodelay"
+        } else {
+            "lab02-nagle"
+        };
         s.act(&format!(
             "one request/response, then write(\"one\"), write(\"two\"), write(\"three\") with {}",
-            if nodelay { "TCP_NODELAY" } else { "Nagle on (the default)" }
+            if nodelay {
+                "TCP_NODELAY"
+            } else {
+                "Nagle on (the default)"
+            }
         ));
         let listener = timed("binding a server", TcpListener::bind("127.0.0.1:0")).await?;
         let addr = listener
@@ -254,10 +284,18 @@ async fn byte_stream(s: &mut Session) -> Result<(), LabError> {
             .capture(name, &[addr.port()], three_writes(listener, nodelay))
             .await?;
         let segments = data_segments(&packets::dissect_all(&rec));
-        runs.push(WriteRun { first_read, segments });
+        runs.push(WriteRun {
+            first_read,
+            segments,
+        });
     }
     let mut t = render::table(
-        &["client socket", "writes", "data segments on the wire", "server's one read"],
+        &[
+            "client socket",
+            "writes",
+            "data segments on the wire",
+            "server's one read",
+        ],
         s.style(),
     );
     for (run, label) in runs.iter().zip(["Nagle on", "TCP_NODELAY"]) {
@@ -272,8 +310,8 @@ async fn byte_stream(s: &mut Session) -> Result<(), LabError> {
     for (run, label) in runs.iter().zip(["Nagle", "TCP_NODELAY"]) {
         s.check_eq(
             &format!("{label}: one read returns all three writes"),
-            run.first_read.as_slice(),
-            b"onetwothree".as_slice(),
+            String::from_utf8_lossy(&run.first_read).into_owned(),
+            "onetwothree".to_string(),
         );
         s.check(
             &format!("{label}: 1 to 3 data segments"),
@@ -379,8 +417,15 @@ fn four_tuple(
         same_pair,
         format!("{src} <-> {dst}"),
     );
-    let mut t = render::table(&["seen by", "client address:port", "server address:port"], s.style());
-    t.add_row(vec!["the capture (first SYN)".into(), src.clone(), dst.clone()]);
+    let mut t = render::table(
+        &["seen by", "client address:port", "server address:port"],
+        s.style(),
+    );
+    t.add_row(vec![
+        "the capture (first SYN)".into(),
+        src.clone(),
+        dst.clone(),
+    ]);
     t.add_row(vec![
         "the client socket (local_addr, peer_addr)".into(),
         exchange.local.to_string(),
