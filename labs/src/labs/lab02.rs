@@ -92,13 +92,13 @@ impl Conversation {
         })
     }
 
-    fn from_client(&self, p: &Pkt) -> bool {
+    fn is_client(&self, p: &Pkt) -> bool {
         p.src_port() == Some(self.client_port)
     }
 
     /// Relative sequence and acknowledgement numbers (raw minus the sender's or peer's ISN).
     fn relative(&self, p: &Pkt) -> (u64, u64) {
-        let (own, other) = if self.from_client(p) {
+        let (own, other) = if self.is_client(p) {
             (self.client_isn, self.server_isn)
         } else {
             (self.server_isn, self.client_isn)
@@ -131,7 +131,7 @@ impl Conversation {
             let (seq, ack) = self.relative(p);
             t.add_row(vec![
                 p.number.to_string(),
-                if self.from_client(p) {
+                if self.is_client(p) {
                     "client -> server"
                 } else {
                     "server -> client"
@@ -196,7 +196,7 @@ fn data_and_acks(s: &mut Session, pkts: &[Pkt], conv: &Conversation) -> Result<(
     s.explain("Data and acknowledgements")?;
     let Some(data_at) = pkts
         .iter()
-        .position(|p| conv.from_client(p) && p.payload_len() > 0)
+        .position(|p| conv.is_client(p) && p.payload_len() > 0)
     else {
         s.check("the client's data was captured", false, "no data segment");
         return Ok(());
@@ -207,7 +207,7 @@ fn data_and_acks(s: &mut Session, pkts: &[Pkt], conv: &Conversation) -> Result<(
     s.check_eq("client sent 5 bytes", data.payload_len(), 5);
     let reply = pkts[data_at + 1..]
         .iter()
-        .find(|p| !conv.from_client(p) && p.flag("tcp.flags.ack"));
+        .find(|p| !conv.is_client(p) && p.flag("tcp.flags.ack"));
     let ack = reply.map_or(0, |p| conv.relative(p).1);
     s.check_eq("server acknowledges byte 6", ack, 6);
     s.ask(
