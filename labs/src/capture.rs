@@ -100,19 +100,31 @@ impl Session {
             BackgroundCapture::start(&LiveConfig::on("lo").with_ports(ports))
                 .map_err(|e| self.explain_capture_error(&e))
         };
-        let value = traffic.await?;
-        let recording = match live {
+        // The capture is stopped even when the experiment failed, so its thread never outlives
+        // the step; then the experiment's error, if any, wins.
+        let value = traffic.await;
+        let live = match live {
             Ok(capture) => {
-                tokio::time::sleep(SETTLE).await;
-                let captured = capture
-                    .stop()
-                    .map_err(|e| LabError::Capture(e.to_string()))?;
-                Recording {
-                    name: name.to_string(),
-                    source: Source::Live,
-                    packets: captured.packets,
+                if value.is_ok() {
+                    tokio::time::sleep(SETTLE).await;
                 }
+                // Stopping joins the reader thread (up to one read timeout): off the runtime.
+                let stopped = tokio::task::spawn_blocking(move || capture.stop())
+                    .await
+                    .map_err(|e| LabError::Capture(format!("capture thread: {e}")));
+                Ok(stopped)
             }
+            Err(reason) => Err(reason),
+        };
+        let value = value?;
+        let recording = match live {
+            Ok(stopped) => Recording {
+                name: name.to_string(),
+                source: Source::Live,
+                packets: stopped?
+                    .map_err(|e| LabError::Capture(e.to_string()))?
+                    .packets,
+            },
             Err(reason) => self.shipped(name, reason)?,
         };
         let file = match self.options.pcap.clone() {
