@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod inspect;
 mod lab;
 
 #[derive(Parser, Debug)]
@@ -25,11 +26,22 @@ enum Command {
         #[command(subcommand)]
         command: lab::LabCommand,
     },
+    /// The packet inspector: read capture files, capture live, list interfaces.
+    #[command(subcommand)]
+    Inspect(inspect::InspectCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Lab { command } => lab::run(command),
+        Command::Inspect(cmd) => match inspect::run(cmd) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                let usage = e.chain().any(|c| c.is::<inspect::UsageError>());
+                ExitCode::from(if usage { 2 } else { 1 })
+            }
+        },
     }
 }
