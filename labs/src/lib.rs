@@ -1,4 +1,168 @@
-//! netlab-labs: the lab engine and the numbered lab binaries.
+//! netlab-labs: the lab engine and the numbered labs.
+//!
+//! A lab explains a concept in a few lines (from its guide, `labs/guides/NN-name.md`), runs a real
+//! experiment on loopback with the netlab libraries, shows what happened, and asks questions whose
+//! answers it just measured. The same code runs interactively for a student, unattended in CI
+//! (`--ci`), as a JSON report (`--json`) and as a graded run (`--answers FILE`).
 //!
 //! # Modules
-//! (filled in as modules land)
+//! - [`session`]: the [`Session`] a lab drives: explain, act, show, measure, check, ask; modes,
+//!   hints, exit codes.
+//! - [`question`]: questions (multiple choice or a number) and how an answer is checked.
+//! - [`answers`]: the `--answers FILE` format for graded runs.
+//! - [`report`]: the record of a run, printed as JSON lines with `--json`.
+//! - [`guide`]: splits a guide at its `## ` headings and renders Markdown for a terminal.
+//! - [`options`]: the flags every lab takes, and the [`Mode`] they select.
+//! - [`render`]: tables, the same way everywhere.
+//! - [`style`]: colour that honours `NO_COLOR`.
+//! - [`error`]: the crate's one error type, `LabError`.
+//! - [`labs`]: the labs themselves, one module each, and their [`LabInfo`].
+
+pub mod answers;
+pub mod error;
+pub mod guide;
+pub mod labs;
+pub mod options;
+pub mod question;
+pub mod render;
+pub mod report;
+pub mod session;
+pub mod style;
+
+use std::future::Future;
+use std::io::{BufRead, Write};
+use std::pin::Pin;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches};
+
+pub use error::LabError;
+pub use options::{LabOptions, Mode};
+pub use question::Question;
+pub use session::Session;
+pub use style::Style;
+
+/// The future a lab's `run` function returns; it borrows the session for the whole run.
+pub type LabFuture<'a> = Pin<Box<dyn Future<Output = Result<(), LabError>> + 'a>>;
+
+/// What the engine and the CLI know about a lab before running it.
+pub struct LabInfo {
+    pub number: u32,
+    /// The guide's file name without number and extension: `layers` for `01-layers.md`.
+    pub slug: &'static str,
+    pub title: &'static str,
+    /// Rough time for an interactive run, for `netlab lab list`.
+    pub minutes: u32,
+    /// The guide's Markdown, embedded with `include_str!`.
+    pub guide: &'static str,
+    pub run: for<'a> fn(&'a mut Session) -> LabFuture<'a>,
+}
+
+impl LabInfo {
+    /// The binary's name: `lab01`.
+    pub fn binary(&self) -> String {
+        format!("lab{:02}", self.number)
+    }
+}
+
+/// Every lab, in order.
+pub fn all() -> &'static [LabInfo] {
+    labs::ALL
+}
+
+/// The lab with this number.
+pub fn find(number: u32) -> Result<&'static LabInfo, LabError> {
+    all()
+        .iter()
+        .find(|l| l.number == number)
+        .ok_or(LabError::NoSuchLab(number))
+}
+
+/// The lab list as a table (for `netlab lab list`).
+pub fn list_table(style: Style) -> String {
+    let mut t = render::table(&["lab", "title", "minutes", "run it"], style);
+    for lab in all() {
+        t.add_row(vec![
+            format!("{:02}", lab.number),
+            lab.title.to_string(),
+            lab.minutes.to_string(),
+            format!("cargo run --release --bin {}", lab.binary()),
+        ]);
+    }
+    t.to_string()
+}
+
+/// Runs a lab to the end against the given output and input. Returns the exit code
+/// ([`session::exit`]); an `Err` is a runtime failure before the run could finish.
+pub async fn run_with_io(
+    lab: &LabInfo,
+    options: LabOptions,
+    style: Style,
+    out: Box<dyn Write>,
+    input: Box<dyn BufRead>,
+) -> Result<u8, LabError> {
+    let mut session = Session::new(lab.number, lab.guide, options, style, out, input)?;
+    session.begin();
+    (lab.run)(&mut session).await?;
+    Ok(session.finish())
+}
+
+/// Runs a lab on the terminal (stdin, stdout) in a fresh tokio runtime: what the lab binaries and
+/// `netlab lab run` call. Errors go to stderr with the exit code they deserve.
+pub fn run(lab: &LabInfo, options: LabOptions) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(session::exit::FAILED);
+        }
+    };
+    let result = runtime.block_on(run_with_io(
+        lab,
+        options,
+        Style::detect(),
+        Box::new(std::io::stdout()),
+        Box::new(std::io::stdin().lock()),
+    ));
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(if e.is_usage() {
+                session::exit::USAGE
+            } else {
+                session::exit::FAILED
+            })
+        }
+    }
+}
+
+/// The whole `main` of a lab binary: parse the common flags, run lab `number`.
+pub fn lab_main(number: u32) -> ExitCode {
+    let lab = match find(number) {
+        Ok(lab) => lab,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(session::exit::USAGE);
+        }
+    };
+    let command = BinArgs::command()
+        .bin_name(lab.binary())
+        .about(format!("netlab lab {:02}: {}", lab.number, lab.title));
+    let args = match BinArgs::from_arg_matches(&command.get_matches()) {
+        Ok(a) => a,
+        Err(e) => e.exit(),
+    };
+    run(lab, args.options)
+}
+
+/// A lab binary's arguments: just the common flags.
+#[derive(clap::Parser, Debug)]
+struct BinArgs {
+    #[command(flatten)]
+    options: LabOptions,
+}

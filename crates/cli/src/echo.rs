@@ -18,7 +18,7 @@ use serde::Serialize;
 use tokio::io::AsyncBufReadExt;
 
 use crate::exit::usage;
-use crate::output::{Output, event, ms};
+use crate::output::{Output, OutputArgs, event, ms};
 
 #[derive(Subcommand, Debug)]
 pub enum EchoCommand {
@@ -77,6 +77,8 @@ pub struct BindArgs {
 #[derive(Args, Debug)]
 pub struct TcpServeArgs {
     #[command(flatten)]
+    out: OutputArgs,
+    #[command(flatten)]
     bind: BindArgs,
     /// Finished handshakes the kernel queues before we accept them.
     #[arg(long, default_value_t = 1024)]
@@ -97,6 +99,8 @@ pub struct TcpServeArgs {
 
 #[derive(Args, Debug)]
 pub struct UdpServeArgs {
+    #[command(flatten)]
+    out: OutputArgs,
     #[command(flatten)]
     bind: BindArgs,
     /// Probability (0..1) of dropping a datagram.
@@ -141,6 +145,8 @@ pub struct TargetArgs {
 #[derive(Args, Debug)]
 pub struct ClientArgs {
     #[command(flatten)]
+    out: OutputArgs,
+    #[command(flatten)]
     target: TargetArgs,
     /// Longest wait for the server (handshake, each UDP echo, the end of the TCP echo).
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
@@ -149,6 +155,8 @@ pub struct ClientArgs {
 
 #[derive(Args, Debug)]
 pub struct PingArgs {
+    #[command(flatten)]
+    out: OutputArgs,
     #[command(flatten)]
     target: TargetArgs,
     /// Probes to send.
@@ -176,6 +184,8 @@ pub enum ModeArg {
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     #[command(flatten)]
+    out: OutputArgs,
+    #[command(flatten)]
     target: TargetArgs,
     /// Concurrent connections (UDP: sockets).
     #[arg(short, long, default_value_t = 1)]
@@ -201,6 +211,8 @@ pub struct BenchArgs {
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
+    #[command(flatten)]
+    out: OutputArgs,
     /// How long each bench runs.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     duration: Duration,
@@ -235,14 +247,14 @@ fn lift(err: EchoError) -> anyhow::Error {
     }
 }
 
-pub async fn run(cmd: EchoCommand, out: &Output) -> anyhow::Result<()> {
+pub async fn run(cmd: EchoCommand) -> anyhow::Result<()> {
     match cmd {
-        EchoCommand::Serve(ServeCommand::Tcp(args)) => serve_tcp(args, out).await,
-        EchoCommand::Serve(ServeCommand::Udp(args)) => serve_udp(args, out).await,
-        EchoCommand::Client(args) => client(args, out).await,
-        EchoCommand::Ping(args) => ping(args, out).await,
-        EchoCommand::Bench(args) => bench(args, out).await,
-        EchoCommand::Demo(args) => demo(args, out).await,
+        EchoCommand::Serve(ServeCommand::Tcp(args)) => serve_tcp(&args.out.output(), args).await,
+        EchoCommand::Serve(ServeCommand::Udp(args)) => serve_udp(&args.out.output(), args).await,
+        EchoCommand::Client(args) => client(&args.out.output(), args).await,
+        EchoCommand::Ping(args) => ping(&args.out.output(), args).await,
+        EchoCommand::Bench(args) => bench(&args.out.output(), args).await,
+        EchoCommand::Demo(args) => demo(&args.out.output(), args).await,
     }
 }
 
@@ -293,7 +305,7 @@ fn print_listening(out: &Output, proto: Proto, addr: SocketAddr) {
     eprintln!("press Ctrl-C to stop");
 }
 
-async fn serve_tcp(args: TcpServeArgs, out: &Output) -> anyhow::Result<()> {
+async fn serve_tcp(out: &Output, args: TcpServeArgs) -> anyhow::Result<()> {
     let config = TcpConfig {
         bind: bind_addr(&args.bind)?,
         backlog: args.backlog,
@@ -319,7 +331,7 @@ async fn serve_tcp(args: TcpServeArgs, out: &Output) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve_udp(args: UdpServeArgs, out: &Output) -> anyhow::Result<()> {
+async fn serve_udp(out: &Output, args: UdpServeArgs) -> anyhow::Result<()> {
     let impairment = ImpairmentConfig {
         drop: args.drop,
         delay: Duration::from_millis(args.delay),
@@ -428,7 +440,7 @@ fn target(args: &TargetArgs) -> anyhow::Result<(Proto, SocketAddr)> {
     Ok((args.proto.into(), addr))
 }
 
-async fn client(args: ClientArgs, out: &Output) -> anyhow::Result<()> {
+async fn client(out: &Output, args: ClientArgs) -> anyhow::Result<()> {
     let (proto, addr) = target(&args.target)?;
     let input = tokio::io::BufReader::new(tokio::io::stdin());
     if !out.json {
@@ -466,7 +478,7 @@ async fn client(args: ClientArgs, out: &Output) -> anyhow::Result<()> {
 // ---------------------------------------------------------------------------------------------
 // ping
 
-async fn ping(args: PingArgs, out: &Output) -> anyhow::Result<()> {
+async fn ping(out: &Output, args: PingArgs) -> anyhow::Result<()> {
     let (proto, addr) = target(&args.target)?;
     let config = PingConfig {
         proto,
@@ -573,7 +585,7 @@ fn bench_config(args: &BenchArgs) -> anyhow::Result<BenchConfig> {
     })
 }
 
-async fn bench(args: BenchArgs, out: &Output) -> anyhow::Result<()> {
+async fn bench(out: &Output, args: BenchArgs) -> anyhow::Result<()> {
     let config = bench_config(&args)?;
     let report = bench_with_progress(&config).await?;
     if out.json {
@@ -662,7 +674,7 @@ fn bench_table(out: &Output, reports: &[BenchReport]) -> comfy_table::Table {
 // ---------------------------------------------------------------------------------------------
 // demo
 
-async fn demo(args: DemoArgs, out: &Output) -> anyhow::Result<()> {
+async fn demo(out: &Output, args: DemoArgs) -> anyhow::Result<()> {
     let tcp = TcpEchoServer::bind(TcpConfig::loopback(0))
         .await
         .map_err(lift)?;

@@ -44,6 +44,14 @@ pub fn code(err: &anyhow::Error) -> u8 {
     }
 }
 
+/// The exit code of a command's result; prints the error, if any, first.
+pub fn finish(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => report(&err),
+    }
+}
+
 /// Prints `err` to stderr (`error: ...`, then causes not already in the message) and returns
 /// its exit code.
 pub fn report(err: &anyhow::Error) -> ExitCode {

@@ -10,7 +10,29 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{Attribute, Cell, CellAlignment, ContentArrangement, Table};
 use serde::Serialize;
 
-/// How results are printed; built once in `main` and passed to every command.
+/// The `--json` flag; flatten it into any command that prints results.
+#[derive(clap::Args, Clone, Copy, Debug, Default)]
+pub struct OutputArgs {
+    /// Print results as JSON, one object per line, instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl OutputArgs {
+    /// The output settings for this command.
+    pub fn output(&self) -> Output {
+        Output::from_env(self.json)
+    }
+}
+
+/// Runs an async command on a fresh multi-threaded tokio runtime.
+pub fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|e| anyhow::Error::new(e).context("cannot start the tokio runtime"))?;
+    runtime.block_on(f)
+}
+
+/// How results are printed; built from [`OutputArgs`] and passed down a command.
 #[derive(Clone, Copy, Debug)]
 pub struct Output {
     /// `--json`: one JSON object per line instead of tables.
@@ -28,11 +50,12 @@ pub fn color_allowed() -> bool {
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
+    // try_init: a second call (from a test, say) is harmless.
+    let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(color_allowed() && std::io::stderr().is_terminal())
-        .init();
+        .try_init();
 }
 
 impl Output {
@@ -107,20 +130,17 @@ impl Output {
     }
 }
 
-/// Adds `"event": name` in front of a serializable result, for JSON lines.
-pub fn event(name: &str, value: &impl Serialize) -> serde_json::Value {
-    let mut object = serde_json::Map::new();
-    object.insert("event".into(), name.into());
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::Object(fields)) => object.extend(fields),
-        Ok(other) => {
-            object.insert("value".into(), other);
-        }
-        Err(err) => {
-            object.insert("error".into(), err.to_string().into());
-        }
-    }
-    serde_json::Value::Object(object)
+/// A result with `"event": name` in front, for JSON lines: `{"event":"summary",...}`.
+#[derive(Serialize)]
+pub struct Event<'a, T: Serialize> {
+    pub event: &'a str,
+    #[serde(flatten)]
+    pub body: &'a T,
+}
+
+/// Wraps `body` as the JSON event `name`.
+pub fn event<'a, T: Serialize>(name: &'a str, body: &'a T) -> Event<'a, T> {
+    Event { event: name, body }
 }
 
 /// Milliseconds with three decimals, the way ping prints them.

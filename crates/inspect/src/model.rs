@@ -2,9 +2,11 @@
 //! it. Sources produce [`RawPacket`]s, [`crate::dissect`] turns one into a [`Dissection`], flows add
 //! a [`FlowAnnotation`], and the renderers, filters and sinks only read these types.
 
+use std::borrow::Cow;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 /// A link-layer header type as numbered by tcpdump.org's LINKTYPE_ registry (pcap and pcapng use
 /// the same numbers). Kept as a number, not an enum, so an unknown type read from a file survives
@@ -119,6 +121,8 @@ pub enum Reason {
 }
 
 /// A decoded value. Kept typed so filters can compare numbers and addresses, and JSON stays exact.
+/// Addresses are their own variants (not text) so that the hot path does not allocate a string per
+/// address and a filter such as `host 127.0.0.1` compares addresses, not spellings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Value {
@@ -126,6 +130,72 @@ pub enum Value {
     U64(u64),
     Text(String),
     Bytes(Vec<u8>),
+    /// Serialized as its dotted text, e.g. "127.0.0.1".
+    Ipv4(Ipv4Addr),
+    /// Serialized as its compressed text, e.g. "::1".
+    Ipv6(Ipv6Addr),
+    /// Serialized as "00:11:22:33:44:55", as Wireshark prints it.
+    Mac(MacAddr),
+}
+
+impl Value {
+    /// The number, for U64 and Bool (true is 1) values.
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Value::U64(n) => Some(*n),
+            Value::Bool(b) => Some(u64::from(*b)),
+            _ => None,
+        }
+    }
+
+    /// The address, for Ipv4 and Ipv6 values.
+    pub fn as_ip(&self) -> Option<IpAddr> {
+        match self {
+            Value::Ipv4(a) => Some(IpAddr::V4(*a)),
+            Value::Ipv6(a) => Some(IpAddr::V6(*a)),
+            _ => None,
+        }
+    }
+
+    /// The text, for Text values.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// A 48-bit Ethernet (MAC) address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct MacAddr(pub [u8; 6]);
+
+impl MacAddr {
+    /// All zeros: what Linux puts in both Ethernet addresses of a loopback frame.
+    pub fn is_zero(self) -> bool {
+        self.0 == [0; 6]
+    }
+
+    pub fn is_broadcast(self) -> bool {
+        self.0 == [0xff; 6]
+    }
+}
+
+impl std::fmt::Display for MacAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let b = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[0], b[1], b[2], b[3], b[4], b[5]
+        )
+    }
+}
+
+impl Serialize for MacAddr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 impl std::fmt::Display for Value {
@@ -134,6 +204,9 @@ impl std::fmt::Display for Value {
             Value::Bool(b) => write!(f, "{b}"),
             Value::U64(n) => write!(f, "{n}"),
             Value::Text(s) => f.write_str(s),
+            Value::Ipv4(a) => write!(f, "{a}"),
+            Value::Ipv6(a) => write!(f, "{a}"),
+            Value::Mac(m) => write!(f, "{m}"),
             Value::Bytes(b) => {
                 for (i, byte) in b.iter().enumerate() {
                     if i > 0 {
@@ -176,8 +249,8 @@ pub struct Layer {
     /// Why an application protocol was chosen; `None` for layers decided by a header field.
     pub reason: Option<Reason>,
     /// Teaching notes and capture artefacts: zero MACs on loopback, checksum offload, GSO, where
-    /// OSI fits badly.
-    pub notes: Vec<String>,
+    /// OSI fits badly. `Cow` because most notes are fixed texts: no allocation per packet.
+    pub notes: Vec<Cow<'static, str>>,
 }
 
 /// The result of dissecting one frame. Dissection never fails: a broken layer ends the list with
@@ -187,6 +260,53 @@ pub struct Dissection {
     pub layers: Vec<Layer>,
     /// Set when a layer could not be decoded: what was wrong and where.
     pub malformed: Option<String>,
+    /// Addresses and ports of the outermost IP packet, pulled out of the fields so that table
+    /// rows, `host`/`port` filters and the flow tracker need not search them. Derived data, so
+    /// not serialized (the fields carry the same facts).
+    #[serde(skip)]
+    pub endpoints: Option<Endpoints>,
+    /// The TCP header's numbers, for the flow tracker. Not serialized (see `endpoints`).
+    #[serde(skip)]
+    pub tcp: Option<TcpSummary>,
+    /// Bytes of the frame that are the transport (TCP or UDP) payload. Not serialized.
+    #[serde(skip)]
+    pub payload: Option<Range<usize>>,
+}
+
+/// Who talks to whom in a packet: the outermost IP addresses and, for TCP and UDP, the ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Endpoints {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// IP protocol number of the transport (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6).
+    pub ip_proto: u8,
+    pub src_port: Option<u16>,
+    pub dst_port: Option<u16>,
+}
+
+/// The TCP header numbers the flow tracker needs (raw, not relative).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct TcpSummary {
+    pub seq: u32,
+    pub ack: u32,
+    /// The 12 flag bits (FIN is bit 0, SYN bit 1, RST bit 2, PSH bit 3, ACK bit 4, ...).
+    pub flags: u16,
+    pub window: u16,
+    /// Payload bytes in this segment as captured (may be short of the real length if truncated).
+    pub payload_len: u32,
+}
+
+impl TcpSummary {
+    pub const FIN: u16 = 0x001;
+    pub const SYN: u16 = 0x002;
+    pub const RST: u16 = 0x004;
+    pub const PSH: u16 = 0x008;
+    pub const ACK: u16 = 0x010;
+    pub const URG: u16 = 0x020;
+
+    pub fn has(&self, flag: u16) -> bool {
+        self.flags & flag != 0
+    }
 }
 
 impl Dissection {

@@ -1,0 +1,91 @@
+//! The chat application that `netlab events serve` runs, built only from the core's public API.
+//!
+//! Namespace `/chat`. Connect with `"auth":{"name":"ada"}` (the middleware refuses a socket
+//! without a display name). Events from the client:
+//! - `join [room]`: join a room; the room hears `joined {name, room}`.
+//! - `leave [room]`: leave it; the room hears `left {name, room}`.
+//! - `message [room, text]`: everyone in the room (sender included, so every screen shows the
+//!   same order) gets `message {name, room, text}`, reliably: a client that drops and resumes gets
+//!   every message it missed. With an ack id the sender gets `[{"ok":true}]` back.
+//!
+//! Any other event name is dropped (and shown by `--trace`): that is what lab students observe.
+
+use serde_json::{Value, json};
+
+use crate::core::{Core, Ctx, Event};
+
+pub const CHAT_NS: &str = "/chat";
+
+/// Register the chat namespace on `core`.
+pub fn install(core: &mut Core) {
+    let ns = core.namespace(CHAT_NS);
+    ns.use_middleware(|hs| {
+        match hs.auth.get("name").and_then(Value::as_str).map(str::trim) {
+            Some(name) if !name.is_empty() && name.len() <= 32 => {
+                hs.data.insert("name".into(), json!(name));
+                Ok(())
+            }
+            _ => Err("a display name is required: connect with \"auth\":{\"name\":\"...\"} (1 to 32 characters)".into()),
+        }
+    });
+    ns.on("join", |ctx, ev| {
+        if let Some(room) = room_arg(ev) {
+            ctx.join(&room);
+            let name = display_name(ctx);
+            ctx.namespace()
+                .to(&room)
+                .reliable()
+                .emit("joined", vec![json!({"name": name, "room": room})]);
+            ctx.ack(vec![json!({"ok": true, "room": room})]);
+        } else {
+            ctx.ack(vec![
+                json!({"ok": false, "error": "join needs a room name: [\"room\"]"}),
+            ]);
+        }
+    });
+    ns.on("leave", |ctx, ev| {
+        if let Some(room) = room_arg(ev) {
+            let name = display_name(ctx);
+            ctx.namespace()
+                .to(&room)
+                .reliable()
+                .emit("left", vec![json!({"name": name, "room": room})]);
+            ctx.leave(&room);
+            ctx.ack(vec![json!({"ok": true})]);
+        }
+    });
+    ns.on("message", |ctx, ev| {
+        let text = ev.args.get(1).and_then(Value::as_str);
+        match (room_arg(ev), text) {
+            (Some(room), Some(text)) if ctx.rooms().contains(&room) => {
+                let name = display_name(ctx);
+                let msg = json!({"name": name, "room": room, "text": text});
+                ctx.namespace()
+                    .to(&room)
+                    .reliable()
+                    .emit("message", vec![msg]);
+                ctx.ack(vec![json!({"ok": true})]);
+            }
+            (Some(room), Some(_)) => {
+                ctx.ack(vec![
+                    json!({"ok": false, "error": format!("join {room:?} first")}),
+                ]);
+            }
+            _ => {
+                ctx.ack(vec![
+                    json!({"ok": false, "error": "message needs [room, text]"}),
+                ]);
+            }
+        }
+    });
+}
+
+fn room_arg(ev: &Event) -> Option<String> {
+    let room = ev.args.first()?.as_str()?.trim();
+    (!room.is_empty()).then(|| room.to_string())
+}
+
+fn display_name(ctx: &Ctx<'_>) -> String {
+    ctx.data_str("name")
+        .unwrap_or_else(|| ctx.sid().to_string())
+}

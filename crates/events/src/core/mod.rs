@@ -1,0 +1,1098 @@
+//! The semantic core: sessions, namespaces, middleware, rooms, broadcast, acks, heartbeats, the
+//! reliable log and deduplication. No I/O and no clock: a transport calls [`Core::open`],
+//! [`Core::receive`] and [`Core::closed`] with frames and the current time, and takes frames out
+//! with [`Core::poll_transmit`] (quinn's way; tests drive it with frames in, frames out).
+//!
+//! Backpressure policy (per connection, see [`Config::send_queue`]): the core keeps a bounded
+//! queue of frames waiting for the transport. A volatile frame is dropped (and counted) when the
+//! queue is half full or more, which leaves the other half for frames that matter. Any other frame
+//! arriving at a full queue means the client cannot keep up: the connection is closed with the
+//! reason "send buffer full". Its sessions stay resumable, so reliable events are not lost.
+
+mod ctx;
+mod namespace;
+mod session;
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Map, Value};
+
+use crate::codec::DEFAULT_MAX_FRAME_BYTES;
+use crate::frame::{Frame, FrameError, PROTOCOL_VERSION, Resume};
+
+pub use ctx::{Broadcast, Ctx};
+pub use namespace::{
+    ConnectHook, DisconnectHook, Event, Handler, Handshake, Middleware, Namespace,
+};
+use session::Socket;
+pub use session::{LogRecord, SessionRecord};
+
+/// Identifies one transport connection inside the core.
+pub type ConnId = u64;
+
+/// How an emit is delivered (chosen per emit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Delivery {
+    /// May be dropped under backpressure, and is never queued for an absent client.
+    Volatile,
+    /// At most once: sent if the client is connected now, lost if it is away (as socket.io).
+    #[default]
+    Default,
+    /// At least once: numbered, logged until the client confirms, replayed on resume.
+    Reliable,
+}
+
+/// The server's tunables. The defaults are socket.io's where it has one.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+    pub max_frame_bytes: usize,
+    /// Frames queued per connection before backpressure applies.
+    pub send_queue: usize,
+    /// Reliable log bound by count, per session.
+    pub log_max_len: usize,
+    /// Reliable log bound by age; also how long a detached session waits for its client.
+    pub log_max_age: Duration,
+    /// Seed for session ids and tokens (fixed in tests, random in servers).
+    pub seed: u64,
+    /// Record dropped unhandled events as [`Note`]s for `--trace`.
+    pub trace: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
+            send_queue: 1024,
+            log_max_len: 1000,
+            // socket.io's connection state recovery keeps sessions 2 minutes by default.
+            log_max_age: Duration::from_secs(120),
+            seed: 0,
+            trace: false,
+        }
+    }
+}
+
+/// Why a server-to-client ack did not come back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AckError {
+    #[error("no ack before the timeout")]
+    Timeout,
+    #[error("the socket disconnected before it acked")]
+    Disconnected,
+}
+
+/// Called exactly once with the ack's arguments or the reason there is none.
+pub type AckCallback = Box<dyn FnOnce(Result<Vec<Value>, AckError>) + Send>;
+
+/// A change the store must persist before the frames of the same step go out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreOp {
+    PutSession(SessionRecord),
+    Append {
+        token: String,
+        entry: LogRecord,
+    },
+    /// Remove log entries with seq <= `through` (confirmed or expired).
+    Forget {
+        token: String,
+        through: u64,
+    },
+    DeleteSession {
+        token: String,
+    },
+}
+
+/// Something `--trace` shows that is not a frame.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Note {
+    Unhandled { conn: ConnId, event: Event },
+    LateAck { conn: ConnId, id: u64 },
+    VolatileDropped { conn: ConnId, name: String },
+}
+
+/// Counters for benchmarks and the curious.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub volatile_dropped: u64,
+    pub default_lost_while_away: u64,
+    pub unhandled: u64,
+    pub duplicates_ignored: u64,
+    pub replayed: u64,
+}
+
+/// What the transport should do for one connection next.
+#[derive(Debug, Default)]
+pub struct Transmit {
+    pub frames: Vec<Arc<Frame>>,
+    /// Close the connection after writing `frames`.
+    pub close: bool,
+}
+
+struct PendingAck {
+    deadline: Instant,
+    callback: AckCallback,
+}
+
+struct Conn {
+    queue: VecDeque<Arc<Frame>>,
+    /// True while the transport has been told there is output and has not taken it yet.
+    dirty: bool,
+    /// Set once the connection is being closed; the reason given to the application.
+    closing: Option<String>,
+    /// namespace -> sid of this connection's socket in it.
+    sockets: HashMap<String, String>,
+    next_ping: Instant,
+    pong_deadline: Option<Instant>,
+    last_client_ack: Option<u64>,
+    next_ack_id: u64,
+    pending_acks: BTreeMap<u64, PendingAck>,
+}
+
+/// Per-namespace membership: all sockets, and rooms of sockets.
+#[derive(Default)]
+struct NsState {
+    members: HashSet<String>,
+    rooms: HashMap<String, HashSet<String>>,
+}
+
+/// The whole server state. See the module docs.
+pub struct Core {
+    config: Config,
+    namespaces: HashMap<String, Namespace>,
+    ns_state: HashMap<String, NsState>,
+    conns: HashMap<ConnId, Conn>,
+    next_conn: ConnId,
+    sockets: HashMap<String, Socket>,
+    tokens: HashMap<String, String>,
+    rng: StdRng,
+    wake: Vec<ConnId>,
+    store_ops: Vec<StoreOp>,
+    notes: Vec<Note>,
+    to_close: Vec<(ConnId, String)>,
+    stats: Stats,
+}
+
+impl Core {
+    pub fn new(config: Config) -> Self {
+        let mut core = Core {
+            rng: StdRng::seed_from_u64(config.seed),
+            config,
+            namespaces: HashMap::new(),
+            ns_state: HashMap::new(),
+            conns: HashMap::new(),
+            next_conn: 1,
+            sockets: HashMap::new(),
+            tokens: HashMap::new(),
+            wake: Vec::new(),
+            store_ops: Vec::new(),
+            notes: Vec::new(),
+            to_close: Vec::new(),
+            stats: Stats::default(),
+        };
+        // The main namespace always exists, as in socket.io.
+        core.namespace("/");
+        core
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Register (or get) a namespace to add middleware and handlers to.
+    pub fn namespace(&mut self, ns: &str) -> &mut Namespace {
+        self.ns_state.entry(ns.to_string()).or_default();
+        self.namespaces.entry(ns.to_string()).or_default()
+    }
+
+    /// Bring back sessions a store kept (before any connection opens). Their logs' age clocks
+    /// restart now: wall time across a restart is not trusted.
+    pub fn restore(&mut self, sessions: Vec<(SessionRecord, Vec<LogRecord>)>, now: Instant) {
+        for (mut rec, log) in sessions {
+            if !self.namespaces.contains_key(&rec.ns) {
+                continue;
+            }
+            rec.next_seq = rec.next_seq.max(log.last().map_or(0, |r| r.seq));
+            let mut s = Socket::new(rec, Value::Null);
+            s.log = log.into_iter().map(|r| (r, now)).collect();
+            s.detached_at = Some(now);
+            self.index_socket(&s);
+            self.tokens.insert(s.rec.token.clone(), s.rec.sid.clone());
+            self.sockets.insert(s.rec.sid.clone(), s);
+        }
+    }
+
+    // ----- transport side -----------------------------------------------------------------
+
+    /// A transport connection opened: queue `hello`, start the heartbeat clock.
+    pub fn open(&mut self, now: Instant) -> ConnId {
+        let id = self.next_conn;
+        self.next_conn += 1;
+        self.conns.insert(
+            id,
+            Conn {
+                queue: VecDeque::new(),
+                dirty: false,
+                closing: None,
+                sockets: HashMap::new(),
+                // The first ping goes out after one interval, not at once.
+                next_ping: now + self.config.ping_interval,
+                pong_deadline: None,
+                last_client_ack: None,
+                next_ack_id: 1,
+                pending_acks: BTreeMap::new(),
+            },
+        );
+        let hello = Frame::Hello {
+            version: PROTOCOL_VERSION,
+            ping_interval_ms: self.config.ping_interval.as_millis() as u64,
+            ping_timeout_ms: self.config.ping_timeout.as_millis() as u64,
+            max_frame_bytes: self.config.max_frame_bytes,
+        };
+        self.enqueue(id, Arc::new(hello), false);
+        id
+    }
+
+    /// One decoded frame from the client.
+    pub fn receive(&mut self, conn: ConnId, frame: Frame, now: Instant) {
+        if self.conns.get(&conn).is_none_or(|c| c.closing.is_some()) {
+            return;
+        }
+        match frame {
+            Frame::Connect { ns, auth, resume } => self.on_connect(conn, ns, auth, resume, now),
+            Frame::Event {
+                ns,
+                name,
+                args,
+                ack,
+                seq,
+            } => self.on_event(
+                conn,
+                Event {
+                    ns,
+                    name,
+                    args,
+                    ack,
+                    seq,
+                },
+                now,
+            ),
+            Frame::Ack { ns, id, args } => self.on_ack(conn, &ns, id, args),
+            Frame::Received { ns, seq } => self.on_received(conn, &ns, seq),
+            Frame::Disconnect { ns, .. } => self.on_client_disconnect(conn, &ns, now),
+            Frame::Pong => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.pong_deadline = None;
+                }
+            }
+            Frame::Ping => self.enqueue(conn, Arc::new(Frame::Pong), false),
+            other => {
+                let msg = format!("a client may not send {:?} frames", other.kind());
+                self.protocol_error(conn, "unexpected_frame", &msg, now);
+            }
+        }
+        self.finish(now);
+    }
+
+    /// The transport could not decode what the client sent.
+    pub fn decode_error(&mut self, conn: ConnId, err: &FrameError, now: Instant) {
+        self.protocol_error(conn, err.code(), &err.to_string(), now);
+        self.finish(now);
+    }
+
+    /// Send an `error` frame, then close the connection (the rule for every protocol error).
+    pub fn protocol_error(&mut self, conn: ConnId, code: &str, message: &str, now: Instant) {
+        tracing::info!(
+            conn,
+            code,
+            message,
+            "protocol error; closing the connection"
+        );
+        let f = Frame::Error {
+            code: code.to_string(),
+            message: message.to_string(),
+        };
+        self.enqueue(conn, Arc::new(f), false);
+        self.close_conn(conn, &format!("protocol error: {code}"), now);
+    }
+
+    /// The transport is gone (end of stream, reset, or after the close we asked for).
+    pub fn closed(&mut self, conn: ConnId, reason: &str, now: Instant) {
+        self.close_conn(conn, reason, now);
+        self.finish(now);
+        self.conns.remove(&conn);
+    }
+
+    /// Frames to write for `conn` (at most `max`), and whether to close afterwards.
+    pub fn poll_transmit(&mut self, conn: ConnId, max: usize) -> Transmit {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return Transmit {
+                frames: Vec::new(),
+                close: true,
+            };
+        };
+        let n = c.queue.len().min(max);
+        let frames: Vec<_> = c.queue.drain(..n).collect();
+        c.dirty = !c.queue.is_empty();
+        Transmit {
+            frames,
+            close: c.queue.is_empty() && c.closing.is_some(),
+        }
+    }
+
+    /// When this connection next needs [`Core::handle_timeout`] (heartbeat or ack timeout).
+    pub fn next_deadline(&self, conn: ConnId) -> Option<Instant> {
+        let c = self.conns.get(&conn)?;
+        if c.closing.is_some() {
+            return None;
+        }
+        let ack = c.pending_acks.values().map(|p| p.deadline).min();
+        [Some(c.next_ping), c.pong_deadline, ack]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Run the timers of `conn` that are due: ping, pong timeout, ack timeouts.
+    pub fn handle_timeout(&mut self, conn: ConnId, now: Instant) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.closing.is_some() {
+            return;
+        }
+        if c.pong_deadline.is_some_and(|d| now >= d) {
+            self.close_conn(conn, "ping timeout", now);
+            self.finish(now);
+            return;
+        }
+        let mut ping = false;
+        if now >= c.next_ping {
+            c.next_ping = now + self.config.ping_interval;
+            if c.pong_deadline.is_none() {
+                c.pong_deadline = Some(now + self.config.ping_timeout);
+                ping = true;
+            }
+        }
+        let due: Vec<u64> = c
+            .pending_acks
+            .iter()
+            .filter(|(_, p)| p.deadline <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        let expired: Vec<_> = due
+            .into_iter()
+            .filter_map(|id| c.pending_acks.remove(&id))
+            .collect();
+        if ping {
+            self.enqueue(conn, Arc::new(Frame::Ping), false);
+        }
+        for p in expired {
+            (p.callback)(Err(AckError::Timeout));
+        }
+        self.finish(now);
+    }
+
+    /// Periodic upkeep: apply the log age bound and forget sessions detached for too long.
+    pub fn sweep(&mut self, now: Instant) {
+        let max_age = self.config.log_max_age;
+        let mut gone = Vec::new();
+        for s in self.sockets.values_mut() {
+            if s.expire(now, max_age) {
+                self.store_ops.push(StoreOp::PutSession(s.rec.clone()));
+                self.store_ops.push(StoreOp::Forget {
+                    token: s.rec.token.clone(),
+                    through: s.rec.lost_through,
+                });
+            }
+            if s.detached_at
+                .is_some_and(|t| now.saturating_duration_since(t) > max_age)
+            {
+                gone.push(s.rec.sid.clone());
+            }
+        }
+        for sid in gone {
+            self.remove_socket(&sid);
+        }
+    }
+
+    /// Close every connection, telling each socket why; sessions stay resumable (and in the
+    /// store), so clients that come back to a restarted server recover.
+    pub fn shutdown(&mut self, reason: &str, now: Instant) {
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in conns {
+            let nss: Vec<String> = self.conns[&conn].sockets.keys().cloned().collect();
+            for ns in nss {
+                let f = Frame::Disconnect {
+                    ns,
+                    reason: Some(reason.to_string()),
+                };
+                self.enqueue(conn, Arc::new(f), false);
+            }
+            self.close_conn(conn, reason, now);
+        }
+        self.finish(now);
+    }
+
+    /// Connections with output (or a close) waiting since the last call.
+    pub fn take_wakeups(&mut self) -> Vec<ConnId> {
+        std::mem::take(&mut self.wake)
+    }
+
+    /// Changes to persist, in order, before the frames queued with them are written.
+    pub fn take_store_ops(&mut self) -> Vec<StoreOp> {
+        std::mem::take(&mut self.store_ops)
+    }
+
+    /// Trace notes (only collected with [`Config::trace`]).
+    pub fn take_notes(&mut self) -> Vec<Note> {
+        std::mem::take(&mut self.notes)
+    }
+
+    /// Number of open connections.
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    // ----- application side -----------------------------------------------------------------
+
+    /// Everyone in namespace `ns` (narrow it with `to`, `except`).
+    pub fn of(&mut self, ns: &str, now: Instant) -> Broadcast<'_> {
+        Broadcast::new(self, ns, None, now)
+    }
+
+    /// Emit to one socket; returns false if there is no such socket.
+    pub fn emit_to(
+        &mut self,
+        sid: &str,
+        delivery: Delivery,
+        name: &str,
+        args: Vec<Value>,
+        now: Instant,
+    ) -> bool {
+        let ok = self.sockets.contains_key(sid);
+        if ok {
+            self.deliver(sid, delivery, name, &args, now);
+        }
+        self.finish(now);
+        ok
+    }
+
+    /// Emit to one connected socket and call `callback` with its ack, or with a timeout or
+    /// disconnect error: the callback always runs exactly once.
+    pub fn emit_with_ack(
+        &mut self,
+        sid: &str,
+        name: &str,
+        args: Vec<Value>,
+        timeout: Duration,
+        now: Instant,
+        callback: AckCallback,
+    ) {
+        let target = self
+            .sockets
+            .get(sid)
+            .and_then(|s| s.conn.map(|c| (c, s.rec.ns.clone())));
+        let Some((conn, ns)) = target else {
+            callback(Err(AckError::Disconnected));
+            return;
+        };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            callback(Err(AckError::Disconnected));
+            return;
+        };
+        let id = c.next_ack_id;
+        c.next_ack_id += 1;
+        c.pending_acks.insert(
+            id,
+            PendingAck {
+                deadline: now + timeout,
+                callback,
+            },
+        );
+        let f = Frame::Event {
+            ns,
+            name: name.to_string(),
+            args,
+            ack: Some(id),
+            seq: None,
+        };
+        self.enqueue(conn, Arc::new(f), false);
+        self.finish(now);
+    }
+
+    /// Remove a socket from its namespace (server-side disconnect); the client is told.
+    pub fn disconnect_socket(&mut self, sid: &str, reason: &str, now: Instant) {
+        let Some((conn, ns)) = self.socket_conn_and_ns(sid) else {
+            return;
+        };
+        if let Some(conn) = conn {
+            let f = Frame::Disconnect {
+                ns: ns.clone(),
+                reason: Some(reason.to_string()),
+            };
+            self.enqueue(conn, Arc::new(f), false);
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.sockets.remove(&ns);
+            }
+        }
+        self.run_disconnect_hooks(sid, reason, now);
+        self.remove_socket(sid);
+        self.finish(now);
+    }
+
+    /// The rooms a socket is in (its own room included).
+    pub fn rooms_of(&self, sid: &str) -> Vec<String> {
+        self.sockets
+            .get(sid)
+            .map(|s| s.rec.rooms.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    // ----- internals ------------------------------------------------------------------------
+
+    fn on_connect(
+        &mut self,
+        conn: ConnId,
+        ns: String,
+        auth: Option<Value>,
+        resume: Option<Resume>,
+        now: Instant,
+    ) {
+        let Some(namespace) = self.namespaces.get(&ns) else {
+            let msg = format!("there is no namespace {ns:?} on this server");
+            self.protocol_error(conn, "unknown_namespace", &msg, now);
+            return;
+        };
+        if self.conns[&conn].sockets.contains_key(&ns) {
+            self.enqueue(
+                conn,
+                connect_error(&ns, "already connected to this namespace"),
+                false,
+            );
+            return;
+        }
+        let mut hs = Handshake {
+            ns: ns.clone(),
+            auth: auth.unwrap_or(Value::Null),
+            resuming: resume.is_some(),
+            data: Map::new(),
+        };
+        for mw in namespace.middleware.clone() {
+            if let Err(reason) = mw(&mut hs) {
+                tracing::debug!(conn, ns, reason, "middleware refused the socket");
+                self.enqueue(conn, connect_error(&ns, &reason), false);
+                return;
+            }
+        }
+        let resumed = resume.and_then(|r| self.try_resume(conn, &ns, &r, now));
+        let (sid, recovered) = match resumed {
+            Some(sid) => (sid, true),
+            None => (self.new_socket(conn, &ns, hs, now), false),
+        };
+        let s = &self.sockets[&sid];
+        let f = Frame::Connected {
+            ns: ns.clone(),
+            sid: sid.clone(),
+            session: s.rec.token.clone(),
+            recovered,
+        };
+        self.enqueue(conn, Arc::new(f), false);
+        if recovered {
+            self.replay(conn, &sid);
+        }
+        self.run_connect_hooks(&sid, now);
+    }
+
+    fn new_socket(&mut self, conn: ConnId, ns: &str, hs: Handshake, now: Instant) -> String {
+        let sid = format!("{:016x}", self.rng.random::<u64>());
+        let token = format!(
+            "{:016x}{:016x}",
+            self.rng.random::<u64>(),
+            self.rng.random::<u64>()
+        );
+        let rec = SessionRecord {
+            token: token.clone(),
+            sid: sid.clone(),
+            ns: ns.to_string(),
+            rooms: [sid.clone()].into_iter().collect(),
+            data: hs.data,
+            next_seq: 0,
+            confirmed: 0,
+            lost_through: 0,
+            client_seq: 0,
+        };
+        let mut s = Socket::new(rec, hs.auth);
+        s.conn = Some(conn);
+        let _ = now;
+        self.index_socket(&s);
+        self.store_ops.push(StoreOp::PutSession(s.rec.clone()));
+        self.tokens.insert(token, sid.clone());
+        self.sockets.insert(sid.clone(), s);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.sockets.insert(ns.to_string(), sid.clone());
+        }
+        sid
+    }
+
+    /// Reattach a detached session if its log can bring the client up to date.
+    fn try_resume(&mut self, conn: ConnId, ns: &str, r: &Resume, now: Instant) -> Option<String> {
+        let sid = self.tokens.get(&r.session)?.clone();
+        let max_age = self.config.log_max_age;
+        let s = self.sockets.get_mut(&sid)?;
+        s.expire(now, max_age);
+        if s.rec.ns != ns || !s.can_resume_from(r.seq) {
+            tracing::debug!(
+                sid,
+                seq = r.seq,
+                "resume impossible; starting a new session"
+            );
+            self.remove_socket(&sid);
+            return None;
+        }
+        // The old connection may not have noticed it is dead yet: take the session over.
+        if let Some(old) = s.conn.take()
+            && let Some(c) = self.conns.get_mut(&old)
+        {
+            c.sockets.remove(ns);
+        }
+        s.conn = Some(conn);
+        s.detached_at = None;
+        s.confirm(r.seq);
+        let rec = s.rec.clone();
+        self.store_ops.push(StoreOp::PutSession(rec.clone()));
+        self.store_ops.push(StoreOp::Forget {
+            token: rec.token,
+            through: rec.confirmed,
+        });
+        self.conns
+            .get_mut(&conn)?
+            .sockets
+            .insert(ns.to_string(), sid.clone());
+        Some(sid)
+    }
+
+    fn replay(&mut self, conn: ConnId, sid: &str) {
+        let s = &self.sockets[sid];
+        let ns = s.rec.ns.clone();
+        let frames: Vec<_> = s.log.iter().map(|(r, _)| reliable_frame(&ns, r)).collect();
+        self.stats.replayed += frames.len() as u64;
+        for f in frames {
+            self.enqueue(conn, f, false);
+        }
+    }
+
+    fn socket_on(&self, conn: ConnId, ns: &str) -> Option<String> {
+        self.conns.get(&conn)?.sockets.get(ns).cloned()
+    }
+
+    fn on_event(&mut self, conn: ConnId, ev: Event, now: Instant) {
+        let Some(sid) = self.socket_on(conn, &ev.ns) else {
+            let msg = format!(
+                "event {:?} before connect: send {{\"type\":\"connect\",\"ns\":{:?}}} first",
+                ev.name, ev.ns
+            );
+            self.protocol_error(conn, "not_connected", &msg, now);
+            return;
+        };
+        if let Some(id) = ev.ack {
+            let c = self.conns.get_mut(&conn).expect("conn exists");
+            if c.last_client_ack.is_some_and(|last| id <= last) {
+                let msg =
+                    format!("ack id {id} is not greater than the previous one; ack ids increase");
+                self.protocol_error(conn, "bad_ack_id", &msg, now);
+                return;
+            }
+            c.last_client_ack = Some(id);
+        }
+        if let Some(seq) = ev.seq {
+            let s = self.sockets.get_mut(&sid).expect("socket exists");
+            if seq <= s.rec.client_seq {
+                // A retry of an event already handled: confirm again, do not run the handler.
+                self.stats.duplicates_ignored += 1;
+                let f = Frame::Received {
+                    ns: ev.ns.clone(),
+                    seq: s.rec.client_seq,
+                };
+                self.enqueue(conn, Arc::new(f), false);
+                return;
+            }
+            s.rec.client_seq = seq;
+            self.store_ops.push(StoreOp::PutSession(s.rec.clone()));
+        }
+        self.dispatch(conn, &sid, &ev, now);
+        if let Some(seq) = ev.seq {
+            self.enqueue(conn, Arc::new(Frame::Received { ns: ev.ns, seq }), false);
+        }
+    }
+
+    fn dispatch(&mut self, conn: ConnId, sid: &str, ev: &Event, now: Instant) {
+        let ns = &self.namespaces[&ev.ns];
+        let named = self.sockets[sid]
+            .handlers
+            .get(&ev.name)
+            .or_else(|| ns.handlers.get(&ev.name))
+            .cloned();
+        let any = ns.catch_all.clone();
+        if named.is_none() && any.is_none() {
+            self.stats.unhandled += 1;
+            tracing::debug!(
+                conn,
+                ns = ev.ns,
+                name = ev.name,
+                "no handler: event dropped"
+            );
+            if self.config.trace {
+                self.notes.push(Note::Unhandled {
+                    conn,
+                    event: ev.clone(),
+                });
+            }
+            return;
+        }
+        let mut ctx = Ctx::new(self, sid, ev.ack, now);
+        if let Some(h) = named {
+            h(&mut ctx, ev);
+        }
+        if let Some(h) = any {
+            h(&mut ctx, ev);
+        }
+    }
+
+    fn on_ack(&mut self, conn: ConnId, ns: &str, id: u64, args: Vec<Value>) {
+        let pending = self
+            .conns
+            .get_mut(&conn)
+            .and_then(|c| c.pending_acks.remove(&id));
+        match pending {
+            Some(p) => (p.callback)(Ok(args)),
+            None => {
+                tracing::debug!(conn, ns, id, "late or unknown ack ignored");
+                if self.config.trace {
+                    self.notes.push(Note::LateAck { conn, id });
+                }
+            }
+        }
+    }
+
+    fn on_received(&mut self, conn: ConnId, ns: &str, seq: u64) {
+        let Some(sid) = self.socket_on(conn, ns) else {
+            return;
+        };
+        let s = self.sockets.get_mut(&sid).expect("socket exists");
+        if s.confirm(seq) {
+            self.store_ops.push(StoreOp::PutSession(s.rec.clone()));
+            self.store_ops.push(StoreOp::Forget {
+                token: s.rec.token.clone(),
+                through: s.rec.confirmed,
+            });
+        }
+    }
+
+    fn on_client_disconnect(&mut self, conn: ConnId, ns: &str, now: Instant) {
+        let Some(sid) = self.socket_on(conn, ns) else {
+            return;
+        };
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.sockets.remove(ns);
+        }
+        self.run_disconnect_hooks(&sid, "client namespace disconnect", now);
+        // Leaving on purpose ends the session: nothing to resume.
+        self.remove_socket(&sid);
+    }
+
+    /// Close a connection: its sockets are detached (kept for resume), pending acks fail.
+    fn close_conn(&mut self, conn: ConnId, reason: &str, now: Instant) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.closing.is_some() {
+            return;
+        }
+        c.closing = Some(reason.to_string());
+        if !c.dirty {
+            c.dirty = true;
+            self.wake.push(conn);
+        }
+        let sockets: Vec<String> = c.sockets.drain().map(|(_, sid)| sid).collect();
+        let acks = std::mem::take(&mut c.pending_acks);
+        for sid in sockets {
+            if let Some(s) = self.sockets.get_mut(&sid) {
+                s.conn = None;
+                s.detached_at = Some(now);
+            }
+            self.run_disconnect_hooks(&sid, reason, now);
+        }
+        for (_, p) in acks {
+            (p.callback)(Err(AckError::Disconnected));
+        }
+    }
+
+    /// Close connections that backpressure condemned while a step ran (not re-entrantly).
+    fn finish(&mut self, now: Instant) {
+        while let Some((conn, reason)) = self.to_close.pop() {
+            self.close_conn(conn, &reason, now);
+        }
+    }
+
+    fn run_connect_hooks(&mut self, sid: &str, now: Instant) {
+        let ns = self.sockets[sid].rec.ns.clone();
+        for hook in self.namespaces[&ns].on_connect.clone() {
+            hook(&mut Ctx::new(self, sid, None, now));
+        }
+    }
+
+    fn run_disconnect_hooks(&mut self, sid: &str, reason: &str, now: Instant) {
+        let Some(ns) = self.sockets.get(sid).map(|s| s.rec.ns.clone()) else {
+            return;
+        };
+        for hook in self.namespaces[&ns].on_disconnect.clone() {
+            hook(&mut Ctx::new(self, sid, None, now), reason);
+        }
+    }
+
+    fn index_socket(&mut self, s: &Socket) {
+        let st = self.ns_state.entry(s.rec.ns.clone()).or_default();
+        st.members.insert(s.rec.sid.clone());
+        for room in &s.rec.rooms {
+            st.rooms
+                .entry(room.clone())
+                .or_default()
+                .insert(s.rec.sid.clone());
+        }
+    }
+
+    fn remove_socket(&mut self, sid: &str) {
+        let Some(s) = self.sockets.remove(sid) else {
+            return;
+        };
+        self.tokens.remove(&s.rec.token);
+        if let Some(st) = self.ns_state.get_mut(&s.rec.ns) {
+            st.members.remove(sid);
+            for room in &s.rec.rooms {
+                if let Some(set) = st.rooms.get_mut(room) {
+                    set.remove(sid);
+                    if set.is_empty() {
+                        st.rooms.remove(room);
+                    }
+                }
+            }
+        }
+        self.store_ops
+            .push(StoreOp::DeleteSession { token: s.rec.token });
+    }
+
+    pub(crate) fn join(&mut self, sid: &str, room: &str) {
+        let Some(s) = self.sockets.get_mut(sid) else {
+            return;
+        };
+        if s.rec.rooms.insert(room.to_string()) {
+            let st = self.ns_state.entry(s.rec.ns.clone()).or_default();
+            st.rooms
+                .entry(room.to_string())
+                .or_default()
+                .insert(sid.to_string());
+            self.store_ops.push(StoreOp::PutSession(s.rec.clone()));
+        }
+    }
+
+    pub(crate) fn leave(&mut self, sid: &str, room: &str) {
+        let Some(s) = self.sockets.get_mut(sid) else {
+            return;
+        };
+        if s.rec.rooms.remove(room) {
+            if let Some(st) = self.ns_state.get_mut(&s.rec.ns)
+                && let Some(set) = st.rooms.get_mut(room)
+            {
+                set.remove(sid);
+                if set.is_empty() {
+                    st.rooms.remove(room);
+                }
+            }
+            self.store_ops.push(StoreOp::PutSession(s.rec.clone()));
+        }
+    }
+
+    /// The sids a broadcast reaches: in any of `rooms` (or the whole namespace), minus `except`.
+    pub(crate) fn targets(
+        &self,
+        ns: &str,
+        rooms: &[String],
+        except_rooms: &[String],
+        except_sid: Option<&str>,
+    ) -> Vec<String> {
+        let Some(st) = self.ns_state.get(ns) else {
+            return Vec::new();
+        };
+        let mut out: HashSet<&String> = if rooms.is_empty() {
+            st.members.iter().collect()
+        } else {
+            rooms
+                .iter()
+                .filter_map(|r| st.rooms.get(r))
+                .flatten()
+                .collect()
+        };
+        for r in except_rooms {
+            if let Some(set) = st.rooms.get(r) {
+                out.retain(|sid| !set.contains(*sid));
+            }
+        }
+        if let Some(me) = except_sid {
+            out.retain(|sid| sid.as_str() != me);
+        }
+        let mut v: Vec<String> = out.into_iter().cloned().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Deliver one event to one socket according to `delivery`.
+    pub(crate) fn deliver(
+        &mut self,
+        sid: &str,
+        delivery: Delivery,
+        name: &str,
+        args: &[Value],
+        now: Instant,
+    ) {
+        self.deliver_shared(sid, delivery, name, args, None, now);
+    }
+
+    /// As `deliver`, reusing one frame for every non-reliable recipient of a broadcast.
+    pub(crate) fn deliver_shared(
+        &mut self,
+        sid: &str,
+        delivery: Delivery,
+        name: &str,
+        args: &[Value],
+        shared: Option<&Arc<Frame>>,
+        now: Instant,
+    ) {
+        let max_len = self.config.log_max_len;
+        let Some(s) = self.sockets.get_mut(sid) else {
+            return;
+        };
+        let conn = s.conn;
+        let ns = s.rec.ns.clone();
+        let frame = if delivery == Delivery::Reliable {
+            let before = s.rec.lost_through;
+            let rec = s.append(name, args, now, max_len);
+            let frame = reliable_frame(&ns, &rec);
+            self.store_ops.push(StoreOp::Append {
+                token: s.rec.token.clone(),
+                entry: rec,
+            });
+            if s.rec.lost_through != before {
+                self.store_ops.push(StoreOp::PutSession(s.rec.clone()));
+                self.store_ops.push(StoreOp::Forget {
+                    token: s.rec.token.clone(),
+                    through: s.rec.lost_through,
+                });
+            }
+            frame
+        } else {
+            match shared {
+                Some(f) => f.clone(),
+                None => Arc::new(Frame::event(&ns, name, args.to_vec())),
+            }
+        };
+        match conn {
+            Some(conn) => self.enqueue(conn, frame, delivery == Delivery::Volatile),
+            None if delivery == Delivery::Default => self.stats.default_lost_while_away += 1,
+            None => {}
+        }
+    }
+
+    /// Queue a frame for a connection, applying the backpressure policy (module docs).
+    fn enqueue(&mut self, conn: ConnId, frame: Arc<Frame>, volatile: bool) {
+        let cap = self.config.send_queue.max(2);
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.closing.is_some() && !matches!(*frame, Frame::Error { .. }) {
+            return;
+        }
+        if volatile && c.queue.len() >= cap / 2 {
+            self.stats.volatile_dropped += 1;
+            if self.config.trace
+                && let Frame::Event { name, .. } = &*frame
+            {
+                self.notes.push(Note::VolatileDropped {
+                    conn,
+                    name: name.clone(),
+                });
+            }
+            return;
+        }
+        if c.queue.len() >= cap {
+            tracing::info!(
+                conn,
+                "send queue full: disconnecting a client that cannot keep up"
+            );
+            c.queue.clear();
+            self.to_close.push((conn, "send buffer full".to_string()));
+            return;
+        }
+        c.queue.push_back(frame);
+        if !c.dirty {
+            c.dirty = true;
+            self.wake.push(conn);
+        }
+    }
+
+    pub(crate) fn socket_conn_and_ns(&self, sid: &str) -> Option<(Option<ConnId>, String)> {
+        self.sockets.get(sid).map(|s| (s.conn, s.rec.ns.clone()))
+    }
+
+    pub(crate) fn socket_mut(&mut self, sid: &str) -> Option<&mut Socket> {
+        self.sockets.get_mut(sid)
+    }
+
+    pub(crate) fn socket_ref(&self, sid: &str) -> Option<&Socket> {
+        self.sockets.get(sid)
+    }
+
+    pub(crate) fn send_ack(&mut self, conn: ConnId, ns: &str, id: u64, args: Vec<Value>) {
+        let f = Frame::Ack {
+            ns: ns.to_string(),
+            id,
+            args,
+        };
+        self.enqueue(conn, Arc::new(f), false);
+    }
+
+    pub(crate) fn request_close_socket(&mut self, sid: &str, reason: &str, now: Instant) {
+        self.disconnect_socket(sid, reason, now);
+    }
+}
+
+fn connect_error(ns: &str, message: &str) -> Arc<Frame> {
+    Arc::new(Frame::ConnectError {
+        ns: ns.to_string(),
+        message: message.to_string(),
+    })
+}
+
+fn reliable_frame(ns: &str, r: &LogRecord) -> Arc<Frame> {
+    Arc::new(Frame::Event {
+        ns: ns.to_string(),
+        name: r.name.clone(),
+        args: r.args.clone(),
+        ack: None,
+        seq: Some(r.seq),
+    })
+}
+
+#[cfg(test)]
+mod tests;

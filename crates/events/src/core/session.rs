@@ -1,0 +1,184 @@
+//! Sessions: one per socket (a client in a namespace), kept after a disconnect so that the
+//! client can resume, with the reliable log of events it has not confirmed yet.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::ConnId;
+use super::namespace::Handler;
+
+/// One reliable event waiting for the client's `received`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogRecord {
+    pub seq: u64,
+    pub name: String,
+    pub args: Vec<Value>,
+}
+
+/// The persistent part of a session, as a store keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub token: String,
+    pub sid: String,
+    pub ns: String,
+    pub rooms: BTreeSet<String>,
+    pub data: Map<String, Value>,
+    /// Highest seq assigned so far.
+    pub next_seq: u64,
+    /// Highest seq the client confirmed (cumulative).
+    pub confirmed: u64,
+    /// Highest seq dropped from the log before it was confirmed: a resume from below it cannot
+    /// be complete, so it is refused with `recovered:false`.
+    pub lost_through: u64,
+    /// Highest seq of the client's own reliable emits already handled (for deduplication).
+    pub client_seq: u64,
+}
+
+/// A socket: the live state of a session, attached to a connection or waiting for a resume.
+pub(crate) struct Socket {
+    pub rec: SessionRecord,
+    pub auth: Value,
+    pub conn: Option<ConnId>,
+    pub detached_at: Option<Instant>,
+    /// The log, oldest first, with the time each entry was written (for the age bound).
+    pub log: VecDeque<(LogRecord, Instant)>,
+    /// Handlers added for this socket only (checked before the namespace's).
+    pub handlers: HashMap<String, Handler>,
+}
+
+impl Socket {
+    pub fn new(rec: SessionRecord, auth: Value) -> Self {
+        Socket {
+            rec,
+            auth,
+            conn: None,
+            detached_at: None,
+            log: VecDeque::new(),
+            handlers: HashMap::new(),
+        }
+    }
+
+    /// Assign the next seq and keep the event until it is confirmed. Returns the record and the
+    /// seqs of any older unconfirmed entries pushed out by the count bound.
+    pub fn append(
+        &mut self,
+        name: &str,
+        args: &[Value],
+        now: Instant,
+        max_len: usize,
+    ) -> LogRecord {
+        self.rec.next_seq += 1;
+        let rec = LogRecord {
+            seq: self.rec.next_seq,
+            name: name.to_string(),
+            args: args.to_vec(),
+        };
+        self.log.push_back((rec.clone(), now));
+        while self.log.len() > max_len {
+            self.drop_oldest();
+        }
+        rec
+    }
+
+    fn drop_oldest(&mut self) {
+        if let Some((old, _)) = self.log.pop_front()
+            && old.seq > self.rec.confirmed
+        {
+            self.rec.lost_through = self.rec.lost_through.max(old.seq);
+        }
+    }
+
+    /// The client has everything up to `seq`: forget those entries. Returns true if it moved.
+    pub fn confirm(&mut self, seq: u64) -> bool {
+        let seq = seq.min(self.rec.next_seq);
+        if seq <= self.rec.confirmed {
+            return false;
+        }
+        self.rec.confirmed = seq;
+        while self.log.front().is_some_and(|(r, _)| r.seq <= seq) {
+            self.log.pop_front();
+        }
+        true
+    }
+
+    /// Apply the age bound. Returns true if anything unconfirmed was lost.
+    pub fn expire(&mut self, now: Instant, max_age: Duration) -> bool {
+        let before = self.rec.lost_through;
+        while self
+            .log
+            .front()
+            .is_some_and(|(_, at)| now.saturating_duration_since(*at) > max_age)
+        {
+            self.drop_oldest();
+        }
+        self.rec.lost_through != before
+    }
+
+    /// Can a client that has everything up to `seq` be brought up to date from the log?
+    pub fn can_resume_from(&self, seq: u64) -> bool {
+        seq <= self.rec.next_seq && self.rec.lost_through <= seq
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn socket() -> Socket {
+        Socket::new(
+            SessionRecord {
+                token: "t".into(),
+                sid: "s".into(),
+                ns: "/".into(),
+                rooms: BTreeSet::new(),
+                data: Map::new(),
+                next_seq: 0,
+                confirmed: 0,
+                lost_through: 0,
+                client_seq: 0,
+            },
+            Value::Null,
+        )
+    }
+
+    #[test]
+    fn count_bound_marks_the_loss() {
+        let now = Instant::now();
+        let mut s = socket();
+        for _ in 0..5 {
+            s.append("e", &[], now, 3);
+        }
+        assert_eq!(s.log.len(), 3);
+        assert_eq!(s.rec.lost_through, 2);
+        assert!(!s.can_resume_from(1));
+        assert!(s.can_resume_from(2));
+    }
+
+    #[test]
+    fn confirmed_entries_are_not_losses() {
+        let now = Instant::now();
+        let mut s = socket();
+        s.append("e", &[], now, 2);
+        s.append("e", &[], now, 2);
+        assert!(s.confirm(1));
+        s.append("e", &[], now, 2);
+        s.append("e", &[], now, 2);
+        assert_eq!(s.rec.lost_through, 2);
+        assert!(s.can_resume_from(2));
+    }
+
+    #[test]
+    fn age_bound_expires_old_entries() {
+        let t0 = Instant::now();
+        let mut s = socket();
+        s.append("e", &[], t0, 10);
+        s.append("e", &[], t0 + Duration::from_secs(5), 10);
+        assert!(s.expire(t0 + Duration::from_secs(8), Duration::from_secs(6)));
+        assert_eq!(s.log.len(), 1);
+        assert!(!s.can_resume_from(0));
+        assert!(s.can_resume_from(1));
+    }
+}

@@ -1,0 +1,573 @@
+//! The core driven with frames in, frames out, on a hand-moved clock: no sockets, no tokio.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::*;
+use crate::frame::Frame as F;
+
+struct H {
+    core: Core,
+    now: Instant,
+}
+
+impl H {
+    fn new(cfg: Config) -> Self {
+        let mut core = Core::new(cfg);
+        crate::chat::install(&mut core);
+        H {
+            core,
+            now: Instant::now(),
+        }
+    }
+
+    fn open(&mut self) -> ConnId {
+        let c = self.core.open(self.now);
+        let hello = self.out(c);
+        assert!(matches!(hello[..], [F::Hello { .. }]), "{hello:?}");
+        c
+    }
+
+    fn send(&mut self, conn: ConnId, f: F) {
+        self.core.receive(conn, f, self.now);
+    }
+
+    fn out(&mut self, conn: ConnId) -> Vec<F> {
+        let t = self.core.poll_transmit(conn, usize::MAX);
+        t.frames.iter().map(|f| (**f).clone()).collect()
+    }
+
+    fn closing(&mut self, conn: ConnId) -> bool {
+        self.core.poll_transmit(conn, 0).close
+    }
+
+    fn chat(&mut self, name: &str) -> (ConnId, String, String) {
+        let c = self.open();
+        self.send(
+            c,
+            F::Connect {
+                ns: "/chat".into(),
+                auth: Some(json!({"name": name})),
+                resume: None,
+            },
+        );
+        match &self.out(c)[..] {
+            [
+                F::Connected {
+                    sid,
+                    session,
+                    recovered: false,
+                    ..
+                },
+            ] => (c, sid.clone(), session.clone()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn event(&mut self, conn: ConnId, name: &str, args: Vec<serde_json::Value>, ack: Option<u64>) {
+        self.send(
+            conn,
+            F::Event {
+                ns: "/chat".into(),
+                name: name.into(),
+                args,
+                ack,
+                seq: None,
+            },
+        );
+    }
+}
+
+fn names(frames: &[F]) -> Vec<String> {
+    frames
+        .iter()
+        .map(|f| match f {
+            F::Event { name, .. } => name.clone(),
+            other => other.kind().to_string(),
+        })
+        .collect()
+}
+
+#[test]
+fn middleware_refuses_with_its_reason_and_the_connection_stays_open() {
+    let mut h = H::new(Config::default());
+    let c = h.open();
+    h.send(
+        c,
+        F::Connect {
+            ns: "/chat".into(),
+            auth: None,
+            resume: None,
+        },
+    );
+    match &h.out(c)[..] {
+        [F::ConnectError { ns, message }] => {
+            assert_eq!(ns, "/chat");
+            assert!(message.contains("display name"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!h.closing(c));
+    h.send(
+        c,
+        F::Connect {
+            ns: "/".into(),
+            auth: None,
+            resume: None,
+        },
+    );
+    assert!(matches!(h.out(c)[..], [F::Connected { .. }]));
+}
+
+#[test]
+fn room_broadcast_reaches_the_room_only() {
+    let mut h = H::new(Config::default());
+    let (a, _, _) = h.chat("ada");
+    let (b, _, _) = h.chat("bob");
+    let (c, _, _) = h.chat("cy");
+    h.event(a, "join", vec![json!("r")], Some(1));
+    h.event(b, "join", vec![json!("r")], None);
+    h.out(a);
+    h.out(b);
+    h.event(a, "message", vec![json!("r"), json!("hi")], Some(2));
+    let got_a = h.out(a);
+    assert_eq!(names(&got_a), ["message", "ack"]);
+    match &got_a[0] {
+        F::Event {
+            args, seq: Some(_), ..
+        } => {
+            assert_eq!(args[0], json!({"name":"ada","room":"r","text":"hi"}))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(names(&h.out(b)), ["message"]);
+    assert!(h.out(c).is_empty());
+}
+
+#[test]
+fn every_broadcast_operator_picks_the_right_sockets() {
+    let mut h = H::new(Config::default());
+    let ns = "/ops";
+    let record: Arc<Mutex<Vec<(String, usize)>>> = Arc::default();
+    let rec = record.clone();
+    h.core.namespace(ns).on("go", move |ctx, ev| {
+        let op = ev.args[0].as_str().unwrap().to_string();
+        let n = match op.as_str() {
+            "join" => {
+                let room = ev.args[1].as_str().unwrap().to_string();
+                ctx.join(&room);
+                0
+            }
+            "to" => ctx.to("r").emit("x", vec![]),
+            "except" => ctx.namespace().except("r").emit("x", vec![]),
+            "all" => ctx.namespace().emit("x", vec![]),
+            "broadcast" => ctx.broadcast().emit("x", vec![]),
+            "self-room" => {
+                let me = ctx.sid().to_string();
+                ctx.namespace().to(&me).emit("x", vec![])
+            }
+            _ => unreachable!(),
+        };
+        rec.lock().unwrap().push((op, n));
+    });
+    let conns: Vec<ConnId> = (0..4)
+        .map(|_| {
+            let c = h.open();
+            h.send(
+                c,
+                F::Connect {
+                    ns: ns.into(),
+                    auth: None,
+                    resume: None,
+                },
+            );
+            h.out(c);
+            c
+        })
+        .collect();
+    let go = |h: &mut H, c: ConnId, args: Vec<serde_json::Value>| {
+        h.send(
+            c,
+            F::Event {
+                ns: ns.into(),
+                name: "go".into(),
+                args,
+                ack: None,
+                seq: None,
+            },
+        );
+    };
+    // conns 0 and 1 in room r.
+    go(&mut h, conns[0], vec![json!("join"), json!("r")]);
+    go(&mut h, conns[1], vec![json!("join"), json!("r")]);
+    let got = |h: &mut H| -> Vec<usize> { conns.iter().map(|c| h.out(*c).len()).collect() };
+    got(&mut h);
+    go(&mut h, conns[0], vec![json!("to")]);
+    assert_eq!(got(&mut h), [0, 1, 0, 0], "to(room) excludes the sender");
+    go(&mut h, conns[0], vec![json!("except")]);
+    assert_eq!(got(&mut h), [0, 0, 1, 1], "except(room)");
+    go(&mut h, conns[2], vec![json!("all")]);
+    assert_eq!(got(&mut h), [1, 1, 1, 1], "whole namespace");
+    go(&mut h, conns[2], vec![json!("broadcast")]);
+    assert_eq!(got(&mut h), [1, 1, 0, 1], "all but the sender");
+    go(&mut h, conns[3], vec![json!("self-room")]);
+    assert_eq!(
+        got(&mut h),
+        [0, 0, 0, 1],
+        "each socket is in a room named by its id"
+    );
+}
+
+#[test]
+fn heartbeat_pings_after_one_interval_and_closes_without_pong() {
+    let cfg = Config {
+        ping_interval: Duration::from_secs(10),
+        ping_timeout: Duration::from_secs(5),
+        ..Config::default()
+    };
+    let mut h = H::new(cfg);
+    let c = h.open();
+    assert_eq!(
+        h.core.next_deadline(c),
+        Some(h.now + Duration::from_secs(10))
+    );
+    h.now += Duration::from_secs(10);
+    h.core.handle_timeout(c, h.now);
+    assert_eq!(h.out(c), [F::Ping]);
+    h.send(c, F::Pong);
+    h.now += Duration::from_secs(10);
+    h.core.handle_timeout(c, h.now);
+    assert_eq!(h.out(c), [F::Ping]);
+    h.now += Duration::from_secs(5);
+    h.core.handle_timeout(c, h.now);
+    assert!(
+        h.closing(c),
+        "no pong within the timeout closes the connection"
+    );
+}
+
+#[test]
+fn server_ack_resolves_with_reply_timeout_or_disconnect() {
+    let mut h = H::new(Config::default());
+    let (c, sid, _) = h.chat("ada");
+    type Outcomes = Arc<Mutex<Vec<Result<Vec<serde_json::Value>, AckError>>>>;
+    let results: Outcomes = Arc::default();
+    for _ in 0..3 {
+        let r = results.clone();
+        h.core.emit_with_ack(
+            &sid,
+            "q",
+            vec![],
+            Duration::from_secs(1),
+            h.now,
+            Box::new(move |x| r.lock().unwrap().push(x)),
+        );
+    }
+    let ids: Vec<u64> = h
+        .out(c)
+        .iter()
+        .map(|f| match f {
+            F::Event { ack: Some(id), .. } => *id,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(ids, [1, 2, 3], "ack ids are unique and increasing");
+    h.send(
+        c,
+        F::Ack {
+            ns: "/chat".into(),
+            id: 1,
+            args: vec![json!("yes")],
+        },
+    );
+    h.send(
+        c,
+        F::Ack {
+            ns: "/chat".into(),
+            id: 99,
+            args: vec![],
+        },
+    ); // unknown: ignored
+    h.now += Duration::from_secs(1);
+    h.core.handle_timeout(c, h.now);
+    h.send(
+        c,
+        F::Ack {
+            ns: "/chat".into(),
+            id: 2,
+            args: vec![],
+        },
+    ); // late: ignored
+    assert!(!h.closing(c));
+    assert_eq!(
+        *results.lock().unwrap(),
+        [
+            Ok(vec![json!("yes")]),
+            Err(AckError::Timeout),
+            Err(AckError::Timeout)
+        ]
+    );
+    let r = results.clone();
+    h.core.emit_with_ack(
+        &sid,
+        "q",
+        vec![],
+        Duration::from_secs(1),
+        h.now,
+        Box::new(move |x| r.lock().unwrap().push(x)),
+    );
+    h.core.closed(c, "transport close", h.now);
+    assert_eq!(results.lock().unwrap()[3], Err(AckError::Disconnected));
+}
+
+#[test]
+fn resume_replays_exactly_the_missed_reliable_events() {
+    let mut h = H::new(Config::default());
+    let (a, _, _) = h.chat("ada");
+    let (b, bsid, token) = h.chat("bob");
+    for c in [a, b] {
+        h.event(c, "join", vec![json!("r")], None);
+    }
+    h.out(a);
+    h.out(b);
+    h.event(a, "message", vec![json!("r"), json!("1")], None);
+    let seq1 = match &h.out(b)[..] {
+        [F::Event { seq: Some(s), .. }] => *s,
+        other => panic!("{other:?}"),
+    };
+    h.send(
+        b,
+        F::Received {
+            ns: "/chat".into(),
+            seq: seq1,
+        },
+    );
+    h.core.closed(b, "transport close", h.now);
+    // While bob is away: two reliable messages and one default-delivery event.
+    h.event(a, "message", vec![json!("r"), json!("2")], None);
+    h.event(a, "message", vec![json!("r"), json!("3")], None);
+    h.core.of("/chat", h.now).to("r").emit("default", vec![]);
+    let b2 = h.open();
+    h.send(
+        b2,
+        F::Connect {
+            ns: "/chat".into(),
+            auth: Some(json!({"name":"bob"})),
+            resume: Some(Resume {
+                session: token,
+                seq: seq1,
+            }),
+        },
+    );
+    let got = h.out(b2);
+    match &got[0] {
+        F::Connected {
+            sid,
+            recovered: true,
+            ..
+        } => assert_eq!(sid, &bsid),
+        other => panic!("{other:?}"),
+    }
+    let texts: Vec<_> = got[1..]
+        .iter()
+        .map(|f| match f {
+            F::Event {
+                args, seq: Some(_), ..
+            } => args[0]["text"].clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(texts, [json!("2"), json!("3")]);
+    assert_eq!(h.core.stats().default_lost_while_away, 1);
+    assert!(
+        h.core.rooms_of(&bsid).contains(&"r".to_string()),
+        "rooms restored"
+    );
+}
+
+#[test]
+fn resume_after_the_log_overflowed_is_refused_with_recovered_false() {
+    let mut h = H::new(Config {
+        log_max_len: 2,
+        ..Config::default()
+    });
+    let (a, _, _) = h.chat("ada");
+    let (b, bsid, token) = h.chat("bob");
+    for c in [a, b] {
+        h.event(c, "join", vec![json!("r")], None);
+    }
+    h.core.closed(b, "transport close", h.now);
+    for i in 0..3 {
+        h.event(a, "message", vec![json!("r"), json!(i.to_string())], None);
+    }
+    let b2 = h.open();
+    h.send(
+        b2,
+        F::Connect {
+            ns: "/chat".into(),
+            auth: Some(json!({"name":"bob"})),
+            resume: Some(Resume {
+                session: token,
+                seq: 0,
+            }),
+        },
+    );
+    match &h.out(b2)[..] {
+        [
+            F::Connected {
+                sid,
+                recovered: false,
+                ..
+            },
+        ] => assert_ne!(sid, &bsid),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn reliable_client_emits_run_the_handler_once() {
+    let mut h = H::new(Config::default());
+    let count = Arc::new(Mutex::new(0));
+    let n = count.clone();
+    h.core
+        .namespace("/chat")
+        .on("tick", move |_, _| *n.lock().unwrap() += 1);
+    let (c, _, token) = h.chat("ada");
+    let tick = |seq| F::Event {
+        ns: "/chat".into(),
+        name: "tick".into(),
+        args: vec![],
+        ack: None,
+        seq: Some(seq),
+    };
+    h.send(c, tick(1));
+    assert_eq!(
+        h.out(c),
+        [F::Received {
+            ns: "/chat".into(),
+            seq: 1
+        }]
+    );
+    h.core.closed(c, "transport close", h.now);
+    // The client did not see the `received` and retries after resuming.
+    let c2 = h.open();
+    h.send(
+        c2,
+        F::Connect {
+            ns: "/chat".into(),
+            auth: Some(json!({"name":"ada"})),
+            resume: Some(Resume {
+                session: token,
+                seq: 0,
+            }),
+        },
+    );
+    h.out(c2);
+    h.send(c2, tick(1));
+    h.send(c2, tick(2));
+    assert_eq!(
+        h.out(c2),
+        [
+            F::Received {
+                ns: "/chat".into(),
+                seq: 1
+            },
+            F::Received {
+                ns: "/chat".into(),
+                seq: 2
+            }
+        ]
+    );
+    assert_eq!(*count.lock().unwrap(), 2);
+    assert_eq!(h.core.stats().duplicates_ignored, 1);
+}
+
+#[test]
+fn backpressure_drops_volatile_then_disconnects() {
+    let mut h = H::new(Config {
+        send_queue: 4,
+        ..Config::default()
+    });
+    let (a, asid, _) = h.chat("ada");
+    let disconnects: Arc<Mutex<Vec<String>>> = Arc::default();
+    let d = disconnects.clone();
+    h.core
+        .namespace("/chat")
+        .on_disconnect(move |_, reason| d.lock().unwrap().push(reason.into()));
+    for _ in 0..3 {
+        h.core
+            .emit_to(&asid, Delivery::Volatile, "v", vec![], h.now);
+    }
+    assert_eq!(
+        h.core.stats().volatile_dropped,
+        1,
+        "volatile dropped once the queue is half full"
+    );
+    for _ in 0..2 {
+        h.core.emit_to(&asid, Delivery::Default, "d", vec![], h.now);
+    }
+    assert!(!h.closing(a));
+    h.core.emit_to(&asid, Delivery::Default, "d", vec![], h.now);
+    assert!(h.closing(a));
+    assert_eq!(*disconnects.lock().unwrap(), ["send buffer full"]);
+}
+
+#[test]
+fn unhandled_events_are_dropped_and_noted() {
+    let mut h = H::new(Config {
+        trace: true,
+        ..Config::default()
+    });
+    let (a, _, _) = h.chat("ada");
+    h.event(a, "shout", vec![json!(1)], None);
+    assert!(h.out(a).is_empty());
+    assert!(!h.closing(a));
+    assert_eq!(h.core.stats().unhandled, 1);
+    assert!(
+        matches!(&h.core.take_notes()[..], [Note::Unhandled { event, .. }] if event.name == "shout")
+    );
+}
+
+#[test]
+fn protocol_errors_send_a_code_and_close() {
+    let cases: Vec<(F, &str)> = vec![
+        (F::event("/chat", "message", vec![]), "not_connected"),
+        (
+            F::Connect {
+                ns: "/nope".into(),
+                auth: None,
+                resume: None,
+            },
+            "unknown_namespace",
+        ),
+        (
+            F::Hello {
+                version: 1,
+                ping_interval_ms: 1,
+                ping_timeout_ms: 1,
+                max_frame_bytes: 1,
+            },
+            "unexpected_frame",
+        ),
+    ];
+    for (frame, code) in cases {
+        let mut h = H::new(Config::default());
+        let c = h.open();
+        h.send(c, frame);
+        match &h.out(c)[..] {
+            [F::Error { code: got, .. }] => assert_eq!(got, code),
+            other => panic!("{other:?}"),
+        }
+        assert!(h.closing(c));
+    }
+    let mut h = H::new(Config::default());
+    let (c, _, _) = h.chat("ada");
+    h.event(c, "x", vec![], Some(5));
+    h.event(c, "x", vec![], Some(5));
+    match &h.out(c)[..] {
+        [F::Error { code, .. }] => assert_eq!(code, "bad_ack_id"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,436 @@
+//! The TCP transport: JSON lines over TCP, around the core.
+//!
+//! [`Hub`] is the transport-neutral half: the core and the store behind one lock, plus a way to
+//! wake each connection's writer. Every transport (TCP here; WebSocket and HTTP long-polling
+//! later) does the same three things with it: `open`, feed decoded frames to `step`, and write
+//! what `poll_transmit` returns when woken. The TCP half is the accept loop and two tasks per
+//! connection:
+//! - the reader decodes lines and feeds frames to the core; it also times out a partial line
+//!   that never ends (slowloris) with the error `frame_timeout`;
+//! - the writer writes queued frames when woken and runs the connection's timers (heartbeat,
+//!   ack timeouts). A write that stalls longer than the ping timeout means the client is not
+//!   reading: the connection is closed with "send buffer full", like a full queue.
+//!
+//! After a close we asked for, the reader keeps draining input briefly so that the kernel does
+//! not answer unread bytes with a reset that would destroy the error frame in flight.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant as TokioInstant;
+
+use crate::codec::{LineDecoder, encode_line};
+use crate::core::{AckError, ConnId, Core, Note};
+use crate::error::EventsError;
+use crate::frame::{Frame, FrameError};
+use crate::store::Store;
+
+/// Frames written per wake-up before the writer yields to the core lock again.
+const WRITE_BATCH: usize = 64;
+
+/// How long the reader keeps draining after a server-side close (see module docs).
+const LINGER: Duration = Duration::from_millis(500);
+
+/// The current time for the core: tokio's clock, so `tokio::time::pause` drives it in tests.
+pub fn now() -> std::time::Instant {
+    TokioInstant::now().into_std()
+}
+
+/// What `--trace` sees.
+#[derive(Debug, Clone)]
+pub enum Trace {
+    Open { conn: ConnId, peer: SocketAddr },
+    In { conn: ConnId, frame: Frame },
+    Out { conn: ConnId, frame: Arc<Frame> },
+    Note(Note),
+    Closed { conn: ConnId, reason: String },
+}
+
+pub type TraceSink = Arc<dyn Fn(Trace) + Send + Sync>;
+
+struct State {
+    core: Core,
+    store: Option<Box<dyn Store>>,
+}
+
+/// The core, its store, and the writers to wake: shared by every connection of every transport.
+pub struct Hub {
+    state: Mutex<State>,
+    writers: Mutex<HashMap<ConnId, Arc<Notify>>>,
+    trace: Option<TraceSink>,
+}
+
+impl Hub {
+    fn new(core: Core, store: Option<Box<dyn Store>>, trace: Option<TraceSink>) -> Arc<Self> {
+        Arc::new(Hub {
+            state: Mutex::new(State { core, store }),
+            writers: Mutex::new(HashMap::new()),
+            trace,
+        })
+    }
+
+    /// Run `f` on the core, then persist its store ops, then wake the writers it queued for.
+    /// The order matters: a reliable event is stored before any client can have seen it.
+    pub fn step<R>(&self, f: impl FnOnce(&mut Core, std::time::Instant) -> R) -> R {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let r = f(&mut st.core, now());
+        let ops = st.core.take_store_ops();
+        if !ops.is_empty()
+            && let Some(store) = st.store.as_mut()
+            && let Err(e) = store.apply(&ops)
+        {
+            tracing::error!("store write failed, reliable events may not survive a restart: {e}");
+        }
+        let wake = st.core.take_wakeups();
+        let notes = st.core.take_notes();
+        drop(st);
+        if let Some(t) = &self.trace {
+            notes.into_iter().for_each(|n| t(Trace::Note(n)));
+        }
+        if !wake.is_empty() {
+            let writers = self.writers.lock().unwrap_or_else(|p| p.into_inner());
+            for conn in wake {
+                if let Some(n) = writers.get(&conn) {
+                    n.notify_one();
+                }
+            }
+        }
+        r
+    }
+
+    /// Register a new connection; its writer waits on the returned `Notify`.
+    pub fn open(&self) -> (ConnId, Arc<Notify>) {
+        let notify = Arc::new(Notify::new());
+        let conn = self.step(|c, now| c.open(now));
+        self.writers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(conn, notify.clone());
+        // `open` queued the hello before the writer was registered: make sure it is written.
+        notify.notify_one();
+        (conn, notify)
+    }
+
+    fn forget(&self, conn: ConnId, reason: &str) {
+        self.step(|c, now| c.closed(conn, reason, now));
+        self.writers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&conn);
+        if let Some(t) = &self.trace {
+            t(Trace::Closed {
+                conn,
+                reason: reason.to_string(),
+            });
+        }
+    }
+
+    fn trace(&self, t: impl FnOnce() -> Trace) {
+        if let Some(sink) = &self.trace {
+            sink(t());
+        }
+    }
+}
+
+/// A cheap, cloneable handle for the application: emit from outside handlers, inspect the core.
+#[derive(Clone)]
+pub struct ServerHandle {
+    hub: Arc<Hub>,
+}
+
+impl ServerHandle {
+    /// Run `f` on the core (store ops and wake-ups are handled afterwards).
+    /// `f` must not call back into this handle: the core lock is held.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Core, std::time::Instant) -> R) -> R {
+        self.hub.step(f)
+    }
+
+    /// Emit to one socket and wait for its ack; always resolves (ack, timeout or disconnect).
+    pub async fn emit_with_ack(
+        &self,
+        sid: &str,
+        name: &str,
+        args: Vec<serde_json::Value>,
+        timeout: Duration,
+    ) -> Result<Vec<serde_json::Value>, AckError> {
+        let (tx, rx) = oneshot::channel();
+        self.hub.step(|c, now| {
+            c.emit_with_ack(
+                sid,
+                name,
+                args,
+                timeout,
+                now,
+                Box::new(move |r| {
+                    let _ = tx.send(r);
+                }),
+            )
+        });
+        rx.await.unwrap_or(Err(AckError::Disconnected))
+    }
+}
+
+/// Options of the TCP server beyond the core's own [`crate::core::Config`].
+#[derive(Default)]
+pub struct ServerOptions {
+    pub store: Option<Box<dyn Store>>,
+    pub trace: Option<TraceSink>,
+}
+
+/// A running TCP event server.
+pub struct Server {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    shutdown: watch::Sender<bool>,
+    accept: JoinHandle<()>,
+    sweep: JoinHandle<()>,
+}
+
+impl Server {
+    /// Bind `addr` (port 0 for any free port), restore what the store kept, start serving.
+    pub async fn bind(
+        addr: SocketAddr,
+        mut core: Core,
+        mut opts: ServerOptions,
+    ) -> Result<Server, EventsError> {
+        if !addr.ip().is_loopback() {
+            tracing::warn!("binding {addr}: reachable from other machines, not just this one");
+        }
+        if let Some(store) = opts.store.as_mut() {
+            core.restore(store.load()?, now());
+        }
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| EventsError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?;
+        let addr = listener.local_addr()?;
+        let hub = Hub::new(core, opts.store, opts.trace);
+        let (shutdown, rx) = watch::channel(false);
+        let accept = tokio::spawn(accept_loop(listener, hub.clone(), rx.clone()));
+        let sweep = tokio::spawn(sweep_loop(hub.clone(), rx));
+        Ok(Server {
+            addr,
+            handle: ServerHandle { hub },
+            shutdown,
+            accept,
+            sweep,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// Stop accepting, tell every socket "server shutting down", and close all connections.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.accept.await;
+        let _ = self.sweep.await;
+        self.handle
+            .with(|c, now| c.shutdown("server shutting down", now));
+        // Give writers a moment to flush the disconnect frames.
+        for _ in 0..100 {
+            if self.handle.with(|c, _| c.connection_count()) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(connection(stream, peer, hub.clone()));
+                }
+                // Out of file descriptors, say: report it and keep serving the others.
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn sweep_loop(hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => hub.step(|c, now| c.sweep(now)),
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+async fn connection(stream: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
+    let (rd, wr) = stream.into_split();
+    let (conn, notify) = hub.open();
+    hub.trace(|| Trace::Open { conn, peer });
+    let (closed_tx, closed_rx) = oneshot::channel();
+    let reader = tokio::spawn(read_loop(rd, conn, hub.clone(), closed_rx));
+    let reason = write_loop(wr, conn, &hub, notify).await;
+    let _ = closed_tx.send(());
+    let reader_reason = reader.await.ok().flatten();
+    hub.forget(conn, reader_reason.as_deref().unwrap_or(&reason));
+}
+
+/// Write frames when woken; run timers; return why the connection ended.
+async fn write_loop(
+    mut wr: OwnedWriteHalf,
+    conn: ConnId,
+    hub: &Hub,
+    notify: Arc<Notify>,
+) -> String {
+    let write_timeout = hub.step(|c, _| c.config().ping_timeout);
+    loop {
+        let deadline = hub.step(|c, _| c.next_deadline(conn));
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(TokioInstant::from_std(d)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = notify.notified() => {}
+            _ = sleep => hub.step(|c, now| c.handle_timeout(conn, now)),
+        }
+        loop {
+            let tx = hub.step(|c, _| c.poll_transmit(conn, WRITE_BATCH));
+            let mut bytes = Vec::new();
+            for f in &tx.frames {
+                bytes.extend_from_slice(&encode_line(f));
+                hub.trace(|| Trace::Out {
+                    conn,
+                    frame: f.clone(),
+                });
+            }
+            if !bytes.is_empty() {
+                match tokio::time::timeout(write_timeout, wr.write_all(&bytes)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return format!("transport error: {e}"),
+                    Err(_) => return "send buffer full".to_string(),
+                }
+            }
+            if tx.close {
+                let _ = wr.shutdown().await;
+                return "closed by server".to_string();
+            }
+            if tx.frames.len() < WRITE_BATCH {
+                break;
+            }
+        }
+    }
+}
+
+/// Decode frames and feed them to the core. Returns a reason if the client ended the
+/// connection, `None` if the server did (then the reader only drained).
+async fn read_loop(
+    mut rd: OwnedReadHalf,
+    conn: ConnId,
+    hub: Arc<Hub>,
+    mut closed: oneshot::Receiver<()>,
+) -> Option<String> {
+    let (max, frame_timeout) =
+        hub.step(|c, _| (c.config().max_frame_bytes, c.config().ping_timeout));
+    let mut decoder = LineDecoder::new(max);
+    let mut buf = [0u8; 4096];
+    let mut partial_since: Option<TokioInstant> = None;
+    let mut failed = false;
+    loop {
+        let slowloris = async {
+            match partial_since {
+                Some(t) if !failed => tokio::time::sleep_until(t + frame_timeout).await,
+                _ => std::future::pending().await,
+            }
+        };
+        let n = tokio::select! {
+            r = rd.read(&mut buf) => r,
+            _ = slowloris => {
+                let msg = format!("a line stayed incomplete for {frame_timeout:?}; end every frame with a newline");
+                hub.step(|c, now| c.protocol_error(conn, "frame_timeout", &msg, now));
+                failed = true;
+                continue;
+            }
+            _ = &mut closed => {
+                drain(&mut rd).await;
+                return None;
+            }
+        };
+        let ended = match &n {
+            Ok(0) if decoder.has_partial() && !failed => {
+                Some("transport error: end of stream in the middle of a frame".to_string())
+            }
+            Ok(0) => Some("transport close".to_string()),
+            Ok(_) => None,
+            Err(e) => Some(format!("transport error: {e}")),
+        };
+        if let Some(reason) = ended {
+            // Tell the core now: it wakes the writer, which then finishes.
+            hub.step(|c, now| c.closed(conn, &reason, now));
+            return Some(reason);
+        }
+        let n = n.as_ref().map_or(0, |n| *n);
+        if failed {
+            continue;
+        }
+        decoder.feed(&buf[..n]);
+        loop {
+            match decoder.next_frame() {
+                Ok(Some(frame)) => {
+                    hub.trace(|| Trace::In {
+                        conn,
+                        frame: frame.clone(),
+                    });
+                    hub.step(|c, now| c.receive(conn, frame, now));
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    fail(&hub, conn, &e);
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        partial_since = match (decoder.has_partial(), partial_since) {
+            (false, _) => None,
+            (true, Some(t)) => Some(t),
+            (true, None) => Some(TokioInstant::now()),
+        };
+    }
+}
+
+fn fail(hub: &Hub, conn: ConnId, e: &FrameError) {
+    hub.step(|c, now| c.decode_error(conn, e, now));
+}
+
+/// Discard input for a short while so that closing does not reset the connection.
+async fn drain(rd: &mut OwnedReadHalf) {
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(LINGER, async {
+        while let Ok(n) = rd.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
+}

@@ -1,0 +1,163 @@
+//! Classic libpcap files: a 24-byte file header, then one 16-byte record header per packet.
+//! Both byte orders, microsecond and nanosecond timestamps, and the "modified" variant some old
+//! Linux tcpdumps wrote (8 more bytes per record header).
+
+use std::io::Read;
+
+use super::{Endian, MAX_RECORD, Source};
+use crate::error::{InspectError, Place, Result};
+use crate::model::{LinkType, RawPacket, Timestamp};
+
+const MAGIC_MICRO: u32 = 0xa1b2_c3d4;
+const MAGIC_NANO: u32 = 0xa1b2_3c4d;
+const MAGIC_MODIFIED: u32 = 0xa1b2_cd34;
+
+/// Is this one of the pcap magic numbers, in either byte order?
+pub(super) fn is_magic(b: [u8; 4]) -> bool {
+    decode_magic(b).is_some()
+}
+
+/// (byte order, nanosecond timestamps?, extra bytes per record header)
+fn decode_magic(b: [u8; 4]) -> Option<(Endian, bool, usize)> {
+    for endian in [Endian::Little, Endian::Big] {
+        match endian.u32(&b) {
+            MAGIC_MICRO => return Some((endian, false, 0)),
+            MAGIC_NANO => return Some((endian, true, 0)),
+            MAGIC_MODIFIED => return Some((endian, false, 8)),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Streaming reader of a classic pcap file.
+pub struct PcapReader<R> {
+    src: Source<R>,
+    endian: Endian,
+    nanos: bool,
+    /// Extra record-header bytes of the "modified" format (ifindex, protocol, packet type).
+    extra: usize,
+    link_type: LinkType,
+    snaplen: u32,
+    /// Packets read so far; the next one is `record + 1`.
+    record: u64,
+}
+
+impl<R: Read> PcapReader<R> {
+    /// Open a reader on anything that yields the bytes of a pcap file.
+    pub fn new(reader: R) -> Result<Self> {
+        let mut src = Source::new(reader);
+        let mut magic = [0u8; 4];
+        src.read_exact(&mut magic, Place::FileHeader, "the pcap magic number")?;
+        if !is_magic(magic) {
+            return Err(InspectError::NotACapture {
+                magic: magic.to_vec(),
+            });
+        }
+        Self::after_magic(src, magic)
+    }
+
+    pub(super) fn after_magic(mut src: Source<R>, magic: [u8; 4]) -> Result<Self> {
+        let (endian, nanos, extra) =
+            decode_magic(magic).ok_or_else(|| InspectError::NotACapture {
+                magic: magic.to_vec(),
+            })?;
+        // Rest of the file header: version (2+2), thiszone, sigfigs, snaplen, link type.
+        let mut h = [0u8; 20];
+        src.read_exact(&mut h, Place::FileHeader, "the pcap file header")?;
+        let major = endian.u16(&h[0..2]);
+        if major != 2 {
+            return Err(InspectError::Malformed {
+                offset: 4,
+                place: Place::FileHeader,
+                what: format!("pcap version {major} is not 2; this reader knows version 2.4 only"),
+            });
+        }
+        let snaplen = endian.u32(&h[12..16]);
+        // The top four bits may carry the FCS length (pcap "FCS present" flag); the link type is
+        // the low 16 bits.
+        let link_type = LinkType(endian.u32(&h[16..20]) & 0xffff);
+        Ok(PcapReader {
+            src,
+            endian,
+            nanos,
+            extra,
+            link_type,
+            snaplen,
+            record: 0,
+        })
+    }
+
+    /// The file's single link type.
+    pub fn link_type(&self) -> LinkType {
+        self.link_type
+    }
+
+    /// The snap length from the file header (0 or 65535 / 262144 usually).
+    pub fn snaplen(&self) -> u32 {
+        self.snaplen
+    }
+
+    /// Whether timestamps carry nanoseconds (magic a1b23c4d) or microseconds.
+    pub fn is_nanosecond(&self) -> bool {
+        self.nanos
+    }
+
+    /// The next packet, `Ok(None)` at a clean end of file (end exactly between records).
+    pub fn next_packet(&mut self) -> Result<Option<RawPacket>> {
+        let record = self.record + 1;
+        let start = self.src.offset();
+        let mut h = [0u8; 24];
+        let hlen = 16 + self.extra;
+        let got = self.src.read_full(&mut h[..hlen])?;
+        if got == 0 {
+            return Ok(None);
+        }
+        if got < hlen {
+            return Err(InspectError::Truncated {
+                offset: start,
+                place: Place::Record(record),
+                what: format!("the record header needs {hlen} bytes, only {got} left"),
+            });
+        }
+        let secs = self.endian.u32(&h[0..4]);
+        let frac = self.endian.u32(&h[4..8]);
+        let incl = self.endian.u32(&h[8..12]);
+        let orig = self.endian.u32(&h[12..16]);
+        if incl > MAX_RECORD {
+            return Err(InspectError::Malformed {
+                offset: start,
+                place: Place::Record(record),
+                what: format!(
+                    "record claims {incl} captured bytes, more than the {MAX_RECORD} any real \
+                     packet has; the file is corrupt from here on"
+                ),
+            });
+        }
+        let mut bytes = vec![0u8; incl as usize];
+        self.src
+            .read_exact(&mut bytes, Place::Record(record), "the packet data")?;
+        self.record = record;
+        Ok(Some(RawPacket {
+            ts: self.timestamp(secs, frac),
+            link_type: self.link_type,
+            // Some writers leave orig_len 0 or smaller than what they kept; never report a packet
+            // as shorter on the wire than in the file.
+            orig_len: orig.max(incl),
+            bytes,
+        }))
+    }
+
+    fn timestamp(&self, secs: u32, frac: u32) -> Timestamp {
+        // Seconds are unsigned in practice (tcpdump writes them as u32), which also covers 2038.
+        let (carry, nanos) = if self.nanos {
+            (frac / 1_000_000_000, frac % 1_000_000_000)
+        } else {
+            (frac / 1_000_000, (frac % 1_000_000) * 1000)
+        };
+        Timestamp {
+            secs: i64::from(secs) + i64::from(carry),
+            nanos,
+        }
+    }
+}

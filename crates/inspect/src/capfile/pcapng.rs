@@ -1,0 +1,450 @@
+//! pcapng files: a sequence of blocks (type, total length, body, total length again). We read
+//! the Section Header Block (either byte order, and a new section may switch it), Interface
+//! Description Blocks (link type, snap length, `if_tsresol`, `if_tsoffset`), Enhanced, Simple and
+//! the obsolete Packet Blocks; every other block type is skipped by its length.
+
+use std::io::Read;
+
+use super::{Endian, MAX_RECORD, Source};
+use crate::error::{InspectError, Place, Result};
+use crate::model::{LinkType, RawPacket, Timestamp};
+
+/// The Section Header Block type; a palindrome, so it reads the same in both byte orders.
+pub(super) const SHB_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+/// Written in the SHB in the writer's byte order; tells the reader which order that was.
+const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
+
+const BT_IDB: u32 = 0x0000_0001;
+const BT_OBSOLETE_PB: u32 = 0x0000_0002;
+const BT_SPB: u32 = 0x0000_0003;
+const BT_EPB: u32 = 0x0000_0006;
+
+const OPT_END: u16 = 0;
+const OPT_IF_NAME: u16 = 2;
+const OPT_IF_TSRESOL: u16 = 9;
+const OPT_IF_TSOFFSET: u16 = 14;
+
+/// Timestamp units of an interface: 10^-n or 2^-n seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TsResol {
+    Decimal(u8),
+    Binary(u8),
+}
+
+impl TsResol {
+    /// The pcapng default when an interface has no `if_tsresol` option: microseconds.
+    const DEFAULT: TsResol = TsResol::Decimal(6);
+
+    fn from_option(v: u8) -> TsResol {
+        if v & 0x80 == 0 {
+            TsResol::Decimal(v)
+        } else {
+            TsResol::Binary(v & 0x7f)
+        }
+    }
+
+    /// Split a count of units into whole seconds and nanoseconds.
+    fn to_timestamp(self, units: u64, offset_secs: i64) -> Timestamp {
+        let (secs, nanos) = match self {
+            TsResol::Decimal(n) if n <= 19 => {
+                let per_sec = 10u64.pow(u32::from(n));
+                let frac = units % per_sec;
+                let nanos = if n <= 9 {
+                    frac * 10u64.pow(9 - u32::from(n))
+                } else {
+                    frac / 10u64.pow(u32::from(n) - 9)
+                };
+                (units / per_sec, nanos)
+            }
+            TsResol::Binary(n) if n < 64 => {
+                let frac = u128::from(units & ((1u64 << n) - 1));
+                (units >> n, ((frac * 1_000_000_000) >> n) as u64)
+            }
+            // A resolution finer than a u64 can count is nonsense; treat the units as seconds
+            // rather than panic on an overflowing power.
+            _ => (units, 0),
+        };
+        Timestamp {
+            secs: (secs as i64).saturating_add(offset_secs),
+            nanos: nanos as u32,
+        }
+    }
+}
+
+/// What an Interface Description Block told us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    pub link_type: LinkType,
+    pub snaplen: u32,
+    /// `if_name`, when the writer recorded one (tcpdump and Wireshark do).
+    pub name: Option<String>,
+    tsresol: TsResol,
+    tsoffset: i64,
+}
+
+/// Streaming reader of a pcapng file.
+pub struct PcapngReader<R> {
+    src: Source<R>,
+    endian: Endian,
+    /// Interfaces of the current section, indexed by interface id.
+    interfaces: Vec<Interface>,
+    /// Blocks read so far (the number errors report).
+    block: u64,
+    /// Packets delivered so far.
+    packets: u64,
+    /// Reused for block bodies and skipped bytes, so reading allocates only the packet itself.
+    scratch: Vec<u8>,
+}
+
+impl<R: Read> PcapngReader<R> {
+    /// Open a reader on anything that yields the bytes of a pcapng file.
+    pub fn new(reader: R) -> Result<Self> {
+        let mut src = Source::new(reader);
+        let mut magic = [0u8; 4];
+        src.read_exact(&mut magic, Place::FileHeader, "the block type")?;
+        if magic != SHB_MAGIC {
+            return Err(InspectError::NotACapture {
+                magic: magic.to_vec(),
+            });
+        }
+        Self::after_magic(src)
+    }
+
+    pub(super) fn after_magic(src: Source<R>) -> Result<Self> {
+        let mut r = PcapngReader {
+            src,
+            endian: Endian::Little,
+            interfaces: Vec::new(),
+            block: 1,
+            packets: 0,
+            scratch: Vec::new(),
+        };
+        r.read_shb(0)?;
+        Ok(r)
+    }
+
+    /// Interfaces of the current section seen so far.
+    pub fn interfaces(&self) -> &[Interface] {
+        &self.interfaces
+    }
+
+    /// The next packet, `Ok(None)` at a clean end of file.
+    pub fn next_packet(&mut self) -> Result<Option<RawPacket>> {
+        loop {
+            let start = self.src.offset();
+            let mut t = [0u8; 4];
+            match self.src.read_full(&mut t)? {
+                0 => return Ok(None),
+                4 => {}
+                got => {
+                    return Err(
+                        self.truncated(start, format!("a block header, only {got} bytes left"))
+                    );
+                }
+            }
+            self.block += 1;
+            if t == SHB_MAGIC {
+                self.read_shb(start)?;
+                continue;
+            }
+            let btype = self.endian.u32(&t);
+            let body_len = self.read_block_len(start)?;
+            let packet = match btype {
+                BT_IDB => {
+                    self.read_idb(start, body_len)?;
+                    None
+                }
+                BT_EPB => Some(self.read_epb(start, body_len)?),
+                BT_SPB => Some(self.read_spb(start, body_len)?),
+                BT_OBSOLETE_PB => Some(self.read_obsolete_pb(start, body_len)?),
+                _ => {
+                    let what = format!("block type {btype:#x}");
+                    self.src
+                        .skip(u64::from(body_len), Place::Block(self.block), &what)?;
+                    None
+                }
+            };
+            self.read_trailer(start, body_len)?;
+            if let Some(p) = packet {
+                self.packets += 1;
+                return Ok(Some(p));
+            }
+        }
+    }
+
+    /// The total length after the type; returns the body length (total minus 12).
+    fn read_block_len(&mut self, start: u64) -> Result<u32> {
+        let mut l = [0u8; 4];
+        self.src
+            .read_exact(&mut l, Place::Block(self.block), "the block length")?;
+        self.check_len(start, self.endian.u32(&l))
+    }
+
+    fn check_len(&self, start: u64, total: u32) -> Result<u32> {
+        if total < 12 || total % 4 != 0 || total > MAX_RECORD + 4096 {
+            return Err(self.malformed(
+                start,
+                format!(
+                    "block length {total} is impossible (a block is at least 12 bytes, a multiple \
+                     of 4, and at most {} bytes)",
+                    MAX_RECORD + 4096
+                ),
+            ));
+        }
+        Ok(total - 12)
+    }
+
+    /// The copy of the total length at the end of every block: a cheap integrity check.
+    fn read_trailer(&mut self, start: u64, body_len: u32) -> Result<()> {
+        let mut l = [0u8; 4];
+        self.src.read_exact(
+            &mut l,
+            Place::Block(self.block),
+            "the block's closing length",
+        )?;
+        let trailer = self.endian.u32(&l);
+        if trailer != body_len + 12 {
+            return Err(self.malformed(
+                start,
+                format!(
+                    "block length {} at the start but {trailer} at the end; the block is corrupt",
+                    body_len + 12
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Section Header Block, after its type: length, byte-order magic, version, options.
+    fn read_shb(&mut self, start: u64) -> Result<()> {
+        let mut h = [0u8; 8];
+        self.src
+            .read_exact(&mut h, Place::Block(self.block), "the section header")?;
+        self.endian = if Endian::Little.u32(&h[4..8]) == BYTE_ORDER_MAGIC {
+            Endian::Little
+        } else if Endian::Big.u32(&h[4..8]) == BYTE_ORDER_MAGIC {
+            Endian::Big
+        } else {
+            return Err(self.malformed(
+                start + 8,
+                format!(
+                    "section header byte-order magic is {:02x?}, not 1a2b3c4d in either order",
+                    &h[4..8]
+                ),
+            ));
+        };
+        let body_len = self.check_len(start, self.endian.u32(&h[0..4]))?;
+        if body_len < 4 + 12 {
+            return Err(self.malformed(start, "section header block too short".into()));
+        }
+        self.read_body(body_len - 4)?;
+        let major = self.endian.u16(&self.scratch[0..2]);
+        if major != 1 {
+            return Err(self.malformed(
+                start + 12,
+                format!("pcapng major version {major} is not 1; this reader knows version 1.0"),
+            ));
+        }
+        // A new section starts a new set of interfaces.
+        self.interfaces.clear();
+        self.read_trailer(start, body_len)
+    }
+
+    fn read_idb(&mut self, start: u64, body_len: u32) -> Result<()> {
+        if body_len < 8 {
+            return Err(self.malformed(start, "interface description block too short".into()));
+        }
+        self.read_body(body_len)?;
+        let b = &self.scratch;
+        let mut iface = Interface {
+            link_type: LinkType(u32::from(self.endian.u16(&b[0..2]))),
+            snaplen: self.endian.u32(&b[4..8]),
+            name: None,
+            tsresol: TsResol::DEFAULT,
+            tsoffset: 0,
+        };
+        for (code, value) in Options::new(&b[8..], self.endian) {
+            match code {
+                OPT_IF_TSRESOL if value.len() == 1 => {
+                    iface.tsresol = TsResol::from_option(value[0])
+                }
+                OPT_IF_TSOFFSET if value.len() == 8 => {
+                    iface.tsoffset = self.endian.u64(value) as i64;
+                }
+                OPT_IF_NAME => iface.name = Some(String::from_utf8_lossy(value).into_owned()),
+                _ => {}
+            }
+        }
+        self.interfaces.push(iface);
+        Ok(())
+    }
+
+    fn read_epb(&mut self, start: u64, body_len: u32) -> Result<RawPacket> {
+        if body_len < 20 {
+            return Err(self.malformed(start, "enhanced packet block too short".into()));
+        }
+        let mut h = [0u8; 20];
+        self.src.read_exact(
+            &mut h,
+            Place::Block(self.block),
+            "the enhanced packet header",
+        )?;
+        let e = self.endian;
+        let iface = self.interface(start, e.u32(&h[0..4]))?.clone();
+        let units = (u64::from(e.u32(&h[4..8])) << 32) | u64::from(e.u32(&h[8..12]));
+        let caplen = e.u32(&h[12..16]);
+        let orig = e.u32(&h[16..20]);
+        if caplen > body_len - 20 {
+            return Err(self.malformed(
+                start,
+                format!(
+                    "packet {} claims {caplen} captured bytes but its block holds only {}",
+                    self.packets + 1,
+                    body_len - 20
+                ),
+            ));
+        }
+        let bytes = self.read_data(caplen)?;
+        // Padding and options: skipped.
+        self.read_body(body_len - 20 - caplen)?;
+        Ok(RawPacket {
+            ts: iface.tsresol.to_timestamp(units, iface.tsoffset),
+            link_type: iface.link_type,
+            orig_len: orig.max(caplen),
+            bytes,
+        })
+    }
+
+    /// Simple Packet Block: no timestamp and no captured length; the captured part is the
+    /// original length capped by the block size and interface 0's snap length.
+    fn read_spb(&mut self, start: u64, body_len: u32) -> Result<RawPacket> {
+        if body_len < 4 {
+            return Err(self.malformed(start, "simple packet block too short".into()));
+        }
+        let mut h = [0u8; 4];
+        self.src
+            .read_exact(&mut h, Place::Block(self.block), "the simple packet header")?;
+        let orig = self.endian.u32(&h);
+        let iface = self.interface(start, 0)?.clone();
+        let mut caplen = orig.min(body_len - 4);
+        if iface.snaplen != 0 {
+            caplen = caplen.min(iface.snaplen);
+        }
+        let bytes = self.read_data(caplen)?;
+        self.read_body(body_len - 4 - caplen)?;
+        Ok(RawPacket {
+            // The format has no timestamp; zero says "unknown" honestly.
+            ts: Timestamp::default(),
+            link_type: iface.link_type,
+            orig_len: orig,
+            bytes,
+        })
+    }
+
+    /// The Packet Block of pcapng drafts before EPB existed; some old tools still write it.
+    fn read_obsolete_pb(&mut self, start: u64, body_len: u32) -> Result<RawPacket> {
+        if body_len < 20 {
+            return Err(self.malformed(start, "packet block too short".into()));
+        }
+        let mut h = [0u8; 20];
+        self.src
+            .read_exact(&mut h, Place::Block(self.block), "the packet block header")?;
+        let e = self.endian;
+        let iface = self.interface(start, u32::from(e.u16(&h[0..2])))?.clone();
+        let units = (u64::from(e.u32(&h[4..8])) << 32) | u64::from(e.u32(&h[8..12]));
+        let caplen = e.u32(&h[12..16]);
+        let orig = e.u32(&h[16..20]);
+        if caplen > body_len - 20 {
+            return Err(self.malformed(
+                start,
+                format!("packet block claims {caplen} captured bytes"),
+            ));
+        }
+        let bytes = self.read_data(caplen)?;
+        self.read_body(body_len - 20 - caplen)?;
+        Ok(RawPacket {
+            ts: iface.tsresol.to_timestamp(units, iface.tsoffset),
+            link_type: iface.link_type,
+            orig_len: orig.max(caplen),
+            bytes,
+        })
+    }
+
+    fn interface(&self, start: u64, id: u32) -> Result<&Interface> {
+        self.interfaces.get(id as usize).ok_or_else(|| {
+            self.malformed(
+                start,
+                format!(
+                    "packet refers to interface {id}, but only {} interface description block(s) \
+                     came before it",
+                    self.interfaces.len()
+                ),
+            )
+        })
+    }
+
+    fn read_data(&mut self, len: u32) -> Result<Vec<u8>> {
+        let mut bytes = vec![0u8; len as usize];
+        self.src
+            .read_exact(&mut bytes, Place::Block(self.block), "the packet data")?;
+        Ok(bytes)
+    }
+
+    /// Read `len` bytes into the scratch buffer.
+    fn read_body(&mut self, len: u32) -> Result<()> {
+        self.scratch.resize(len as usize, 0);
+        self.src.read_exact(
+            &mut self.scratch,
+            Place::Block(self.block),
+            "the block body",
+        )
+    }
+
+    fn malformed(&self, offset: u64, what: String) -> InspectError {
+        InspectError::Malformed {
+            offset,
+            place: Place::Block(self.block),
+            what,
+        }
+    }
+
+    fn truncated(&self, offset: u64, what: String) -> InspectError {
+        InspectError::Truncated {
+            offset,
+            place: Place::Block(self.block + 1),
+            what,
+        }
+    }
+}
+
+/// Iterator over a block's options: (code, value). Stops at opt_endofopt or at the first option
+/// that would run past the block (a lenient reader: options are metadata, not packets).
+struct Options<'a> {
+    rest: &'a [u8],
+    endian: Endian,
+}
+
+impl<'a> Options<'a> {
+    fn new(rest: &'a [u8], endian: Endian) -> Self {
+        Options { rest, endian }
+    }
+}
+
+impl<'a> Iterator for Options<'a> {
+    type Item = (u16, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.len() < 4 {
+            return None;
+        }
+        let code = self.endian.u16(&self.rest[0..2]);
+        let len = usize::from(self.endian.u16(&self.rest[2..4]));
+        if code == OPT_END || 4 + len > self.rest.len() {
+            return None;
+        }
+        let value = &self.rest[4..4 + len];
+        let padded = (4 + len).next_multiple_of(4).min(self.rest.len());
+        self.rest = &self.rest[padded..];
+        Some((code, value))
+    }
+}

@@ -1,0 +1,468 @@
+//! The dissector: a pure function from `(link type, bytes)` to a [`Dissection`].
+//!
+//! Each protocol lives in its own submodule and follows one pattern, in the smoltcp style: a
+//! private `field` module of named byte ranges, a [`LayerBuilder`] that reads those ranges with
+//! bounds checks and records each one as a [`Field`] (name, value, offset, length), and a
+//! `dissect` function that pushes the finished [`Layer`] and hands the payload to the next
+//! protocol. Nothing here indexes a slice directly, so hostile bytes can only ever produce a
+//! "malformed" layer, never a panic.
+//!
+//! # Submodules
+//! - `link`: the link-type headers: Ethernet II, 802.1Q, BSD NULL/LOOP, Linux cooked SLL/SLL2, raw IP.
+//! - `arp`: ARP over Ethernet/IPv4.
+//! - `ipv4`, `ipv6`: the network layer (IPv4 options, fragments; IPv6 extension headers).
+//! - `icmp`: ICMPv4 and ICMPv6, including the quoted header inside error messages.
+//! - `tcp`, `udp`: the transport layer (TCP options, payload length).
+//! - `app`: chooses an application protocol for a payload (by port, content or upgrade) and
+//!   holds the small netlab protocols (echo, event frames).
+//! - `http`, `websocket`, `dns`, `tls`: the application decoders.
+
+mod app;
+mod arp;
+mod dns;
+mod http;
+mod icmp;
+mod ipv4;
+mod ipv6;
+mod link;
+mod tcp;
+mod tls;
+mod udp;
+mod websocket;
+
+use std::borrow::Cow;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::ops::Range;
+
+use crate::model::{Dissection, Field, Layer, LinkType, MacAddr, OsiLayer, TcpIpLayer, Value};
+
+pub use app::AppProtocol;
+pub use tcp::summary_line as tcp_summary_line;
+
+/// What the caller knows about the packet's flow that the bytes alone do not say. The flow
+/// tracker fills it in; a plain [`dissect`] uses the default (nothing known).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Context {
+    /// Decode the transport payload as this protocol, because an earlier packet on the same flow
+    /// said so (an HTTP 101 Switching Protocols makes the rest of the flow WebSocket).
+    pub upgraded: Option<AppProtocol>,
+}
+
+/// Dissect one frame captured with the given link type. Never panics and never fails: what could
+/// not be decoded ends the layer list as a "malformed" layer (see [`Dissection::malformed`]).
+pub fn dissect(link_type: LinkType, bytes: &[u8]) -> Dissection {
+    dissect_with(link_type, bytes, &Context::default())
+}
+
+/// [`dissect`] with what the flow tracker knows about the packet's flow.
+pub fn dissect_with(link_type: LinkType, bytes: &[u8], ctx: &Context) -> Dissection {
+    let mut d = Dissector::new(bytes, *ctx);
+    link::dissect(&mut d, link_type);
+    d.finish()
+}
+
+/// Why a layer could not be decoded. It becomes the summary of a "malformed" layer; the
+/// dissection itself never fails.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Malformed {
+    /// The frame ends before the header does: a cut-off capture or a lying length field.
+    #[error(
+        "{protocol} truncated: needs {needed} bytes at frame offset {offset}, only {available} captured"
+    )]
+    Truncated {
+        protocol: &'static str,
+        offset: usize,
+        needed: usize,
+        available: usize,
+    },
+    /// A header field holds a value the protocol forbids.
+    #[error("{protocol} invalid at frame offset {offset}: {what}")]
+    Invalid {
+        protocol: &'static str,
+        offset: usize,
+        what: Cow<'static, str>,
+    },
+}
+
+impl Malformed {
+    /// Frame offset where the problem starts.
+    pub fn offset(&self) -> usize {
+        match self {
+            Malformed::Truncated { offset, .. } | Malformed::Invalid { offset, .. } => *offset,
+        }
+    }
+}
+
+/// The state of one dissection: the frame, the layers so far, and what the flow told us.
+pub(crate) struct Dissector<'a> {
+    frame: &'a [u8],
+    out: Dissection,
+    ctx: Context,
+    /// True while decoding the packet quoted inside an ICMP error: that packet is cut short on
+    /// purpose, its addresses are not the packet's own, and its payload is not an application.
+    quoted: bool,
+    /// Where the outermost IP packet ends, to spot Ethernet padding after it.
+    ip_end: Option<usize>,
+}
+
+impl<'a> Dissector<'a> {
+    fn new(frame: &'a [u8], ctx: Context) -> Self {
+        let out = Dissection {
+            layers: Vec::with_capacity(5),
+            ..Dissection::default()
+        };
+        Dissector {
+            frame,
+            out,
+            ctx,
+            quoted: false,
+            ip_end: None,
+        }
+    }
+
+    /// A builder for a layer starting at `start` whose bytes end at `end` (clamped to the frame).
+    fn layer(
+        &self,
+        start: usize,
+        end: usize,
+        protocol: &'static str,
+        osi: OsiLayer,
+        tcpip: TcpIpLayer,
+    ) -> LayerBuilder<'a> {
+        LayerBuilder::new(self.frame, start, end, protocol, osi, tcpip)
+    }
+
+    fn push(&mut self, layer: Layer) {
+        self.out.layers.push(layer);
+    }
+
+    /// Push a finished layer or, when decoding failed, a malformed layer that keeps the fields
+    /// read before the failure. Returns whether decoding may continue.
+    fn push_result<T>(
+        &mut self,
+        lb: LayerBuilder<'a>,
+        r: Result<(T, String), Malformed>,
+    ) -> Option<T> {
+        match r {
+            Ok((next, summary)) => {
+                self.push(lb.finish(summary));
+                Some(next)
+            }
+            Err(e) => {
+                self.fail(lb, e);
+                None
+            }
+        }
+    }
+
+    /// End the dissection with a "malformed" layer.
+    fn fail(&mut self, lb: LayerBuilder<'a>, e: Malformed) {
+        let layer = lb.malformed(&e, self.frame.len());
+        if self.out.malformed.is_none() {
+            self.out.malformed = Some(e.to_string());
+        }
+        self.push(layer);
+    }
+
+    /// Add a note to the most recent layer.
+    fn note_last(&mut self, note: impl Into<Cow<'static, str>>) {
+        if let Some(l) = self.out.layers.last_mut() {
+            l.notes.push(note.into());
+        }
+    }
+
+    fn finish(mut self) -> Dissection {
+        link::note_padding(&mut self);
+        self.out
+    }
+}
+
+/// Reads one header with bounds checks and records what it reads as fields. Offsets given to
+/// its methods are relative to the header's start; the fields it makes carry frame offsets.
+pub(crate) struct LayerBuilder<'a> {
+    /// The frame up to where this layer's bytes end (an IP packet's total length, say), so a
+    /// read past the layer fails even when the frame goes on with padding.
+    data: &'a [u8],
+    start: usize,
+    /// The end of the layer as decoded so far; `finish` uses it as the byte range's end.
+    end: usize,
+    protocol: &'static str,
+    osi: OsiLayer,
+    tcpip: TcpIpLayer,
+    fields: Vec<Field>,
+    notes: Vec<Cow<'static, str>>,
+    reason: Option<crate::model::Reason>,
+}
+
+impl<'a> LayerBuilder<'a> {
+    fn new(
+        frame: &'a [u8],
+        start: usize,
+        end: usize,
+        protocol: &'static str,
+        osi: OsiLayer,
+        tcpip: TcpIpLayer,
+    ) -> Self {
+        let end = end.min(frame.len());
+        let data = frame.get(..end).unwrap_or(frame);
+        LayerBuilder {
+            data,
+            start,
+            end: start.min(end),
+            protocol,
+            osi,
+            tcpip,
+            fields: Vec::with_capacity(16),
+            notes: Vec::new(),
+            reason: None,
+        }
+    }
+
+    /// Frame offset of the header's first byte.
+    fn start(&self) -> usize {
+        self.start
+    }
+
+    /// Bytes available from the header's start to the layer's end.
+    fn available(&self) -> usize {
+        self.data.len().saturating_sub(self.start)
+    }
+
+    /// Frame offset where the layer's bytes end.
+    fn limit(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Check that `len` bytes of header are present (smoltcp's `check_len`).
+    fn need(&self, len: usize) -> Result<(), Malformed> {
+        if self.available() >= len {
+            Ok(())
+        } else {
+            Err(self.truncated(len))
+        }
+    }
+
+    fn truncated(&self, needed: usize) -> Malformed {
+        Malformed::Truncated {
+            protocol: self.protocol,
+            offset: self.start,
+            needed,
+            available: self.available(),
+        }
+    }
+
+    fn invalid(&self, rel: usize, what: impl Into<Cow<'static, str>>) -> Malformed {
+        Malformed::Invalid {
+            protocol: self.protocol,
+            offset: self.start + rel,
+            what: what.into(),
+        }
+    }
+
+    /// The bytes at `r` (relative to the header start), or a truncation error.
+    fn slice(&self, r: Range<usize>) -> Result<&'a [u8], Malformed> {
+        let abs = (self.start + r.start)..(self.start + r.end);
+        self.data.get(abs).ok_or_else(|| self.truncated(r.end))
+    }
+
+    fn read_u8(&self, at: usize) -> Result<u8, Malformed> {
+        Ok(self.slice(at..at + 1)?[0])
+    }
+
+    fn read_u16(&self, at: usize) -> Result<u16, Malformed> {
+        let b = self.slice(at..at + 2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    fn read_u32(&self, at: usize) -> Result<u32, Malformed> {
+        let b = self.slice(at..at + 4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// Record a field over `r` (relative) without reading it; the caller decoded the value.
+    fn field(&mut self, r: Range<usize>, name: &'static str, label: &'static str, value: Value) {
+        self.fields.push(Field {
+            name,
+            label,
+            value,
+            offset: self.start + r.start,
+            len: r.end - r.start,
+        });
+        self.end = self.end.max(self.start + r.end).min(self.data.len());
+    }
+
+    /// Read a byte and record it as a numeric field.
+    fn u8(&mut self, at: usize, name: &'static str, label: &'static str) -> Result<u8, Malformed> {
+        let v = self.read_u8(at)?;
+        self.field(at..at + 1, name, label, Value::U64(v.into()));
+        Ok(v)
+    }
+
+    /// Read a big-endian u16 and record it.
+    fn u16(
+        &mut self,
+        at: usize,
+        name: &'static str,
+        label: &'static str,
+    ) -> Result<u16, Malformed> {
+        let v = self.read_u16(at)?;
+        self.field(at..at + 2, name, label, Value::U64(v.into()));
+        Ok(v)
+    }
+
+    /// Read a big-endian u32 and record it.
+    fn u32(
+        &mut self,
+        at: usize,
+        name: &'static str,
+        label: &'static str,
+    ) -> Result<u32, Malformed> {
+        let v = self.read_u32(at)?;
+        self.field(at..at + 4, name, label, Value::U64(v.into()));
+        Ok(v)
+    }
+
+    /// Read a MAC address and record it.
+    fn mac(
+        &mut self,
+        at: usize,
+        name: &'static str,
+        label: &'static str,
+    ) -> Result<MacAddr, Malformed> {
+        let b = self.slice(at..at + 6)?;
+        let m = MacAddr([b[0], b[1], b[2], b[3], b[4], b[5]]);
+        self.field(at..at + 6, name, label, Value::Mac(m));
+        Ok(m)
+    }
+
+    /// Read an IPv4 address and record it.
+    fn ipv4(
+        &mut self,
+        at: usize,
+        name: &'static str,
+        label: &'static str,
+    ) -> Result<Ipv4Addr, Malformed> {
+        let b = self.slice(at..at + 4)?;
+        let a = Ipv4Addr::new(b[0], b[1], b[2], b[3]);
+        self.field(at..at + 4, name, label, Value::Ipv4(a));
+        Ok(a)
+    }
+
+    /// Read an IPv6 address and record it.
+    fn ipv6(
+        &mut self,
+        at: usize,
+        name: &'static str,
+        label: &'static str,
+    ) -> Result<Ipv6Addr, Malformed> {
+        let b = self.slice(at..at + 16)?;
+        let mut raw = [0u8; 16];
+        raw.copy_from_slice(b);
+        let a = Ipv6Addr::from(raw);
+        self.field(at..at + 16, name, label, Value::Ipv6(a));
+        Ok(a)
+    }
+
+    /// Record a bit field that lives in the bytes at `r`.
+    fn bits(&mut self, r: Range<usize>, name: &'static str, label: &'static str, value: u64) {
+        self.field(r, name, label, Value::U64(value));
+    }
+
+    fn flag(&mut self, r: Range<usize>, name: &'static str, label: &'static str, set: bool) {
+        self.field(r, name, label, Value::Bool(set));
+    }
+
+    /// Extend the layer's byte range to cover up to `rel` bytes from its start.
+    fn cover(&mut self, rel: usize) {
+        self.end = self.end.max(self.start + rel).min(self.data.len());
+    }
+
+    fn note(&mut self, note: impl Into<Cow<'static, str>>) {
+        self.notes.push(note.into());
+    }
+
+    fn reason(&mut self, reason: crate::model::Reason) {
+        self.reason = Some(reason);
+    }
+
+    fn finish(self, summary: String) -> Layer {
+        Layer {
+            osi: self.osi,
+            tcpip: self.tcpip,
+            protocol: self.protocol,
+            summary,
+            fields: self.fields,
+            byte_range: self.start..self.end,
+            reason: self.reason,
+            notes: self.notes,
+        }
+    }
+
+    /// The "malformed" layer that ends a broken dissection: it keeps the fields decoded before
+    /// the problem and covers the rest of the frame, so a hex dump shows what was not decoded.
+    fn malformed(self, e: &Malformed, frame_len: usize) -> Layer {
+        let mut notes = self.notes;
+        notes.push(Cow::Owned(format!(
+            "decoding stopped here; the {} bytes from offset {} on are not decoded",
+            frame_len.saturating_sub(self.start),
+            self.start
+        )));
+        Layer {
+            osi: self.osi,
+            tcpip: self.tcpip,
+            protocol: "malformed",
+            summary: format!("malformed: {e}"),
+            fields: self.fields,
+            byte_range: self.start.min(frame_len)..frame_len,
+            reason: self.reason,
+            notes,
+        }
+    }
+}
+
+/// Text for a payload preview: printable ASCII kept, everything else shown as `.`, cut at `max`
+/// characters with an ellipsis, as the last column of a hex dump does.
+pub(crate) fn preview(bytes: &[u8], max: usize) -> String {
+    let mut s = String::with_capacity(bytes.len().min(max) + 3);
+    for &b in bytes.iter().take(max) {
+        s.push(if (0x20..0x7f).contains(&b) {
+            b as char
+        } else {
+            '.'
+        });
+    }
+    if bytes.len() > max {
+        s.push_str("...");
+    }
+    s
+}
+
+/// Shared note texts: fixed strings, so adding one to a layer does not allocate.
+pub(crate) mod notes {
+    pub const CHECKSUM_NOT_VERIFIED: &str = "checksum not verified: with checksum offload the kernel \
+        leaves it to the network card (and on lo nobody fills it in), so captured values are often \
+        wrong without anything being broken";
+    pub const OSI_APPLICATION: &str = "OSI would split this into session (5), presentation (6) and \
+        application (7); on the Internet all three live inside the application, so TCP/IP calls it \
+        one Application layer";
+}
+
+/// Hand an IP payload (`at..end`) to the transport protocol numbered `proto`.
+fn transport(d: &mut Dissector, proto: u8, at: usize, end: usize) {
+    match proto {
+        6 => tcp::dissect(d, at, end),
+        17 => udp::dissect(d, at, end),
+        1 => icmp::dissect_v4(d, at, end),
+        58 => icmp::dissect_v6(d, at, end),
+        other => {
+            let len = end.min(d.frame.len()).saturating_sub(at);
+            d.note_last(format!(
+                "protocol {other} ({}) is not decoded: {len} bytes of payload follow",
+                ipv4::proto_name(other)
+            ));
+            if let Some(l) = d.out.layers.last_mut() {
+                l.byte_range.end = l.byte_range.end.max(end.min(d.frame.len()));
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! ICMPv4 (RFC 792) and ICMPv6 (RFC 4443): echo, and errors with the offending packet's header
+//! decoded as further layers.
+
+use super::{Dissector, LayerBuilder, Malformed, ipv4, ipv6};
+use crate::model::{OsiLayer, TcpIpLayer, Value};
+
+mod field {
+    pub const TYPE: usize = 0;
+    pub const CODE: usize = 1;
+    pub const CHECKSUM: usize = 2;
+    pub const IDENT: usize = 4;
+    pub const SEQ: usize = 6;
+    /// Errors quote the offending packet after 4 bytes of type-specific data.
+    pub const QUOTE: usize = 8;
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Version {
+    V4,
+    V6,
+}
+
+pub(super) fn dissect_v4(d: &mut Dissector, at: usize, end: usize) {
+    dissect(d, at, end, Version::V4);
+}
+
+pub(super) fn dissect_v6(d: &mut Dissector, at: usize, end: usize) {
+    dissect(d, at, end, Version::V6);
+}
+
+fn dissect(d: &mut Dissector, at: usize, end: usize, v: Version) {
+    let protocol = if v == Version::V4 { "ICMP" } else { "ICMPv6" };
+    // ICMP rides inside IP but is part of the network layer itself, in both models.
+    let mut lb = d.layer(at, end, protocol, OsiLayer::Network, TcpIpLayer::Internet);
+    let r = decode(&mut lb, v, d.quoted);
+    let Some(quotes) = d.push_result(lb, r) else {
+        return;
+    };
+    // An error quoted inside an error is never decoded further (RFC 1122 forbids errors about
+    // errors, and it keeps the recursion to one level).
+    if quotes && !d.quoted {
+        d.quoted = true;
+        let inner = at + field::QUOTE;
+        match v {
+            Version::V4 => ipv4::dissect(d, inner, end),
+            Version::V6 => ipv6::dissect(d, inner, end),
+        }
+        d.quoted = false;
+    }
+}
+
+/// Returns whether the message quotes an offending packet.
+fn decode(lb: &mut LayerBuilder, v: Version, quoted: bool) -> Result<(bool, String), Malformed> {
+    lb.need(4)?;
+    let (p, echo_id, echo_seq) = match v {
+        Version::V4 => ("icmp", "icmp.ident", "icmp.seq"),
+        Version::V6 => (
+            "icmpv6",
+            "icmpv6.echo.identifier",
+            "icmpv6.echo.sequence_number",
+        ),
+    };
+    let ty = lb.read_u8(field::TYPE)?;
+    let code = lb.read_u8(field::CODE)?;
+    let (type_name, code_name) = (
+        if p == "icmp" {
+            "icmp.type"
+        } else {
+            "icmpv6.type"
+        },
+        if p == "icmp" {
+            "icmp.code"
+        } else {
+            "icmpv6.code"
+        },
+    );
+    lb.field(0..1, type_name, "Type", Value::U64(ty.into()));
+    lb.field(1..2, code_name, "Code", Value::U64(code.into()));
+    lb.u16(
+        field::CHECKSUM,
+        if p == "icmp" {
+            "icmp.checksum"
+        } else {
+            "icmpv6.checksum"
+        },
+        "Checksum",
+    )?;
+    let kind = classify(v, ty);
+    let mut summary = String::from(describe(v, ty, code));
+    lb.cover(lb.available());
+    match kind {
+        Kind::Echo => {
+            let id = lb.u16(field::IDENT, echo_id, "Identifier")?;
+            let seq = lb.u16(field::SEQ, echo_seq, "Sequence number")?;
+            let data = lb.available().saturating_sub(8);
+            summary.push_str(&format!(" id=0x{id:04x}, seq={seq}, {data} bytes of data"));
+            Ok((false, summary))
+        }
+        Kind::Error => {
+            lb.need(field::QUOTE)?;
+            if v == Version::V6 && ty == 2 {
+                let mtu = lb.u32(4, "icmpv6.mtu", "MTU")?;
+                summary.push_str(&format!(", MTU {mtu}"));
+            } else if v == Version::V4 && ty == 3 && code == 4 {
+                let mtu = lb.u16(6, "icmp.mtu", "Next-hop MTU")?;
+                summary.push_str(&format!(", next-hop MTU {mtu}"));
+            }
+            if quoted {
+                return Ok((false, summary));
+            }
+            lb.note(
+                "an ICMP error quotes the start of the packet that caused it: the layers after \
+                this one are that packet's headers, not this packet's",
+            );
+            lb.end = lb.start() + field::QUOTE;
+            Ok((true, summary))
+        }
+        Kind::Other => Ok((false, summary)),
+    }
+}
+
+enum Kind {
+    Echo,
+    Error,
+    Other,
+}
+
+fn classify(v: Version, ty: u8) -> Kind {
+    match (v, ty) {
+        (Version::V4, 0 | 8) | (Version::V6, 128 | 129) => Kind::Echo,
+        (Version::V4, 3 | 4 | 5 | 11 | 12) | (Version::V6, 1..=4) => Kind::Error,
+        _ => Kind::Other,
+    }
+}
+
+fn describe(v: Version, ty: u8, code: u8) -> &'static str {
+    match (v, ty, code) {
+        (Version::V4, 0, _) => "Echo (ping) reply",
+        (Version::V4, 8, _) => "Echo (ping) request",
+        (Version::V4, 3, 0) => "Destination unreachable (network unreachable)",
+        (Version::V4, 3, 1) => "Destination unreachable (host unreachable)",
+        (Version::V4, 3, 2) => "Destination unreachable (protocol unreachable)",
+        (Version::V4, 3, 3) => "Destination unreachable (port unreachable)",
+        (Version::V4, 3, 4) => "Destination unreachable (fragmentation needed)",
+        (Version::V4, 3, _) => "Destination unreachable",
+        (Version::V4, 5, _) => "Redirect",
+        (Version::V4, 11, 0) => "Time exceeded (TTL expired in transit)",
+        (Version::V4, 11, _) => "Time exceeded (fragment reassembly)",
+        (Version::V4, 12, _) => "Parameter problem",
+        (Version::V4, _, _) => "ICMP message",
+        (Version::V6, 1, 0) => "Destination unreachable (no route)",
+        (Version::V6, 1, 1) => "Destination unreachable (administratively prohibited)",
+        (Version::V6, 1, 3) => "Destination unreachable (address unreachable)",
+        (Version::V6, 1, 4) => "Destination unreachable (port unreachable)",
+        (Version::V6, 1, _) => "Destination unreachable",
+        (Version::V6, 2, _) => "Packet too big",
+        (Version::V6, 3, _) => "Time exceeded",
+        (Version::V6, 4, _) => "Parameter problem",
+        (Version::V6, 128, _) => "Echo (ping) request",
+        (Version::V6, 129, _) => "Echo (ping) reply",
+        (Version::V6, 133, _) => "Router solicitation",
+        (Version::V6, 134, _) => "Router advertisement",
+        (Version::V6, 135, _) => "Neighbor solicitation",
+        (Version::V6, 136, _) => "Neighbor advertisement",
+        (Version::V6, 137, _) => "Redirect",
+        (Version::V6, 143, _) => "Multicast listener report v2",
+        (Version::V6, _, _) => "ICMPv6 message",
+    }
+}

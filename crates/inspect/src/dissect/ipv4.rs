@@ -1,0 +1,256 @@
+//! IPv4 (RFC 791): header, options, fragments.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::{Dissector, LayerBuilder, Malformed, transport};
+use crate::model::{Endpoints, OsiLayer, TcpIpLayer, Value};
+
+mod field {
+    pub const VER_IHL: usize = 0;
+    pub const DSFIELD: usize = 1;
+    pub const LEN: usize = 2;
+    pub const ID: usize = 4;
+    pub const FLAGS_FRAG: usize = 6;
+    pub const TTL: usize = 8;
+    pub const PROTO: usize = 9;
+    pub const CHECKSUM: usize = 10;
+    pub const SRC: usize = 12;
+    pub const DST: usize = 16;
+    pub const MIN_LEN: usize = 20;
+}
+
+/// A typical Ethernet MTU: a bigger IPv4 packet in a capture was not on the wire as one piece.
+pub(super) const ETHERNET_MTU: usize = 1500;
+
+pub(super) const GSO_NOTE: &str = "larger than a 1500-byte Ethernet MTU: on lo (MTU 65536) that is \
+    normal; on a network card it means the kernel handed one big segment to the card to cut up \
+    (GSO/TSO), and the capture saw it before the cut";
+
+struct Decoded {
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    proto: u8,
+    header_end: usize,
+    payload_end: usize,
+    fragment: bool,
+}
+
+/// Decode the IPv4 packet at `at`, whose bytes end at `limit` at the latest.
+pub(super) fn dissect(d: &mut Dissector, at: usize, limit: usize) {
+    let mut lb = d.layer(at, limit, "IPv4", OsiLayer::Network, TcpIpLayer::Internet);
+    let r = decode(&mut lb, d.quoted);
+    let Some(ip) = d.push_result(lb, r) else {
+        return;
+    };
+    if !d.quoted && d.out.endpoints.is_none() {
+        d.out.endpoints = Some(Endpoints {
+            src: IpAddr::V4(ip.src),
+            dst: IpAddr::V4(ip.dst),
+            ip_proto: ip.proto,
+            src_port: None,
+            dst_port: None,
+        });
+        d.ip_end = Some(ip.payload_end);
+    }
+    if ip.fragment {
+        // Without reassembly only the first fragment holds the transport header, and even
+        // that one holds a part of the payload only: leave the payload undecoded, as bytes.
+        if let Some(l) = d.out.layers.last_mut() {
+            l.byte_range.end = ip.payload_end;
+        }
+        return;
+    }
+    transport(d, ip.proto, ip.header_end, ip.payload_end);
+}
+
+fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String), Malformed> {
+    lb.need(field::MIN_LEN)?;
+    let b0 = lb.read_u8(field::VER_IHL)?;
+    let (version, ihl) = (b0 >> 4, usize::from(b0 & 0x0f) * 4);
+    lb.bits(0..1, "ip.version", "Version", version.into());
+    if version != 4 {
+        return Err(lb.invalid(0, format!("version {version} in an IPv4 header")));
+    }
+    lb.bits(0..1, "ip.hdr_len", "Header length", ihl as u64);
+    if ihl < field::MIN_LEN {
+        return Err(lb.invalid(
+            0,
+            format!("header length {ihl} is below the minimum of 20 bytes"),
+        ));
+    }
+    lb.need(ihl)?;
+    let ds = lb.u8(field::DSFIELD, "ip.dsfield", "Differentiated services")?;
+    lb.bits(1..2, "ip.dsfield.dscp", "DSCP", (ds >> 2).into());
+    lb.bits(1..2, "ip.dsfield.ecn", "ECN", (ds & 3).into());
+    let total = usize::from(lb.u16(field::LEN, "ip.len", "Total length")?);
+    lb.u16(field::ID, "ip.id", "Identification")?;
+    let ff = lb.read_u16(field::FLAGS_FRAG)?;
+    let (df, mf, offset) = (ff & 0x4000 != 0, ff & 0x2000 != 0, ff & 0x1fff);
+    let ff_range = field::FLAGS_FRAG..field::FLAGS_FRAG + 2;
+    lb.bits(
+        ff_range.start..ff_range.start + 1,
+        "ip.flags",
+        "Flags",
+        (ff >> 13).into(),
+    );
+    lb.flag(
+        ff_range.start..ff_range.start + 1,
+        "ip.flags.rb",
+        "Reserved bit",
+        ff & 0x8000 != 0,
+    );
+    lb.flag(
+        ff_range.start..ff_range.start + 1,
+        "ip.flags.df",
+        "Don't fragment",
+        df,
+    );
+    lb.flag(
+        ff_range.start..ff_range.start + 1,
+        "ip.flags.mf",
+        "More fragments",
+        mf,
+    );
+    lb.bits(
+        ff_range,
+        "ip.frag_offset",
+        "Fragment offset (8-byte units)",
+        offset.into(),
+    );
+    let ttl = lb.u8(field::TTL, "ip.ttl", "Time to live")?;
+    let proto = lb.u8(field::PROTO, "ip.proto", "Protocol")?;
+    lb.u16(field::CHECKSUM, "ip.checksum", "Header checksum")?;
+    let src = lb.ipv4(field::SRC, "ip.src", "Source address")?;
+    let dst = lb.ipv4(field::DST, "ip.dst", "Destination address")?;
+    options(lb, ihl);
+    lb.cover(ihl);
+
+    let start = lb.start();
+    let payload_end = if total == 0 {
+        lb.note(
+            "total length 0: with TCP segmentation offload the card fills it in later; the \
+            rest of the frame is taken as the packet",
+        );
+        lb.limit()
+    } else if total < ihl {
+        return Err(lb.invalid(
+            field::LEN,
+            format!("total length {total} is shorter than the {ihl}-byte header"),
+        ));
+    } else {
+        if total > lb.available() {
+            lb.note(if quoted {
+                std::borrow::Cow::Borrowed("quoted packet: an ICMP error carries only the start of the packet that caused it")
+            } else {
+                std::borrow::Cow::Owned(format!(
+                    "only {} of the packet's {total} bytes were captured (snap length or a cut-off frame)",
+                    lb.available()
+                ))
+            });
+        } else if total > ETHERNET_MTU && !quoted {
+            lb.note(GSO_NOTE);
+        }
+        (start + total).min(lb.limit())
+    };
+    let fragment = mf || offset != 0;
+    if fragment {
+        lb.note(format!(
+            "fragment: bytes {}.. of the original payload{}; this inspector does not reassemble \
+             IP fragments, so the payload is shown as bytes",
+            usize::from(offset) * 8,
+            if mf {
+                ", more fragments follow"
+            } else {
+                ", the last fragment"
+            }
+        ));
+    }
+    if quoted {
+        lb.note("copy of the IP header of the packet that caused the ICMP error above");
+    }
+    let mut summary = format!(
+        "Src: {src}, Dst: {dst}, TTL: {ttl}, Protocol: {} ({proto})",
+        proto_name(proto)
+    );
+    if fragment {
+        summary.push_str(&format!(
+            ", Fragment offset: {}{}",
+            usize::from(offset) * 8,
+            if mf { ", MF" } else { "" }
+        ));
+    }
+    Ok((
+        Decoded {
+            src,
+            dst,
+            proto,
+            header_end: start + ihl,
+            payload_end,
+            fragment,
+        },
+        summary,
+    ))
+}
+
+/// Decode the options between byte 20 and the header's end. A broken option ends the list with
+/// a note; the rest of the packet is still decoded, as its length fields are intact.
+fn options(lb: &mut LayerBuilder, ihl: usize) {
+    let mut at = field::MIN_LEN;
+    while at < ihl {
+        let Ok(kind) = lb.read_u8(at) else { return };
+        lb.field(
+            at..at + 1,
+            "ip.opt.type",
+            option_name(kind),
+            Value::U64(kind.into()),
+        );
+        match kind {
+            0 => return,
+            1 => at += 1,
+            _ => {
+                let len = lb.read_u8(at + 1).map(usize::from).unwrap_or(0);
+                if len < 2 || at + len > ihl {
+                    lb.note(format!("IP option {kind} at header offset {at} has a bad length {len}; options not decoded further"));
+                    return;
+                }
+                lb.field(
+                    at + 1..at + 2,
+                    "ip.opt.len",
+                    "Option length",
+                    Value::U64(len as u64),
+                );
+                at += len;
+            }
+        }
+    }
+}
+
+fn option_name(kind: u8) -> &'static str {
+    match kind {
+        0 => "Option: End of options list",
+        1 => "Option: No-operation",
+        7 => "Option: Record route",
+        68 => "Option: Timestamp",
+        130 => "Option: Security",
+        131 => "Option: Loose source route",
+        137 => "Option: Strict source route",
+        148 => "Option: Router alert",
+        _ => "Option: unknown",
+    }
+}
+
+pub(crate) fn proto_name(proto: u8) -> &'static str {
+    match proto {
+        1 => "ICMP",
+        2 => "IGMP",
+        6 => "TCP",
+        17 => "UDP",
+        41 => "IPv6",
+        47 => "GRE",
+        50 => "ESP",
+        51 => "AH",
+        58 => "ICMPv6",
+        132 => "SCTP",
+        _ => "unknown",
+    }
+}

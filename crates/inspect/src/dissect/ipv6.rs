@@ -1,0 +1,251 @@
+//! IPv6 (RFC 8200): the fixed header and the chain of extension headers after it.
+
+use std::net::IpAddr;
+
+use super::{Dissector, LayerBuilder, Malformed, ipv4, transport};
+use crate::model::{Endpoints, OsiLayer, TcpIpLayer};
+
+mod field {
+    pub const VTF: usize = 0;
+    pub const PLEN: usize = 4;
+    pub const NXT: usize = 6;
+    pub const HLIM: usize = 7;
+    pub const SRC: usize = 8;
+    pub const DST: usize = 24;
+    pub const LEN: usize = 40;
+}
+
+mod next {
+    pub const HOP_BY_HOP: u8 = 0;
+    pub const ROUTING: u8 = 43;
+    pub const FRAGMENT: u8 = 44;
+    pub const ESP: u8 = 50;
+    pub const AH: u8 = 51;
+    pub const NO_NEXT: u8 = 59;
+    pub const DEST_OPTS: u8 = 60;
+}
+
+struct Decoded {
+    src: std::net::Ipv6Addr,
+    dst: std::net::Ipv6Addr,
+    /// The protocol after the last extension header.
+    proto: u8,
+    header_end: usize,
+    payload_end: usize,
+    fragment: bool,
+}
+
+pub(super) fn dissect(d: &mut Dissector, at: usize, limit: usize) {
+    let mut lb = d.layer(at, limit, "IPv6", OsiLayer::Network, TcpIpLayer::Internet);
+    let r = decode(&mut lb, d.quoted);
+    let Some(ip) = d.push_result(lb, r) else {
+        return;
+    };
+    if !d.quoted && d.out.endpoints.is_none() {
+        d.out.endpoints = Some(Endpoints {
+            src: IpAddr::V6(ip.src),
+            dst: IpAddr::V6(ip.dst),
+            ip_proto: ip.proto,
+            src_port: None,
+            dst_port: None,
+        });
+        d.ip_end = Some(ip.payload_end);
+    }
+    if ip.fragment || ip.proto == next::NO_NEXT || ip.proto == next::ESP {
+        if let Some(l) = d.out.layers.last_mut() {
+            l.byte_range.end = ip.payload_end;
+        }
+        return;
+    }
+    transport(d, ip.proto, ip.header_end, ip.payload_end);
+}
+
+fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String), Malformed> {
+    lb.need(field::LEN)?;
+    let vtf = lb.read_u32(field::VTF)?;
+    let version = vtf >> 28;
+    lb.bits(0..1, "ipv6.version", "Version", version.into());
+    if version != 6 {
+        return Err(lb.invalid(0, format!("version {version} in an IPv6 header")));
+    }
+    lb.bits(
+        0..2,
+        "ipv6.tclass",
+        "Traffic class",
+        ((vtf >> 20) & 0xff).into(),
+    );
+    lb.bits(1..4, "ipv6.flow", "Flow label", (vtf & 0xf_ffff).into());
+    let plen = usize::from(lb.u16(field::PLEN, "ipv6.plen", "Payload length")?);
+    let mut nxt = lb.u8(field::NXT, "ipv6.nxt", "Next header")?;
+    let hlim = lb.u8(field::HLIM, "ipv6.hlim", "Hop limit")?;
+    let src = lb.ipv6(field::SRC, "ipv6.src", "Source address")?;
+    let dst = lb.ipv6(field::DST, "ipv6.dst", "Destination address")?;
+    lb.cover(field::LEN);
+
+    let start = lb.start();
+    let payload_end = if plen == 0 {
+        lb.note("payload length 0: a jumbogram or segmentation offload; the rest of the frame is taken as the payload");
+        lb.limit()
+    } else {
+        if field::LEN + plen > lb.available() {
+            lb.note(if quoted {
+                std::borrow::Cow::Borrowed("quoted packet: an ICMPv6 error carries only the start of the packet that caused it")
+            } else {
+                std::borrow::Cow::Owned(format!(
+                    "only {} of the packet's {} bytes were captured (snap length or a cut-off frame)",
+                    lb.available(),
+                    field::LEN + plen
+                ))
+            });
+        } else if field::LEN + plen > ipv4::ETHERNET_MTU && !quoted {
+            lb.note(ipv4::GSO_NOTE);
+        }
+        (start + field::LEN + plen).min(lb.limit())
+    };
+
+    let mut at = field::LEN;
+    let mut fragment = false;
+    let mut chain = String::new();
+    // Every extension header is at least 8 bytes, so this loop ends; the cap keeps a hostile
+    // chain of hundreds of empty headers from costing more than a real packet.
+    for _ in 0..16 {
+        let step = match nxt {
+            next::HOP_BY_HOP => options_header(
+                lb,
+                at,
+                "ipv6.hopopts.nxt",
+                "ipv6.hopopts.len",
+                "Hop-by-hop options",
+            )?,
+            next::DEST_OPTS => options_header(
+                lb,
+                at,
+                "ipv6.dstopts.nxt",
+                "ipv6.dstopts.len",
+                "Destination options",
+            )?,
+            next::ROUTING => routing_header(lb, at)?,
+            next::FRAGMENT => {
+                fragment = fragment_header(lb, at)?;
+                8
+            }
+            next::AH => auth_header(lb, at)?,
+            _ => break,
+        };
+        chain.push_str(ext_name(nxt));
+        chain.push_str(", ");
+        nxt = lb.read_u8(at)?;
+        at += step;
+        lb.cover(at);
+    }
+    if at > payload_end.saturating_sub(start) {
+        return Err(lb.invalid(field::LEN, "extension headers run past the payload length"));
+    }
+    if quoted {
+        lb.note("copy of the IPv6 header of the packet that caused the ICMPv6 error above");
+    }
+    if nxt == next::ESP {
+        lb.note("ESP: the rest is encrypted (IPsec) and cannot be decoded");
+    }
+    let summary = format!(
+        "Src: {src}, Dst: {dst}, Hop limit: {hlim}, {chain}Next header: {} ({nxt})",
+        ipv4::proto_name(nxt)
+    );
+    Ok((
+        Decoded {
+            src,
+            dst,
+            proto: nxt,
+            header_end: start + at,
+            payload_end,
+            fragment,
+        },
+        summary,
+    ))
+}
+
+/// Hop-by-hop and destination options share one layout: next header, length in 8-byte units
+/// not counting the first 8, then options.
+fn options_header(
+    lb: &mut LayerBuilder,
+    at: usize,
+    nxt_name: &'static str,
+    len_name: &'static str,
+    label: &'static str,
+) -> Result<usize, Malformed> {
+    lb.u8(at, nxt_name, label)?;
+    let len = (usize::from(lb.read_u8(at + 1)?) + 1) * 8;
+    lb.field(
+        at + 1..at + 2,
+        len_name,
+        "Length",
+        crate::model::Value::U64(len as u64),
+    );
+    lb.slice(at..at + len)?;
+    Ok(len)
+}
+
+fn routing_header(lb: &mut LayerBuilder, at: usize) -> Result<usize, Malformed> {
+    lb.u8(at, "ipv6.routing.nxt", "Routing header: next header")?;
+    let len = (usize::from(lb.read_u8(at + 1)?) + 1) * 8;
+    lb.field(
+        at + 1..at + 2,
+        "ipv6.routing.len",
+        "Length",
+        crate::model::Value::U64(len as u64),
+    );
+    lb.u8(at + 2, "ipv6.routing.type", "Routing type")?;
+    lb.u8(at + 3, "ipv6.routing.segleft", "Segments left")?;
+    lb.slice(at..at + len)?;
+    Ok(len)
+}
+
+/// The 8-byte fragment header. Returns whether this is a real fragment (an atomic fragment,
+/// offset 0 and no more to come, holds the whole packet).
+fn fragment_header(lb: &mut LayerBuilder, at: usize) -> Result<bool, Malformed> {
+    lb.slice(at..at + 8)?;
+    lb.u8(at, "ipv6.fragment.nxt", "Fragment header: next header")?;
+    let off_m = lb.read_u16(at + 2)?;
+    let (offset, more) = (off_m >> 3, off_m & 1 == 1);
+    lb.bits(
+        at + 2..at + 4,
+        "ipv6.fragment.offset",
+        "Fragment offset (8-byte units)",
+        offset.into(),
+    );
+    lb.flag(at + 3..at + 4, "ipv6.fragment.more", "More fragments", more);
+    lb.u32(at + 4, "ipv6.fragment.id", "Identification")?;
+    let fragment = offset != 0 || more;
+    if fragment {
+        lb.note(format!(
+            "fragment: bytes {}.. of the original payload{}; this inspector does not reassemble \
+             fragments, so the payload is shown as bytes",
+            usize::from(offset) * 8,
+            if more {
+                ", more fragments follow"
+            } else {
+                ", the last fragment"
+            }
+        ));
+    }
+    Ok(fragment)
+}
+
+fn auth_header(lb: &mut LayerBuilder, at: usize) -> Result<usize, Malformed> {
+    lb.u8(at, "ah.nxt", "Authentication header: next header")?;
+    // AH counts its length in 4-byte units, minus 2 (RFC 4302), unlike the other headers.
+    let len = (usize::from(lb.read_u8(at + 1)?) + 2) * 4;
+    lb.slice(at..at + len)?;
+    Ok(len)
+}
+
+fn ext_name(nxt: u8) -> &'static str {
+    match nxt {
+        next::HOP_BY_HOP => "Hop-by-hop options",
+        next::ROUTING => "Routing",
+        next::FRAGMENT => "Fragment",
+        next::DEST_OPTS => "Destination options",
+        next::AH => "AH",
+        _ => "unknown",
+    }
+}

@@ -1,0 +1,265 @@
+//! TCP (RFC 9293): ports, sequence numbers, flags, window, options, payload length.
+
+use super::{Dissector, LayerBuilder, Malformed, app, notes};
+use crate::model::{OsiLayer, TcpIpLayer, TcpSummary, Value};
+
+mod field {
+    pub const SRC_PORT: usize = 0;
+    pub const DST_PORT: usize = 2;
+    pub const SEQ: usize = 4;
+    pub const ACK: usize = 8;
+    pub const OFF_FLAGS: usize = 12;
+    pub const WINDOW: usize = 14;
+    pub const CHECKSUM: usize = 16;
+    pub const URGENT: usize = 18;
+    pub const MIN_LEN: usize = 20;
+    /// What an ICMP error quotes of a TCP header: ports and sequence number.
+    pub const QUOTED_LEN: usize = 8;
+}
+
+/// Flag bits in the order Wireshark lists them, with their filter names.
+const FLAGS: [(u16, &str, &str, &str); 9] = [
+    (0x100, "tcp.flags.ae", "Accurate ECN", "AE"),
+    (0x080, "tcp.flags.cwr", "Congestion window reduced", "CWR"),
+    (0x040, "tcp.flags.ece", "ECN-Echo", "ECE"),
+    (0x020, "tcp.flags.urg", "Urgent", "URG"),
+    (0x010, "tcp.flags.ack", "Acknowledgment", "ACK"),
+    (0x008, "tcp.flags.push", "Push", "PSH"),
+    (0x004, "tcp.flags.reset", "Reset", "RST"),
+    (0x002, "tcp.flags.syn", "Syn", "SYN"),
+    (0x001, "tcp.flags.fin", "Fin", "FIN"),
+];
+
+pub(super) struct Decoded {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub payload: std::ops::Range<usize>,
+    pub tcp: TcpSummary,
+}
+
+pub(super) fn dissect(d: &mut Dissector, at: usize, end: usize) {
+    let mut lb = d.layer(at, end, "TCP", OsiLayer::Transport, TcpIpLayer::Transport);
+    if d.quoted {
+        let r = decode_quoted(&mut lb);
+        d.push_result(lb, r);
+        return;
+    }
+    let r = decode(&mut lb);
+    let Some(t) = d.push_result(lb, r) else {
+        return;
+    };
+    if let Some(ep) = d.out.endpoints.as_mut() {
+        ep.src_port = Some(t.src_port);
+        ep.dst_port = Some(t.dst_port);
+    }
+    d.out.tcp = Some(t.tcp);
+    d.out.payload = Some(t.payload.clone());
+    if !t.payload.is_empty() {
+        app::dissect(d, app::Transport::Tcp, t.src_port, t.dst_port, t.payload);
+    }
+}
+
+fn decode(lb: &mut LayerBuilder) -> Result<(Decoded, String), Malformed> {
+    lb.need(field::MIN_LEN)?;
+    let src_port = lb.u16(field::SRC_PORT, "tcp.srcport", "Source port")?;
+    let dst_port = lb.u16(field::DST_PORT, "tcp.dstport", "Destination port")?;
+    let seq = lb.u32(field::SEQ, "tcp.seq_raw", "Sequence number (raw)")?;
+    let ack = lb.u32(field::ACK, "tcp.ack_raw", "Acknowledgment number (raw)")?;
+    let off_flags = lb.read_u16(field::OFF_FLAGS)?;
+    let hdr_len = usize::from(off_flags >> 12) * 4;
+    lb.bits(
+        field::OFF_FLAGS..field::OFF_FLAGS + 1,
+        "tcp.hdr_len",
+        "Header length",
+        hdr_len as u64,
+    );
+    if hdr_len < field::MIN_LEN {
+        return Err(lb.invalid(
+            field::OFF_FLAGS,
+            format!("header length {hdr_len} is below the minimum of 20 bytes"),
+        ));
+    }
+    let flags = off_flags & 0x0fff;
+    let fr = field::OFF_FLAGS..field::OFF_FLAGS + 2;
+    lb.bits(fr.clone(), "tcp.flags", "Flags", flags.into());
+    lb.bits(
+        field::OFF_FLAGS..field::OFF_FLAGS + 1,
+        "tcp.flags.res",
+        "Reserved",
+        ((flags >> 9) & 7).into(),
+    );
+    for (bit, name, label, _) in FLAGS {
+        lb.flag(fr.clone(), name, label, flags & bit != 0);
+    }
+    let window = lb.u16(field::WINDOW, "tcp.window_size_value", "Window")?;
+    lb.u16(field::CHECKSUM, "tcp.checksum", "Checksum")?;
+    lb.u16(field::URGENT, "tcp.urgent_pointer", "Urgent pointer")?;
+    lb.need(hdr_len)?;
+    options(lb, hdr_len);
+    lb.cover(hdr_len);
+    lb.note(notes::CHECKSUM_NOT_VERIFIED);
+
+    let payload = (lb.start() + hdr_len)..lb.limit();
+    let len = payload.len();
+    lb.field(
+        hdr_len..hdr_len + len,
+        "tcp.len",
+        "Payload length",
+        Value::U64(len as u64),
+    );
+    // `field` grows the range; the payload belongs to the next layer unless none claims it.
+    lb.end = lb.start() + hdr_len;
+    let tcp = TcpSummary {
+        seq,
+        ack,
+        flags,
+        window,
+        payload_len: len as u32,
+    };
+    let summary = summary_line(src_port, dst_port, &tcp, (seq, ack, window.into()), "raw ");
+    Ok((
+        Decoded {
+            src_port,
+            dst_port,
+            payload,
+            tcp,
+        },
+        summary,
+    ))
+}
+
+/// The one-line summary of a TCP segment, e.g.
+/// `43512 → 7007 [SYN, ACK] Seq=0 Ack=1 Win=65483 Len=0`. The flow tracker calls it again with
+/// relative numbers and the scaled window (`kind` is "" then, "raw " when the numbers are the
+/// header's own).
+pub fn summary_line(
+    src: u16,
+    dst: u16,
+    tcp: &TcpSummary,
+    (seq, ack, window): (u32, u32, u32),
+    kind: &str,
+) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(64);
+    let _ = write!(s, "{src} → {dst} [");
+    let mut first = true;
+    for (bit, _, _, short) in FLAGS.iter().rev() {
+        if tcp.flags & bit != 0 {
+            if !first {
+                s.push_str(", ");
+            }
+            s.push_str(short);
+            first = false;
+        }
+    }
+    let _ = write!(s, "] {kind}Seq={seq}");
+    if tcp.has(TcpSummary::ACK) {
+        let _ = write!(s, " {kind}Ack={ack}");
+    }
+    let _ = write!(s, " Win={window} Len={}", tcp.payload_len);
+    s
+}
+
+/// Decode options from byte 20 to the header's end. A broken option ends the list with a note.
+fn options(lb: &mut LayerBuilder, hdr_len: usize) {
+    let mut at = field::MIN_LEN;
+    while at < hdr_len {
+        let Ok(kind) = lb.read_u8(at) else { return };
+        if kind == 0 {
+            lb.field(
+                at..at + 1,
+                "tcp.option_kind",
+                "End of option list",
+                Value::U64(0),
+            );
+            return;
+        }
+        if kind == 1 {
+            lb.field(at..at + 1, "tcp.option_kind", "No-operation", Value::U64(1));
+            at += 1;
+            continue;
+        }
+        let len = lb.read_u8(at + 1).map(usize::from).unwrap_or(0);
+        if len < 2 || at + len > hdr_len {
+            lb.note(format!("TCP option {kind} at header offset {at} has a bad length {len}; options not decoded further"));
+            return;
+        }
+        lb.field(
+            at..at + 1,
+            "tcp.option_kind",
+            option_label(kind),
+            Value::U64(kind.into()),
+        );
+        lb.field(
+            at + 1..at + 2,
+            "tcp.option_len",
+            "Option length",
+            Value::U64(len as u64),
+        );
+        // Reads below stay inside `at..at + len`, checked just above against the header.
+        let _ = one_option(lb, kind, at, len);
+        at += len;
+    }
+}
+
+fn one_option(lb: &mut LayerBuilder, kind: u8, at: usize, len: usize) -> Result<(), Malformed> {
+    match (kind, len) {
+        (2, 4) => {
+            lb.u16(at + 2, "tcp.options.mss_val", "MSS")?;
+        }
+        (3, 3) => {
+            let shift = lb.u8(at + 2, "tcp.options.wscale.shift", "Window scale shift")?;
+            lb.field(
+                at + 2..at + 3,
+                "tcp.options.wscale.multiplier",
+                "Window multiplier",
+                Value::U64(1u64 << shift.min(14)),
+            );
+        }
+        (4, 2) => lb.flag(at..at + 2, "tcp.options.sack_perm", "SACK permitted", true),
+        (5, _) => {
+            let mut b = at + 2;
+            while b + 8 <= at + len {
+                lb.u32(b, "tcp.options.sack_le", "SACK left edge (raw)")?;
+                lb.u32(b + 4, "tcp.options.sack_re", "SACK right edge (raw)")?;
+                b += 8;
+            }
+        }
+        (8, 10) => {
+            lb.u32(at + 2, "tcp.options.timestamp.tsval", "Timestamp value")?;
+            lb.u32(
+                at + 6,
+                "tcp.options.timestamp.tsecr",
+                "Timestamp echo reply",
+            )?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn option_label(kind: u8) -> &'static str {
+    match kind {
+        2 => "Maximum segment size",
+        3 => "Window scale",
+        4 => "SACK permitted",
+        5 => "SACK",
+        8 => "Timestamps",
+        28 => "User timeout",
+        29 => "TCP-AO",
+        30 => "Multipath TCP",
+        34 => "TCP Fast Open cookie",
+        _ => "Unknown option",
+    }
+}
+
+/// The first 8 bytes of a TCP header, as quoted by an ICMP error.
+fn decode_quoted(lb: &mut LayerBuilder) -> Result<((), String), Malformed> {
+    lb.need(field::QUOTED_LEN)?;
+    let src = lb.u16(field::SRC_PORT, "tcp.srcport", "Source port")?;
+    let dst = lb.u16(field::DST_PORT, "tcp.dstport", "Destination port")?;
+    let seq = lb.u32(field::SEQ, "tcp.seq_raw", "Sequence number (raw)")?;
+    lb.cover(lb.available());
+    lb.note("quoted: an ICMP error carries only the first 8 bytes of the TCP header");
+    Ok(((), format!("{src} → {dst} raw Seq={seq} (quoted)")))
+}

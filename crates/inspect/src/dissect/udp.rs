@@ -1,0 +1,91 @@
+//! UDP (RFC 768): ports, length, checksum.
+
+use super::{Dissector, LayerBuilder, Malformed, app, notes};
+use crate::model::{OsiLayer, TcpIpLayer, Value};
+
+mod field {
+    pub const SRC_PORT: usize = 0;
+    pub const DST_PORT: usize = 2;
+    pub const LEN: usize = 4;
+    pub const CHECKSUM: usize = 6;
+    pub const HEADER_LEN: usize = 8;
+}
+
+struct Decoded {
+    src_port: u16,
+    dst_port: u16,
+    payload: std::ops::Range<usize>,
+}
+
+pub(super) fn dissect(d: &mut Dissector, at: usize, end: usize) {
+    let mut lb = d.layer(at, end, "UDP", OsiLayer::Transport, TcpIpLayer::Transport);
+    let quoted = d.quoted;
+    let r = decode(&mut lb, quoted);
+    let Some(u) = d.push_result(lb, r) else {
+        return;
+    };
+    if quoted {
+        return;
+    }
+    if let Some(ep) = d.out.endpoints.as_mut() {
+        ep.src_port = Some(u.src_port);
+        ep.dst_port = Some(u.dst_port);
+    }
+    d.out.payload = Some(u.payload.clone());
+    if !u.payload.is_empty() {
+        app::dissect(d, app::Transport::Udp, u.src_port, u.dst_port, u.payload);
+    }
+}
+
+fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String), Malformed> {
+    lb.need(field::HEADER_LEN)?;
+    let src_port = lb.u16(field::SRC_PORT, "udp.srcport", "Source port")?;
+    let dst_port = lb.u16(field::DST_PORT, "udp.dstport", "Destination port")?;
+    let len = usize::from(lb.u16(field::LEN, "udp.length", "Length")?);
+    lb.u16(field::CHECKSUM, "udp.checksum", "Checksum")?;
+    lb.cover(field::HEADER_LEN);
+    if len < field::HEADER_LEN {
+        return Err(lb.invalid(
+            field::LEN,
+            format!("length {len} is shorter than the 8-byte header"),
+        ));
+    }
+    let start = lb.start();
+    let end = if len > lb.available() {
+        if quoted {
+            lb.note("quoted: the UDP header of the datagram that caused the ICMP error above");
+        } else {
+            lb.note(format!(
+                "the length field says {len} bytes but only {} were captured",
+                lb.available()
+            ));
+        }
+        lb.limit()
+    } else {
+        start + len
+    };
+    if !quoted {
+        lb.note(notes::CHECKSUM_NOT_VERIFIED);
+    }
+    let payload = (start + field::HEADER_LEN)..end;
+    let plen = payload.len();
+    lb.field(
+        field::HEADER_LEN..field::HEADER_LEN + plen,
+        "udp.payload_len",
+        "Payload length",
+        Value::U64(plen as u64),
+    );
+    lb.end = start + field::HEADER_LEN;
+    if quoted {
+        lb.cover(lb.available());
+    }
+    let summary = format!("{src_port} → {dst_port} Len={}", len - field::HEADER_LEN);
+    Ok((
+        Decoded {
+            src_port,
+            dst_port,
+            payload,
+        },
+        summary,
+    ))
+}

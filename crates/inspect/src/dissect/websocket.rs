@@ -1,0 +1,207 @@
+//! WebSocket frames (RFC 6455 section 5.2), after the HTTP Upgrade handshake.
+
+use std::ops::Range;
+
+use super::{Dissector, LayerBuilder, Malformed, app, preview};
+use crate::model::{OsiLayer, Reason, TcpIpLayer, Value};
+
+/// How many frames of one segment get a layer each; the rest are summed up in a note.
+const MAX_FRAMES: usize = 32;
+/// Characters of unmasked payload shown in the preview field.
+const PREVIEW: usize = 128;
+/// Bytes unmasked per frame: enough for the preview and for a typical event frame.
+const MAX_UNMASK: usize = 4096;
+
+pub(super) fn dissect(d: &mut Dissector, payload: Range<usize>, reason: Reason) {
+    let mut at = payload.start;
+    for _ in 0..MAX_FRAMES {
+        if at >= payload.end {
+            return;
+        }
+        let mut lb = d.layer(
+            at,
+            payload.end,
+            "WebSocket",
+            OsiLayer::Application,
+            TcpIpLayer::Application,
+        );
+        lb.reason(reason.clone());
+        match decode(&mut lb) {
+            Ok(frame) => {
+                let summary = frame.summary;
+                d.push(lb.finish(summary));
+                if let Some(text) = frame.event_text {
+                    // A text frame of netlab's event protocol: one more layer for its frame.
+                    events_in_text(d, text);
+                }
+                at = frame.end;
+            }
+            Err(e) => {
+                d.fail(lb, e);
+                return;
+            }
+        }
+    }
+    if at < payload.end {
+        d.note_last(format!(
+            "{} more bytes of frames in this segment are not decoded",
+            payload.end - at
+        ));
+    }
+}
+
+struct Frame {
+    summary: String,
+    /// Frame offset just past this frame (or the segment's end when it continues).
+    end: usize,
+    /// Unmasked text that looks like an event frame, to decode as one more layer.
+    event_text: Option<(Vec<u8>, Range<usize>)>,
+}
+
+fn decode(lb: &mut LayerBuilder) -> Result<Frame, Malformed> {
+    lb.need(2)?;
+    let b0 = lb.read_u8(0)?;
+    let b1 = lb.read_u8(1)?;
+    let (fin, rsv, opcode) = (b0 & 0x80 != 0, (b0 >> 4) & 7, b0 & 0x0f);
+    let (masked, len7) = (b1 & 0x80 != 0, u64::from(b1 & 0x7f));
+    lb.flag(0..1, "websocket.fin", "Fin", fin);
+    lb.bits(0..1, "websocket.rsv", "Reserved", rsv.into());
+    lb.bits(0..1, "websocket.opcode", "Opcode", opcode.into());
+    lb.flag(1..2, "websocket.mask", "Mask", masked);
+    lb.bits(1..2, "websocket.payload_length", "Payload length", len7);
+    let mut at = 2;
+    let len = match len7 {
+        126 => {
+            at += 2;
+            u64::from(lb.u16(
+                2,
+                "websocket.payload_length_ext_16",
+                "Extended payload length (16 bits)",
+            )?)
+        }
+        127 => {
+            let b = lb.slice(2..10)?;
+            let v = u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+            lb.field(
+                2..10,
+                "websocket.payload_length_ext_64",
+                "Extended payload length (64 bits)",
+                Value::U64(v),
+            );
+            at += 8;
+            v
+        }
+        n => n,
+    };
+    let key = if masked {
+        let k = lb.slice(at..at + 4)?;
+        let key = [k[0], k[1], k[2], k[3]];
+        lb.field(
+            at..at + 4,
+            "websocket.masking_key",
+            "Masking key",
+            Value::Bytes(key.to_vec()),
+        );
+        at += 4;
+        Some(key)
+    } else {
+        None
+    };
+    if matches!(opcode, 3..=7 | 11..=15) {
+        return Err(lb.invalid(0, format!("opcode {opcode} is reserved")));
+    }
+    let have = lb.available().saturating_sub(at);
+    let take = usize::try_from(len).unwrap_or(usize::MAX).min(have);
+    let data = lb.slice(at..at + take)?;
+    lb.cover(at + take);
+    if take > 0 {
+        lb.field(
+            at..at + take,
+            "websocket.payload",
+            "Payload",
+            Value::U64(take as u64),
+        );
+    }
+    let unmasked: Vec<u8> = match key {
+        Some(k) => data
+            .iter()
+            .take(MAX_UNMASK)
+            .enumerate()
+            .map(|(i, b)| b ^ k[i % 4])
+            .collect(),
+        None => data.iter().take(MAX_UNMASK).copied().collect(),
+    };
+    let mut event_text = None;
+    if opcode == 1 || (opcode == 0 && !unmasked.is_empty()) {
+        lb.field(
+            at..at + take,
+            "websocket.payload.text",
+            "Text (unmasked)",
+            Value::Text(preview(&unmasked, PREVIEW)),
+        );
+        if unmasked.first() == Some(&b'{') && take as u64 == len {
+            event_text = Some((unmasked.clone(), lb.start() + at..lb.start() + at + take));
+        }
+    }
+    if masked {
+        lb.note("client-to-server frames are masked (XORed with the 4-byte key) so that old proxies cannot mistake them for HTTP; the preview shows the unmasked text");
+    }
+    if (take as u64) < len {
+        lb.note(format!(
+            "the frame's payload continues in the next segment ({take} of {len} bytes here)"
+        ));
+    }
+    let summary = format!(
+        "{}{}{}, payload {len} bytes{}",
+        opcode_name(opcode),
+        if fin { "" } else { " (more fragments)" },
+        if masked { ", masked" } else { "" },
+        if opcode == 1 {
+            format!(": \"{}\"", preview(&unmasked, 48))
+        } else {
+            String::new()
+        }
+    );
+    Ok(Frame {
+        summary,
+        end: lb.start() + at + take,
+        event_text,
+    })
+}
+
+/// Decode the unmasked text of a WebSocket frame as netlab event frames, when it is one.
+fn events_in_text(d: &mut Dissector, (text, range): (Vec<u8>, Range<usize>)) {
+    let Ok(s) = std::str::from_utf8(&text) else {
+        return;
+    };
+    let Some(ty) = app::event_type(s) else { return };
+    let mut lb = d.layer(
+        range.start,
+        range.end,
+        "Events",
+        OsiLayer::Application,
+        TcpIpLayer::Application,
+    );
+    lb.field(
+        0..range.len(),
+        "events.type",
+        "Frame type",
+        Value::Text(ty.clone()),
+    );
+    lb.cover(range.len());
+    lb.reason(Reason::Content);
+    lb.note("a netlab event frame carried in a WebSocket text frame; its bytes on the wire are masked, the type was read after unmasking");
+    d.push(lb.finish(format!("Event frame: {ty}")));
+}
+
+fn opcode_name(op: u8) -> &'static str {
+    match op {
+        0 => "Continuation",
+        1 => "Text",
+        2 => "Binary",
+        8 => "Connection close",
+        9 => "Ping",
+        10 => "Pong",
+        _ => "Reserved opcode",
+    }
+}
