@@ -61,12 +61,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Echo(cmd) => exit::finish(output::block_on(echo::run(cmd))),
         Command::Lab { command } => lab::run(command),
-        Command::Inspect(cmd) => exit::finish(inspect::run(cmd).map_err(|e| {
-            if e.chain().any(|c| c.is::<inspect::UsageError>()) {
-                exit::usage(e)
-            } else {
-                e
-            }
-        })),
+        Command::Inspect(cmd) => match inspect::run(cmd) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => inspect::report(&e),
+        },
     }
 }
