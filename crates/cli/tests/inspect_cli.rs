@@ -295,14 +295,16 @@ fn live_capture_shows_each_datagram_once_then_stops_at_count() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(rows.len(), 3, "{out}");
-    for (i, r) in rows.iter().enumerate() {
+    for r in &rows {
         assert_eq!(r["dst"], format!("127.0.0.1:{port}"));
         assert_eq!(r["orig_len"], 14 + 20 + 8 + 2);
-        assert_eq!(r["number"], i as u64 + 1);
     }
+    // Numbers count every packet captured on lo (other programs' too), so they only increase.
+    let numbers: Vec<u64> = rows.iter().map(|r| r["number"].as_u64().unwrap()).collect();
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
-    assert!(rest.contains("3 packets captured, 3 shown"), "{rest}");
+    assert!(rest.contains(" packets captured, 3 shown"), "{rest}");
     assert!(rest.contains("0 dropped"), "{rest}");
 }
 
