@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 use serde::Serialize;
 
+use crate::flows::Conversation;
 use crate::model::{OsiLayer, Packet, TcpIpLayer};
 
 /// Totals accumulated packet by packet; memory grows with the number of distinct layer chains,
@@ -19,7 +20,8 @@ pub struct Stats {
     root: Node,
     /// Bytes of each OSI layer (index 1-7) over all packets.
     per_osi: [u64; 8],
-    /// Captured bytes no layer claimed (e.g. Ethernet padding after a short IP packet).
+    /// Captured bytes no layer decoded: transport payload of an unknown (or continued)
+    /// application, and trailers such as Ethernet padding.
     unclaimed: u64,
 }
 
@@ -68,6 +70,8 @@ impl Stats {
         self.captured_bytes += cap as u64;
         let mut node = &mut self.root;
         let mut claimed = 0usize;
+        // Transport payload that no application layer decoded: data, not TCP or UDP header.
+        let payload = p.dissection.payload.clone().unwrap_or(0..0);
         for l in &p.dissection.layers {
             let idx = match node.children.iter().position(|c| c.protocol == l.protocol) {
                 Some(i) => i,
@@ -82,7 +86,11 @@ impl Stats {
             };
             node = &mut node.children[idx];
             let start = l.byte_range.start.min(cap);
-            let end = l.byte_range.end.min(cap);
+            let mut end = l.byte_range.end.min(cap);
+            let inside = payload.start >= start && payload.start < end;
+            if l.osi <= OsiLayer::Transport && !payload.is_empty() && inside {
+                end = payload.start;
+            }
             let own = end.saturating_sub(start);
             node.packets += 1;
             node.bytes += (cap - start) as u64;
@@ -168,7 +176,7 @@ impl Stats {
         }
         if self.unclaimed > 0 {
             t.add_row(vec![
-                "not decoded".to_string(),
+                "data, not decoded".to_string(),
                 String::new(),
                 self.unclaimed.to_string(),
                 percent(self.unclaimed, self.captured_bytes),
@@ -181,7 +189,7 @@ impl Stats {
         writeln!(
             w,
             "Headers below the application (L2-L4): {} of {} captured bytes ({}); the rest is what \
-             the applications sent.",
+             the applications sent (or Ethernet padding).",
             headers,
             self.captured_bytes,
             percent(headers, self.captured_bytes)
@@ -210,6 +218,50 @@ impl Stats {
         }
         Ok(())
     }
+}
+
+/// The conversations table: one row per TCP stream or UDP flow, A being the side that spoke
+/// first.
+pub fn write_conversations(w: &mut impl Write, convs: &[Conversation]) -> io::Result<()> {
+    writeln!(w, "\nConversations")?;
+    let mut t = table(&[
+        "Stream",
+        "A",
+        "B",
+        "Packets A→B",
+        "Bytes A→B",
+        "Packets B→A",
+        "Bytes B→A",
+        "Duration s",
+        "Carries",
+        "State",
+    ]);
+    for c in convs {
+        t.add_row(vec![
+            format!("{} {}", c.protocol, c.stream),
+            c.a.to_string(),
+            c.b.to_string(),
+            c.a_to_b.packets.to_string(),
+            c.a_to_b.bytes.to_string(),
+            c.b_to_a.packets.to_string(),
+            c.b_to_a.bytes.to_string(),
+            format!("{:.6}", c.duration),
+            c.application.unwrap_or("").to_string(),
+            c.state.to_string(),
+        ]);
+    }
+    right_align(&mut t, &[3, 4, 5, 6, 7]);
+    writeln!(w, "{t}")
+}
+
+/// The conversations as JSON lines, `{"kind":"conversation",...}`.
+pub fn write_conversations_json(w: &mut impl Write, convs: &[Conversation]) -> io::Result<()> {
+    for c in convs {
+        let mut v = serde_json::to_value(c)?;
+        v["kind"] = "conversation".into();
+        writeln!(w, "{v}")?;
+    }
+    Ok(())
 }
 
 fn walk(n: &Node, depth: usize, prefix: String, rows: &mut Vec<HierarchyRow>) {
