@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 use netlab_inspect::capfile::{CaptureFormat, CaptureReader, CaptureWriter};
-use netlab_inspect::dissect::dissect;
 use netlab_inspect::filter::Filter;
+use netlab_inspect::flows::FlowTracker;
 use netlab_inspect::live::{self, CaptureStats, LiveCapture, LiveConfig};
 use netlab_inspect::render::{self, Clock, Style, TimeFormat, stats::Stats};
 use netlab_inspect::{InspectError, Packet, RawPacket};
@@ -46,6 +46,17 @@ pub enum InspectCommand {
         #[command(flatten)]
         view: ViewArgs,
     },
+    /// Show the reassembled payload of one TCP stream, both directions in order.
+    Follow {
+        /// The capture file.
+        file: PathBuf,
+        /// The stream index, as in `tcp.stream` (the Stream column of `--stats`).
+        #[arg(long)]
+        stream: u32,
+        /// One JSON object for the stream, then one per chunk of data.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the interfaces you can capture on.
     Interfaces {
         /// One JSON object per interface.
@@ -73,7 +84,7 @@ pub struct ViewArgs {
     /// One JSON object per packet (schema: docs/src/inspect-json.md).
     #[arg(long)]
     pub json: bool,
-    /// Instead of packets: protocol hierarchy and bytes per layer, at the end.
+    /// Instead of packets: protocol hierarchy, bytes per layer and conversations, at the end.
     #[arg(long)]
     pub stats: bool,
     /// Time column: absolute (UTC), relative to the first packet, or delta from the previous.
@@ -96,6 +107,22 @@ impl From<TimeArg> for TimeFormat {
             TimeArg::Delta => TimeFormat::Delta,
         }
     }
+}
+
+/// Print an error the way every netlab command does and give its exit code: 2 for a usage
+/// error, 1 otherwise. Causes already spelled out in the message are not repeated.
+pub fn report(err: &anyhow::Error) -> std::process::ExitCode {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    eprintln!("error: {text}");
+    let usage = err.chain().any(|c| c.is::<UsageError>());
+    std::process::ExitCode::from(if usage { 2 } else { 1 })
 }
 
 /// Marks an error as the user's input being wrong, so `main` exits with 2.
@@ -127,6 +154,7 @@ pub fn run(cmd: InspectCommand) -> anyhow::Result<()> {
             write.as_deref(),
             &view,
         ),
+        InspectCommand::Follow { file, stream, json } => follow(&file, stream, json),
         InspectCommand::Interfaces { json } => interfaces(json),
     };
     match result {
@@ -157,6 +185,8 @@ struct Pipeline {
     style: Style,
     clock: Clock,
     stats: Stats,
+    /// Stream indexes, relative seq/ack, hints, WebSocket after an upgrade; conversations.
+    flows: FlowTracker,
     number: u64,
     shown: u64,
     header_done: bool,
@@ -170,6 +200,7 @@ impl Pipeline {
             style: Style::detect(io::stdout().is_terminal()),
             clock: Clock::default(),
             stats: Stats::new(),
+            flows: FlowTracker::new(),
             number: 0,
             shown: 0,
             header_done: false,
@@ -180,12 +211,14 @@ impl Pipeline {
     fn push(&mut self, raw: RawPacket, w: &mut impl Write) -> io::Result<Option<Packet>> {
         self.number += 1;
         self.clock.saw(raw.ts);
-        let dissection = dissect(raw.link_type, &raw.bytes);
+        // Every packet goes through the tracker, shown or not: stream numbers and relative
+        // sequence numbers must not depend on the filter.
+        let (dissection, flow) = self.flows.process(&raw);
         let packet = Packet {
             number: self.number,
             raw,
             dissection,
-            flow: None,
+            flow,
         };
         if !self.filter.matches(&packet) {
             return Ok(None);
@@ -220,10 +253,14 @@ impl Pipeline {
 
     fn finish(&self, w: &mut impl Write) -> io::Result<()> {
         if self.view.stats {
+            // Conversations are over every packet read, like the stream numbers.
+            let convs = self.flows.conversations();
             if self.view.json {
                 self.stats.write_json(w)?;
+                render::stats::write_conversations_json(w, &convs)?;
             } else {
                 self.stats.write(w)?;
+                render::stats::write_conversations(w, &convs)?;
             }
         }
         w.flush()
@@ -257,6 +294,44 @@ fn read(file: &Path, filter: &str, view: &ViewArgs) -> anyhow::Result<()> {
         ))),
         None => Ok(()),
     }
+}
+
+fn follow(file: &Path, stream: u32, json: bool) -> anyhow::Result<()> {
+    let mut tracker = FlowTracker::following(stream);
+    for (read, raw) in CaptureReader::open(file)
+        .map_err(classify)?
+        .into_iter()
+        .enumerate()
+    {
+        let raw = raw.with_context(|| {
+            format!(
+                "{}: read {read} packets, then the file broke",
+                file.display()
+            )
+        })?;
+        tracker.process(&raw);
+    }
+    let Some(followed) = tracker.followed() else {
+        let streams = tracker
+            .conversations()
+            .iter()
+            .filter(|c| c.protocol == "TCP")
+            .count();
+        return Err(anyhow::Error::new(UsageError(anyhow::anyhow!(
+            "{} has no TCP stream {stream}; it has {streams} (numbered from 0; `netlab inspect \
+             read FILE --stats` lists them)",
+            file.display()
+        ))));
+    };
+    let stdout = io::stdout();
+    let mut w = BufWriter::new(stdout.lock());
+    if json {
+        render::follow::write_json(&mut w, &followed)?;
+    } else {
+        render::follow::write(&mut w, &followed, Style::detect(io::stdout().is_terminal()))?;
+    }
+    w.flush()?;
+    Ok(())
 }
 
 fn capture(

@@ -37,11 +37,7 @@ fn main() -> ExitCode {
         Command::Lab { command } => lab::run(command),
         Command::Inspect(cmd) => match inspect::run(cmd) {
             Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                let usage = e.chain().any(|c| c.is::<inspect::UsageError>());
-                ExitCode::from(if usage { 2 } else { 1 })
-            }
+            Err(e) => inspect::report(&e),
         },
     }
 }

@@ -4,23 +4,25 @@
 
 use netlab_inspect::Packet;
 use netlab_inspect::capfile::CaptureReader;
-use netlab_inspect::dissect::dissect;
 use netlab_inspect::filter::Filter;
+use netlab_inspect::flows::FlowTracker;
 use netlab_inspect::render::{self, Clock, Style, TimeFormat, stats::Stats};
 
 fn packets(name: &str) -> Vec<Packet> {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    let mut flows = FlowTracker::new();
     CaptureReader::open(&path)
         .unwrap()
         .packets()
         .enumerate()
         .map(|(i, raw)| {
             let raw = raw.unwrap();
+            let (dissection, flow) = flows.process(&raw);
             Packet {
                 number: i as u64 + 1,
-                dissection: dissect(raw.link_type, &raw.bytes),
+                dissection,
                 raw,
-                flow: None,
+                flow,
             }
         })
         .collect()
@@ -32,15 +34,46 @@ fn text(f: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> String {
     String::from_utf8(out).unwrap()
 }
 
+fn lines(ps: &[Packet]) -> String {
+    let mut clock = Clock::default();
+    text(|w| {
+        render::line::header(w, TimeFormat::Rel, Style::PLAIN)?;
+        for p in ps {
+            render::line::row(w, p, &mut clock, TimeFormat::Rel, Style::PLAIN)?;
+        }
+        Ok(())
+    })
+}
+
 #[test]
 fn http_get_lines() {
     let ps = packets("http-get.pcapng");
     assert_eq!(ps.len(), 12);
-    let mut clock = Clock::default();
+    insta::assert_snapshot!(lines(&ps));
+}
+
+/// HTTP, a 101 upgrade, then WebSocket frames carrying netlab events: the layer chain grows.
+#[test]
+fn websocket_upgrade_lines() {
+    insta::assert_snapshot!(lines(&packets("http-websocket.pcap")));
+}
+
+#[test]
+fn dns_and_icmp_error_trees() {
+    let dns = packets("dns.pcap");
+    let icmp = packets("icmp-errors.pcap");
     insta::assert_snapshot!(text(|w| {
-        render::line::header(w, TimeFormat::Rel, Style::PLAIN)?;
+        render::tree::write(w, &dns[dns.len() - 1], Style::PLAIN)?;
+        render::tree::write(w, &icmp[0], Style::PLAIN)
+    }));
+}
+
+#[test]
+fn truncated_frames_hex() {
+    let ps = packets("truncated.pcap");
+    insta::assert_snapshot!(text(|w| {
         for p in &ps {
-            render::line::row(w, p, &mut clock, TimeFormat::Rel, Style::PLAIN)?;
+            render::hex::write(w, p, Style::PLAIN, None)?;
         }
         Ok(())
     }));
@@ -59,10 +92,25 @@ fn http_get_request_tree_and_hex() {
 #[test]
 fn http_get_stats() {
     let mut s = Stats::new();
-    for p in packets("http-get.pcapng") {
-        s.add(&p);
+    let path = format!(
+        "{}/tests/fixtures/http-get.pcapng",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut flows = FlowTracker::new();
+    for (i, raw) in CaptureReader::open(&path).unwrap().packets().enumerate() {
+        let raw = raw.unwrap();
+        let (dissection, flow) = flows.process(&raw);
+        s.add(&Packet {
+            number: i as u64 + 1,
+            raw,
+            dissection,
+            flow,
+        });
     }
-    insta::assert_snapshot!(text(|w| s.write(w)));
+    insta::assert_snapshot!(text(|w| {
+        s.write(w)?;
+        render::stats::write_conversations(w, &flows.conversations())
+    }));
 }
 
 #[test]
@@ -87,4 +135,11 @@ fn filters_on_real_dissections() {
     assert_eq!(count("frame.len > 1000"), 1);
     assert_eq!(count("http.request.method == \"GET\""), 1);
     assert_eq!(count("http.request.uri contains \"/\""), 1);
+    assert_eq!(count("tcp.stream == 0"), 12);
+    assert_eq!(count("tcp.stream == 1"), 0);
+    let ws = packets("http-websocket.pcap");
+    let f = Filter::parse("ws and tcp.stream == 1").unwrap();
+    assert_eq!(ws.iter().filter(|p| f.matches(p)).count(), 3);
+    let f = Filter::parse("events").unwrap();
+    assert_eq!(ws.iter().filter(|p| f.matches(p)).count(), 2);
 }

@@ -165,6 +165,14 @@ fn legend(w: &mut impl Write, p: &Packet, style: Style, highlight: Option<&str>)
             writeln!(w, "      (no field named {name} in this packet)")?;
         }
         for f in fields {
+            if f.len == 0 {
+                writeln!(
+                    w,
+                    "      {name} = {} is computed, not read from the bytes",
+                    f.value
+                )?;
+                continue;
+            }
             writeln!(
                 w,
                 "      {}  {name} = {} at offset {}, {} byte{}",

@@ -8,9 +8,11 @@
 //!   highlighted.
 //! - [`json`]: `--json`, one object per packet (schema in docs/src/inspect-json.md).
 //! - [`stats`]: `--stats`, the protocol hierarchy, bytes per layer, and conversations.
+//! - [`follow`]: the reassembled payload of one TCP stream, both sides interleaved.
 //!
 //! Colour is plain ANSI and off when NO_COLOR is set or the output is not a terminal.
 
+pub mod follow;
 pub mod hex;
 pub mod json;
 pub mod line;
@@ -207,12 +209,18 @@ pub fn top_protocol(p: &Packet) -> &'static str {
 }
 
 /// The Info column: the innermost layer's summary, flow hints first ("[SYN, handshake 1/3]").
+/// A hint's explanation after ": " is left to the tree view, to keep the line short.
 pub fn info(p: &Packet) -> String {
     let mut out = String::new();
     if let Some(flow) = &p.flow {
-        if !flow.notes.is_empty() {
+        let tags: Vec<&str> = flow
+            .notes
+            .iter()
+            .map(|n| n.split(": ").next().unwrap_or(n))
+            .collect();
+        if !tags.is_empty() {
             out.push('[');
-            out.push_str(&flow.notes.join(", "));
+            out.push_str(&tags.join("; "));
             out.push_str("] ");
         }
     }

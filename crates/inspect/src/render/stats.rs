@@ -7,6 +7,7 @@ use std::io::{self, Write};
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 use serde::Serialize;
 
+use crate::flows::Conversation;
 use crate::model::{OsiLayer, Packet, TcpIpLayer};
 
 /// Totals accumulated packet by packet; memory grows with the number of distinct layer chains,
@@ -217,6 +218,50 @@ impl Stats {
         }
         Ok(())
     }
+}
+
+/// The conversations table: one row per TCP stream or UDP flow, A being the side that spoke
+/// first.
+pub fn write_conversations(w: &mut impl Write, convs: &[Conversation]) -> io::Result<()> {
+    writeln!(w, "\nConversations")?;
+    let mut t = table(&[
+        "Stream",
+        "A",
+        "B",
+        "Packets A→B",
+        "Bytes A→B",
+        "Packets B→A",
+        "Bytes B→A",
+        "Duration s",
+        "Carries",
+        "State",
+    ]);
+    for c in convs {
+        t.add_row(vec![
+            format!("{} {}", c.protocol, c.stream),
+            c.a.to_string(),
+            c.b.to_string(),
+            c.a_to_b.packets.to_string(),
+            c.a_to_b.bytes.to_string(),
+            c.b_to_a.packets.to_string(),
+            c.b_to_a.bytes.to_string(),
+            format!("{:.6}", c.duration),
+            c.application.unwrap_or("").to_string(),
+            c.state.to_string(),
+        ]);
+    }
+    right_align(&mut t, &[3, 4, 5, 6, 7]);
+    writeln!(w, "{t}")
+}
+
+/// The conversations as JSON lines, `{"kind":"conversation",...}`.
+pub fn write_conversations_json(w: &mut impl Write, convs: &[Conversation]) -> io::Result<()> {
+    for c in convs {
+        let mut v = serde_json::to_value(c)?;
+        v["kind"] = "conversation".into();
+        writeln!(w, "{v}")?;
+    }
+    Ok(())
 }
 
 fn walk(n: &Node, depth: usize, prefix: String, rows: &mut Vec<HierarchyRow>) {
