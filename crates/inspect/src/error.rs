@@ -29,9 +29,10 @@ pub enum InspectError {
 
     /// The first bytes are not a pcap or pcapng magic number.
     #[error(
-        "not a pcap or pcapng file: it starts with {magic:02x?} (a pcap file starts with d4 c3 b2 a1 \
-         or a1 b2 c3 d4, a pcapng file with 0a 0d 0d 0a); was it saved by tcpdump, Wireshark or \
-         `netlab inspect live -w`?"
+        "not a pcap or pcapng file: it starts with {} (a pcap file starts with d4 c3 b2 a1 or \
+         a1 b2 c3 d4, a pcapng file with 0a 0d 0d 0a); was it saved by tcpdump, Wireshark or \
+         `netlab inspect live -w`?",
+        hex_bytes(magic)
     )]
     NotACapture { magic: Vec<u8> },
 
@@ -100,6 +101,16 @@ pub enum InspectError {
         /// The filter and a caret line under the bad spot, ready to print.
         rendered: String,
     },
+}
+
+fn hex_bytes(b: &[u8]) -> String {
+    if b.is_empty() {
+        return "nothing (the file is empty)".into();
+    }
+    b.iter()
+        .map(|x| format!("{x:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Where in a capture file a problem is: the file header, a pcap record or a pcapng block.

@@ -246,54 +246,38 @@ fn number(v: &Value) -> Option<u64> {
     }
 }
 
-/// An address field's value. Addresses print as their usual text whatever variant carries them,
-/// so reading the printed form covers text and typed addresses alike.
-// The model is gaining typed address variants; until every build has them the catch-all arm may
-// have nothing left to catch.
-#[allow(unreachable_patterns)]
+/// An address field's value (typed, or text that spells an address).
 fn address(v: &Value) -> Option<IpAddr> {
     match v {
-        Value::U64(_) | Value::Bool(_) | Value::Bytes(_) => None,
         Value::Text(s) => s.parse().ok(),
-        other => other.to_string().parse().ok(),
+        other => other.as_ip(),
     }
 }
 
-#[allow(unreachable_patterns)] // see `address`
 fn compare(v: &Value, op: Op, lit: &Lit) -> bool {
     use std::cmp::Ordering;
+    if op == Op::Contains {
+        return match v {
+            Value::Text(s) => s.contains(&lit.text),
+            Value::Bytes(b) => {
+                contains_bytes(b, lit.bytes.as_deref().unwrap_or(lit.text.as_bytes()))
+            }
+            other => other.to_string().contains(&lit.text),
+        };
+    }
     let ordering: Option<Ordering> = match v {
         Value::U64(n) => lit.num.map(|l| n.cmp(&l)),
         Value::Bool(b) => lit.boolean.map(|l| b.cmp(&l)),
-        Value::Bytes(b) => {
-            if op == Op::Contains {
-                return contains_bytes(b, lit.bytes.as_deref().unwrap_or(lit.text.as_bytes()));
-            }
-            lit.bytes.as_ref().map(|l| b.cmp(l))
-        }
-        Value::Text(s) => {
-            if op == Op::Contains {
-                return s.contains(&lit.text);
-            }
-            match (s.parse::<IpAddr>(), lit.ip) {
-                (Ok(a), Some(l)) => Some(a.cmp(&l)),
-                _ => Some(s.as_str().cmp(&lit.text)),
-            }
-        }
-        other => {
-            // Typed addresses (IPv4, IPv6, MAC): compare as addresses, or as printed text.
-            let text = other.to_string();
-            if op == Op::Contains {
-                return text.contains(&lit.text);
-            }
-            match (text.parse::<IpAddr>(), lit.ip) {
-                (Ok(a), Some(l)) => Some(a.cmp(&l)),
-                _ => Some(
-                    text.to_ascii_lowercase()
-                        .cmp(&lit.text.to_ascii_lowercase()),
-                ),
-            }
-        }
+        Value::Bytes(b) => lit.bytes.as_ref().map(|l| b.cmp(l)),
+        Value::Mac(m) => lit.bytes.as_ref().map(|l| m.0[..].cmp(l)),
+        Value::Ipv4(_) | Value::Ipv6(_) => match (v.as_ip(), lit.ip) {
+            (Some(a), Some(l)) => Some(a.cmp(&l)),
+            _ => None,
+        },
+        Value::Text(s) => match (s.parse::<IpAddr>(), lit.ip) {
+            (Ok(a), Some(l)) => Some(a.cmp(&l)),
+            _ => Some(s.as_str().cmp(&lit.text)),
+        },
     };
     let Some(o) = ordering else { return false };
     match op {

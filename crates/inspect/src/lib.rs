@@ -12,16 +12,20 @@
 //! - [`capfile`]: pcap and pcapng files, read (streaming) and written.
 //! - [`live`]: live capture on a Linux interface (AF_PACKET), once per packet, untruncated.
 //! - [`filter`]: the display filter language (`tcp and port 7007`, `ip.ttl > 60`), parsed once, tested per packet.
+//! - [`render`]: the views: one line per packet, layer tree, coloured hex dump, JSON, statistics.
 //! - [`craft`]: frames built byte by byte with correct lengths and checksums (fixtures, tests, lessons).
 //! - [`dissect`]: the pure dissector, `(link type, bytes) -> Dissection`, one submodule per protocol.
+//! - [`flows`]: the flow tracker: stream index, relative seq/ack, TCP hints, conversations, follow-stream.
 
 pub mod capfile;
 pub mod craft;
 pub mod dissect;
 pub mod error;
 pub mod filter;
+pub mod flows;
 pub mod live;
 pub mod model;
+pub mod render;
 
 pub use error::{InspectError, Place};
 pub use model::*;

@@ -275,7 +275,7 @@ impl Reader<'_, '_> {
             let len = *self.msg.get(at).ok_or_else(|| self.truncated(at))?;
             match len & 0xc0 {
                 0x00 if len == 0 => {
-                    let in_place = in_place.unwrap_or(at + 1 - start);
+                    let in_place = in_place.unwrap_or_else(|| at + 1 - start);
                     if name.is_empty() {
                         name.push_str("<Root>");
                     }

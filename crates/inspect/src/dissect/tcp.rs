@@ -116,7 +116,7 @@ fn decode(lb: &mut LayerBuilder) -> Result<(Decoded, String), Malformed> {
         window,
         payload_len: len as u32,
     };
-    let summary = summary_line(src_port, dst_port, &tcp, seq, ack, "raw ");
+    let summary = summary_line(src_port, dst_port, &tcp, (seq, ack, window.into()), "raw ");
     Ok((
         Decoded {
             src_port,
@@ -130,13 +130,13 @@ fn decode(lb: &mut LayerBuilder) -> Result<(Decoded, String), Malformed> {
 
 /// The one-line summary of a TCP segment, e.g.
 /// `43512 → 7007 [SYN, ACK] Seq=0 Ack=1 Win=65483 Len=0`. The flow tracker calls it again with
-/// relative numbers (`kind` is "" then, "raw " when the numbers are the header's own).
+/// relative numbers and the scaled window (`kind` is "" then, "raw " when the numbers are the
+/// header's own).
 pub fn summary_line(
     src: u16,
     dst: u16,
     tcp: &TcpSummary,
-    seq: u32,
-    ack: u32,
+    (seq, ack, window): (u32, u32, u32),
     kind: &str,
 ) -> String {
     use std::fmt::Write;
@@ -156,7 +156,7 @@ pub fn summary_line(
     if tcp.has(TcpSummary::ACK) {
         let _ = write!(s, " {kind}Ack={ack}");
     }
-    let _ = write!(s, " Win={} Len={}", tcp.window, tcp.payload_len);
+    let _ = write!(s, " Win={window} Len={}", tcp.payload_len);
     s
 }
 

@@ -1,0 +1,328 @@
+//! `--stats`: what a capture is made of. The protocol hierarchy (as Wireshark's Statistics >
+//! Protocol Hierarchy) and the bytes each layer costs: how much of what crossed the wire was
+//! headers (overhead) and how much was the application's data.
+
+use std::io::{self, Write};
+
+use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
+use serde::Serialize;
+
+use crate::flows::Conversation;
+use crate::model::{OsiLayer, Packet, TcpIpLayer};
+
+/// Totals accumulated packet by packet; memory grows with the number of distinct layer chains,
+/// not with the capture.
+#[derive(Debug, Default)]
+pub struct Stats {
+    packets: u64,
+    wire_bytes: u64,
+    captured_bytes: u64,
+    root: Node,
+    /// Bytes of each OSI layer (index 1-7) over all packets.
+    per_osi: [u64; 8],
+    /// Captured bytes no layer decoded: transport payload of an unknown (or continued)
+    /// application, and trailers such as Ethernet padding.
+    unclaimed: u64,
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    protocol: &'static str,
+    osi: Option<OsiLayer>,
+    packets: u64,
+    /// Bytes from this layer's start to the end of the frame: the layer and all it carries.
+    bytes: u64,
+    /// Bytes of this layer alone.
+    own: u64,
+    children: Vec<Node>,
+}
+
+/// One row of the hierarchy, for JSON.
+#[derive(Debug, Serialize)]
+pub struct HierarchyRow {
+    pub path: String,
+    pub depth: usize,
+    pub protocol: &'static str,
+    pub osi: Option<u8>,
+    pub packets: u64,
+    pub bytes: u64,
+    pub own_bytes: u64,
+}
+
+/// One row of bytes per OSI layer, for JSON.
+#[derive(Debug, Serialize)]
+pub struct LayerRow {
+    pub osi: u8,
+    pub osi_name: &'static str,
+    pub bytes: u64,
+    pub percent: f64,
+}
+
+impl Stats {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, p: &Packet) {
+        let cap = p.raw.bytes.len();
+        self.packets += 1;
+        self.wire_bytes += u64::from(p.raw.orig_len);
+        self.captured_bytes += cap as u64;
+        let mut node = &mut self.root;
+        let mut claimed = 0usize;
+        // Transport payload that no application layer decoded: data, not TCP or UDP header.
+        let payload = p.dissection.payload.clone().unwrap_or(0..0);
+        for l in &p.dissection.layers {
+            let idx = match node.children.iter().position(|c| c.protocol == l.protocol) {
+                Some(i) => i,
+                None => {
+                    node.children.push(Node {
+                        protocol: l.protocol,
+                        osi: Some(l.osi),
+                        ..Node::default()
+                    });
+                    node.children.len() - 1
+                }
+            };
+            node = &mut node.children[idx];
+            let start = l.byte_range.start.min(cap);
+            let mut end = l.byte_range.end.min(cap);
+            let inside = payload.start >= start && payload.start < end;
+            if l.osi <= OsiLayer::Transport && !payload.is_empty() && inside {
+                end = payload.start;
+            }
+            let own = end.saturating_sub(start);
+            node.packets += 1;
+            node.bytes += (cap - start) as u64;
+            node.own += own as u64;
+            self.per_osi[usize::from(l.osi.number())] += own as u64;
+            claimed += own;
+        }
+        self.unclaimed += cap.saturating_sub(claimed) as u64;
+    }
+
+    pub fn packets(&self) -> u64 {
+        self.packets
+    }
+
+    /// The hierarchy, depth first, as rows.
+    pub fn hierarchy(&self) -> Vec<HierarchyRow> {
+        let mut rows = Vec::new();
+        for c in &self.root.children {
+            walk(c, 0, String::new(), &mut rows);
+        }
+        rows
+    }
+
+    /// Bytes per OSI layer that has any, outermost first.
+    pub fn layers(&self) -> Vec<LayerRow> {
+        let total = self.captured_bytes.max(1) as f64;
+        (1..=7u8)
+            .filter(|&n| self.per_osi[usize::from(n)] > 0)
+            .map(|n| LayerRow {
+                osi: n,
+                osi_name: osi_name(n),
+                bytes: self.per_osi[usize::from(n)],
+                percent: 100.0 * self.per_osi[usize::from(n)] as f64 / total,
+            })
+            .collect()
+    }
+
+    /// Write the tables.
+    pub fn write(&self, w: &mut impl Write) -> io::Result<()> {
+        writeln!(
+            w,
+            "{} packets, {} bytes on the wire, {} captured\n",
+            self.packets, self.wire_bytes, self.captured_bytes
+        )?;
+        writeln!(w, "Protocol hierarchy")?;
+        let mut t = table(&[
+            "Protocol",
+            "Layer",
+            "Packets",
+            "% packets",
+            "Bytes",
+            "Own bytes",
+        ]);
+        for r in self.hierarchy() {
+            t.add_row(vec![
+                format!("{}{}", "  ".repeat(r.depth), r.protocol),
+                r.osi.map(|n| format!("L{n}")).unwrap_or_default(),
+                r.packets.to_string(),
+                percent(r.packets, self.packets),
+                r.bytes.to_string(),
+                r.own_bytes.to_string(),
+            ]);
+        }
+        right_align(&mut t, &[2, 3, 4, 5]);
+        writeln!(w, "{t}\n")?;
+
+        writeln!(w, "Bytes per layer (what each layer costs)")?;
+        let mut t = table(&[
+            "OSI layer",
+            "TCP/IP layer",
+            "Bytes",
+            "% of captured",
+            "Per packet",
+        ]);
+        for r in self.layers() {
+            t.add_row(vec![
+                format!("L{} {}", r.osi, r.osi_name),
+                tcpip_for(r.osi).to_string(),
+                r.bytes.to_string(),
+                format!("{:.1}%", r.percent),
+                format!("{:.1}", r.bytes as f64 / self.packets.max(1) as f64),
+            ]);
+        }
+        if self.unclaimed > 0 {
+            t.add_row(vec![
+                "data, not decoded".to_string(),
+                String::new(),
+                self.unclaimed.to_string(),
+                percent(self.unclaimed, self.captured_bytes),
+                format!("{:.1}", self.unclaimed as f64 / self.packets.max(1) as f64),
+            ]);
+        }
+        right_align(&mut t, &[2, 3, 4]);
+        writeln!(w, "{t}")?;
+        let headers: u64 = self.per_osi[1..=4].iter().sum();
+        writeln!(
+            w,
+            "Headers below the application (L2-L4): {} of {} captured bytes ({}); the rest is what \
+             the applications sent (or Ethernet padding).",
+            headers,
+            self.captured_bytes,
+            percent(headers, self.captured_bytes)
+        )
+    }
+
+    /// One JSON object per line: a summary, then hierarchy rows, then layer rows.
+    pub fn write_json(&self, w: &mut impl Write) -> io::Result<()> {
+        let summary = serde_json::json!({
+            "kind": "summary",
+            "packets": self.packets,
+            "wire_bytes": self.wire_bytes,
+            "captured_bytes": self.captured_bytes,
+            "unclaimed_bytes": self.unclaimed,
+        });
+        writeln!(w, "{summary}")?;
+        for r in self.hierarchy() {
+            let mut v = serde_json::to_value(&r)?;
+            v["kind"] = "protocol".into();
+            writeln!(w, "{v}")?;
+        }
+        for r in self.layers() {
+            let mut v = serde_json::to_value(&r)?;
+            v["kind"] = "layer".into();
+            writeln!(w, "{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The conversations table: one row per TCP stream or UDP flow, A being the side that spoke
+/// first.
+pub fn write_conversations(w: &mut impl Write, convs: &[Conversation]) -> io::Result<()> {
+    writeln!(w, "\nConversations")?;
+    let mut t = table(&[
+        "Stream",
+        "A",
+        "B",
+        "Packets A→B",
+        "Bytes A→B",
+        "Packets B→A",
+        "Bytes B→A",
+        "Duration s",
+        "Carries",
+        "State",
+    ]);
+    for c in convs {
+        t.add_row(vec![
+            format!("{} {}", c.protocol, c.stream),
+            c.a.to_string(),
+            c.b.to_string(),
+            c.a_to_b.packets.to_string(),
+            c.a_to_b.bytes.to_string(),
+            c.b_to_a.packets.to_string(),
+            c.b_to_a.bytes.to_string(),
+            format!("{:.6}", c.duration),
+            c.application.unwrap_or("").to_string(),
+            c.state.to_string(),
+        ]);
+    }
+    right_align(&mut t, &[3, 4, 5, 6, 7]);
+    writeln!(w, "{t}")
+}
+
+/// The conversations as JSON lines, `{"kind":"conversation",...}`.
+pub fn write_conversations_json(w: &mut impl Write, convs: &[Conversation]) -> io::Result<()> {
+    for c in convs {
+        let mut v = serde_json::to_value(c)?;
+        v["kind"] = "conversation".into();
+        writeln!(w, "{v}")?;
+    }
+    Ok(())
+}
+
+fn walk(n: &Node, depth: usize, prefix: String, rows: &mut Vec<HierarchyRow>) {
+    let path = if prefix.is_empty() {
+        n.protocol.to_string()
+    } else {
+        format!("{prefix} > {}", n.protocol)
+    };
+    rows.push(HierarchyRow {
+        path: path.clone(),
+        depth,
+        protocol: n.protocol,
+        osi: n.osi.map(|o| o.number()),
+        packets: n.packets,
+        bytes: n.bytes,
+        own_bytes: n.own,
+    });
+    for c in &n.children {
+        walk(c, depth + 1, path.clone(), rows);
+    }
+}
+
+/// A table with fixed layout: same output on any terminal width (and in snapshots).
+pub(crate) fn table(headers: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(headers.to_vec());
+    t
+}
+
+pub(crate) fn right_align(t: &mut Table, columns: &[usize]) {
+    for &c in columns {
+        if let Some(col) = t.column_mut(c) {
+            col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+}
+
+fn percent(part: u64, whole: u64) -> String {
+    format!("{:.1}%", 100.0 * part as f64 / whole.max(1) as f64)
+}
+
+fn osi_name(n: u8) -> &'static str {
+    match n {
+        1 => OsiLayer::Physical.name(),
+        2 => OsiLayer::DataLink.name(),
+        3 => OsiLayer::Network.name(),
+        4 => OsiLayer::Transport.name(),
+        5 => OsiLayer::Session.name(),
+        6 => OsiLayer::Presentation.name(),
+        _ => OsiLayer::Application.name(),
+    }
+}
+
+/// The TCP/IP layer that an OSI layer falls in.
+fn tcpip_for(osi: u8) -> &'static str {
+    match osi {
+        1 | 2 => TcpIpLayer::Link.name(),
+        3 => TcpIpLayer::Internet.name(),
+        4 => TcpIpLayer::Transport.name(),
+        _ => TcpIpLayer::Application.name(),
+    }
+}
