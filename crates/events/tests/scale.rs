@@ -65,13 +65,13 @@ async fn a_thousand_clients_in_one_room() {
     tokio::time::timeout(Duration::from_secs(60), ready.wait())
         .await
         .expect("all joined");
+    assert_eq!(server.handle().with(|c, _| c.connection_count()), CLIENTS);
     let n = server.handle().with(|c, now| {
         c.of("/scale", now)
             .to("big")
             .emit("message", vec![serde_json::json!({"text": "to all"})])
     });
     assert_eq!(n, CLIENTS);
-    assert_eq!(server.handle().with(|c, _| c.connection_count()), CLIENTS);
     for t in tasks {
         let text = tokio::time::timeout(Duration::from_secs(60), t)
             .await
