@@ -1,4 +1,62 @@
-//! netlab-echo: TCP and UDP echo servers and clients.
+//! netlab-echo: TCP and UDP echo servers and clients, the "hello world" of sockets, done
+//! properly enough to teach with and to benchmark.
+//!
+//! Every server binds with a config (port 0 allowed), reports the address it bound, and runs
+//! until a [`shutdown`] handle fires. The CLI, the labs and the tests all start this same code.
 //!
 //! # Modules
-//! (filled in as modules land)
+//! - [`tcp`]: the TCP echo server (half-close, connection limit, idle timeout, graceful drain).
+//! - [`udp`]: the UDP echo server (boundaries kept, impairment and anti-reflection stages).
+//! - [`impair`]: seeded drop / delay / jitter / duplicate / reorder decisions (pure).
+//! - [`ratelimit`]: the per-source token bucket behind anti-reflection (pure).
+//! - [`ping`]: the pinger: sequence numbers, loss, duplicates, reordering, RTT statistics.
+//! - [`bench`]: the load generator: connections, ping-pong or pipelined, HDR percentiles.
+//! - [`line`]: the line client: stdin lines to the server, replies to stdout.
+//! - [`baseline`]: a bare tokio copy-loop echo, the yardstick for benchmarks.
+//! - [`sock`]: building sockets with socket2 (SO_REUSEADDR, buffers, backlog, IPv6-only).
+//! - [`shutdown`]: the trigger/signal pair that stops a server.
+//! - [`addr`]: reading addresses as students type them.
+//! - [`error`]: [`EchoError`], the one error type, with messages that say what to do.
+
+pub mod addr;
+pub mod baseline;
+pub mod bench;
+pub mod error;
+pub mod impair;
+pub mod line;
+pub mod ping;
+pub mod ratelimit;
+pub mod shutdown;
+pub mod sock;
+pub mod tcp;
+pub mod udp;
+
+pub use addr::{DEFAULT_PORT, is_loopback, parse_addr};
+pub use bench::{BenchConfig, BenchLimit, BenchMode, BenchReport, run_bench};
+pub use error::{EchoError, MAX_UDP_PAYLOAD, check_udp_size};
+pub use impair::ImpairmentConfig;
+pub use ping::{PingConfig, PingEvent, PingSummary, RttStats, ping};
+pub use ratelimit::RateLimit;
+pub use shutdown::{Shutdown, ShutdownTrigger};
+pub use sock::BufferSizes;
+pub use tcp::{TcpConfig, TcpEchoServer, TcpSummary};
+pub use udp::{UdpConfig, UdpEchoServer, UdpSummary};
+
+use serde::Serialize;
+
+/// The transport a server or client speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl std::fmt::Display for Proto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        })
+    }
+}

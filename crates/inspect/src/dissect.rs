@@ -101,8 +101,14 @@ pub(crate) struct Dissector<'a> {
     /// True while decoding the packet quoted inside an ICMP error: that packet is cut short on
     /// purpose, its addresses are not the packet's own, and its payload is not an application.
     quoted: bool,
+    /// True while decoding the transport header in the first fragment of a fragmented packet:
+    /// the header is there, the rest of the payload is in later fragments.
+    fragment_head: bool,
     /// Where the outermost IP packet ends, to spot Ethernet padding after it.
     ip_end: Option<usize>,
+    /// Where the current IP packet ends according to its length field (which may be past the
+    /// captured bytes): TCP reports its payload length on the wire from it.
+    wire_end: usize,
 }
 
 impl<'a> Dissector<'a> {
@@ -116,7 +122,9 @@ impl<'a> Dissector<'a> {
             out,
             ctx,
             quoted: false,
+            fragment_head: false,
             ip_end: None,
+            wire_end: 0,
         }
     }
 
@@ -445,6 +453,17 @@ pub(crate) mod notes {
     pub const OSI_APPLICATION: &str = "OSI would split this into session (5), presentation (6) and \
         application (7); on the Internet all three live inside the application, so TCP/IP calls it \
         one Application layer";
+}
+
+/// Decode the transport header at the start of a first fragment (offset 0, more to come), as
+/// Wireshark does without reassembly; the payload stays undecoded, as it is incomplete.
+fn fragment_head(d: &mut Dissector, proto: u8, at: usize, end: usize) {
+    d.fragment_head = true;
+    transport(d, proto, at, end);
+    d.fragment_head = false;
+    if let Some(l) = d.out.layers.last_mut() {
+        l.byte_range.end = l.byte_range.end.max(end.min(d.frame.len()));
+    }
 }
 
 /// Hand an IP payload (`at..end`) to the transport protocol numbered `proto`.

@@ -680,7 +680,8 @@ fn add_tcp_fields(
             len: f.len,
         });
     }
-    if let (Some(i), Some(ack)) = (at("tcp.ack_raw"), rel_ack) {
+    // Without the ACK flag the field means nothing; Wireshark still shows it, unrelativised.
+    if let (Some(i), Some(ack)) = (at("tcp.ack_raw"), rel_ack.or(Some(tcp.ack))) {
         let f = &layer.fields[i];
         extra.push(Field {
             name: "tcp.ack",
@@ -691,25 +692,25 @@ fn add_tcp_fields(
         });
     }
     let mut window = u32::from(tcp.window);
-    if let (Some(shift), Some(i)) = (rel.scale, at("tcp.window_size_value")) {
+    if let Some(i) = at("tcp.window_size_value") {
         let (offset, len) = (layer.fields[i].offset, layer.fields[i].len);
-        window <<= shift;
-        let scaled = [
-            Field {
-                name: "tcp.window_size",
-                label: "Window (scaled)",
-                value: Value::U64(window.into()),
-                offset,
-                len,
-            },
-            Field {
+        window <<= rel.scale.unwrap_or(0);
+        let mut scaled = vec![Field {
+            name: "tcp.window_size",
+            label: "Window (scaled)",
+            value: Value::U64(window.into()),
+            offset,
+            len,
+        }];
+        if let Some(shift) = rel.scale {
+            scaled.push(Field {
                 name: "tcp.window_size_scalefactor",
                 label: "Window scale factor",
                 value: Value::U64(1 << shift),
                 offset,
                 len,
-            },
-        ];
+            });
+        }
         layer.fields.splice(i + 1..i + 1, scaled);
     }
     layer.summary = tcp_summary_line(

@@ -292,7 +292,8 @@ pub struct TcpSummary {
     /// The 12 flag bits (FIN is bit 0, SYN bit 1, RST bit 2, PSH bit 3, ACK bit 4, ...).
     pub flags: u16,
     pub window: u16,
-    /// Payload bytes in this segment as captured (may be short of the real length if truncated).
+    /// Payload bytes of this segment on the wire (from the IP length; the capture may hold
+    /// fewer, see [`Dissection::payload`]).
     pub payload_len: u32,
 }
 

@@ -264,9 +264,23 @@ impl Reader<'_, '_> {
         })
     }
 
-    /// Read the name at `at`: returns it in dotted form and the bytes it takes in place (a
-    /// pointer takes two, whatever it points to).
-    fn name(&self, start: usize) -> Result<(String, usize), Malformed> {
+    /// Read the name at `start` (see [`Self::raw_name`]); a compression loop is reported in a
+    /// note and the name shown as Wireshark shows it, and decoding goes on: the bytes the name
+    /// takes in place are known, so the rest of the message can still be read.
+    fn name(&mut self, start: usize) -> Result<(String, usize), Malformed> {
+        let (name, len, looped) = self.raw_name(start)?;
+        if let Some(at) = looped {
+            self.lb.note(format!(
+                "malformed name: the compression pointer at message offset {at} does not point backwards, so following it would loop forever"
+            ));
+            return Ok(("<Name contains a pointer that loops>".to_string(), len));
+        }
+        Ok((name, len))
+    }
+
+    /// Read the name at `start`: returns it in dotted form, the bytes it takes in place (a
+    /// pointer takes two, whatever it points to), and where a looping pointer was found.
+    fn raw_name(&self, start: usize) -> Result<(String, usize, Option<usize>), Malformed> {
         let mut name = String::new();
         let mut at = start;
         let mut in_place = None;
@@ -279,7 +293,7 @@ impl Reader<'_, '_> {
                     if name.is_empty() {
                         name.push_str("<Root>");
                     }
-                    return Ok((name, in_place));
+                    return Ok((name, in_place, None));
                 }
                 0x00 => {
                     let label = self
@@ -302,11 +316,11 @@ impl Reader<'_, '_> {
                 0xc0 => {
                     let lo = *self.msg.get(at + 1).ok_or_else(|| self.truncated(at))?;
                     let target = usize::from(u16::from_be_bytes([len & 0x3f, lo]));
-                    in_place.get_or_insert(at + 2 - start);
+                    let in_place = *in_place.get_or_insert(at + 2 - start);
                     pointers += 1;
                     // Pointing backwards only: a pointer to itself or forward could loop.
                     if target >= at || pointers > MAX_POINTERS {
-                        return Err(self.invalid(at, format!("compression pointer at message offset {at} to {target} does not point backwards (a loop)")));
+                        return Ok((name, in_place, Some(at)));
                     }
                     at = target;
                 }

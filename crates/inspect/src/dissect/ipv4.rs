@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::{Dissector, LayerBuilder, Malformed, transport};
+use super::{Dissector, LayerBuilder, Malformed, fragment_head, transport};
 use crate::model::{Endpoints, OsiLayer, TcpIpLayer, Value};
 
 mod field {
@@ -32,7 +32,11 @@ struct Decoded {
     proto: u8,
     header_end: usize,
     payload_end: usize,
+    /// End of the packet by its length field, possibly past the captured bytes.
+    wire_end: usize,
     fragment: bool,
+    /// The first fragment (offset 0): it holds the transport header.
+    first_fragment: bool,
 }
 
 /// Decode the IPv4 packet at `at`, whose bytes end at `limit` at the latest.
@@ -52,19 +56,35 @@ pub(super) fn dissect(d: &mut Dissector, at: usize, limit: usize) {
         });
         d.ip_end = Some(ip.payload_end);
     }
+    if ip.first_fragment {
+        d.wire_end = ip.wire_end;
+        fragment_head(d, ip.proto, ip.header_end, ip.payload_end);
+        return;
+    }
     if ip.fragment {
-        // Without reassembly only the first fragment holds the transport header, and even
-        // that one holds a part of the payload only: leave the payload undecoded, as bytes.
+        // Without reassembly a later fragment is a piece of payload with no header of its
+        // own: leave it undecoded, as bytes.
         if let Some(l) = d.out.layers.last_mut() {
             l.byte_range.end = ip.payload_end;
         }
         return;
     }
+    d.wire_end = ip.wire_end;
     transport(d, ip.proto, ip.header_end, ip.payload_end);
 }
 
+/// Decode the header; when even the fixed 20 bytes are cut short, the fields that fit are kept
+/// and the error names the whole header.
 fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String), Malformed> {
-    lb.need(field::MIN_LEN)?;
+    decode_fields(lb, quoted).map_err(|e| match e {
+        Malformed::Truncated { .. } if lb.available() < field::MIN_LEN => {
+            lb.truncated(field::MIN_LEN)
+        }
+        e => e,
+    })
+}
+
+fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String), Malformed> {
     let b0 = lb.read_u8(field::VER_IHL)?;
     let (version, ihl) = (b0 >> 4, usize::from(b0 & 0x0f) * 4);
     lb.bits(0..1, "ip.version", "Version", version.into());
@@ -78,7 +98,6 @@ fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String), Malf
             format!("header length {ihl} is below the minimum of 20 bytes"),
         ));
     }
-    lb.need(ihl)?;
     let ds = lb.u8(field::DSFIELD, "ip.dsfield", "Differentiated services")?;
     lb.bits(1..2, "ip.dsfield.dscp", "DSCP", (ds >> 2).into());
     lb.bits(1..2, "ip.dsfield.ecn", "ECN", (ds & 3).into());
@@ -123,6 +142,7 @@ fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String), Malf
     let src = lb.ipv4(field::SRC, "ip.src", "Source address")?;
     let dst = lb.ipv4(field::DST, "ip.dst", "Destination address")?;
     options(lb, ihl);
+    lb.need(ihl)?;
     lb.cover(ihl);
 
     let start = lb.start();
@@ -186,7 +206,13 @@ fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String), Malf
             proto,
             header_end: start + ihl,
             payload_end,
+            wire_end: if total == 0 {
+                payload_end
+            } else {
+                start + total
+            },
             fragment,
+            first_fragment: fragment && offset == 0,
         },
         summary,
     ))

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use super::{Dissector, LayerBuilder, Malformed, ipv4, transport};
+use super::{Dissector, LayerBuilder, Malformed, fragment_head, ipv4, transport};
 use crate::model::{Endpoints, OsiLayer, TcpIpLayer};
 
 mod field {
@@ -32,7 +32,11 @@ struct Decoded {
     proto: u8,
     header_end: usize,
     payload_end: usize,
+    /// End of the packet by its length field, possibly past the captured bytes.
+    wire_end: usize,
     fragment: bool,
+    /// The first fragment (offset 0): it holds the transport header.
+    first_fragment: bool,
 }
 
 pub(super) fn dissect(d: &mut Dissector, at: usize, limit: usize) {
@@ -51,19 +55,35 @@ pub(super) fn dissect(d: &mut Dissector, at: usize, limit: usize) {
         });
         d.ip_end = Some(ip.payload_end);
     }
+    if ip.first_fragment {
+        d.wire_end = ip.wire_end;
+        fragment_head(d, ip.proto, ip.header_end, ip.payload_end);
+        return;
+    }
     if ip.fragment || ip.proto == next::NO_NEXT || ip.proto == next::ESP {
         if let Some(l) = d.out.layers.last_mut() {
             l.byte_range.end = ip.payload_end;
         }
         return;
     }
+    d.wire_end = ip.wire_end;
     transport(d, ip.proto, ip.header_end, ip.payload_end);
 }
 
+/// Decode the header; when even the fixed 40 bytes are cut short, the fields that fit are kept
+/// and the error names the whole header.
 fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String), Malformed> {
-    lb.need(field::LEN)?;
+    decode_fields(lb, quoted).map_err(|e| match e {
+        Malformed::Truncated { .. } if lb.available() < field::LEN => lb.truncated(field::LEN),
+        e => e,
+    })
+}
+
+fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String), Malformed> {
     let vtf = lb.read_u32(field::VTF)?;
     let version = vtf >> 28;
+    // Wireshark also gives IPv6 packets `ip.version`, so `ip.version == 6` works as a filter.
+    lb.bits(0..1, "ip.version", "Version", version.into());
     lb.bits(0..1, "ipv6.version", "Version", version.into());
     if version != 6 {
         return Err(lb.invalid(0, format!("version {version} in an IPv6 header")));
@@ -104,7 +124,7 @@ fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String), Malf
     };
 
     let mut at = field::LEN;
-    let mut fragment = false;
+    let (mut fragment, mut first_fragment) = (false, false);
     let mut chain = String::new();
     // Every extension header is at least 8 bytes, so this loop ends; the cap keeps a hostile
     // chain of hundreds of empty headers from costing more than a real packet.
@@ -126,7 +146,7 @@ fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String), Malf
             )?,
             next::ROUTING => routing_header(lb, at)?,
             next::FRAGMENT => {
-                fragment = fragment_header(lb, at)?;
+                (fragment, first_fragment) = fragment_header(lb, at)?;
                 8
             }
             next::AH => auth_header(lb, at)?,
@@ -158,7 +178,13 @@ fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String), Malf
             proto: nxt,
             header_end: start + at,
             payload_end,
+            wire_end: if plen == 0 {
+                payload_end
+            } else {
+                start + field::LEN + plen
+            },
             fragment,
+            first_fragment,
         },
         summary,
     ))
@@ -201,20 +227,20 @@ fn routing_header(lb: &mut LayerBuilder, at: usize) -> Result<usize, Malformed> 
 }
 
 /// The 8-byte fragment header. Returns whether this is a real fragment (an atomic fragment,
-/// offset 0 and no more to come, holds the whole packet).
-fn fragment_header(lb: &mut LayerBuilder, at: usize) -> Result<bool, Malformed> {
+/// offset 0 and no more to come, holds the whole packet) and whether it is the first one.
+fn fragment_header(lb: &mut LayerBuilder, at: usize) -> Result<(bool, bool), Malformed> {
     lb.slice(at..at + 8)?;
-    lb.u8(at, "ipv6.fragment.nxt", "Fragment header: next header")?;
+    lb.u8(at, "ipv6.fraghdr.nxt", "Fragment header: next header")?;
     let off_m = lb.read_u16(at + 2)?;
     let (offset, more) = (off_m >> 3, off_m & 1 == 1);
     lb.bits(
         at + 2..at + 4,
-        "ipv6.fragment.offset",
+        "ipv6.fraghdr.offset",
         "Fragment offset (8-byte units)",
         offset.into(),
     );
-    lb.flag(at + 3..at + 4, "ipv6.fragment.more", "More fragments", more);
-    lb.u32(at + 4, "ipv6.fragment.id", "Identification")?;
+    lb.flag(at + 3..at + 4, "ipv6.fraghdr.more", "More fragments", more);
+    lb.u32(at + 4, "ipv6.fraghdr.ident", "Identification")?;
     let fragment = offset != 0 || more;
     if fragment {
         lb.note(format!(
@@ -228,11 +254,11 @@ fn fragment_header(lb: &mut LayerBuilder, at: usize) -> Result<bool, Malformed> 
             }
         ));
     }
-    Ok(fragment)
+    Ok((fragment, fragment && offset == 0))
 }
 
 fn auth_header(lb: &mut LayerBuilder, at: usize) -> Result<usize, Malformed> {
-    lb.u8(at, "ah.nxt", "Authentication header: next header")?;
+    lb.u8(at, "ah.next_header", "Authentication header: next header")?;
     // AH counts its length in 4-byte units, minus 2 (RFC 4302), unlike the other headers.
     let len = (usize::from(lb.read_u8(at + 1)?) + 2) * 4;
     lb.slice(at..at + len)?;

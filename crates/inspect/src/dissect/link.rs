@@ -118,7 +118,8 @@ pub(super) fn network(d: &mut Dissector, etype: u16, at: usize) {
         ethertype::IPV4 => ipv4::dissect(d, at, usize::MAX),
         ethertype::IPV6 => ipv6::dissect(d, at, usize::MAX),
         ethertype::ARP => arp::dissect(d, at),
-        ethertype::VLAN | ethertype::QINQ => vlan(d, at),
+        ethertype::VLAN => vlan(d, at, &VLAN_NAMES),
+        ethertype::QINQ => vlan(d, at, &QINQ_NAMES),
         other => unknown_payload(d, at, other),
     }
 }
@@ -140,27 +141,53 @@ fn extend_last(d: &mut Dissector) {
     }
 }
 
-fn vlan(d: &mut Dissector, start: usize) {
-    let mut lb = link_layer(d, start, usize::MAX, "802.1Q");
-    let r = decode_vlan(&mut lb);
+/// Filter names of a tag's fields: Wireshark decodes the outer (service) tag of Q-in-Q with
+/// its own `ieee8021ad` names.
+struct TagNames {
+    protocol: &'static str,
+    priority: &'static str,
+    dei: &'static str,
+    id: &'static str,
+    etype: &'static str,
+}
+
+const VLAN_NAMES: TagNames = TagNames {
+    protocol: "802.1Q",
+    priority: "vlan.priority",
+    dei: "vlan.dei",
+    id: "vlan.id",
+    etype: "vlan.etype",
+};
+
+const QINQ_NAMES: TagNames = TagNames {
+    protocol: "802.1ad",
+    priority: "ieee8021ad.priority",
+    dei: "ieee8021ad.dei",
+    id: "ieee8021ad.id",
+    etype: "ieee8021ad.etype",
+};
+
+fn vlan(d: &mut Dissector, start: usize, names: &TagNames) {
+    let mut lb = link_layer(d, start, usize::MAX, names.protocol);
+    let r = decode_vlan(&mut lb, names);
     if let Some(etype) = d.push_result(lb, r) {
         network(d, etype, start + field::VLAN_LEN);
     }
 }
 
-fn decode_vlan(lb: &mut LayerBuilder) -> Result<(u16, String), Malformed> {
+fn decode_vlan(lb: &mut LayerBuilder, names: &TagNames) -> Result<(u16, String), Malformed> {
     lb.need(field::VLAN_LEN)?;
     let tci = lb.read_u16(field::VLAN_TCI.start)?;
     let (pcp, dei, id) = (tci >> 13, (tci >> 12) & 1 == 1, tci & 0x0fff);
     lb.bits(
         field::VLAN_TCI,
-        "vlan.priority",
+        names.priority,
         "Priority (PCP)",
         pcp.into(),
     );
-    lb.flag(field::VLAN_TCI, "vlan.dei", "Drop eligible (DEI)", dei);
-    lb.bits(field::VLAN_TCI, "vlan.id", "VLAN ID", id.into());
-    let etype = lb.u16(field::VLAN_TYPE, "vlan.etype", "Type")?;
+    lb.flag(field::VLAN_TCI, names.dei, "Drop eligible (DEI)", dei);
+    lb.bits(field::VLAN_TCI, names.id, "VLAN ID", id.into());
+    let etype = lb.u16(field::VLAN_TYPE, names.etype, "Type")?;
     lb.note(
         "802.1Q tag: 4 bytes inserted after the MAC addresses so that one cable can carry \
         several virtual LANs; switches add and remove it",
@@ -247,7 +274,7 @@ fn sll2(d: &mut Dissector) {
 fn decode_sll2(lb: &mut LayerBuilder) -> Result<(u16, String), Malformed> {
     lb.need(field::SLL2_LEN)?;
     let proto = lb.u16(field::SLL2_PROTO, "sll.etype", "Protocol")?;
-    lb.u16(field::SLL2_RESERVED, "sll.reserved", "Reserved")?;
+    lb.u16(field::SLL2_RESERVED, "sll.unused", "Reserved")?;
     let ifindex = lb.u32(field::SLL2_IFINDEX, "sll.ifindex", "Interface index")?;
     let hatype = lb.u16(field::SLL2_HATYPE, "sll.hatype", "Link-layer address type")?;
     let pkttype = lb.u8(field::SLL2_PKTTYPE, "sll.pkttype", "Packet type")?;

@@ -44,7 +44,7 @@ pub(super) fn dissect(d: &mut Dissector, at: usize, end: usize) {
         d.push_result(lb, r);
         return;
     }
-    let r = decode(&mut lb);
+    let r = decode(&mut lb, d.wire_end);
     let Some(t) = d.push_result(lb, r) else {
         return;
     };
@@ -54,13 +54,23 @@ pub(super) fn dissect(d: &mut Dissector, at: usize, end: usize) {
     }
     d.out.tcp = Some(t.tcp);
     d.out.payload = Some(t.payload.clone());
-    if !t.payload.is_empty() {
+    if !t.payload.is_empty() && !d.fragment_head {
         app::dissect(d, app::Transport::Tcp, t.src_port, t.dst_port, t.payload);
     }
 }
 
-fn decode(lb: &mut LayerBuilder) -> Result<(Decoded, String), Malformed> {
-    lb.need(field::MIN_LEN)?;
+/// Decode the header; when even the fixed 20 bytes are cut short, the fields that fit are kept
+/// and the error names the whole header, as "needs 20 bytes" is what a student can check.
+fn decode(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, String), Malformed> {
+    decode_fields(lb, wire_end).map_err(|e| match e {
+        Malformed::Truncated { .. } if lb.available() < field::MIN_LEN => {
+            lb.truncated(field::MIN_LEN)
+        }
+        e => e,
+    })
+}
+
+fn decode_fields(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, String), Malformed> {
     let src_port = lb.u16(field::SRC_PORT, "tcp.srcport", "Source port")?;
     let dst_port = lb.u16(field::DST_PORT, "tcp.dstport", "Destination port")?;
     let seq = lb.u32(field::SEQ, "tcp.seq_raw", "Sequence number (raw)")?;
@@ -94,19 +104,28 @@ fn decode(lb: &mut LayerBuilder) -> Result<(Decoded, String), Malformed> {
     let window = lb.u16(field::WINDOW, "tcp.window_size_value", "Window")?;
     lb.u16(field::CHECKSUM, "tcp.checksum", "Checksum")?;
     lb.u16(field::URGENT, "tcp.urgent_pointer", "Urgent pointer")?;
-    lb.need(hdr_len)?;
+    // Options first, so that a header cut short keeps the options that fit.
     options(lb, hdr_len);
+    lb.need(hdr_len)?;
     lb.cover(hdr_len);
     lb.note(notes::CHECKSUM_NOT_VERIFIED);
 
     let payload = (lb.start() + hdr_len)..lb.limit();
     let len = payload.len();
+    // The segment's length on the wire, from the IP length: more than `len` when the capture
+    // kept only a prefix of the frame.
+    let wire_len = wire_end.saturating_sub(payload.start).max(len);
     lb.field(
         hdr_len..hdr_len + len,
         "tcp.len",
         "Payload length",
-        Value::U64(len as u64),
+        Value::U64(wire_len as u64),
     );
+    if wire_len > len {
+        lb.note(format!(
+            "only {len} of the segment's {wire_len} payload bytes were captured"
+        ));
+    }
     // `field` grows the range; the payload belongs to the next layer unless none claims it.
     lb.end = lb.start() + hdr_len;
     let tcp = TcpSummary {
@@ -114,7 +133,7 @@ fn decode(lb: &mut LayerBuilder) -> Result<(Decoded, String), Malformed> {
         ack,
         flags,
         window,
-        payload_len: len as u32,
+        payload_len: wire_len as u32,
     };
     let summary = summary_line(src_port, dst_port, &tcp, (seq, ack, window.into()), "raw ");
     Ok((
@@ -216,7 +235,13 @@ fn one_option(lb: &mut LayerBuilder, kind: u8, at: usize, len: usize) -> Result<
                 Value::U64(1u64 << shift.min(14)),
             );
         }
-        (4, 2) => lb.flag(at..at + 2, "tcp.options.sack_perm", "SACK permitted", true),
+        // Wireshark's field has no value of its own: it shows the option's two bytes.
+        (4, 2) => lb.field(
+            at..at + 2,
+            "tcp.options.sack_perm",
+            "SACK permitted",
+            Value::Bytes(vec![4, 2]),
+        ),
         (5, _) => {
             let mut b = at + 2;
             while b + 8 <= at + len {
@@ -258,7 +283,8 @@ fn decode_quoted(lb: &mut LayerBuilder) -> Result<((), String), Malformed> {
     lb.need(field::QUOTED_LEN)?;
     let src = lb.u16(field::SRC_PORT, "tcp.srcport", "Source port")?;
     let dst = lb.u16(field::DST_PORT, "tcp.dstport", "Destination port")?;
-    let seq = lb.u32(field::SEQ, "tcp.seq_raw", "Sequence number (raw)")?;
+    // No flow to be relative to: Wireshark shows the raw number as `tcp.seq` here.
+    let seq = lb.u32(field::SEQ, "tcp.seq", "Sequence number (raw)")?;
     lb.cover(lb.available());
     lb.note("quoted: an ICMP error carries only the first 8 bytes of the TCP header");
     Ok(((), format!("{src} → {dst} raw Seq={seq} (quoted)")))

@@ -160,6 +160,9 @@ fn client_hello(lb: &mut LayerBuilder, at: usize) -> Result<Option<String>, Malf
         "Cipher suites length",
     )?);
     lb.slice(p + 2..p + 2 + cs_len)?;
+    for at in (p + 2..p + 2 + cs_len).step_by(2) {
+        lb.u16(at, "tls.handshake.ciphersuite", "Cipher suite")?;
+    }
     p += 2 + cs_len;
     let cm_len = usize::from(lb.u8(
         p,

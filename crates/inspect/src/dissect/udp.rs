@@ -20,7 +20,7 @@ struct Decoded {
 pub(super) fn dissect(d: &mut Dissector, at: usize, end: usize) {
     let mut lb = d.layer(at, end, "UDP", OsiLayer::Transport, TcpIpLayer::Transport);
     let quoted = d.quoted;
-    let r = decode(&mut lb, quoted);
+    let r = decode(&mut lb, quoted, d.fragment_head);
     let Some(u) = d.push_result(lb, r) else {
         return;
     };
@@ -32,17 +32,20 @@ pub(super) fn dissect(d: &mut Dissector, at: usize, end: usize) {
         ep.dst_port = Some(u.dst_port);
     }
     d.out.payload = Some(u.payload.clone());
-    if !u.payload.is_empty() {
+    if !u.payload.is_empty() && !d.fragment_head {
         app::dissect(d, app::Transport::Udp, u.src_port, u.dst_port, u.payload);
     }
 }
 
-fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String), Malformed> {
+fn decode(
+    lb: &mut LayerBuilder,
+    quoted: bool,
+    fragment_head: bool,
+) -> Result<(Decoded, String), Malformed> {
     lb.need(field::HEADER_LEN)?;
     let src_port = lb.u16(field::SRC_PORT, "udp.srcport", "Source port")?;
     let dst_port = lb.u16(field::DST_PORT, "udp.dstport", "Destination port")?;
     let len = usize::from(lb.u16(field::LEN, "udp.length", "Length")?);
-    lb.u16(field::CHECKSUM, "udp.checksum", "Checksum")?;
     lb.cover(field::HEADER_LEN);
     if len < field::HEADER_LEN {
         return Err(lb.invalid(
@@ -50,10 +53,16 @@ fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String), Malf
             format!("length {len} is shorter than the 8-byte header"),
         ));
     }
+    lb.u16(field::CHECKSUM, "udp.checksum", "Checksum")?;
     let start = lb.start();
     let end = if len > lb.available() {
         if quoted {
             lb.note("quoted: the UDP header of the datagram that caused the ICMP error above");
+        } else if fragment_head {
+            lb.note(format!(
+                "first fragment: {} of the datagram's {len} bytes are here, the rest follow in later fragments",
+                lb.available()
+            ));
         } else {
             lb.note(format!(
                 "the length field says {len} bytes but only {} were captured",
