@@ -12,6 +12,11 @@
 //! - [`answers`]: the `--answers FILE` format for graded runs.
 //! - [`report`]: the record of a run, printed as JSON lines with `--json`.
 //! - [`guide`]: splits a guide at its `## ` headings and renders Markdown for a terminal.
+//! - [`capture`]: live capture of the lab's loopback traffic, or the shipped captures when not
+//!   permitted; `--pcap DIR`.
+//! - [`packets`]: dissected packets, the byte map (every byte labelled by layer), packet lists,
+//!   hex dumps coloured by layer.
+//! - [`servers`]: the experiments' echo servers (netlab-echo) and client exchanges, with timeouts.
 //! - [`options`]: the flags every lab takes, and the [`Mode`] they select.
 //! - [`render`]: tables, the same way everywhere.
 //! - [`style`]: colour that honours `NO_COLOR`.
@@ -19,13 +24,16 @@
 //! - [`labs`]: the labs themselves, one module each, and their [`LabInfo`].
 
 pub mod answers;
+pub mod capture;
 pub mod error;
 pub mod guide;
 pub mod labs;
 pub mod options;
+pub mod packets;
 pub mod question;
 pub mod render;
 pub mod report;
+pub mod servers;
 pub mod session;
 pub mod style;
 

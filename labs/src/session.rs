@@ -47,6 +47,8 @@ pub struct Session {
     input_closed: bool,
     answers: Option<AnswerSheet>,
     report: Report,
+    /// Why live capture was not used, once it was not; the notice is printed only the first time.
+    pub(crate) fallback_reason: Option<String>,
 }
 
 impl Session {
@@ -77,6 +79,7 @@ impl Session {
             input_closed: false,
             answers,
             report: Report::default(),
+            fallback_reason: None,
         })
     }
 
@@ -104,6 +107,10 @@ impl Session {
             let _ = writeln!(self.out, "{text}");
             let _ = self.out.flush();
         }
+    }
+
+    pub(crate) fn emit_event(&mut self, event: Event) {
+        self.emit(event);
     }
 
     fn emit(&mut self, event: Event) {

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant as TokioInstant;
@@ -206,12 +206,10 @@ impl Server {
         if let Some(store) = opts.store.as_mut() {
             core.restore(store.load()?, now());
         }
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| EventsError::Bind {
-                addr: addr.to_string(),
-                source,
-            })?;
+        let listener = listen(addr).map_err(|source| EventsError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
         let addr = listener.local_addr()?;
         let hub = Hub::new(core, opts.store, opts.trace);
         let (shutdown, rx) = watch::channel(false);
@@ -250,6 +248,23 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
+}
+
+/// How many finished handshakes may wait for `accept`. tokio's `TcpListener::bind` asks for
+/// 128; a class of clients reconnecting at once (or the 1,000-client test) overflows that, and
+/// an overflowed handshake can look complete to the client while the server never sees it.
+const ACCEPT_BACKLOG: u32 = 4096;
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // Rebinding the port of a server that just stopped (a restart) must not fail on TIME-WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
 }
 
 async fn accept_loop(listener: TcpListener, hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {

@@ -125,6 +125,7 @@ async fn server_only_frame_from_a_client() {
 
 #[tokio::test(start_paused = true)]
 async fn slowloris_line_that_never_ends() {
+    support::paused();
     let cfg = Config {
         ping_timeout: Duration::from_secs(20),
         ..Config::default()

@@ -147,6 +147,7 @@ async fn client_ping_gets_pong_and_server_ack_round_trip() {
 
 #[tokio::test(start_paused = true)]
 async fn server_ack_times_out_when_the_client_never_answers() {
+    support::paused();
     let server = start(Config::default()).await;
     let (mut a, c) = Raw::chat(server.local_addr(), "ada").await;
     let sid = c["sid"].as_str().unwrap().to_string();
@@ -168,6 +169,7 @@ async fn server_ack_times_out_when_the_client_never_answers() {
 
 #[tokio::test(start_paused = true)]
 async fn heartbeat_first_ping_after_one_interval_then_close_on_missing_pong() {
+    support::paused();
     let cfg = Config {
         ping_interval: Duration::from_secs(25),
         ping_timeout: Duration::from_secs(20),

@@ -3,7 +3,10 @@
 
 use crate::LabInfo;
 
+pub mod lab01;
+pub mod lab02;
+pub mod lab03;
 pub mod lab04;
 
 /// Every lab in order: what `netlab lab list` prints and `netlab lab run N` runs.
-pub const ALL: &[LabInfo] = &[lab04::INFO];
+pub const ALL: &[LabInfo] = &[lab01::INFO, lab02::INFO, lab03::INFO, lab04::INFO];

@@ -58,7 +58,8 @@ pub struct Config {
     pub log_max_len: usize,
     /// Reliable log bound by age; also how long a detached session waits for its client.
     pub log_max_age: Duration,
-    /// Seed for session ids and tokens (fixed in tests, random in servers).
+    /// Seed for session ids and tokens: random by default (ids must not repeat across server
+    /// restarts that share a store); fix it in tests that compare ids.
     pub seed: u64,
     /// Record dropped unhandled events as [`Note`]s for `--trace`.
     pub trace: bool,
@@ -74,7 +75,7 @@ impl Default for Config {
             log_max_len: 1000,
             // socket.io's connection state recovery keeps sessions 2 minutes by default.
             log_max_age: Duration::from_secs(120),
-            seed: 0,
+            seed: rand::random(),
             trace: false,
         }
     }
@@ -616,12 +617,18 @@ impl Core {
     }
 
     fn new_socket(&mut self, conn: ConnId, ns: &str, hs: Handshake, now: Instant) -> String {
-        let sid = format!("{:016x}", self.rng.random::<u64>());
-        let token = format!(
-            "{:016x}{:016x}",
-            self.rng.random::<u64>(),
-            self.rng.random::<u64>()
-        );
+        // Ids restored from a store share the space: draw again on the (unlikely) collision.
+        let (sid, token) = loop {
+            let sid = format!("{:016x}", self.rng.random::<u64>());
+            let token = format!(
+                "{:016x}{:016x}",
+                self.rng.random::<u64>(),
+                self.rng.random::<u64>()
+            );
+            if !self.sockets.contains_key(&sid) && !self.tokens.contains_key(&token) {
+                break (sid, token);
+            }
+        };
         let rec = SessionRecord {
             token: token.clone(),
             sid: sid.clone(),

@@ -571,3 +571,51 @@ fn protocol_errors_send_a_code_and_close() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn restored_sessions_resume_with_their_rooms() {
+    use crate::store::{MemoryStore, Store};
+    let mut store = MemoryStore::new();
+    // The same seed twice: the restarted core draws bob's sid again for cy and must notice.
+    let mut h = H::new(Config {
+        seed: 7,
+        ..Config::default()
+    });
+    let (b, bsid, token) = h.chat("bob");
+    h.event(b, "join", vec![json!("r")], None);
+    h.core.closed(b, "transport close", h.now);
+    store.apply(&h.core.take_store_ops()).unwrap();
+
+    let mut h2 = H::new(Config {
+        seed: 7,
+        ..Config::default()
+    });
+    h2.core.restore(store.load().unwrap(), h2.now);
+    assert!(h2.core.rooms_of(&bsid).contains(&"r".to_string()));
+    let b2 = h2.open();
+    h2.send(
+        b2,
+        F::Connect {
+            ns: "/chat".into(),
+            auth: Some(json!({"name":"bob"})),
+            resume: Some(Resume {
+                session: token,
+                seq: 0,
+            }),
+        },
+    );
+    let got = h2.out(b2);
+    assert!(
+        matches!(
+            &got[0],
+            F::Connected {
+                recovered: true,
+                ..
+            }
+        ),
+        "{got:?}"
+    );
+    let (c, _, _) = h2.chat("cy");
+    h2.event(c, "join", vec![json!("r")], None);
+    assert_eq!(names(&h2.out(b2)), ["joined"]);
+}

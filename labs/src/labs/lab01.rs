@@ -1,0 +1,368 @@
+//! Lab 01, layers and encapsulation: one TCP echo exchange and one UDP exchange captured on
+//! loopback, every byte of a frame labelled with its OSI and TCP/IP layer, the header overhead for
+//! payloads of 1, 100 and 1400 bytes, and the two models side by side.
+
+use netlab_echo::ImpairmentConfig;
+
+use crate::capture::Recording;
+use crate::packets::{self, Pkt, text};
+use crate::question::Question;
+use crate::render;
+use crate::servers::{self, Running};
+use crate::session::Session;
+use crate::{LabError, LabFuture, LabInfo};
+
+pub const INFO: LabInfo = LabInfo {
+    number: 1,
+    slug: "layers",
+    title: "Layers and encapsulation",
+    minutes: 2,
+    guide: include_str!("../../guides/01-layers.md"),
+    run,
+};
+
+const HELLO: &[u8] = b"hello";
+/// Payload sizes for the overhead table: tiny, typical small message, near a full Ethernet MTU.
+const SIZES: [usize; 3] = [1, 100, 1400];
+
+fn run(s: &mut Session) -> LabFuture<'_> {
+    Box::pin(async move {
+        s.explain("Layers in one picture")?;
+        let tcp = servers::tcp_echo().await?;
+        let udp = servers::udp_echo(ImpairmentConfig::default()).await?;
+        s.act(&format!(
+            "TCP echo server on {}, UDP echo server on {}; sending \"hello\" to each",
+            tcp.addr, udp.addr
+        ));
+        let (echo, tcp_rec) = s
+            .capture(
+                "lab01-tcp",
+                &[tcp.port()],
+                servers::tcp_exchange(tcp.addr, &[HELLO]),
+            )
+            .await?;
+        s.check_eq(
+            "TCP echo returned hello",
+            text(&echo.echoes),
+            vec!["hello".to_string()],
+        );
+        let (echo, udp_rec) = s
+            .capture(
+                "lab01-udp",
+                &[udp.port()],
+                servers::udp_exchange(udp.addr, &[HELLO]),
+            )
+            .await?;
+        s.check_eq(
+            "UDP echo returned hello",
+            text(&echo),
+            vec!["hello".to_string()],
+        );
+
+        let tcp_pkts = tcp_exchange(s, &tcp_rec)?;
+        labelled_frame(s, &tcp_pkts)?;
+        udp_frame(s, &udp_rec)?;
+        overhead(s, &tcp, &udp).await?;
+        tcp.stop();
+        udp.stop();
+        models(s)?;
+        s.explain("What you learned")?;
+        Ok(())
+    })
+}
+
+/// The packet list of the TCP exchange, and the checks that it is a whole conversation.
+fn tcp_exchange(s: &mut Session, rec: &Recording) -> Result<Vec<Pkt>, LabError> {
+    s.explain("A TCP echo exchange")?;
+    let pkts = packets::dissect_all(rec);
+    s.show(
+        &format!("{} packets of one TCP conversation", pkts.len()),
+        &packets::packet_table(&pkts, s.style()),
+    );
+    let flags: Vec<String> = pkts.iter().take(3).map(Pkt::tcp_flags).collect();
+    s.check_eq(
+        "the conversation opens with SYN, SYN-ACK, ACK",
+        flags,
+        vec!["SYN".to_string(), "SYN, ACK".into(), "ACK".into()],
+    );
+    let fins = pkts.iter().filter(|p| p.flag("tcp.flags.fin")).count();
+    s.check_eq("each side sends one FIN", fins, 2);
+    let with_data: Vec<&Pkt> = pkts.iter().filter(|p| p.payload_len() > 0).collect();
+    s.check(
+        "two packets carry hello (request and echo)",
+        with_data.len() == 2 && with_data.iter().all(|p| p.payload() == HELLO),
+        format!("{} packets with data", with_data.len()),
+    );
+    s.measure("tcp.packets", pkts.len(), "");
+    Ok(pkts)
+}
+
+/// The client's data frame: byte map, hex dump, questions on offsets and sizes.
+fn labelled_frame(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
+    s.explain("One frame, every byte labelled")?;
+    let Some(p) = pkts.iter().find(|p| p.payload_len() > 0) else {
+        s.check("a TCP packet with data was captured", false, "none found");
+        return Ok(());
+    };
+    s.show(
+        &format!(
+            "Packet {}: the client sends \"hello\" ({} bytes)",
+            p.number,
+            p.raw.bytes.len()
+        ),
+        &packets::byte_map(p, s.style()),
+    );
+    s.show(
+        "The same bytes in hex (^^ marks the TCP header length field)",
+        &packets::hex_dump(p, s.style(), Some("tcp.hdr_len")),
+    );
+    let segs = packets::segments(p);
+    check_frame(s, p, "TCP");
+    let tcp_seg = segs.iter().find(|x| x.what == "TCP header");
+    let tcp_offset = tcp_seg.map_or(0, |x| x.range.start);
+    let tcp_len = tcp_seg.map_or(0, |x| x.range.len());
+    s.measure("tcp.header_offset", tcp_offset, "bytes");
+    s.measure("tcp.header_len", tcp_len, "bytes");
+    s.ask(
+        Question::number(
+            "tcp-offset",
+            "At which byte offset (counting from 0) does the TCP header start in this frame?",
+            tcp_offset as f64,
+        )
+        .hint("the headers before it are Ethernet and IPv4: add up their lengths")
+        .why("14 bytes of Ethernet (offsets 0-13) and 20 of IPv4 (14-33) come first, so TCP starts at 34."),
+    )?;
+    s.ask(
+        Question::number(
+            "tcp-header-len",
+            "How many bytes long is the TCP header in this frame?",
+            tcp_len as f64,
+        )
+        .unit("bytes")
+        .hint("read the length of the TCP header row in the byte map")
+        .why("20 bytes of fixed fields, plus options: Linux adds a 12-byte timestamp option (10 bytes and 2 of padding) to nearly every segment, making 32."),
+    )?;
+    let ip_osi = segs
+        .iter()
+        .find(|x| x.what == "IPv4 header")
+        .map_or(0, |x| {
+            x.osi
+                .split(' ')
+                .next()
+                .unwrap_or("0")
+                .parse::<usize>()
+                .unwrap_or(0)
+        });
+    s.ask(
+        Question::choice(
+            "ip-osi-layer",
+            "Which OSI layer does the IPv4 header belong to?",
+            &["2 Data link", "3 Network", "4 Transport"],
+            ip_osi.saturating_sub(2).min(2),
+        )
+        .hint("IP moves packets between networks, from one address to another")
+        .why("IP is the network layer (OSI 3), called the Internet layer in the TCP/IP model."),
+    )?;
+    Ok(())
+}
+
+/// Checks that the byte map of `p` is sound: contiguous, covering every byte, with the fixed
+/// header sizes of Ethernet, IPv4 and UDP and a valid TCP header length.
+fn check_frame(s: &mut Session, p: &Pkt, transport: &str) {
+    let segs = packets::segments(p);
+    let contiguous = segs.windows(2).all(|w| w[0].range.end == w[1].range.start);
+    let covers = segs.first().map(|x| x.range.start) == Some(0)
+        && segs.last().map(|x| x.range.end) == Some(p.raw.bytes.len());
+    s.check(
+        &format!("{transport} frame: every byte labelled exactly once"),
+        contiguous && covers,
+        format!("{} segments over {} bytes", segs.len(), p.raw.bytes.len()),
+    );
+    s.check_eq(
+        &format!("{transport} frame: Ethernet header is 14 bytes"),
+        packets::header_bytes(p, "Ethernet"),
+        14,
+    );
+    s.check_eq(
+        &format!("{transport} frame: IPv4 header is 20 bytes"),
+        packets::header_bytes(p, "IPv4"),
+        20,
+    );
+    let t = packets::header_bytes(p, transport);
+    if transport == "UDP" {
+        s.check_eq("UDP header is 8 bytes", t, 8);
+    } else {
+        s.check(
+            "TCP header is 20 to 60 bytes, a multiple of 4",
+            (20..=60).contains(&t) && t % 4 == 0,
+            format!("{t} bytes"),
+        );
+    }
+}
+
+fn udp_frame(s: &mut Session, rec: &Recording) -> Result<(), LabError> {
+    s.explain("The same over UDP")?;
+    let pkts = packets::dissect_all(rec);
+    s.show(
+        &format!("{} packets of the UDP exchange", pkts.len()),
+        &packets::packet_table(&pkts, s.style()),
+    );
+    s.check(
+        "UDP: one datagram each way, no handshake, no teardown",
+        pkts.len() == 2 && pkts.iter().all(|p| p.is_udp() && p.payload() == HELLO),
+        format!("{} packets", pkts.len()),
+    );
+    let Some(p) = pkts.first() else {
+        return Ok(());
+    };
+    s.show(
+        &format!(
+            "Packet {}: \"hello\" over UDP ({} bytes)",
+            p.number,
+            p.raw.bytes.len()
+        ),
+        &packets::byte_map(p, s.style()),
+    );
+    s.show(
+        "The same bytes in hex",
+        &packets::hex_dump(p, s.style(), Some("udp.length")),
+    );
+    check_frame(s, p, "UDP");
+    s.check_eq(
+        "UDP length field = 8 + payload",
+        p.num("udp.length"),
+        Some(8 + HELLO.len() as u64),
+    );
+    s.measure("udp.frame_len", p.raw.bytes.len(), "bytes");
+    s.ask(
+        Question::number(
+            "udp-header-len",
+            "How many bytes long is the UDP header?",
+            packets::header_bytes(p, "UDP") as f64,
+        )
+        .unit("bytes")
+        .hint("read the UDP header row of the byte map")
+        .why("Four 2-byte fields: source port, destination port, length, checksum. UDP adds little more than ports to IP."),
+    )?;
+    s.ask(
+        Question::number(
+            "udp-frame-len",
+            "How many bytes long is the whole UDP frame that carries \"hello\"?",
+            p.raw.bytes.len() as f64,
+        )
+        .unit("bytes")
+        .hint("Ethernet + IPv4 + UDP headers + 5 bytes of data")
+        .why("14 + 20 + 8 + 5 = 47 bytes carry 5 bytes of data."),
+    )?;
+    Ok(())
+}
+
+/// Sends payloads of [`SIZES`] over TCP and UDP, and tabulates each frame's headers.
+async fn overhead(s: &mut Session, tcp: &Running, udp: &Running) -> Result<(), LabError> {
+    s.explain("What the headers cost")?;
+    let payloads: Vec<Vec<u8>> = SIZES.iter().map(|&n| vec![b'x'; n]).collect();
+    let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+    s.act("sending 1, 100 and 1400 bytes over TCP, then over UDP");
+    let (tcp_addr, udp_addr) = (tcp.addr, udp.addr);
+    let (_, rec) = s
+        .capture("lab01-sizes", &[tcp.port(), udp.port()], async {
+            servers::tcp_exchange(tcp_addr, &refs).await?;
+            servers::udp_exchange(udp_addr, &refs).await
+        })
+        .await?;
+    let pkts = packets::dissect_all(&rec);
+    let mut t = render::table(
+        &[
+            "protocol",
+            "payload",
+            "Ethernet",
+            "IPv4",
+            "TCP/UDP",
+            "headers",
+            "frame",
+            "headers %",
+        ],
+        s.style(),
+    );
+    let mut tcp_1_percent = 0.0;
+    for proto in ["TCP", "UDP"] {
+        for &size in &SIZES {
+            // The request, not the echo: the first packet of this protocol with this payload.
+            let found = pkts.iter().find(|p| {
+                p.payload_len() == size as u64
+                    && (if proto == "TCP" {
+                        p.is_tcp()
+                    } else {
+                        p.is_udp()
+                    })
+            });
+            let Some(p) = found else {
+                s.check(
+                    &format!("{proto} packet with {size} bytes captured"),
+                    false,
+                    "not found",
+                );
+                continue;
+            };
+            let (eth, ip, tr) = (
+                packets::header_bytes(p, "Ethernet"),
+                packets::header_bytes(p, "IPv4"),
+                packets::header_bytes(p, proto),
+            );
+            let headers = eth + ip + tr;
+            let frame = p.raw.bytes.len();
+            let percent = 100.0 * headers as f64 / frame as f64;
+            if proto == "TCP" && size == 1 {
+                tcp_1_percent = percent;
+            }
+            s.check_eq(
+                &format!("{proto} {size} B: frame = headers + payload"),
+                frame,
+                headers + size,
+            );
+            s.measure(
+                &format!("overhead.{}.{size}", proto.to_lowercase()),
+                (percent * 10.0).round() / 10.0,
+                "%",
+            );
+            t.add_row(vec![
+                proto.to_string(),
+                size.to_string(),
+                eth.to_string(),
+                ip.to_string(),
+                tr.to_string(),
+                headers.to_string(),
+                frame.to_string(),
+                format!("{percent:.1}"),
+            ]);
+        }
+    }
+    s.show("Header bytes per layer, measured", &t.to_string());
+    s.ask(
+        Question::number(
+            "overhead-tcp-1",
+            "For a 1-byte payload over TCP, what percentage of the frame is headers? (to the nearest whole number)",
+            tcp_1_percent,
+        )
+        .tolerance(1.0)
+        .unit("%")
+        .hint("headers divided by frame length, times 100: read the TCP row with payload 1")
+        .why("Over 98% of that frame is headers: sending one byte at a time wastes almost the whole network."),
+    )?;
+    Ok(())
+}
+
+fn models(s: &mut Session) -> Result<(), LabError> {
+    s.explain("OSI and TCP/IP side by side")?;
+    s.ask(
+        Question::choice(
+            "osi-no-header",
+            "Which OSI layers had no header of their own in the frames you captured?",
+            &["2 and 3", "4 and 7", "5 and 6"],
+            2,
+        )
+        .hint("look at the OSI column of the byte maps: which numbers never appear alone?")
+        .why("Session (5) and presentation (6) happen inside applications and their libraries (TLS, encodings), not in separate headers. That is where OSI fits the Internet badly."),
+    )?;
+    Ok(())
+}
