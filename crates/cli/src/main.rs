@@ -6,6 +6,7 @@
 //! - `exit`: errors to exit codes (0 ok, 1 runtime error, 2 usage error) and how they print.
 //! - `signal`: waiting for Ctrl-C or SIGTERM, for servers that shut down gracefully.
 //! - `echo`: `netlab echo ...`, TCP and UDP echo servers and clients.
+//! - `events`: `netlab events ...`, the tiny event protocol: chat server, chat client, emit, listen.
 //! - `inspect`: `netlab inspect ...`, the packet inspector.
 //! - `lab`: `netlab lab ...`, the guided labs.
 //!
@@ -14,6 +15,7 @@
 //! wrapped with [`exit::usage`] exits with 2, any other with 1.
 
 mod echo;
+mod events;
 mod exit;
 mod inspect;
 mod lab;
@@ -44,6 +46,9 @@ enum Command {
     /// TCP and UDP echo: serve, client, ping, bench, demo.
     #[command(subcommand)]
     Echo(echo::EchoCommand),
+    /// The tiny event protocol: serve (the chat server), chat, emit, listen.
+    #[command(subcommand)]
+    Events(events::EventsCommand),
     /// The guided labs: list them, run one.
     Lab {
         #[command(subcommand)]
@@ -60,6 +65,7 @@ fn main() -> ExitCode {
     output::init_logging();
     match cli.command {
         Command::Echo(cmd) => exit::finish(output::block_on(echo::run(cmd))),
+        Command::Events(cmd) => exit::finish(output::block_on(events::run(cmd))),
         Command::Lab { command } => lab::run(command),
         Command::Inspect(cmd) => match inspect::run(cmd) {
             Ok(()) => ExitCode::SUCCESS,

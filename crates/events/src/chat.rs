@@ -8,6 +8,8 @@
 //!   same order) gets `message {name, room, text}`, reliably: a client that drops and resumes gets
 //!   every message it missed. With an ack id the sender gets `[{"ok":true}]` back.
 //!
+//! Leaving the namespace on purpose tells each of the socket's rooms `left {name, room}` too.
+//!
 //! Any other event name is dropped (and shown by `--trace`): that is what lab students observe.
 
 use serde_json::{Value, json};
@@ -52,6 +54,20 @@ pub fn install(core: &mut Core) {
                 .emit("left", vec![json!({"name": name, "room": room})]);
             ctx.leave(&room);
             ctx.ack(vec![json!({"ok": true})]);
+        }
+    });
+    // Leaving on purpose (`disconnect`, or /quit in `netlab events chat`) tells the rooms; a
+    // dropped connection does not, since the client may resume and never have left.
+    ns.on_disconnect(|ctx, reason| {
+        if reason == "client namespace disconnect" {
+            let name = display_name(ctx);
+            let me = ctx.sid().to_string();
+            for room in ctx.rooms().into_iter().filter(|r| *r != me) {
+                ctx.broadcast()
+                    .to(&room)
+                    .reliable()
+                    .emit("left", vec![json!({"name": name, "room": room})]);
+            }
         }
     });
     ns.on("message", |ctx, ev| {

@@ -76,6 +76,9 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Seed for the jitter (fixed in tests).
     pub seed: u64,
+    /// Ask to resume sessions after a reconnect. Without it every reconnect is a new session:
+    /// the at-most-once view, where events sent while away are simply gone.
+    pub resume: bool,
 }
 
 impl Default for ClientOptions {
@@ -86,6 +89,7 @@ impl Default for ClientOptions {
             offline_buffer: 100,
             connect_timeout: Duration::from_secs(5),
             seed: rand::random(),
+            resume: true,
         }
     }
 }
@@ -201,7 +205,7 @@ enum Cmd {
     Drop {
         reason: String,
     },
-    Close,
+    Close(Option<oneshot::Sender<()>>),
 }
 
 /// A connection to an event server (see the module docs).
@@ -262,9 +266,13 @@ impl Client {
         });
     }
 
-    /// Leave every namespace and close the connection for good.
-    pub fn close(&self) {
-        let _ = self.cmd.send(Cmd::Close);
+    /// Leave every namespace, close the connection for good, and wait until that is done
+    /// (so that everything emitted before is on the wire).
+    pub async fn close(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(Cmd::Close(Some(tx))).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), rx).await;
+        }
     }
 }
 
@@ -481,7 +489,7 @@ impl Driver {
                 tokio::select! {
                     _ = tokio::time::sleep_until(until) => break,
                     cmd = rx.recv() => match cmd {
-                        None | Some(Cmd::Close) => { self.finish(); return; }
+                        None | Some(Cmd::Close(_)) => { self.finish(); return; }
                         Some(cmd) => { self.offline_cmd(cmd); }
                     }
                 }
@@ -523,7 +531,7 @@ impl Driver {
                 let _ = done.send(r);
             }
             Cmd::Leave { ns } => self.nss.retain(|n| n.name != ns),
-            Cmd::Raw(_) | Cmd::Drop { .. } | Cmd::Close => {}
+            Cmd::Raw(_) | Cmd::Drop { .. } | Cmd::Close(_) => {}
         }
     }
 
@@ -579,6 +587,11 @@ impl Driver {
     async fn serve(&mut self, mut link: Link, rx: &mut mpsc::UnboundedReceiver<Cmd>) -> Ended {
         self.next_ack = 1;
         self.ping_window = None;
+        if !self.opts.resume {
+            for n in &mut self.nss {
+                n.session = None;
+            }
+        }
         let connects: Vec<Frame> = self.nss.iter().map(connect_frame).collect();
         for f in connects {
             if let Err(e) = write(&mut link.wr, &f).await {
@@ -615,16 +628,8 @@ impl Driver {
                 },
                 _ = silence => return Ended::Lost("ping timeout".into()),
                 cmd = rx.recv() => match cmd {
-                    None | Some(Cmd::Close) => {
-                        let leaves: Vec<Frame> = self.nss.iter().filter(|n| n.connected)
-                            .map(|n| Frame::Disconnect { ns: n.name.clone(), reason: None }).collect();
-                        for f in leaves {
-                            let _ = write(&mut link.wr, &f).await;
-                        }
-                        let _ = link.wr.shutdown().await;
-                        self.lost("client closed");
-                        return Ended::Closed;
-                    }
+                    None | Some(Cmd::Close(None)) => return self.close_link(link, None).await,
+                    Some(Cmd::Close(Some(done))) => return self.close_link(link, Some(done)).await,
                     Some(Cmd::Drop { reason }) => return Ended::Lost(reason),
                     Some(cmd) => if let Err(e) = self.online_cmd(cmd, &mut link.wr).await {
                         return Ended::Lost(format!("transport error: {e}"));
@@ -632,6 +637,28 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Leave every namespace politely, then close; `done` hears when the bytes are out.
+    async fn close_link(&mut self, mut link: Link, done: Option<oneshot::Sender<()>>) -> Ended {
+        let leaves: Vec<Frame> = self
+            .nss
+            .iter()
+            .filter(|n| n.connected)
+            .map(|n| Frame::Disconnect {
+                ns: n.name.clone(),
+                reason: None,
+            })
+            .collect();
+        for f in leaves {
+            let _ = write(&mut link.wr, &f).await;
+        }
+        let _ = link.wr.shutdown().await;
+        self.lost("client closed");
+        if let Some(done) = done {
+            let _ = done.send(());
+        }
+        Ended::Closed
     }
 
     async fn online_cmd(&mut self, cmd: Cmd, wr: &mut OwnedWriteHalf) -> std::io::Result<()> {
@@ -661,7 +688,7 @@ impl Driver {
                 self.nss.retain(|n| n.name != ns);
                 write(wr, &Frame::Disconnect { ns, reason: None }).await
             }
-            Cmd::Drop { .. } | Cmd::Close => Ok(()),
+            Cmd::Drop { .. } | Cmd::Close(_) => Ok(()),
         }
     }
 

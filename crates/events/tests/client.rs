@@ -86,7 +86,7 @@ async fn auth_namespaces_emit_ack_on_any() {
     assert_eq!(texts(&messages), ["hello"]);
     let names: Vec<String> = any.lock().unwrap().iter().map(|e| e.name.clone()).collect();
     assert_eq!(names, ["joined", "message"], "on_any sees every event");
-    client.close();
+    client.close().await;
     server.shutdown().await;
 }
 
@@ -136,7 +136,7 @@ async fn client_acks_a_server_question_and_ack_timeouts_resolve() {
         matches!(r, Err(netlab_events::EventsError::AckTimeout(_))),
         "{r:?}"
     );
-    client.close();
+    client.close().await;
     server.shutdown().await;
 }
 
@@ -222,7 +222,7 @@ async fn reconnect_replays_exactly_the_missed_reliable_events() {
             ..
         }
     )));
-    client.close();
+    client.close().await;
     server.shutdown().await;
 }
 
@@ -275,7 +275,7 @@ async fn offline_buffer_is_flushed_on_reconnect() {
         }
     }
     assert_eq!(seen, ["queued 1", "queued 2"]);
-    client.close();
+    client.close().await;
     server.shutdown().await;
 }
 
@@ -308,7 +308,7 @@ async fn reliable_client_emits_survive_a_drop_and_run_once() {
         [json!(1), json!(2)],
         "each handled exactly once"
     );
-    client.close();
+    client.close().await;
     server.shutdown().await;
 }
 

@@ -1,0 +1,705 @@
+//! `netlab events ...`: the tiny event protocol from the command line.
+//!
+//! - `serve`: the chat server (namespace /chat), with `--trace` to watch every frame;
+//! - `chat`: a terminal chat client;
+//! - `emit` and `listen`: one-shot tools for scripts and for watching delivery guarantees.
+//!
+//! Everything here is a face over `netlab_events`; the protocol lives in that crate.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use netlab_events::client::{Client, ClientOptions, Incoming, Lifecycle, Status};
+use netlab_events::core::{Config, Core, Note, Stats};
+use netlab_events::server::{Server, ServerOptions, Trace, TraceSink};
+use netlab_events::store::RedbStore;
+use netlab_events::{DEFAULT_PORT, EventsError};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::exit::usage;
+use crate::output::{Output, OutputArgs, event};
+
+#[derive(Subcommand, Debug)]
+pub enum EventsCommand {
+    /// Run the chat server (namespace /chat) until Ctrl-C; prints `listening on tcp ...` first.
+    Serve(ServeArgs),
+    /// A terminal chat client: type a line to send it to the room; /join ROOM, /leave, /quit.
+    Chat(ChatArgs),
+    /// Emit one event and exit (with --ack: wait for the reply and print it).
+    Emit(EmitArgs),
+    /// Print the events of a namespace as they arrive.
+    Listen(ListenArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to bind; anything but loopback is reachable from other machines.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// TCP port (0: any free port; the first line of output says which).
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    port: u16,
+    /// Print every frame in (<-) and out (->), and events dropped because nobody handles them.
+    #[arg(long)]
+    trace: bool,
+    /// Keep sessions and reliable logs in this redb file, so a restart loses no reliable event.
+    #[arg(long, value_name = "PATH")]
+    store: Option<PathBuf>,
+    /// Heartbeat: how often the server pings, in milliseconds.
+    #[arg(long, default_value_t = 25_000, value_name = "MS")]
+    ping_interval: u64,
+    /// Heartbeat: how long a client may take to pong, in milliseconds.
+    #[arg(long, default_value_t = 20_000, value_name = "MS")]
+    ping_timeout: u64,
+    #[command(flatten)]
+    out: OutputArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ConnectArgs {
+    /// Server address.
+    #[arg(long, default_value_t = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), DEFAULT_PORT))]
+    addr: SocketAddr,
+    /// Seconds to wait for the connection (and for an ack).
+    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    timeout: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct ChatArgs {
+    /// Your display name.
+    #[arg(long)]
+    name: String,
+    /// The room to join.
+    #[arg(long, default_value = "lobby")]
+    room: String,
+    #[command(flatten)]
+    conn: ConnectArgs,
+    #[command(flatten)]
+    out: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct EmitArgs {
+    /// Event name.
+    name: String,
+    /// Arguments: each is parsed as JSON if it can be (42, true, {"a":1}), else taken as a string.
+    args: Vec<String>,
+    /// Namespace.
+    #[arg(long, default_value = "/")]
+    ns: String,
+    /// The auth object sent with connect, as JSON (e.g. '{"name":"ada"}' for /chat).
+    #[arg(long)]
+    auth: Option<String>,
+    /// Ask for an acknowledgement and print its arguments.
+    #[arg(long)]
+    ack: bool,
+    #[command(flatten)]
+    conn: ConnectArgs,
+    #[command(flatten)]
+    out: OutputArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ListenArgs {
+    /// Namespace.
+    #[arg(long, default_value = "/")]
+    ns: String,
+    /// The auth object sent with connect, as JSON.
+    #[arg(long)]
+    auth: Option<String>,
+    /// Join this room after connecting (for /chat: emits `join [ROOM]`).
+    #[arg(long)]
+    join: Option<String>,
+    /// Resume the session after a reconnect and show seq numbers: reliable events missed while
+    /// away are replayed. Without it every reconnect starts a new session (at most once).
+    #[arg(long)]
+    reliable: bool,
+    /// Stop after this many events.
+    #[arg(long)]
+    count: Option<usize>,
+    #[command(flatten)]
+    conn: ConnectArgs,
+    #[command(flatten)]
+    out: OutputArgs,
+}
+
+pub async fn run(cmd: EventsCommand) -> anyhow::Result<()> {
+    match cmd {
+        EventsCommand::Serve(a) => serve(&a.out.output(), a).await,
+        EventsCommand::Chat(a) => chat(&a.out.output(), a).await,
+        EventsCommand::Emit(a) => emit(&a.out.output(), a).await,
+        EventsCommand::Listen(a) => listen(&a.out.output(), a).await,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// serve
+
+async fn serve(out: &Output, args: ServeArgs) -> anyhow::Result<()> {
+    if args.ping_interval == 0 || args.ping_timeout == 0 {
+        return Err(usage(
+            "--ping-interval and --ping-timeout must be at least 1 ms",
+        ));
+    }
+    let config = Config {
+        ping_interval: Duration::from_millis(args.ping_interval),
+        ping_timeout: Duration::from_millis(args.ping_timeout),
+        trace: args.trace,
+        ..Config::default()
+    };
+    let mut core = Core::new(config);
+    netlab_events::chat::install(&mut core);
+    let store = match &args.store {
+        Some(path) => Some(Box::new(RedbStore::open(path)?) as Box<_>),
+        None => None,
+    };
+    let trace = args.trace.then(|| trace_sink(*out));
+    let addr = SocketAddr::new(args.bind, args.port);
+    if !args.bind.is_loopback() {
+        eprintln!(
+            "warning: {addr} is reachable from other machines; use --bind 127.0.0.1 unless you mean it"
+        );
+    }
+    let server = Server::bind(addr, core, ServerOptions { store, trace }).await?;
+    if out.json {
+        out.json_line(&event(
+            "listening",
+            &json!({"proto": "tcp", "addr": server.local_addr()}),
+        ));
+    } else {
+        out.line(format!("listening on tcp {}", server.local_addr()));
+    }
+    let why = crate::signal::stop_requested().await;
+    eprintln!("{why}: telling every client \"server shutting down\" and stopping");
+    let stats = server.handle().with(|c, _| c.stats().clone());
+    server.shutdown().await;
+    print_stats(out, &stats);
+    Ok(())
+}
+
+fn print_stats(out: &Output, s: &Stats) {
+    if out.json {
+        return out.json_line(&event(
+            "summary",
+            &json!({
+                "unhandled_dropped": s.unhandled,
+                "volatile_dropped": s.volatile_dropped,
+                "default_lost_while_away": s.default_lost_while_away,
+                "reliable_replayed": s.replayed,
+                "duplicates_ignored": s.duplicates_ignored,
+            }),
+        ));
+    }
+    let rows = [
+        ("events nobody handled (dropped)", s.unhandled.to_string()),
+        (
+            "volatile events dropped (backpressure)",
+            s.volatile_dropped.to_string(),
+        ),
+        (
+            "default events lost while a client was away",
+            s.default_lost_while_away.to_string(),
+        ),
+        ("reliable events replayed on resume", s.replayed.to_string()),
+        (
+            "duplicate reliable emits ignored",
+            s.duplicates_ignored.to_string(),
+        ),
+    ];
+    out.print_table(&out.key_values("events server", &rows));
+}
+
+/// `--trace`: one line per frame, to stdout (it is what the lab looks at).
+fn trace_sink(out: Output) -> TraceSink {
+    Arc::new(move |t: Trace| {
+        if out.json {
+            out.json_line(&trace_json(&t));
+        } else {
+            out.line(trace_line(&t));
+        }
+    })
+}
+
+/// The human trace line: `<-` frames the server read, `->` frames it wrote, `!!` drops.
+fn trace_line(t: &Trace) -> String {
+    match t {
+        Trace::Open { conn, peer } => format!("#{conn} open from {peer}"),
+        Trace::In { conn, frame } => format!("#{conn} <- {}", frame.to_json()),
+        Trace::Out { conn, frame } => format!("#{conn} -> {}", frame.to_json()),
+        Trace::Closed { conn, reason } => format!("#{conn} closed: {reason}"),
+        Trace::Note(Note::Unhandled { conn, event }) => format!(
+            "#{conn} !! dropped event {:?} on {}: no handler for it",
+            event.name, event.ns
+        ),
+        Trace::Note(Note::LateAck { conn, id }) => {
+            format!("#{conn} !! ignored ack {id}: late or unknown")
+        }
+        Trace::Note(Note::VolatileDropped { conn, name }) => {
+            format!("#{conn} !! dropped volatile event {name:?}: send queue half full")
+        }
+    }
+}
+
+fn trace_json(t: &Trace) -> Value {
+    match t {
+        Trace::Open { conn, peer } => json!({"event":"open","conn":conn,"peer":peer}),
+        Trace::In { conn, frame } => json!({"event":"frame","dir":"in","conn":conn,"frame":frame}),
+        Trace::Out { conn, frame } => {
+            json!({"event":"frame","dir":"out","conn":conn,"frame":&**frame})
+        }
+        Trace::Closed { conn, reason } => json!({"event":"closed","conn":conn,"reason":reason}),
+        Trace::Note(Note::Unhandled { conn, event }) => {
+            json!({"event":"dropped","why":"unhandled","conn":conn,"ns":event.ns,"name":event.name})
+        }
+        Trace::Note(Note::LateAck { conn, id }) => {
+            json!({"event":"ignored_ack","conn":conn,"id":id})
+        }
+        Trace::Note(Note::VolatileDropped { conn, name }) => {
+            json!({"event":"dropped","why":"volatile","conn":conn,"name":name})
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// clients
+
+fn timeout(c: &ConnectArgs) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(c.timeout).map_err(|_| {
+        usage(format!(
+            "--timeout {} is not a number of seconds",
+            c.timeout
+        ))
+    })
+}
+
+fn parse_auth(auth: &Option<String>) -> anyhow::Result<Value> {
+    match auth {
+        None => Ok(Value::Null),
+        Some(text) => serde_json::from_str(text).map_err(|e| {
+            usage(format!(
+                "--auth {text:?} is not JSON ({e}); write e.g. '{{\"name\":\"ada\"}}'"
+            ))
+        }),
+    }
+}
+
+fn check_ns(ns: &str) -> anyhow::Result<()> {
+    if ns.starts_with('/') {
+        Ok(())
+    } else {
+        Err(usage(format!(
+            "--ns {ns:?} must start with '/', e.g. /chat"
+        )))
+    }
+}
+
+/// A command-line argument as an event argument: JSON if it parses, else a string.
+pub fn arg_value(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+}
+
+/// Connect once (no reconnect) and wait for the namespace, with a clear error if it fails.
+async fn connect_once(
+    conn: &ConnectArgs,
+    ns: &str,
+    auth: Value,
+) -> anyhow::Result<(Client, netlab_events::client::Socket)> {
+    let opts = ClientOptions {
+        reconnect: false,
+        ..ClientOptions::default()
+    };
+    let client = Client::connect(conn.addr, opts);
+    let socket = client.socket(ns, auth);
+    match socket.connected(timeout(conn)?).await {
+        Ok(_) => Ok((client, socket)),
+        Err(EventsError::ClientClosed) | Err(EventsError::Timeout(..)) => Err(anyhow::anyhow!(
+            "could not connect to {} (namespace {ns}); is `netlab events serve` running there?",
+            conn.addr
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn emit(out: &Output, args: EmitArgs) -> anyhow::Result<()> {
+    check_ns(&args.ns)?;
+    let auth = parse_auth(&args.auth)?;
+    let values: Vec<Value> = args.args.iter().map(|a| arg_value(a)).collect();
+    let (client, socket) = connect_once(&args.conn, &args.ns, auth).await?;
+    let reply = if args.ack {
+        Some(
+            socket
+                .emit_with_ack(&args.name, values.clone(), timeout(&args.conn)?)
+                .await
+                .context("no ack")?,
+        )
+    } else {
+        socket.emit(&args.name, values.clone()).await?;
+        None
+    };
+    client.close().await;
+    print_emit(out, &args.ns, &args.name, &values, reply.as_deref());
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Emitted<'a> {
+    ns: &'a str,
+    name: &'a str,
+    args: &'a [Value],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ack: Option<&'a [Value]>,
+}
+
+fn print_emit(out: &Output, ns: &str, name: &str, args: &[Value], ack: Option<&[Value]>) {
+    if out.json {
+        return out.json_line(&event(
+            "emitted",
+            &Emitted {
+                ns,
+                name,
+                args,
+                ack,
+            },
+        ));
+    }
+    out.print_table(&emit_table(out, ns, name, args, ack));
+}
+
+fn emit_table(
+    out: &Output,
+    ns: &str,
+    name: &str,
+    args: &[Value],
+    ack: Option<&[Value]>,
+) -> comfy_table::Table {
+    let mut rows = vec![
+        ("namespace", ns.to_string()),
+        ("event", name.to_string()),
+        ("args", Value::from(args.to_vec()).to_string()),
+    ];
+    if let Some(a) = ack {
+        rows.push(("ack", Value::from(a.to_vec()).to_string()));
+    }
+    out.key_values("emitted", &rows)
+}
+
+async fn listen(out: &Output, args: ListenArgs) -> anyhow::Result<()> {
+    check_ns(&args.ns)?;
+    let auth = parse_auth(&args.auth)?;
+    let opts = ClientOptions {
+        resume: args.reliable,
+        ..ClientOptions::default()
+    };
+    let client = Client::connect(args.conn.addr, opts);
+    let mut life = client.lifecycle();
+    let socket = client.socket(&args.ns, auth);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Incoming>();
+    socket.on_any(move |ev| {
+        let _ = tx.send(ev.clone());
+    });
+    match socket.connected(timeout(&args.conn)?).await {
+        Ok(_) => {}
+        Err(EventsError::Timeout(..)) => anyhow::bail!(
+            "could not connect to {} within {:?}; is `netlab events serve` running there?",
+            args.conn.addr,
+            timeout(&args.conn)?
+        ),
+        Err(e) => return Err(e.into()),
+    }
+    // `--join` is sent on each Connected{recovered:false} below, the first connect included.
+    let mut seen = 0usize;
+    loop {
+        tokio::select! {
+            ev = rx.recv() => {
+                let Some(ev) = ev else { break };
+                print_incoming(out, &ev, args.reliable);
+                seen += 1;
+                if args.count.is_some_and(|n| seen >= n) {
+                    break;
+                }
+            }
+            l = life.recv() => {
+                if let Ok(l) = l {
+                    report_lifecycle(&l);
+                    // A new session (not a resume) has left its rooms behind: join again.
+                    if let (Lifecycle::Connected { recovered: false, .. }, Some(room)) = (&l, &args.join) {
+                        let _ = socket.emit("join", vec![json!(room)]).await;
+                    }
+                }
+            }
+            why = crate::signal::stop_requested() => {
+                eprintln!("{why}: stopping");
+                break;
+            }
+        }
+    }
+    client.close().await;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Received<'a> {
+    ns: &'a str,
+    name: &'a str,
+    args: &'a [Value],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
+}
+
+fn print_incoming(out: &Output, ev: &Incoming, show_seq: bool) {
+    if out.json {
+        let seq = ev.seq.filter(|_| show_seq);
+        return out.json_line(&event(
+            "event",
+            &Received {
+                ns: &ev.ns,
+                name: &ev.name,
+                args: &ev.args,
+                seq,
+            },
+        ));
+    }
+    out.line(incoming_line(ev, show_seq));
+}
+
+fn incoming_line(ev: &Incoming, show_seq: bool) -> String {
+    let seq = match ev.seq {
+        Some(s) if show_seq => format!("#{s} "),
+        _ => String::new(),
+    };
+    format!(
+        "{seq}{} {} {}",
+        ev.ns,
+        ev.name,
+        Value::from(ev.args.clone())
+    )
+}
+
+/// Connection changes go to stderr: they are progress, not results.
+fn report_lifecycle(l: &Lifecycle) {
+    match l {
+        Lifecycle::Connected {
+            ns,
+            recovered: true,
+            ..
+        } => {
+            eprintln!("* {ns}: resumed; missed reliable events follow")
+        }
+        Lifecycle::Connected {
+            ns,
+            recovered: false,
+            ..
+        } => {
+            eprintln!("* {ns}: connected (new session)")
+        }
+        Lifecycle::ConnectError { ns, message } => eprintln!("* {ns}: refused: {message}"),
+        Lifecycle::Disconnected { reason } => eprintln!("* disconnected: {reason}"),
+        Lifecycle::Reconnecting { attempt, delay } => {
+            eprintln!(
+                "* reconnecting (attempt {attempt}) in {:.1} s",
+                delay.as_secs_f64()
+            )
+        }
+        Lifecycle::ServerError { code, message } => eprintln!("* server error {code}: {message}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// chat
+
+async fn chat(out: &Output, args: ChatArgs) -> anyhow::Result<()> {
+    let client = Client::connect(args.conn.addr, ClientOptions::default());
+    let mut life = client.lifecycle();
+    let socket = client.socket("/chat", json!({"name": args.name}));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Incoming>();
+    socket.on_any(move |ev| {
+        let _ = tx.send(ev.clone());
+    });
+    match socket.connected(timeout(&args.conn)?).await {
+        Ok(_) => {}
+        Err(EventsError::Timeout(..)) => anyhow::bail!(
+            "could not reach {}; start a server with `netlab events serve`",
+            args.conn.addr
+        ),
+        Err(e) => return Err(e.into()),
+    }
+    // The join itself is sent on each Connected{recovered:false} below, the first one included.
+    let mut room = args.room.clone();
+    eprintln!(
+        "joined {room} as {}; type a message, or /join ROOM, /leave, /quit",
+        args.name
+    );
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    loop {
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Some(ev) => print_chat(out, &ev),
+                None => break,
+            },
+            l = life.recv() => if let Ok(l) = l {
+                report_lifecycle(&l);
+                if let Lifecycle::Connected { recovered: false, .. } = l {
+                    let _ = socket.emit("join", vec![json!(room)]).await;
+                }
+            },
+            line = lines.next_line() => {
+                let Ok(Some(line)) = line else { break };
+                match chat_input(&line) {
+                    ChatInput::Quit => break,
+                    ChatInput::Join(r) => {
+                        socket.emit("leave", vec![json!(room)]).await?;
+                        room = r;
+                        socket.emit("join", vec![json!(room)]).await?;
+                    }
+                    ChatInput::Leave => socket.emit("leave", vec![json!(room)]).await?,
+                    ChatInput::Say(text) => socket.emit("message", vec![json!(room), json!(text)]).await?,
+                    ChatInput::Nothing => {}
+                }
+            }
+            why = crate::signal::stop_requested() => { eprintln!("{why}: leaving"); break; }
+        }
+        if matches!(socket.status(), Status::Closed) {
+            break;
+        }
+    }
+    client.close().await;
+    Ok(())
+}
+
+#[derive(Debug, PartialEq)]
+enum ChatInput {
+    Say(String),
+    Join(String),
+    Leave,
+    Quit,
+    Nothing,
+}
+
+fn chat_input(line: &str) -> ChatInput {
+    let line = line.trim();
+    match line.split_once(' ').unwrap_or((line, "")) {
+        ("/quit", _) => ChatInput::Quit,
+        ("/leave", _) => ChatInput::Leave,
+        ("/join", r) if !r.trim().is_empty() => ChatInput::Join(r.trim().to_string()),
+        _ if line.is_empty() => ChatInput::Nothing,
+        _ => ChatInput::Say(line.to_string()),
+    }
+}
+
+fn print_chat(out: &Output, ev: &Incoming) {
+    if out.json {
+        return out.json_line(&event(
+            &ev.name,
+            &ev.args.first().cloned().unwrap_or(Value::Null),
+        ));
+    }
+    if let Some(line) = chat_line(ev) {
+        out.line(line);
+    }
+}
+
+/// How a chat event reads on screen.
+fn chat_line(ev: &Incoming) -> Option<String> {
+    let a = ev.args.first()?;
+    let s = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
+    Some(match ev.name.as_str() {
+        "message" => format!("[{}] {}: {}", s("room"), s("name"), s("text")),
+        "joined" => format!("[{}] * {} joined", s("room"), s("name")),
+        "left" => format!("[{}] * {} left", s("room"), s("name")),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netlab_events::Frame;
+
+    fn incoming(name: &str, args: Value, seq: Option<u64>) -> Incoming {
+        Incoming {
+            ns: "/chat".into(),
+            name: name.into(),
+            args: vec![args],
+            seq,
+            ack: None,
+        }
+    }
+
+    #[test]
+    fn arguments_are_json_when_they_can_be() {
+        assert_eq!(arg_value("42"), json!(42));
+        assert_eq!(arg_value("{\"a\":1}"), json!({"a":1}));
+        assert_eq!(arg_value("hello there"), json!("hello there"));
+    }
+
+    #[test]
+    fn chat_commands() {
+        assert_eq!(
+            chat_input("/join kitchen"),
+            ChatInput::Join("kitchen".into())
+        );
+        assert_eq!(chat_input("/join"), ChatInput::Say("/join".into()));
+        assert_eq!(chat_input(" /quit "), ChatInput::Quit);
+        assert_eq!(chat_input("hi all"), ChatInput::Say("hi all".into()));
+        assert_eq!(chat_input("   "), ChatInput::Nothing);
+    }
+
+    #[test]
+    fn what_students_see() {
+        let conn = 3;
+        let lines = [
+            trace_line(&Trace::In {
+                conn,
+                frame: Frame::event("/chat", "shout", vec![json!("hi")]),
+            }),
+            trace_line(&Trace::Note(Note::Unhandled {
+                conn,
+                event: netlab_events::core::Event {
+                    ns: "/chat".into(),
+                    name: "shout".into(),
+                    args: vec![],
+                    ack: None,
+                    seq: None,
+                },
+            })),
+            trace_line(&Trace::Out {
+                conn,
+                frame: Arc::new(Frame::Ping),
+            }),
+            chat_line(&incoming(
+                "message",
+                json!({"room":"lobby","name":"ada","text":"hi"}),
+                Some(4),
+            ))
+            .unwrap(),
+            chat_line(&incoming(
+                "joined",
+                json!({"room":"lobby","name":"bob"}),
+                None,
+            ))
+            .unwrap(),
+            incoming_line(&incoming("message", json!({"text":"x"}), Some(4)), true),
+            incoming_line(&incoming("message", json!({"text":"x"}), Some(4)), false),
+        ];
+        insta::assert_snapshot!(lines.join("\n"));
+        let out = Output::plain();
+        insta::assert_snapshot!(
+            "emit_table",
+            emit_table(
+                &out,
+                "/chat",
+                "join",
+                &[json!("lobby")],
+                Some(&[json!({"ok": true})])
+            )
+            .to_string()
+        );
+    }
+}

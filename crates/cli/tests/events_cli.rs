@@ -1,0 +1,243 @@
+//! `netlab events` end to end: the real binary, real sockets on loopback. A chat server with
+//! `--trace`, a raw TCP client typing frames as `nc` would, `emit --ack`, `listen`, two `chat`
+//! clients talking, and usage errors with exit code 2.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_netlab");
+const T: Duration = Duration::from_secs(15);
+
+fn netlab(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env("NO_COLOR", "1").env_remove("RUST_LOG");
+    cmd
+}
+
+fn run(args: &[&str]) -> Output {
+    let mut child = netlab(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run netlab");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("netlab {args:?} did not finish within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn read_lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// A long-running `netlab` process whose stdout we read line by line; killed on drop.
+struct Proc {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Proc {
+    fn start(args: &[&str]) -> Proc {
+        let mut child = netlab(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start netlab");
+        let lines = read_lines(child.stdout.take().unwrap());
+        Proc { child, lines }
+    }
+
+    /// Lines until one satisfies `f` (returned), or panic after T.
+    fn until(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + T;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if f(&line) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("no line {what} within {T:?}"),
+            }
+        }
+    }
+
+    fn type_line(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(extra: &[&str]) -> (Proc, SocketAddr) {
+    let mut args = vec!["events", "serve", "--port", "0"];
+    args.extend_from_slice(extra);
+    let p = Proc::start(&args);
+    let first = p.until("listening", |_| true);
+    let addr = first
+        .strip_prefix("listening on tcp ")
+        .unwrap_or_else(|| panic!("first line was {first:?}"))
+        .parse()
+        .unwrap();
+    (p, addr)
+}
+
+#[test]
+fn trace_shows_frames_and_the_dropped_unhandled_event() {
+    let (server, addr) = serve(&["--trace"]);
+    let mut nc = TcpStream::connect(addr).unwrap();
+    nc.set_read_timeout(Some(T)).unwrap();
+    let mut rd = BufReader::new(nc.try_clone().unwrap());
+    let mut line = String::new();
+    rd.read_line(&mut line).unwrap();
+    assert!(line.starts_with("{\"type\":\"hello\""), "{line}");
+    nc.write_all(b"{\"type\":\"connect\",\"ns\":\"/chat\",\"auth\":{\"name\":\"nc\"}}\n")
+        .unwrap();
+    nc.write_all(b"{\"type\":\"event\",\"ns\":\"/chat\",\"name\":\"shout\",\"args\":[1]}\n")
+        .unwrap();
+    // The reader and the writer trace independently: collect lines, then look at them.
+    let mut seen = Vec::new();
+    while !(seen.iter().any(|l: &String| l.contains("!!"))
+        && seen
+            .iter()
+            .any(|l| l.contains("-> {\"type\":\"connected\"")))
+    {
+        seen.push(server.until("more trace", |_| true));
+    }
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("<- {\"type\":\"connect\",\"ns\":\"/chat\"")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("<- {\"type\":\"event\",\"ns\":\"/chat\",\"name\":\"shout\"")),
+        "{seen:?}"
+    );
+    let dropped = seen.iter().find(|l| l.contains("!!")).unwrap();
+    assert!(
+        dropped.ends_with("!! dropped event \"shout\" on /chat: no handler for it"),
+        "{dropped}"
+    );
+}
+
+#[test]
+fn emit_with_ack_prints_the_reply_and_listen_prints_events() {
+    let (_server, addr) = serve(&[]);
+    let a = addr.to_string();
+    let listener = Proc::start(&[
+        "events",
+        "listen",
+        "--addr",
+        &a,
+        "--ns",
+        "/chat",
+        "--auth",
+        "{\"name\":\"lis\"}",
+        "--join",
+        "lobby",
+        "--reliable",
+        "--json",
+        "--count",
+        "2",
+    ]);
+    listener.until("own join", |l| l.contains("\"joined\""));
+    let out = run(&[
+        "events",
+        "emit",
+        "--addr",
+        &a,
+        "--ns",
+        "/chat",
+        "--auth",
+        "{\"name\":\"em\"}",
+        "--ack",
+        "--json",
+        "join",
+        "lobby",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        printed,
+        serde_json::json!({"event":"emitted","ns":"/chat","name":"join","args":["lobby"],"ack":[{"ok":true,"room":"lobby"}]})
+    );
+    let heard = listener.until("em joined", |l| l.contains("\"em\""));
+    let v: serde_json::Value = serde_json::from_str(&heard).unwrap();
+    assert_eq!(v["event"], "event");
+    assert_eq!(v["name"], "joined");
+    assert_eq!(v["seq"], 2);
+}
+
+#[test]
+fn two_chat_clients_talk() {
+    let (_server, addr) = serve(&[]);
+    let a = addr.to_string();
+    let mut ada = Proc::start(&[
+        "events", "chat", "--addr", &a, "--name", "ada", "--room", "lobby",
+    ]);
+    ada.until("ada joined", |l| l == "[lobby] * ada joined");
+    let mut bob = Proc::start(&[
+        "events", "chat", "--addr", &a, "--name", "bob", "--room", "lobby",
+    ]);
+    ada.until("bob joined", |l| l == "[lobby] * bob joined");
+    bob.until("bob's own join", |l| l == "[lobby] * bob joined");
+    ada.type_line("hello bob");
+    bob.until("ada's message", |l| l == "[lobby] ada: hello bob");
+    bob.type_line("hi ada");
+    ada.until("bob's reply", |l| l == "[lobby] bob: hi ada");
+    bob.type_line("/quit");
+    ada.until("bob left", |l| l == "[lobby] * bob left");
+}
+
+#[test]
+fn usage_errors_exit_2_and_refused_connections_exit_1() {
+    let out = run(&["events", "emit", "x", "--ns", "chat"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must start with '/'"));
+    let out = run(&["events", "emit", "x", "--auth", "{nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    // Nothing listens on this port (we bind and drop to find a free one).
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let out = run(&[
+        "events",
+        "emit",
+        "x",
+        "--addr",
+        &free.to_string(),
+        "--timeout",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is `netlab events serve` running"));
+}
