@@ -342,7 +342,10 @@ fn capture(
     view: &ViewArgs,
 ) -> anyhow::Result<()> {
     let mut pipe = Pipeline::new(filter, view)?;
-    let mut cap = LiveCapture::open(&LiveConfig::on(iface)).map_err(classify)?;
+    // A filter that implies ports (`udp port 7007`) also becomes a kernel filter: under a flood
+    // of other traffic only ours is queued, copied and dissected.
+    let ports = pipe.filter.required_ports().unwrap_or_default();
+    let mut cap = LiveCapture::open(&LiveConfig::on(iface).with_ports(&ports)).map_err(classify)?;
     let mut sink = match save {
         Some(path) => Some(open_sink(path)?),
         None => None,
@@ -397,16 +400,24 @@ fn open_sink(path: &Path) -> anyhow::Result<CaptureWriter<BufWriter<File>>> {
 
 /// The end-of-capture summary, on stderr (it is not a result).
 fn report_live(s: &CaptureStats, pipe: &Pipeline, save: Option<&Path>) {
+    let duplicates = if s.kernel_filter {
+        "the kernel filter drops the outgoing copy of each loopback frame (lo delivers every \
+         frame twice: leaving and arriving)"
+            .to_string()
+    } else {
+        format!(
+            "{} loopback duplicates skipped (lo delivers every frame twice: leaving and arriving)",
+            s.loopback_duplicates
+        )
+    };
     eprintln!(
-        "{} packets captured, {} shown{}; kernel: {} received, {} dropped; {} loopback duplicates \
-         skipped (each frame on lo is delivered twice: leaving and arriving)",
+        "{} packets captured, {} shown{}; kernel: {} received, {} dropped; {duplicates}",
         s.delivered,
         pipe.shown,
         save.map(|p| format!(", saved to {}", p.display()))
             .unwrap_or_default(),
         s.kernel_received,
         s.kernel_dropped,
-        s.loopback_duplicates
     );
     if s.kernel_dropped > 0 {
         eprintln!(
