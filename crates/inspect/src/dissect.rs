@@ -26,6 +26,7 @@ mod ipv4;
 mod ipv6;
 mod link;
 mod tcp;
+mod text;
 mod tls;
 mod udp;
 mod websocket;
@@ -220,7 +221,7 @@ impl<'a> LayerBuilder<'a> {
             protocol,
             osi,
             tcpip,
-            fields: Vec::with_capacity(16),
+            fields: Vec::with_capacity(field_capacity(protocol)),
             notes: Vec::new(),
             reason: None,
         }
@@ -425,6 +426,16 @@ impl<'a> LayerBuilder<'a> {
             reason: self.reason,
             notes,
         }
+    }
+}
+
+/// Fields a layer usually has, so its vector is allocated once instead of grown.
+fn field_capacity(protocol: &str) -> usize {
+    match protocol {
+        // 20 header fields and flags, options, and the flow tracker's 4 more.
+        "TCP" => 48,
+        "IPv4" | "IPv6" | "DNS" | "HTTP" | "TLS" => 24,
+        _ => 8,
     }
 }
 

@@ -809,7 +809,7 @@ fn is_websocket_upgrade(d: &Dissection) -> bool {
 /// Seconds from `a` to `b`, computed on the integer parts first: epoch seconds as an f64 would
 /// lose the sub-microsecond digits.
 fn duration(a: Timestamp, b: Timestamp) -> f64 {
-    let secs = (b.secs - a.secs) as f64;
+    let secs = b.secs.saturating_sub(a.secs) as f64;
     let nanos = f64::from(b.nanos) - f64::from(a.nanos);
     (secs + nanos / 1e9).max(0.0)
 }

@@ -183,12 +183,30 @@ impl MacAddr {
 
 impl std::fmt::Display for MacAddr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let b = self.0;
-        write!(
-            f,
-            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            b[0], b[1], b[2], b[3], b[4], b[5]
-        )
+        f.write_str(self.text().as_str())
+    }
+}
+
+/// The 17 characters of a MAC address, built without the formatting machinery: twelve
+/// `{:02x}` calls cost more than dissecting a whole packet.
+pub struct MacText([u8; 17]);
+
+impl MacText {
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits and colons are ever written.
+        std::str::from_utf8(&self.0).unwrap_or("??:??:??:??:??:??")
+    }
+}
+
+impl MacAddr {
+    pub fn text(self) -> MacText {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut buf = [b':'; 17];
+        for (i, b) in self.0.into_iter().enumerate() {
+            buf[i * 3] = HEX[usize::from(b >> 4)];
+            buf[i * 3 + 1] = HEX[usize::from(b & 0xf)];
+        }
+        MacText(buf)
     }
 }
 

@@ -96,21 +96,11 @@ impl Conversation {
         p.src_port() == Some(self.client_port)
     }
 
-    /// Relative sequence and acknowledgement numbers (raw minus the sender's or peer's ISN).
+    /// Relative sequence and acknowledgement numbers, as netlab-inspect's flow tracker counts
+    /// them (raw minus the sender's or the peer's initial sequence number).
     fn relative(&self, p: &Pkt) -> (u64, u64) {
-        let (own, other) = if self.is_client(p) {
-            (self.client_isn, self.server_isn)
-        } else {
-            (self.server_isn, self.client_isn)
-        };
-        let rel = |raw: u64, isn: u64| (raw.wrapping_sub(isn)) & 0xffff_ffff;
-        let seq = p.num("tcp.seq_raw").unwrap_or(0);
-        let ack = if p.flag("tcp.flags.ack") {
-            rel(p.num("tcp.ack_raw").unwrap_or(0), other)
-        } else {
-            0
-        };
-        (rel(seq, own), ack)
+        let (seq, ack) = p.rel_seq_ack();
+        (u64::from(seq), u64::from(ack))
     }
 
     fn table(&self, pkts: &[Pkt], style: crate::Style) -> String {
@@ -253,8 +243,10 @@ fn teardown(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
 
 /// One run of the three-writes experiment.
 struct WriteRun {
-    /// What the server's single read returned.
+    /// What the server's first read returned.
     first_read: Vec<u8>,
+    /// Reads the server needed to collect all 11 bytes.
+    reads: usize,
     /// Distinct data segments from the client after the warm-up (retransmissions not counted).
     segments: usize,
 }
@@ -280,12 +272,13 @@ async fn byte_stream(s: &mut Session) -> Result<(), LabError> {
         let addr = listener
             .local_addr()
             .map_err(|e| LabError::Experiment(format!("server address: {e}")))?;
-        let (first_read, rec) = s
+        let ((first_read, reads), rec) = s
             .capture(name, &[addr.port()], three_writes(listener, nodelay))
             .await?;
         let segments = data_segments(&packets::dissect_all(&rec));
         runs.push(WriteRun {
             first_read,
+            reads,
             segments,
         });
     }
@@ -294,7 +287,8 @@ async fn byte_stream(s: &mut Session) -> Result<(), LabError> {
             "client socket",
             "writes",
             "data segments on the wire",
-            "server's one read",
+            "server's first read",
+            "reads",
         ],
         s.style(),
     );
@@ -304,12 +298,13 @@ async fn byte_stream(s: &mut Session) -> Result<(), LabError> {
             "3".to_string(),
             run.segments.to_string(),
             format!("{:?}", String::from_utf8_lossy(&run.first_read)),
+            run.reads.to_string(),
         ]);
     }
     s.show("Three writes, counted", &t.to_string());
     for (run, label) in runs.iter().zip(["Nagle", "TCP_NODELAY"]) {
         s.check_eq(
-            &format!("{label}: one read returns all three writes"),
+            &format!("{label}: the first read returns all three writes"),
             String::from_utf8_lossy(&run.first_read).into_owned(),
             "onetwothree".to_string(),
         );
@@ -331,9 +326,9 @@ async fn byte_stream(s: &mut Session) -> Result<(), LabError> {
         Question::number(
             "reads-needed",
             "The client made 3 writes. How many reads did the server need to get all 11 bytes?",
-            1.0,
+            runs[0].reads as f64,
         )
-        .hint("look at the last column: what did the server's one read return?")
+        .hint("look at the last columns: what did the server's first read return?")
         .why("One: TCP delivers a stream of bytes, and everything that arrived is returned by one read. Message boundaries are not kept."),
     )?;
     s.ask(
@@ -348,8 +343,9 @@ async fn byte_stream(s: &mut Session) -> Result<(), LabError> {
     Ok(())
 }
 
-/// The experiment behind [`byte_stream`]: returns what the server's single read got.
-async fn three_writes(listener: TcpListener, nodelay: bool) -> Result<Vec<u8>, LabError> {
+/// The experiment behind [`byte_stream`]: returns what the server's first read got, and how many
+/// reads it took to collect every byte written.
+async fn three_writes(listener: TcpListener, nodelay: bool) -> Result<(Vec<u8>, usize), LabError> {
     let addr = listener
         .local_addr()
         .map_err(|e| LabError::Experiment(e.to_string()))?;
@@ -370,12 +366,24 @@ async fn three_writes(listener: TcpListener, nodelay: bool) -> Result<Vec<u8>, L
         timed("writing", client.write_all(w)).await?;
     }
     tokio::time::sleep(READ_AFTER).await;
-    let mut buf = vec![0u8; 64];
-    let n = timed("the server's read", conn.read(&mut buf)).await?;
-    buf.truncate(n);
+    let total: usize = WRITES.iter().map(|w| w.len()).sum();
+    let mut first = Vec::new();
+    let (mut got, mut reads) = (0, 0);
+    while got < total {
+        let mut buf = vec![0u8; 64];
+        let n = timed("the server's read", conn.read(&mut buf)).await?;
+        if n == 0 {
+            break;
+        }
+        if reads == 0 {
+            first = buf[..n].to_vec();
+        }
+        got += n;
+        reads += 1;
+    }
     drop(conn);
     servers::close_tcp(client).await?;
-    Ok(buf)
+    Ok((first, reads))
 }
 
 /// Client data segments after the 1-byte warm-up, counted once per sequence number (Linux's tail

@@ -316,7 +316,7 @@ impl Reader<'_, '_> {
                 0xc0 => {
                     let lo = *self.msg.get(at + 1).ok_or_else(|| self.truncated(at))?;
                     let target = usize::from(u16::from_be_bytes([len & 0x3f, lo]));
-                    let in_place = *in_place.get_or_insert(at + 2 - start);
+                    let in_place = *in_place.get_or_insert_with(|| at + 2 - start);
                     pointers += 1;
                     // Pointing backwards only: a pointer to itself or forward could loop.
                     if target >= at || pointers > MAX_POINTERS {

@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use super::text::Line;
 use super::{Dissector, LayerBuilder, Malformed, fragment_head, transport};
 use crate::model::{Endpoints, OsiLayer, TcpIpLayer, Value};
 
@@ -188,17 +189,24 @@ fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String
     if quoted {
         lb.note("copy of the IP header of the packet that caused the ICMP error above");
     }
-    let mut summary = format!(
-        "Src: {src}, Dst: {dst}, TTL: {ttl}, Protocol: {} ({proto})",
-        proto_name(proto)
-    );
+    let mut l = Line::new();
+    l.s("Src: ")
+        .ipv4(src)
+        .s(", Dst: ")
+        .ipv4(dst)
+        .s(", TTL: ")
+        .n(ttl);
+    l.s(", Protocol: ")
+        .s(proto_name(proto))
+        .s(" (")
+        .n(proto)
+        .s(")");
     if fragment {
-        summary.push_str(&format!(
-            ", Fragment offset: {}{}",
-            usize::from(offset) * 8,
-            if mf { ", MF" } else { "" }
-        ));
+        l.s(", Fragment offset: ")
+            .n(u64::from(offset) * 8)
+            .s(if mf { ", MF" } else { "" });
     }
+    let summary = l.done();
     Ok((
         Decoded {
             src,

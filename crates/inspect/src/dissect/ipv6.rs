@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use super::text::Line;
 use super::{Dissector, LayerBuilder, Malformed, fragment_head, ipv4, transport};
 use crate::model::{Endpoints, OsiLayer, TcpIpLayer};
 
@@ -167,10 +168,21 @@ fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String
     if nxt == next::ESP {
         lb.note("ESP: the rest is encrypted (IPsec) and cannot be decoded");
     }
-    let summary = format!(
-        "Src: {src}, Dst: {dst}, Hop limit: {hlim}, {chain}Next header: {} ({nxt})",
-        ipv4::proto_name(nxt)
-    );
+    let mut l = Line::new();
+    l.s("Src: ")
+        .ip(IpAddr::V6(src))
+        .s(", Dst: ")
+        .ip(IpAddr::V6(dst))
+        .s(", Hop limit: ")
+        .n(hlim);
+    l.s(", ")
+        .s(&chain)
+        .s("Next header: ")
+        .s(ipv4::proto_name(nxt))
+        .s(" (")
+        .n(nxt)
+        .s(")");
+    let summary = l.done();
     Ok((
         Decoded {
             src,

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 
+use super::text::Line;
 use super::{Dissector, LayerBuilder, Malformed, arp, ipv4, ipv6};
 use crate::model::{LinkType, MacAddr, OsiLayer, TcpIpLayer, Value};
 
@@ -105,11 +106,15 @@ fn decode_ethernet(lb: &mut LayerBuilder) -> Result<(u16, String), Malformed> {
     if src.is_zero() && dst.is_zero() {
         lb.note(ZERO_MACS);
     }
-    let summary = format!(
-        "Src: {src}, Dst: {dst}, Type: {} (0x{etype:04x})",
-        ethertype_name(etype)
-    );
-    Ok((etype, summary))
+    let mut l = Line::new();
+    l.s("Src: ")
+        .mac(src)
+        .s(", Dst: ")
+        .mac(dst)
+        .s(", Type: ")
+        .s(ethertype_name(etype));
+    l.s(" (").hex4(etype).s(")");
+    Ok((etype, l.done()))
 }
 
 /// Hand the bytes after a link header (or VLAN tag) to the protocol its EtherType names.

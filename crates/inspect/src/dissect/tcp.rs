@@ -1,5 +1,6 @@
 //! TCP (RFC 9293): ports, sequence numbers, flags, window, options, payload length.
 
+use super::text::Line;
 use super::{Dissector, LayerBuilder, Malformed, app, notes};
 use crate::model::{OsiLayer, TcpIpLayer, TcpSummary, Value};
 
@@ -158,25 +159,24 @@ pub fn summary_line(
     (seq, ack, window): (u32, u32, u32),
     kind: &str,
 ) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(64);
-    let _ = write!(s, "{src} → {dst} [");
+    let mut l = Line::new();
+    l.n(src).s(" → ").n(dst).s(" [");
     let mut first = true;
     for (bit, _, _, short) in FLAGS.iter().rev() {
         if tcp.flags & bit != 0 {
             if !first {
-                s.push_str(", ");
+                l.s(", ");
             }
-            s.push_str(short);
+            l.s(short);
             first = false;
         }
     }
-    let _ = write!(s, "] {kind}Seq={seq}");
+    l.s("] ").s(kind).s("Seq=").n(seq);
     if tcp.has(TcpSummary::ACK) {
-        let _ = write!(s, " {kind}Ack={ack}");
+        l.s(" ").s(kind).s("Ack=").n(ack);
     }
-    let _ = write!(s, " Win={window} Len={}", tcp.payload_len);
-    s
+    l.s(" Win=").n(window).s(" Len=").n(tcp.payload_len);
+    l.done()
 }
 
 /// Decode options from byte 20 to the header's end. A broken option ends the list with a note.

@@ -1,5 +1,6 @@
 //! UDP (RFC 768): ports, length, checksum.
 
+use super::text::Line;
 use super::{Dissector, LayerBuilder, Malformed, app, notes};
 use crate::model::{OsiLayer, TcpIpLayer, Value};
 
@@ -88,7 +89,13 @@ fn decode(
     if quoted {
         lb.cover(lb.available());
     }
-    let summary = format!("{src_port} → {dst_port} Len={}", len - field::HEADER_LEN);
+    let mut l = Line::new();
+    l.n(src_port)
+        .s(" → ")
+        .n(dst_port)
+        .s(" Len=")
+        .n((len - field::HEADER_LEN) as u64);
+    let summary = l.done();
     Ok((
         Decoded {
             src_port,
