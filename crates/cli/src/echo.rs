@@ -317,10 +317,11 @@ async fn serve_tcp(out: &Output, args: TcpServeArgs) -> anyhow::Result<()> {
         ..TcpConfig::default()
     };
     let server = TcpEchoServer::bind(config).await.map_err(lift)?;
+    let mut signals = crate::signal::StopSignals::install()?;
     print_listening(out, Proto::Tcp, server.local_addr());
     let (trigger, signal) = shutdown::channel();
     let running = tokio::spawn(server.run(signal));
-    let why = crate::signal::stop_requested().await;
+    let why = signals.recv().await;
     eprintln!(
         "{why}: no longer accepting; draining open connections (up to {:?})",
         args.drain_timeout
@@ -351,10 +352,11 @@ async fn serve_udp(out: &Output, args: UdpServeArgs) -> anyhow::Result<()> {
         impairment,
     };
     let server = UdpEchoServer::bind(config).await.map_err(lift)?;
+    let mut signals = crate::signal::StopSignals::install()?;
     print_listening(out, Proto::Udp, server.local_addr());
     let (trigger, signal) = shutdown::channel();
     let running = tokio::spawn(server.run(signal));
-    let why = crate::signal::stop_requested().await;
+    let why = signals.recv().await;
     eprintln!("{why}: stopping");
     trigger.fire();
     let summary = running.await.context("the server task failed")?;
