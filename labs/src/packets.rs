@@ -3,8 +3,8 @@
 //! the way the labs teach: a packet list, a byte map (every byte of a frame labelled with its OSI
 //! and TCP/IP layer) and a hex dump coloured by layer.
 
-use netlab_inspect::dissect::dissect;
-use netlab_inspect::{Dissection, Layer, RawPacket};
+use netlab_inspect::flows::FlowTracker;
+use netlab_inspect::{Dissection, FlowAnnotation, Layer, Packet, RawPacket};
 
 use crate::capture::Recording;
 use crate::render;
@@ -16,22 +16,48 @@ pub struct Pkt {
     pub number: usize,
     pub raw: RawPacket,
     pub d: Dissection,
+    /// What netlab-inspect's flow tracker says: stream, relative seq/ack, handshake notes.
+    pub flow: Option<FlowAnnotation>,
 }
 
-/// Dissects every packet of a recording.
+/// Dissects every packet of a recording, in order, through the flow tracker.
 pub fn dissect_all(rec: &Recording) -> Vec<Pkt> {
+    let mut tracker = FlowTracker::new();
     rec.packets
         .iter()
         .enumerate()
-        .map(|(i, raw)| Pkt {
-            number: i + 1,
-            d: dissect(raw.link_type, &raw.bytes),
-            raw: raw.clone(),
+        .map(|(i, raw)| {
+            let (d, flow) = tracker.process(raw);
+            Pkt {
+                number: i + 1,
+                raw: raw.clone(),
+                d,
+                flow,
+            }
         })
         .collect()
 }
 
 impl Pkt {
+    /// The packet as netlab-inspect's renderers take it.
+    pub fn to_packet(&self) -> Packet {
+        Packet {
+            number: self.number as u64,
+            raw: self.raw.clone(),
+            dissection: self.d.clone(),
+            flow: self.flow.clone(),
+        }
+    }
+
+    /// Relative sequence and acknowledgement numbers from the flow tracker (0 when absent).
+    pub fn rel_seq_ack(&self) -> (u32, u32) {
+        let f = self.flow.as_ref();
+        (
+            f.and_then(|f| f.rel_seq).unwrap_or(0),
+            f.and_then(|f| f.rel_ack).unwrap_or(0),
+        )
+    }
+
     /// A numeric field by its dotted name (`tcp.hdr_len`).
     pub fn num(&self, name: &str) -> Option<u64> {
         self.d.field(name).and_then(|f| f.value.as_u64())
@@ -250,11 +276,9 @@ pub fn byte_map(p: &Pkt, style: Style) -> String {
 /// A hex dump by netlab-inspect's renderer: bytes coloured by layer, a letter row naming each
 /// byte's layer when there is no colour, and the bytes of the field `highlight` marked.
 pub fn hex_dump(p: &Pkt, style: Style, highlight: Option<&str>) -> String {
-    let packet = netlab_inspect::Packet {
-        number: p.number as u64,
-        raw: p.raw.clone(),
+    let packet = Packet {
         dissection: with_data_layer(p),
-        flow: None,
+        ..p.to_packet()
     };
     let style = netlab_inspect::render::Style {
         color: style.is_enabled(),
@@ -262,6 +286,18 @@ pub fn hex_dump(p: &Pkt, style: Style, highlight: Option<&str>) -> String {
     let mut out = Vec::new();
     // Writing to a Vec cannot fail.
     let _ = netlab_inspect::render::hex::write(&mut out, &packet, style, highlight);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The layer tree by netlab-inspect's renderer: each layer with both models' names, its bytes,
+/// its fields with offsets, and notes on capture artefacts.
+pub fn layer_tree(p: &Pkt, style: Style) -> String {
+    let style = netlab_inspect::render::Style {
+        color: style.is_enabled(),
+    };
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = netlab_inspect::render::tree::write(&mut out, &p.to_packet(), style);
     String::from_utf8_lossy(&out).into_owned()
 }
 

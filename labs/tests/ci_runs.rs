@@ -353,3 +353,40 @@ fn without_capture_privilege_the_lab_says_how_to_allow_it_and_finishes() {
     );
     assert!(stdout.contains("Lab complete."), "{stdout}");
 }
+
+#[test]
+fn lab01_interactive_with_typed_answers_gives_a_hint_then_accepts() {
+    // What a student types: Enter after each explanation, one wrong answer, then right ones.
+    let typed = "\n\n\n30\n34\n32\nb\n\n8\n47\n\n98\n\nc\n\n";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lab01"))
+        .arg("--offline")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start lab01");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(typed.as_bytes()).expect("type the answers");
+    }
+    let start = Instant::now();
+    while child.try_wait().expect("poll").is_none() {
+        assert!(
+            start.elapsed() < LIMIT,
+            "interactive lab01 ran over {LIMIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(stdout.matches("[Enter] to continue").count(), 7, "{stdout}");
+    assert!(
+        stdout.contains("Not quite. Hint: the headers before it are Ethernet and IPv4"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Right: 34."), "{stdout}");
+    assert!(stdout.contains("7 of 7 right"), "{stdout}");
+}

@@ -17,6 +17,9 @@ use netlab_inspect::live::{self, CaptureStats, LiveCapture, LiveConfig};
 use netlab_inspect::render::{self, Clock, Style, TimeFormat, stats::Stats};
 use netlab_inspect::{InspectError, Packet, RawPacket};
 
+use crate::exit;
+use crate::output::OutputArgs;
+
 #[derive(Subcommand, Debug)]
 pub enum InspectCommand {
     /// Read a pcap or pcapng file and show its packets.
@@ -59,9 +62,8 @@ pub enum InspectCommand {
     },
     /// List the interfaces you can capture on.
     Interfaces {
-        /// One JSON object per interface.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: OutputArgs,
     },
 }
 
@@ -109,34 +111,6 @@ impl From<TimeArg> for TimeFormat {
     }
 }
 
-/// Print an error the way every netlab command does and give its exit code: 2 for a usage
-/// error, 1 otherwise. Causes already spelled out in the message are not repeated.
-pub fn report(err: &anyhow::Error) -> std::process::ExitCode {
-    let mut text = err.to_string();
-    for cause in err.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-    }
-    eprintln!("error: {text}");
-    let usage = err.chain().any(|c| c.is::<UsageError>());
-    std::process::ExitCode::from(if usage { 2 } else { 1 })
-}
-
-/// Marks an error as the user's input being wrong, so `main` exits with 2.
-#[derive(Debug)]
-pub struct UsageError(pub anyhow::Error);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
 /// Run a command; errors say whether they are usage errors (exit 2) or runtime errors (exit 1).
 pub fn run(cmd: InspectCommand) -> anyhow::Result<()> {
     let result = match cmd {
@@ -155,7 +129,7 @@ pub fn run(cmd: InspectCommand) -> anyhow::Result<()> {
             &view,
         ),
         InspectCommand::Follow { file, stream, json } => follow(&file, stream, json),
-        InspectCommand::Interfaces { json } => interfaces(json),
+        InspectCommand::Interfaces { out } => interfaces(&out),
     };
     match result {
         Err(e) if e.is::<io::Error>() && is_broken_pipe(&e) => Ok(()),
@@ -163,12 +137,10 @@ pub fn run(cmd: InspectCommand) -> anyhow::Result<()> {
     }
 }
 
-/// An `InspectError` as an anyhow error, marked as usage when the input was at fault.
+/// An `InspectError` as an anyhow error, marked as usage (exit 2) when the input was at fault.
 fn classify(e: InspectError) -> anyhow::Error {
     match e {
-        InspectError::Filter { .. } | InspectError::NoSuchInterface { .. } => {
-            anyhow::Error::new(UsageError(e.into()))
-        }
+        InspectError::Filter { .. } | InspectError::NoSuchInterface { .. } => exit::usage(e),
         other => other.into(),
     }
 }
@@ -317,11 +289,11 @@ fn follow(file: &Path, stream: u32, json: bool) -> anyhow::Result<()> {
             .iter()
             .filter(|c| c.protocol == "TCP")
             .count();
-        return Err(anyhow::Error::new(UsageError(anyhow::anyhow!(
+        return Err(exit::usage(format!(
             "{} has no TCP stream {stream}; it has {streams} (numbered from 0; `netlab inspect \
              read FILE --stats` lists them)",
             file.display()
-        ))));
+        )));
     };
     let stdout = io::stdout();
     let mut w = BufWriter::new(stdout.lock());
@@ -342,7 +314,10 @@ fn capture(
     view: &ViewArgs,
 ) -> anyhow::Result<()> {
     let mut pipe = Pipeline::new(filter, view)?;
-    let mut cap = LiveCapture::open(&LiveConfig::on(iface)).map_err(classify)?;
+    // A filter that implies ports (`udp port 7007`) also becomes a kernel filter: under a flood
+    // of other traffic only ours is queued, copied and dissected.
+    let ports = pipe.filter.required_ports().unwrap_or_default();
+    let mut cap = LiveCapture::open(&LiveConfig::on(iface).with_ports(&ports)).map_err(classify)?;
     let mut sink = match save {
         Some(path) => Some(open_sink(path)?),
         None => None,
@@ -397,16 +372,24 @@ fn open_sink(path: &Path) -> anyhow::Result<CaptureWriter<BufWriter<File>>> {
 
 /// The end-of-capture summary, on stderr (it is not a result).
 fn report_live(s: &CaptureStats, pipe: &Pipeline, save: Option<&Path>) {
+    let duplicates = if s.kernel_filter {
+        "the kernel filter drops the outgoing copy of each loopback frame (lo delivers every \
+         frame twice: leaving and arriving)"
+            .to_string()
+    } else {
+        format!(
+            "{} loopback duplicates skipped (lo delivers every frame twice: leaving and arriving)",
+            s.loopback_duplicates
+        )
+    };
     eprintln!(
-        "{} packets captured, {} shown{}; kernel: {} received, {} dropped; {} loopback duplicates \
-         skipped (each frame on lo is delivered twice: leaving and arriving)",
+        "{} packets captured, {} shown{}; kernel: {} received, {} dropped; {duplicates}",
         s.delivered,
         pipe.shown,
         save.map(|p| format!(", saved to {}", p.display()))
             .unwrap_or_default(),
         s.kernel_received,
         s.kernel_dropped,
-        s.loopback_duplicates
     );
     if s.kernel_dropped > 0 {
         eprintln!(
@@ -417,20 +400,16 @@ fn report_live(s: &CaptureStats, pipe: &Pipeline, save: Option<&Path>) {
     }
 }
 
-fn interfaces(json: bool) -> anyhow::Result<()> {
+fn interfaces(args: &OutputArgs) -> anyhow::Result<()> {
+    let out = args.output();
     let list = live::interfaces();
-    let stdout = io::stdout();
-    let mut w = stdout.lock();
-    if json {
+    if out.json {
         for i in &list {
-            serde_json::to_writer(&mut w, i)?;
-            writeln!(w)?;
+            out.json_line(i);
         }
         return Ok(());
     }
-    let mut t = comfy_table::Table::new();
-    t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
-        .set_header(vec!["Interface", "Index", "State", "MAC", "Addresses"]);
+    let mut t = out.table(["Interface", "Index", "State", "MAC", "Addresses"]);
     for i in &list {
         let state = match (i.up, i.loopback) {
             (true, true) => "up, loopback",
@@ -445,6 +424,6 @@ fn interfaces(json: bool) -> anyhow::Result<()> {
             i.addresses.join(", "),
         ]);
     }
-    writeln!(w, "{t}")?;
+    out.print_table(&t);
     Ok(())
 }

@@ -67,9 +67,6 @@ fn main() -> ExitCode {
         Command::Echo(cmd) => exit::finish(output::block_on(echo::run(cmd))),
         Command::Events(cmd) => exit::finish(output::block_on(events::run(cmd))),
         Command::Lab { command } => lab::run(command),
-        Command::Inspect(cmd) => match inspect::run(cmd) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => inspect::report(&e),
-        },
+        Command::Inspect(cmd) => exit::finish(inspect::run(cmd)),
     }
 }

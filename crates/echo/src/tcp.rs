@@ -25,6 +25,7 @@
 //!   then cut the rest (`aborted`), and return a [`TcpSummary`].
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -33,7 +34,7 @@ use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use crate::shutdown::Shutdown;
 use crate::sock::{self, BufferSizes};
@@ -236,10 +237,11 @@ async fn serve_connection(
 ) -> std::io::Result<()> {
     stream.set_nodelay(config.nodelay)?;
     let mut buf = vec![0u8; config.read_buffer.max(1)];
+    let mut idle = IdleTimer::new(config.idle_timeout);
     loop {
-        let n = match read_or_idle(&mut stream, &mut buf, config.idle_timeout).await? {
-            Some(n) => n,
-            None => {
+        let n = tokio::select! {
+            read = stream.read(&mut buf) => read?,
+            () = idle.expired() => {
                 stats.idle_closed.fetch_add(1, Ordering::Relaxed);
                 return Ok(()); // dropping the stream closes it
             }
@@ -249,25 +251,50 @@ async fn serve_connection(
             // so shut our write side too; the client sees end of stream after the last byte.
             return stream.shutdown().await;
         }
+        idle.touch();
         stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
         stream.write_all(&buf[..n]).await?;
         stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
     }
 }
 
-/// One read, or `None` when the idle timeout passes first.
-async fn read_or_idle(
-    stream: &mut TcpStream,
-    buf: &mut [u8],
-    idle: Option<Duration>,
-) -> std::io::Result<Option<usize>> {
-    match idle {
-        None => stream.read(buf).await.map(Some),
-        Some(idle) => {
-            match tokio::time::timeout_at(Instant::now() + idle, stream.read(buf)).await {
-                Ok(read) => read.map(Some),
-                Err(_) => Ok(None),
+/// The idle timeout, cheap on the hot path: a read only notes the time; the one timer is moved
+/// when it fires early. (A fresh `timeout` around every read would register and cancel a timer
+/// per read, which costs measurably with many busy connections.)
+struct IdleTimer {
+    limit: Option<Duration>,
+    last_activity: Instant,
+    sleep: Pin<Box<Sleep>>,
+}
+
+impl IdleTimer {
+    fn new(limit: Option<Duration>) -> Self {
+        let now = Instant::now();
+        // With no limit the timer is never polled; a far deadline keeps the type simple.
+        let first = now + limit.unwrap_or(Duration::from_secs(86_400));
+        IdleTimer {
+            limit,
+            last_activity: now,
+            sleep: Box::pin(tokio::time::sleep_until(first)),
+        }
+    }
+
+    fn touch(&mut self) {
+        self.last_activity = Instant::now();
+    }
+
+    /// Completes once nothing happened for `limit`; never, without a limit.
+    async fn expired(&mut self) {
+        let Some(limit) = self.limit else {
+            return std::future::pending().await;
+        };
+        loop {
+            self.sleep.as_mut().await;
+            let deadline = self.last_activity + limit;
+            if Instant::now() >= deadline {
+                return;
             }
+            self.sleep.as_mut().reset(deadline);
         }
     }
 }

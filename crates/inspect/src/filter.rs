@@ -61,6 +61,14 @@ impl Filter {
         self.expr.eval(p)
     }
 
+    /// Ports one of which every matching packet must carry (TCP or UDP, either side), if the
+    /// filter implies that: `udp port 53` gives `[53]`, `port 1 or tcp.port == 2` gives `[1, 2]`,
+    /// `tcp` gives `None`. Live capture hands these to the kernel so that everything else is
+    /// dropped before it costs anything; the filter itself still decides.
+    pub fn required_ports(&self) -> Option<Vec<u16>> {
+        self.expr.required_ports()
+    }
+
     /// The filter as typed.
     pub fn text(&self) -> &str {
         &self.text
@@ -148,6 +156,34 @@ fn protocol(word: &str) -> Option<&'static [&'static str]> {
 // ---- evaluation ----
 
 impl Expr {
+    fn required_ports(&self) -> Option<Vec<u16>> {
+        match self {
+            Expr::Port(_, p) => Some(vec![*p]),
+            Expr::Field(name, Some((Op::Eq, lit)))
+                if matches!(
+                    name.as_str(),
+                    "tcp.port"
+                        | "udp.port"
+                        | "tcp.srcport"
+                        | "tcp.dstport"
+                        | "udp.srcport"
+                        | "udp.dstport"
+                ) =>
+            {
+                lit.num.and_then(|n| u16::try_from(n).ok()).map(|p| vec![p])
+            }
+            Expr::And(a, b) => a.required_ports().or_else(|| b.required_ports()),
+            Expr::Or(a, b) => {
+                let mut ports = a.required_ports()?;
+                ports.extend(b.required_ports()?);
+                ports.sort_unstable();
+                ports.dedup();
+                Some(ports)
+            }
+            _ => None,
+        }
+    }
+
     fn eval(&self, p: &Packet) -> bool {
         match self {
             Expr::True => true,

@@ -113,6 +113,10 @@ fn labelled_frame(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
         &packets::byte_map(p, s.style()),
     );
     s.show(
+        "The same packet as a layer tree (fields with their offsets)",
+        &packets::layer_tree(p, s.style()),
+    );
+    s.show(
         "The same bytes in hex (^^ marks the TCP header length field)",
         &packets::hex_dump(p, s.style(), Some("tcp.hdr_len")),
     );

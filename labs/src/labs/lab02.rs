@@ -96,21 +96,11 @@ impl Conversation {
         p.src_port() == Some(self.client_port)
     }
 
-    /// Relative sequence and acknowledgement numbers (raw minus the sender's or peer's ISN).
+    /// Relative sequence and acknowledgement numbers, as netlab-inspect's flow tracker counts
+    /// them (raw minus the sender's or the peer's initial sequence number).
     fn relative(&self, p: &Pkt) -> (u64, u64) {
-        let (own, other) = if self.is_client(p) {
-            (self.client_isn, self.server_isn)
-        } else {
-            (self.server_isn, self.client_isn)
-        };
-        let rel = |raw: u64, isn: u64| (raw.wrapping_sub(isn)) & 0xffff_ffff;
-        let seq = p.num("tcp.seq_raw").unwrap_or(0);
-        let ack = if p.flag("tcp.flags.ack") {
-            rel(p.num("tcp.ack_raw").unwrap_or(0), other)
-        } else {
-            0
-        };
-        (rel(seq, own), ack)
+        let (seq, ack) = p.rel_seq_ack();
+        (u64::from(seq), u64::from(ack))
     }
 
     fn table(&self, pkts: &[Pkt], style: crate::Style) -> String {

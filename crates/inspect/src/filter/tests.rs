@@ -240,3 +240,18 @@ fn errors_point_at_the_bad_spot() {
         "bad filter (at character 8):\n  ip.ttl = 64\n         ^ a single '=' is not an operator: use '=='"
     );
 }
+
+#[test]
+fn required_ports_for_the_kernel_prefilter() {
+    let ports = |f: &str| Filter::parse(f).unwrap().required_ports();
+    assert_eq!(ports("udp port 53"), Some(vec![53]));
+    assert_eq!(
+        ports("tcp and (port 80 or tcp.port == 8080)"),
+        Some(vec![80, 8080])
+    );
+    assert_eq!(ports("src port 7007 and not icmp"), Some(vec![7007]));
+    assert_eq!(ports("port 1 or tcp"), None, "tcp alone may have any port");
+    assert_eq!(ports("not port 22"), None);
+    assert_eq!(ports("tcp.port > 80"), None);
+    assert_eq!(ports(""), None);
+}

@@ -164,6 +164,15 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 /// addresses with TCP/UDP ports ("127.0.0.1:7007", "[::1]:7007"), else ARP or MAC addresses.
 pub fn endpoints(p: &Packet) -> (String, String) {
     let d = &p.dissection;
+    // Fast path: the dissector already pulled out the outermost IP addresses and ports.
+    if let Some(e) = &d.endpoints {
+        let show = |ip: std::net::IpAddr, port: Option<u16>| match (ip, port) {
+            (std::net::IpAddr::V6(a), Some(port)) => format!("[{a}]:{port}"),
+            (a, Some(port)) => format!("{a}:{port}"),
+            (a, None) => a.to_string(),
+        };
+        return (show(e.src, e.src_port), show(e.dst, e.dst_port));
+    }
     let value = |names: &[&str]| {
         names
             .iter()

@@ -12,11 +12,15 @@
 //! - each packet carries the kernel's receive timestamp (`SO_TIMESTAMPNS`).
 //! - a receive timeout (`SO_RCVTIMEO`) lets the reader check its stop flag, so Ctrl-C is prompt.
 //! - the kernel's own counters (`PACKET_STATISTICS`) report drops at the end.
+//! - a classic BPF program (`bpf.rs`) makes the kernel drop the duplicate copies and, when ports
+//!   were asked for, other programs' traffic, before they cost a copy or buffer space.
 
 // `unsafe` is needed for the socket calls libc exposes only as raw FFI (socket, bind, recvmsg
 // with control messages, getsockopt of PACKET_STATISTICS). Every unsafe block is a single call on
 // buffers this module owns, sized by `size_of` of the exact struct the kernel fills.
 #![allow(unsafe_code)]
+
+mod bpf;
 
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -83,8 +87,12 @@ pub struct CaptureStats {
     pub delivered: u64,
     /// Outgoing copies of loopback frames skipped (each was also seen arriving).
     pub loopback_duplicates: u64,
-    /// Packets skipped by the port filter.
+    /// Packets skipped by the port filter in user space (the kernel filter, when attached,
+    /// drops most before they arrive).
     pub filtered_out: u64,
+    /// Whether a kernel (BPF) filter drops loopback duplicates and unwanted ports; if attaching
+    /// it failed, the same is done in user space and counted above.
+    pub kernel_filter: bool,
 }
 
 /// How frames of an interface are read and labelled.
@@ -113,8 +121,9 @@ impl LiveCapture {
     /// CAP_NET_RAW, [`InspectError::NoSuchInterface`] or [`InspectError::InterfaceDown`].
     pub fn open(cfg: &LiveConfig) -> Result<LiveCapture> {
         let any = cfg.interface == "any";
-        let (ifindex, framing) = if any {
-            (0, Framing::Cooked)
+        let loopbacks = loopback_indexes();
+        let (ifindex, framing, outgoing) = if any {
+            (0, Framing::Cooked, bpf::Outgoing::DropOn(loopbacks.clone()))
         } else {
             let info = sys_interface(&cfg.interface)?;
             if !info.up {
@@ -122,19 +131,37 @@ impl LiveCapture {
                     iface: cfg.interface.clone(),
                 });
             }
-            (info.index, info.framing)
+            let outgoing = if info.loopback {
+                bpf::Outgoing::DropAll
+            } else {
+                bpf::Outgoing::Keep
+            };
+            (info.index, info.framing, outgoing)
         };
         let fd = open_socket(&cfg.interface, framing)?;
         let mut cap = LiveCapture {
             fd,
             interface: cfg.interface.clone(),
             framing,
-            loopbacks: loopback_indexes(),
+            loopbacks,
             ports: cfg.ports.clone(),
             buf: vec![0u8; READ_BUFFER],
             stats: CaptureStats::default(),
         };
         cap.configure(cfg)?;
+        let start = match framing {
+            Framing::Raw(LinkType::ETHERNET) => bpf::Start::Ethernet,
+            _ => bpf::Start::Network,
+        };
+        if let Some(prog) = bpf::program(start, &outgoing, &cfg.ports) {
+            // Before bind: from the first packet on, only wanted frames are queued.
+            match cap.attach_filter(&prog) {
+                Ok(()) => cap.stats.kernel_filter = true,
+                Err(e) => {
+                    tracing::warn!("kernel filter not attached, filtering in user space: {e}")
+                }
+            }
+        }
         cap.bind(ifindex)?;
         Ok(cap)
     }
@@ -313,6 +340,24 @@ impl LiveCapture {
         Ok(())
     }
 
+    fn attach_filter(&self, prog: &[bpf::Insn]) -> std::io::Result<()> {
+        let mut filters: Vec<libc::sock_filter> = prog
+            .iter()
+            .map(|i| libc::sock_filter {
+                code: i.code,
+                jt: i.jt,
+                jf: i.jf,
+                k: i.k,
+            })
+            .collect();
+        let fprog = libc::sock_fprog {
+            len: filters.len() as u16,
+            filter: filters.as_mut_ptr(),
+        };
+        // The kernel copies the program during the call; `filters` outlives it.
+        self.setsockopt(libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)
+    }
+
     fn bind(&self, ifindex: i32) -> Result<()> {
         // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
         let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
@@ -454,6 +499,7 @@ fn now() -> Timestamp {
 struct SysInterface {
     index: i32,
     up: bool,
+    loopback: bool,
     framing: Framing,
 }
 
@@ -488,6 +534,7 @@ fn sys_interface(iface: &str) -> Result<SysInterface> {
     Ok(SysInterface {
         index,
         up: flags & libc::IFF_UP as u32 != 0,
+        loopback: flags & libc::IFF_LOOPBACK as u32 != 0,
         framing,
     })
 }

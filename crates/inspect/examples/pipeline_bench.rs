@@ -1,0 +1,88 @@
+//! Times each stage of the inspector's pipeline on a capture file, one stage added at a time:
+//! read, + dissect, + flows, + filter, + one-line view, + JSON (both to an in-memory sink).
+//! Used for docs/performance.md ("Inspector"). Run:
+//!
+//! ```text
+//! cargo run --release -p netlab-inspect --example pipeline_bench -- capture.pcapng
+//! ```
+
+use std::time::Instant;
+
+use netlab_inspect::Packet;
+use netlab_inspect::capfile::CaptureReader;
+use netlab_inspect::dissect::dissect;
+use netlab_inspect::filter::Filter;
+use netlab_inspect::flows::FlowTracker;
+use netlab_inspect::render::{self, Clock, Style, TimeFormat};
+
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+enum Stage {
+    Read,
+    Dissect,
+    Flows,
+    Filter,
+    Line,
+    Json,
+}
+
+fn run(path: &str, stage: Stage) -> (u64, f64, usize) {
+    let start = Instant::now();
+    let mut flows = FlowTracker::new();
+    let filter = Filter::parse("not arp and (tcp or udp)").unwrap();
+    let mut clock = Clock::default();
+    let mut out: Vec<u8> = Vec::with_capacity(1 << 20);
+    let mut bytes = 0usize;
+    let mut n = 0u64;
+    for raw in CaptureReader::open(path).unwrap() {
+        let raw = raw.unwrap();
+        n += 1;
+        if stage == Stage::Read {
+            bytes += raw.bytes.len();
+            continue;
+        }
+        let mut d = dissect(raw.link_type, &raw.bytes);
+        let flow = if stage >= Stage::Flows {
+            flows.observe(&raw, &mut d)
+        } else {
+            None
+        };
+        let p = Packet {
+            number: n,
+            raw,
+            dissection: d,
+            flow,
+        };
+        if stage >= Stage::Filter && !filter.matches(&p) {
+            continue;
+        }
+        match stage {
+            Stage::Line => {
+                render::line::row(&mut out, &p, &mut clock, TimeFormat::Rel, Style::PLAIN).unwrap()
+            }
+            Stage::Json => render::json::write(&mut out, &p, &mut clock).unwrap(),
+            _ => bytes += p.dissection.layers.len(),
+        }
+        // Keep memory flat: the sink is drained like a pipe would be.
+        bytes += out.len();
+        out.clear();
+    }
+    (n, start.elapsed().as_secs_f64(), bytes)
+}
+
+fn main() {
+    let path = std::env::args().nth(1).expect("usage: pipeline_bench FILE");
+    for (name, stage) in [
+        ("read", Stage::Read),
+        ("+ dissect", Stage::Dissect),
+        ("+ flows", Stage::Flows),
+        ("+ filter", Stage::Filter),
+        ("+ one-line view", Stage::Line),
+        ("+ json view", Stage::Json),
+    ] {
+        let (n, secs, check) = run(&path, stage);
+        println!(
+            "{name:<16} {n} packets in {secs:.3} s: {:>9.0} packets/s  (checksum {check})",
+            n as f64 / secs
+        );
+    }
+}
