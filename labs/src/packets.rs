@@ -280,24 +280,18 @@ pub fn hex_dump(p: &Pkt, style: Style, highlight: Option<&str>) -> String {
         dissection: with_data_layer(p),
         ..p.to_packet()
     };
-    let style = netlab_inspect::render::Style {
-        color: style.is_enabled(),
-    };
     let mut out = Vec::new();
     // Writing to a Vec cannot fail.
-    let _ = netlab_inspect::render::hex::write(&mut out, &packet, style, highlight);
+    let _ = netlab_inspect::render::hex::write(&mut out, &packet, style.inspect(), highlight);
     String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The layer tree by netlab-inspect's renderer: each layer with both models' names, its bytes,
 /// its fields with offsets, and notes on capture artefacts.
 pub fn layer_tree(p: &Pkt, style: Style) -> String {
-    let style = netlab_inspect::render::Style {
-        color: style.is_enabled(),
-    };
     let mut out = Vec::new();
     // Writing to a Vec cannot fail.
-    let _ = netlab_inspect::render::tree::write(&mut out, &p.to_packet(), style);
+    let _ = netlab_inspect::render::tree::write(&mut out, &p.to_packet(), style.inspect());
     String::from_utf8_lossy(&out).into_owned()
 }
 

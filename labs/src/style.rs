@@ -1,8 +1,12 @@
 //! Terminal styling: ANSI colours when the output is a terminal and `NO_COLOR` is unset
 //! (<https://no-color.org>). Everything a lab prints goes through a [`Style`], so a test or a pipe
-//! gets plain text and a student at a terminal gets colour.
+//! gets plain text and a student at a terminal gets colour. The decision and the escape codes are
+//! netlab-inspect's (`render::Style`), so labs and `netlab inspect` colour alike; this adds the
+//! few named styles the labs use.
 
 use std::io::IsTerminal;
+
+use netlab_inspect::render::Style as InspectStyle;
 
 /// Whether to emit ANSI escape codes. Copy it freely: it is one flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,9 +17,8 @@ pub struct Style {
 impl Style {
     /// Colour only for a terminal, and never when `NO_COLOR` is set to anything non-empty.
     pub fn detect() -> Style {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Style {
-            enabled: !no_color && std::io::stdout().is_terminal(),
+            enabled: InspectStyle::detect(std::io::stdout().is_terminal()).color,
         }
     }
 
@@ -33,12 +36,15 @@ impl Style {
         self.enabled
     }
 
-    fn paint(self, code: &str, text: &str) -> String {
-        if self.enabled {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
+    /// The same decision as netlab-inspect's style, for its renderers.
+    pub fn inspect(self) -> InspectStyle {
+        InspectStyle {
+            color: self.enabled,
         }
+    }
+
+    fn paint(self, code: &str, text: &str) -> String {
+        self.inspect().paint(code, text)
     }
 
     pub fn bold(self, text: &str) -> String {

@@ -390,3 +390,43 @@ fn lab01_interactive_with_typed_answers_gives_a_hint_then_accepts() {
     assert!(stdout.contains("Right: 34."), "{stdout}");
     assert!(stdout.contains("7 of 7 right"), "{stdout}");
 }
+
+#[test]
+fn pcap_dir_keeps_every_capture_the_lab_showed() {
+    let dir = std::env::temp_dir().join(format!("netlab-lab03-pcap-{}", std::process::id()));
+    let out = run_lab(
+        env!("CARGO_BIN_EXE_lab03"),
+        &[
+            "--ci",
+            "--json",
+            "--offline",
+            "--pcap",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let lines = json_lines(&out);
+    let caps = captures(&lines);
+    assert_eq!(caps.len(), 2);
+    for (name, _, packets) in caps {
+        let path = dir.join(format!("{name}.pcap"));
+        let kept = netlab_labs::capture::read_capture(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(kept.len() as u64, packets, "{name}");
+        let shipped = netlab_labs::capture::read_capture(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("captures")
+                .join(format!("{name}.pcap")),
+        )
+        .unwrap();
+        let bytes = |v: &[netlab_inspect::RawPacket]| -> Vec<Vec<u8>> {
+            v.iter().map(|p| p.bytes.clone()).collect()
+        };
+        assert_eq!(
+            bytes(&kept),
+            bytes(&shipped),
+            "{name}: same frames written back"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -18,7 +18,7 @@ use serde::Serialize;
 use tokio::io::AsyncBufReadExt;
 
 use crate::exit::usage;
-use crate::output::{Output, OutputArgs, event, ms};
+use crate::output::{self, Output, OutputArgs, event, ms};
 
 #[derive(Subcommand, Debug)]
 pub enum EchoCommand {
@@ -317,10 +317,11 @@ async fn serve_tcp(out: &Output, args: TcpServeArgs) -> anyhow::Result<()> {
         ..TcpConfig::default()
     };
     let server = TcpEchoServer::bind(config).await.map_err(lift)?;
+    let mut signals = crate::signal::StopSignals::install()?;
     print_listening(out, Proto::Tcp, server.local_addr());
     let (trigger, signal) = shutdown::channel();
     let running = tokio::spawn(server.run(signal));
-    let why = crate::signal::stop_requested().await;
+    let why = signals.recv().await;
     eprintln!(
         "{why}: no longer accepting; draining open connections (up to {:?})",
         args.drain_timeout
@@ -351,10 +352,11 @@ async fn serve_udp(out: &Output, args: UdpServeArgs) -> anyhow::Result<()> {
         impairment,
     };
     let server = UdpEchoServer::bind(config).await.map_err(lift)?;
+    let mut signals = crate::signal::StopSignals::install()?;
     print_listening(out, Proto::Udp, server.local_addr());
     let (trigger, signal) = shutdown::channel();
     let running = tokio::spawn(server.run(signal));
-    let why = crate::signal::stop_requested().await;
+    let why = signals.recv().await;
     eprintln!("{why}: stopping");
     trigger.fire();
     let summary = running.await.context("the server task failed")?;
@@ -515,7 +517,12 @@ fn print_ping_event(out: &Output, addr: SocketAddr, e: &PingEvent) {
     if out.json {
         return out.json_line(e);
     }
-    out.line(match e {
+    out.line(ping_event_line(addr, e));
+}
+
+/// One line per probe, in the style of the classic `ping`.
+fn ping_event_line(addr: SocketAddr, e: &PingEvent) -> String {
+    match e {
         PingEvent::Connected { connect_ms } => {
             format!("connected to {addr} in {} (TCP handshake)", ms(*connect_ms))
         }
@@ -535,7 +542,7 @@ fn print_ping_event(out: &Output, addr: SocketAddr, e: &PingEvent) {
             )
         }
         PingEvent::Timeout { seq } => format!("no reply for seq={seq} (timeout)"),
-    });
+    }
 }
 
 fn ping_summary_table(out: &Output, s: &PingSummary) -> comfy_table::Table {
@@ -650,6 +657,8 @@ fn bench_table(out: &Output, reports: &[BenchReport]) -> comfy_table::Table {
         "bench", "conns", "size", "mode", "messages", "lost", "msgs/s", "MB/s", "p50", "p90",
         "p99", "p99.9", "max",
     ]);
+    output::align_right(&mut table, 1..3); // the mode (column 3) is text
+    output::align_right(&mut table, 4..13);
     let us = |v: f64| format!("{v:.0} µs");
     for r in reports {
         table.add_row(vec![
@@ -757,6 +766,7 @@ fn ping_rows_table(out: &Output, pings: &[PingSummary]) -> comfy_table::Table {
         "ping", "sent", "received", "loss", "connect", "RTT min", "avg", "max", "mdev", "p50",
         "p99",
     ]);
+    output::align_right(&mut table, 1..11);
     for p in pings {
         let r = p.rtt.as_ref();
         let f = |v: Option<f64>| v.map(ms).unwrap_or_else(|| "-".into());
@@ -842,6 +852,58 @@ mod tests {
                 max_us: 2100.0,
             },
         }
+    }
+
+    #[test]
+    fn ping_probe_lines_snapshot() {
+        let a = addr(7007);
+        let lines: Vec<String> = [
+            PingEvent::Connected { connect_ms: 0.081 },
+            PingEvent::Reply {
+                seq: 0,
+                bytes: 64,
+                rtt_ms: 0.052,
+            },
+            PingEvent::Duplicate {
+                seq: 0,
+                rtt_ms: 0.060,
+            },
+            PingEvent::Timeout { seq: 1 },
+            PingEvent::Late {
+                seq: 1,
+                rtt_ms: 1200.5,
+            },
+        ]
+        .iter()
+        .map(|e| ping_event_line(a, e))
+        .collect();
+        insta::assert_snapshot!(lines.join("\n"));
+    }
+
+    #[test]
+    fn demo_ping_table_snapshot() {
+        let tcp = PingSummary {
+            proto: Proto::Tcp,
+            target: addr(7007),
+            sent: 10,
+            received: 10,
+            loss_percent: 0.0,
+            duplicates: 0,
+            reordered: 0,
+            late: 0,
+            connect_ms: Some(0.1),
+            rtt: RttStats::from_samples(&[Duration::from_micros(50), Duration::from_micros(70)]),
+        };
+        let udp = PingSummary {
+            proto: Proto::Udp,
+            target: addr(7008),
+            received: 0,
+            loss_percent: 100.0,
+            connect_ms: None,
+            rtt: None,
+            ..tcp.clone()
+        };
+        insta::assert_snapshot!(ping_rows_table(&Output::plain(), &[tcp, udp]).to_string());
     }
 
     #[test]

@@ -143,6 +143,15 @@ pub fn event<'a, T: Serialize>(name: &'a str, body: &'a T) -> Event<'a, T> {
     Event { event: name, body }
 }
 
+/// Right-aligns the columns in `columns` (numbers line up by their last digit).
+pub fn align_right(table: &mut Table, columns: std::ops::Range<usize>) {
+    for i in columns {
+        if let Some(column) = table.column_mut(i) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+}
+
 /// Milliseconds with three decimals, the way ping prints them.
 pub fn ms(value: f64) -> String {
     format!("{value:.3} ms")

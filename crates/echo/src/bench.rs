@@ -112,6 +112,8 @@ pub struct BenchReport {
     pub target: SocketAddr,
     pub connections: usize,
     pub size: usize,
+    /// In JSON: `"mode": "ping_pong"`, or `"mode": "pipelined", "depth": N`.
+    #[serde(flatten)]
     pub mode: BenchMode,
     /// Messages echoed back.
     pub messages: u64,

@@ -187,9 +187,12 @@ fn admit(
     config: &Arc<TcpConfig>,
     stats: &Arc<TcpStats>,
 ) {
-    if connections.len() >= config.max_connections {
+    // `active` drops the moment a connection task ends, whereas the JoinSet still holds a
+    // finished task until it is reaped: counting the set could reject a client for nothing.
+    let active = stats.active.load(Ordering::Relaxed);
+    if active >= config.max_connections as u64 {
         stats.rejected.fetch_add(1, Ordering::Relaxed);
-        tracing::info!("{peer}: rejected, {} connections open", connections.len());
+        tracing::info!("{peer}: rejected, {active} connections open");
         drop(stream); // closes: the client reads end of stream at once
         return;
     }

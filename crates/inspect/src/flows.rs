@@ -339,12 +339,13 @@ impl FlowTracker {
             };
             *d = dissect_with(raw.link_type, &raw.bytes, &ctx);
         }
-        if let Some(app) = app_of(d) {
+        let app = app_of(d);
+        if let Some(app) = app {
             if s.app.is_none() || app == AppProtocol::WebSocket {
                 s.app = Some(app);
             }
         }
-        if is_websocket_upgrade(d) {
+        if app == Some(AppProtocol::Http) && is_websocket_upgrade(d) {
             s.upgraded = true;
             notes.push(
                 "HTTP 101: the connection switches to WebSocket from the next byte".to_string(),
@@ -656,77 +657,72 @@ fn add_tcp_fields(
     tcp: &TcpSummary,
     ports: (u16, u16),
 ) {
-    let (rel_seq, rel_ack) = (rel.seq, rel.ack);
     let Some(layer) = d.layers.iter_mut().find(|l| l.protocol == "TCP") else {
         return;
     };
-    let at = |name: &str| layer.fields.iter().position(|f| f.name == name);
+    // The header layout is fixed, so the raw fields' bytes are known without searching.
     let start = layer.byte_range.start;
-    let mut extra = Vec::with_capacity(3);
-    extra.push(Field {
-        name: "tcp.stream",
-        label: "Stream index",
-        value: Value::U64(stream.into()),
-        offset: start,
-        len: 0,
-    });
-    if let Some(i) = at("tcp.seq_raw") {
-        let f = &layer.fields[i];
-        extra.push(Field {
-            name: "tcp.seq",
-            label: "Sequence number (relative)",
-            value: Value::U64(rel_seq.into()),
-            offset: f.offset,
-            len: f.len,
-        });
+    let field = |name, label, value: u64, offset, len| Field {
+        name,
+        label,
+        value: Value::U64(value),
+        offset,
+        len,
+    };
+    let window = u32::from(tcp.window) << rel.scale.unwrap_or(0);
+    // Without the ACK flag the number means nothing; Wireshark still shows it, unrelativised.
+    let ack = rel.ack.unwrap_or(tcp.ack);
+    let relative = [
+        field("tcp.stream", "Stream index", stream.into(), start, 0),
+        field(
+            "tcp.seq",
+            "Sequence number (relative)",
+            rel.seq.into(),
+            start + 4,
+            4,
+        ),
+        field(
+            "tcp.ack",
+            "Acknowledgment number (relative)",
+            ack.into(),
+            start + 8,
+            4,
+        ),
+    ];
+    // After the ports, where Wireshark lists the stream index and sequence numbers.
+    let pos = layer.fields.len().min(2);
+    layer.fields.splice(pos..pos, relative);
+    let mut scaled = Vec::with_capacity(2);
+    scaled.push(field(
+        "tcp.window_size",
+        "Window (scaled)",
+        window.into(),
+        start + 14,
+        2,
+    ));
+    if let Some(shift) = rel.scale {
+        scaled.push(field(
+            "tcp.window_size_scalefactor",
+            "Window scale factor",
+            1 << shift,
+            start + 14,
+            2,
+        ));
     }
-    // Without the ACK flag the field means nothing; Wireshark still shows it, unrelativised.
-    if let (Some(i), Some(ack)) = (at("tcp.ack_raw"), rel_ack.or(Some(tcp.ack))) {
-        let f = &layer.fields[i];
-        extra.push(Field {
-            name: "tcp.ack",
-            label: "Acknowledgment number (relative)",
-            value: Value::U64(ack.into()),
-            offset: f.offset,
-            len: f.len,
-        });
-    }
-    let mut window = u32::from(tcp.window);
-    if let Some(i) = at("tcp.window_size_value") {
-        let (offset, len) = (layer.fields[i].offset, layer.fields[i].len);
-        window <<= rel.scale.unwrap_or(0);
-        let mut scaled = vec![Field {
-            name: "tcp.window_size",
-            label: "Window (scaled)",
-            value: Value::U64(window.into()),
-            offset,
-            len,
-        }];
-        if let Some(shift) = rel.scale {
-            scaled.push(Field {
-                name: "tcp.window_size_scalefactor",
-                label: "Window scale factor",
-                value: Value::U64(1 << shift),
-                offset,
-                len,
-            });
-        }
-        layer.fields.splice(i + 1..i + 1, scaled);
-    }
+    // Next to the raw window.
+    let pos = layer
+        .fields
+        .iter()
+        .position(|f| f.name == "tcp.window_size_value")
+        .map_or(layer.fields.len(), |i| i + 1);
+    layer.fields.splice(pos..pos, scaled);
     layer.summary = tcp_summary_line(
         ports.0,
         ports.1,
         tcp,
-        (rel_seq, rel_ack.unwrap_or(0), window),
+        (rel.seq, rel.ack.unwrap_or(0), window),
         "",
     );
-    // After the ports, where Wireshark lists them.
-    let pos = layer
-        .fields
-        .iter()
-        .position(|f| f.name == "tcp.seq_raw")
-        .unwrap_or(layer.fields.len());
-    layer.fields.splice(pos..pos, extra);
 }
 
 fn add_stream_field(d: &mut Dissection, protocol: &str, name: &'static str, stream: u32) {

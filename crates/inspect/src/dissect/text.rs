@@ -1,6 +1,7 @@
 //! Building summary lines without `format!`: the formatting machinery costs more than all the
 //! header parsing of a packet (a MAC address is twelve `{:02x}` calls), and every layer of
-//! every packet gets a summary. These helpers append straight into one pre-sized `String`.
+//! every packet gets a summary. A [`Line`] appends bytes to one pre-sized buffer and checks
+//! UTF-8 once at the end.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -9,44 +10,54 @@ use crate::model::MacAddr;
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// A summary line under construction.
-pub(crate) struct Line(String);
+pub(crate) struct Line(Vec<u8>);
 
 impl Line {
     pub(crate) fn new() -> Self {
-        Line(String::with_capacity(80))
+        Line(Vec::with_capacity(80))
     }
 
     pub(crate) fn s(&mut self, text: &str) -> &mut Self {
-        self.0.push_str(text);
+        self.0.extend_from_slice(text.as_bytes());
         self
     }
 
     /// A number in decimal.
     pub(crate) fn n(&mut self, n: impl Into<u64>) -> &mut Self {
-        push_decimal(&mut self.0, n.into());
+        let mut n: u64 = n.into();
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.0.extend_from_slice(&buf[i..]);
         self
     }
 
     /// A 16-bit number as `0x` and four hex digits, e.g. an EtherType `0x0800`.
     pub(crate) fn hex4(&mut self, n: u16) -> &mut Self {
-        self.0.push_str("0x");
+        self.0.extend_from_slice(b"0x");
         for shift in [12, 8, 4, 0] {
-            self.0.push(HEX[usize::from((n >> shift) & 0xf)] as char);
+            self.0.push(HEX[usize::from((n >> shift) & 0xf)]);
         }
         self
     }
 
     pub(crate) fn mac(&mut self, m: MacAddr) -> &mut Self {
-        self.0.push_str(m.text().as_str());
-        self
+        self.s(m.text().as_str())
     }
 
     pub(crate) fn ipv4(&mut self, a: Ipv4Addr) -> &mut Self {
         for (i, octet) in a.octets().into_iter().enumerate() {
             if i > 0 {
-                self.0.push('.');
+                self.0.push(b'.');
             }
-            push_decimal(&mut self.0, octet.into());
+            self.n(octet);
         }
         self
     }
@@ -56,32 +67,17 @@ impl Line {
             IpAddr::V4(a) => self.ipv4(a),
             // IPv6 compression rules are fiddly; the standard formatter gets them right.
             IpAddr::V6(a) => {
-                use std::fmt::Write;
+                use std::io::Write;
                 let _ = write!(self.0, "{a}");
                 self
             }
         }
     }
 
+    /// The finished line. Only `&str` pieces and ASCII were appended, so it is valid UTF-8.
     pub(crate) fn done(&mut self) -> String {
-        std::mem::take(&mut self.0)
-    }
-}
-
-pub(crate) fn push_decimal(s: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    s.reserve(buf.len() - i);
-    for &digit in &buf[i..] {
-        s.push(char::from(digit));
+        String::from_utf8(std::mem::take(&mut self.0))
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 }
 
@@ -102,10 +98,11 @@ mod tests {
         l.s(" ")
             .ipv4(Ipv4Addr::new(127, 0, 0, 1))
             .s(" ")
-            .ip("::1".parse().unwrap());
+            .ip("::1".parse().unwrap())
+            .s(" →");
         assert_eq!(
             l.done(),
-            format!("0 {} 0x86dd 00:1b:ff:0a:0b:0c 127.0.0.1 ::1", u64::MAX)
+            format!("0 {} 0x86dd 00:1b:ff:0a:0b:0c 127.0.0.1 ::1 →", u64::MAX)
         );
     }
 }
