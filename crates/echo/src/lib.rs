@@ -9,9 +9,9 @@
 //! - [`udp`]: the UDP echo server (boundaries kept, impairment and anti-reflection stages).
 //! - [`impair`]: seeded drop / delay / jitter / duplicate / reorder decisions (pure).
 //! - [`ratelimit`]: the per-source token bucket behind anti-reflection (pure).
-//! - [`ping`]: the pinger: sequence numbers, loss, duplicates, reordering, RTT statistics.
-//! - [`bench`]: the load generator: connections, ping-pong or pipelined, HDR percentiles.
-//! - [`line`]: the line client: stdin lines to the server, replies to stdout.
+//! - [`ping`](mod@ping): the pinger: sequence numbers, loss, duplicates, reordering, RTT statistics.
+//! - [`bench`](mod@bench): the load generator: connections, ping-pong or pipelined, HDR percentiles.
+//! - [`line`](mod@line): the line client: stdin lines to the server, replies to stdout.
 //! - [`baseline`]: a bare tokio copy-loop echo, the yardstick for benchmarks.
 //! - [`sock`]: building sockets with socket2 (SO_REUSEADDR, buffers, backlog, IPv6-only).
 //! - [`shutdown`]: the trigger/signal pair that stops a server.
