@@ -658,8 +658,12 @@ impl Core {
         let sid = self.tokens.get(&r.session)?.clone();
         let max_age = self.config.log_max_age;
         let s = self.sockets.get_mut(&sid)?;
+        if s.rec.ns != ns {
+            // A token from another namespace: not this session, and not ours to end.
+            return None;
+        }
         s.expire(now, max_age);
-        if s.rec.ns != ns || !s.can_resume_from(r.seq) {
+        if !s.can_resume_from(r.seq) {
             tracing::debug!(
                 sid,
                 seq = r.seq,
