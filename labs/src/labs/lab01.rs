@@ -228,7 +228,7 @@ fn udp_frame(s: &mut Session, rec: &Recording) -> Result<(), LabError> {
         &packets::byte_map(p, s.style()),
     );
     s.show(
-        "The same bytes in hex",
+        "The same bytes in hex (^^ marks the UDP length field)",
         &packets::hex_dump(p, s.style(), Some("udp.length")),
     );
     check_frame(s, p, "UDP");
