@@ -390,6 +390,37 @@ fn emit_table(
     out.key_values("emitted", &rows)
 }
 
+/// A reconnecting client on one namespace whose events arrive on a channel, connected (or a clear
+/// error saying what to start).
+async fn stream_client(
+    conn: &ConnectArgs,
+    ns: &str,
+    auth: Value,
+    opts: ClientOptions,
+) -> anyhow::Result<(
+    Client,
+    netlab_events::client::Socket,
+    tokio::sync::broadcast::Receiver<Lifecycle>,
+    tokio::sync::mpsc::UnboundedReceiver<Incoming>,
+)> {
+    let client = Client::connect(conn.addr, opts);
+    let life = client.lifecycle();
+    let socket = client.socket(ns, auth);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Incoming>();
+    socket.on_any(move |ev| {
+        let _ = tx.send(ev.clone());
+    });
+    match socket.connected(timeout(conn)?).await {
+        Ok(_) => Ok((client, socket, life, rx)),
+        Err(EventsError::Timeout(..)) => anyhow::bail!(
+            "could not connect to {} within {:?}; is `netlab events serve` running there?",
+            conn.addr,
+            timeout(conn)?
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
 async fn listen(out: &Output, args: ListenArgs) -> anyhow::Result<()> {
     check_ns(&args.ns)?;
     let auth = parse_auth(&args.auth)?;
@@ -397,22 +428,8 @@ async fn listen(out: &Output, args: ListenArgs) -> anyhow::Result<()> {
         resume: args.reliable,
         ..ClientOptions::default()
     };
-    let client = Client::connect(args.conn.addr, opts);
-    let mut life = client.lifecycle();
-    let socket = client.socket(&args.ns, auth);
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Incoming>();
-    socket.on_any(move |ev| {
-        let _ = tx.send(ev.clone());
-    });
-    match socket.connected(timeout(&args.conn)?).await {
-        Ok(_) => {}
-        Err(EventsError::Timeout(..)) => anyhow::bail!(
-            "could not connect to {} within {:?}; is `netlab events serve` running there?",
-            args.conn.addr,
-            timeout(&args.conn)?
-        ),
-        Err(e) => return Err(e.into()),
-    }
+    let (client, socket, mut life, mut rx) =
+        stream_client(&args.conn, &args.ns, auth, opts).await?;
     // `--join` is sent on each Connected{recovered:false} below, the first connect included.
     let mut seen = 0usize;
     loop {
@@ -515,21 +532,9 @@ fn report_lifecycle(l: &Lifecycle) {
 // chat
 
 async fn chat(out: &Output, args: ChatArgs) -> anyhow::Result<()> {
-    let client = Client::connect(args.conn.addr, ClientOptions::default());
-    let mut life = client.lifecycle();
-    let socket = client.socket("/chat", json!({"name": args.name}));
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Incoming>();
-    socket.on_any(move |ev| {
-        let _ = tx.send(ev.clone());
-    });
-    match socket.connected(timeout(&args.conn)?).await {
-        Ok(_) => {}
-        Err(EventsError::Timeout(..)) => anyhow::bail!(
-            "could not reach {}; start a server with `netlab events serve`",
-            args.conn.addr
-        ),
-        Err(e) => return Err(e.into()),
-    }
+    let auth = json!({"name": args.name});
+    let (client, socket, mut life, mut rx) =
+        stream_client(&args.conn, "/chat", auth, ClientOptions::default()).await?;
     // The join itself is sent on each Connected{recovered:false} below, the first one included.
     let mut room = args.room.clone();
     eprintln!(

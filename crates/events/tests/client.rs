@@ -287,13 +287,7 @@ async fn reliable_client_emits_survive_a_drop_and_run_once() {
     core.namespace("/").on("tick", move |_, ev| {
         c.lock().unwrap().push(ev.args[0].clone())
     });
-    let server = netlab_events::server::Server::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        core,
-        Default::default(),
-    )
-    .await
-    .unwrap();
+    let server = support::start_core(core).await;
     let client = Client::connect(server.local_addr(), fast_opts());
     let root = client.socket("/", Value::Null);
     root.connected(T).await.unwrap();
@@ -319,13 +313,7 @@ async fn retried_reliable_emit_is_deduplicated_by_seq_on_the_wire() {
     let c = count.clone();
     core.namespace("/")
         .on("tick", move |_, _| *c.lock().unwrap() += 1);
-    let server = netlab_events::server::Server::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        core,
-        Default::default(),
-    )
-    .await
-    .unwrap();
+    let server = support::start_core(core).await;
     let mut a = Raw::connect(server.local_addr()).await;
     a.send(r#"{"type":"connect"}"#).await;
     let session = a.recv().await["session"].as_str().unwrap().to_string();

@@ -2,7 +2,6 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use netlab_events::core::Config;
@@ -176,17 +175,8 @@ async fn heartbeat_first_ping_after_one_interval_then_close_on_missing_pong() {
         ..Config::default()
     };
     let mut core = netlab_events::core::Core::new(cfg);
-    let reasons: Arc<Mutex<Vec<String>>> = Arc::default();
-    let r = reasons.clone();
-    core.namespace("/")
-        .on_disconnect(move |_, why| r.lock().unwrap().push(why.into()));
-    let server = netlab_events::server::Server::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        core,
-        Default::default(),
-    )
-    .await
-    .unwrap();
+    let reasons = support::disconnect_reasons(&mut core, "/");
+    let server = support::start_core(core).await;
     let mut a = Raw::connect(server.local_addr()).await;
     a.send(r#"{"type":"connect"}"#).await;
     a.recv().await;
@@ -209,5 +199,62 @@ async fn heartbeat_first_ping_after_one_interval_then_close_on_missing_pong() {
     a.expect_eof().await;
     assert!(within(t2.elapsed().as_secs(), 20), "{:?}", t2.elapsed());
     assert_eq!(*reasons.lock().unwrap(), ["ping timeout"]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn server_side_disconnect_and_shutdown_send_disconnect_frames() {
+    let server = start(Config::default()).await;
+    let (mut a, c) = Raw::chat(server.local_addr(), "ada").await;
+    let sid = c["sid"].as_str().unwrap().to_string();
+    server
+        .handle()
+        .with(|core, now| core.disconnect_socket(&sid, "kicked by the teacher", now));
+    assert_eq!(
+        a.recv_line().await,
+        "{\"type\":\"disconnect\",\"ns\":\"/chat\",\"reason\":\"kicked by the teacher\"}\n"
+    );
+    // The connection stays: the main namespace can still be joined.
+    a.send(r#"{"type":"connect"}"#).await;
+    assert_eq!(a.recv().await["type"], "connected");
+    server.shutdown().await;
+    assert_eq!(
+        a.recv().await,
+        json!({"type":"disconnect","ns":"/","reason":"server shutting down"})
+    );
+    a.expect_eof().await;
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected_with_send_buffer_full() {
+    let cfg = Config {
+        send_queue: 8,
+        ..Config::default()
+    };
+    let mut core = netlab_events::core::Core::new(cfg);
+    let reasons = support::disconnect_reasons(&mut core, "/");
+    let server = support::start_core(core).await;
+    let mut a = Raw::connect(server.local_addr()).await;
+    a.send(r#"{"type":"connect"}"#).await;
+    let sid = a.recv().await["sid"].as_str().unwrap().to_string();
+    // The client reads nothing more. 64 KiB events fill the kernel's buffers, then the writer
+    // stalls, then the queue of 8 fills: the server gives up on this client.
+    let big = json!("x".repeat(64 * 1024));
+    let h = server.handle();
+    let deadline = tokio::time::Instant::now() + T;
+    while reasons.lock().unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "never disconnected");
+        h.with(|c, now| {
+            c.emit_to(
+                &sid,
+                netlab_events::core::Delivery::Default,
+                "flood",
+                vec![big.clone()],
+                now,
+            )
+        });
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(*reasons.lock().unwrap(), ["send buffer full"]);
     server.shutdown().await;
 }

@@ -32,13 +32,7 @@ async fn a_thousand_clients_in_one_room() {
         ctx.join(ev.args[0].as_str().unwrap_or("big"));
         ctx.ack(vec![]);
     });
-    let server = netlab_events::server::Server::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        core,
-        Default::default(),
-    )
-    .await
-    .unwrap();
+    let server = support::start_core(core).await;
     let addr = server.local_addr();
     let ready = Arc::new(Barrier::new(CLIENTS + 1));
     let mut tasks = Vec::new();

@@ -48,6 +48,29 @@ pub async fn start_with(cfg: Config, opts: ServerOptions) -> Server {
         .expect("bind")
 }
 
+/// A server around `core` (no chat app), on 127.0.0.1:0.
+pub async fn start_core(core: Core) -> Server {
+    Server::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        core,
+        ServerOptions::default(),
+    )
+    .await
+    .expect("bind")
+}
+
+/// Record the disconnect reasons the application hears on namespace `ns`.
+pub fn disconnect_reasons(
+    core: &mut Core,
+    ns: &str,
+) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    let reasons = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let r = reasons.clone();
+    core.namespace(ns)
+        .on_disconnect(move |_, why| r.lock().unwrap().push(why.to_string()));
+    reasons
+}
+
 pub struct Raw {
     pub rd: BufReader<OwnedReadHalf>,
     pub wr: OwnedWriteHalf,
