@@ -1,7 +1,7 @@
 //! The dissector: a pure function from `(link type, bytes)` to a [`Dissection`].
 //!
 //! Each protocol lives in its own submodule and follows one pattern, in the smoltcp style: a
-//! private `field` module of named byte ranges, a [`LayerBuilder`] that reads those ranges with
+//! private `field` module of named byte ranges, a `LayerBuilder` that reads those ranges with
 //! bounds checks and records each one as a [`Field`] (name, value, offset, length), and a
 //! `dissect` function that pushes the finished [`Layer`] and hands the payload to the next
 //! protocol. Packet bytes are read only through the builder's bounds-checked accessors (the few
