@@ -595,6 +595,15 @@ fn bench_config(args: &BenchArgs) -> anyhow::Result<BenchConfig> {
 async fn bench(out: &Output, args: BenchArgs) -> anyhow::Result<()> {
     let config = bench_config(&args)?;
     let report = bench_with_progress(&config).await?;
+    if report.lost > 0 {
+        // The usual cause on loopback is the server's own protection, not the network.
+        eprintln!(
+            "note: {} UDP messages got no echo within {:?}. A netlab UDP server answers each \
+             source at most 1,000 times per second unless started with --no-anti-reflection \
+             (or check its --drop setting).",
+            report.lost, config.timeout
+        );
+    }
     if out.json {
         out.json_line(&event("bench", &report));
     } else {
