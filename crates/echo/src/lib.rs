@@ -37,6 +37,7 @@
 //!
 //! # Modules
 //! - [`tcp`]: the TCP echo server (half-close, connection limit, idle timeout, graceful drain).
+//! - [`idle`]: the idle-timeout sweep, which keeps timers off the per-read path.
 //! - [`udp`]: the UDP echo server (boundaries kept, impairment and anti-reflection stages).
 //! - [`impair`]: seeded drop / delay / jitter / duplicate / reorder decisions (pure).
 //! - [`ratelimit`]: the per-source token bucket behind anti-reflection (pure).
@@ -53,6 +54,7 @@ pub mod addr;
 pub mod baseline;
 pub mod bench;
 pub mod error;
+pub mod idle;
 pub mod impair;
 pub mod line;
 pub mod ping;
