@@ -11,15 +11,22 @@ const LIMIT: Duration = Duration::from_secs(90);
 
 /// Runs a lab binary with `args`, no stdin, killing it if it outlives [`LIMIT`].
 pub fn run_lab(binary: &str, args: &[&str], envs: &[(&str, &str)]) -> Output {
-    let mut child = Command::new(binary)
-        .args(args)
-        .envs(envs.iter().copied())
+    let mut command = Command::new(binary);
+    command.args(args).envs(envs.iter().copied());
+    run_limited(command)
+}
+
+/// Runs a prepared command with NO_COLOR, no stdin and piped output; kills it and fails the test
+/// if it outlives [`LIMIT`].
+fn run_limited(mut command: Command) -> Output {
+    let what = format!("{command:?}");
+    let mut child = command
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start the lab binary");
+        .expect("start the lab");
     let start = Instant::now();
     loop {
         if child.try_wait().expect("poll the lab").is_some() {
@@ -29,7 +36,7 @@ pub fn run_lab(binary: &str, args: &[&str], envs: &[(&str, &str)]) -> Output {
             child.kill().ok();
             let out = child.wait_with_output().expect("collect the lab's output");
             panic!(
-                "{binary} {args:?} ran over {LIMIT:?}\nstdout:\n{}\nstderr:\n{}",
+                "{what} ran over {LIMIT:?}\nstdout:\n{}\nstderr:\n{}",
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
@@ -304,7 +311,8 @@ fn without_capture_privilege_the_lab_says_how_to_allow_it_and_finishes() {
             );
             return;
         }
-        let mut child = Command::new("setpriv")
+        let mut command = Command::new("setpriv");
+        command
             .args([
                 "--reuid=65534",
                 "--regid=65534",
@@ -312,22 +320,8 @@ fn without_capture_privilege_the_lab_says_how_to_allow_it_and_finishes() {
                 binary,
                 "--ci",
             ])
-            .env("NO_COLOR", "1")
-            .env_remove("NETLAB_OFFLINE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start setpriv");
-        let start = Instant::now();
-        while child.try_wait().expect("poll").is_none() {
-            assert!(
-                start.elapsed() < LIMIT,
-                "the unprivileged lab01 ran over {LIMIT:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        child.wait_with_output().expect("output")
+            .env_remove("NETLAB_OFFLINE");
+        run_limited(command)
     } else {
         run_lab(binary, &["--ci"], &[("NETLAB_OFFLINE", "")])
     };
@@ -429,4 +423,60 @@ fn pcap_dir_keeps_every_capture_the_lab_showed() {
         );
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_setcap_advice_works_for_an_unprivileged_user() {
+    // What the lab tells a student to do, done: copy the binary somewhere `nobody` can run it,
+    // grant CAP_NET_RAW with setcap, run it as `nobody`: every capture must then be live.
+    if !is_root() {
+        eprintln!(
+            "\n*** SKIPPED: granting a capability needs root (CI runs this test as root) ***\n"
+        );
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("netlab-setcap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let binary = dir.join("lab01");
+    std::fs::copy(env!("CARGO_BIN_EXE_lab01"), &binary).unwrap();
+    let granted = Command::new("setcap")
+        .arg("cap_net_raw+ep")
+        .arg(&binary)
+        .status()
+        .is_ok_and(|s| s.success());
+    let runnable = granted
+        && Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "test",
+                "-x",
+            ])
+            .arg(&binary)
+            .status()
+            .is_ok_and(|s| s.success());
+    if !runnable {
+        eprintln!(
+            "\n*** SKIPPED: setcap or setpriv missing, or {} not usable by `nobody`; the setcap \
+             advice is untested here ***\n",
+            dir.display()
+        );
+        std::fs::remove_dir_all(&dir).ok();
+        return;
+    }
+    let mut command = Command::new("setpriv");
+    command
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&binary)
+        .args(["--ci", "--json"])
+        .env_remove("NETLAB_OFFLINE");
+    let out = run_limited(command);
+    std::fs::remove_dir_all(&dir).ok();
+    let lines = json_lines(&out);
+    let caps = captures(&lines);
+    assert_eq!(caps.len(), 3, "{caps:?}");
+    for (name, source, _) in caps {
+        assert_eq!(source, "live", "{name}: setcap should allow live capture");
+    }
 }

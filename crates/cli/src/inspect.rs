@@ -332,18 +332,25 @@ fn capture(
         cap.link_type().0
     );
     let stdout = io::stdout();
-    let mut w = stdout.lock();
+    let mut w = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let result = (|| -> anyhow::Result<()> {
         while !stop.load(Ordering::Acquire) && count.is_none_or(|c| pipe.shown < c) {
-            let Some(raw) = cap.next_packet().map_err(classify)? else {
-                continue;
+            // Output streams: it is flushed whenever the kernel's queue is empty, so a quiet
+            // capture shows each packet at once and a flood is written in large batches.
+            let raw = match cap.try_next_packet().map_err(classify)? {
+                Some(raw) => raw,
+                None => {
+                    w.flush()?;
+                    match cap.next_packet().map_err(classify)? {
+                        Some(raw) => raw,
+                        None => continue,
+                    }
+                }
             };
             if let Some(p) = pipe.push(raw, &mut w)? {
                 if let Some(s) = sink.as_mut() {
                     s.write_packet(&p.raw)?;
                 }
-                // Live output streams: show each packet as it arrives.
-                w.flush()?;
             }
         }
         Ok(())

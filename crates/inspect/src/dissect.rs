@@ -4,8 +4,10 @@
 //! private `field` module of named byte ranges, a [`LayerBuilder`] that reads those ranges with
 //! bounds checks and records each one as a [`Field`] (name, value, offset, length), and a
 //! `dissect` function that pushes the finished [`Layer`] and hands the payload to the next
-//! protocol. Nothing here indexes a slice directly, so hostile bytes can only ever produce a
-//! "malformed" layer, never a panic.
+//! protocol. Packet bytes are read only through the builder's bounds-checked accessors (the few
+//! direct indexes elsewhere sit right after the check that makes them safe), so hostile bytes
+//! can only ever produce a "malformed" layer, never a panic; `tests/robustness.rs` and the fuzz
+//! targets in `crates/inspect/fuzz` hold the dissector to that.
 //!
 //! # Submodules
 //! - `link`: the link-type headers: Ethernet II, 802.1Q, BSD NULL/LOOP, Linux cooked SLL/SLL2, raw IP.
@@ -464,6 +466,9 @@ pub(crate) mod notes {
     pub const OSI_APPLICATION: &str = "OSI would split this into session (5), presentation (6) and \
         application (7); on the Internet all three live inside the application, so TCP/IP calls it \
         one Application layer";
+    pub const OSI_SESSION: &str = "a WebSocket connection outlives any single message and frames \
+        the byte stream into messages: OSI would call that a session (5); TCP/IP has no such layer, \
+        it is part of the application";
 }
 
 /// Decode the transport header at the start of a first fragment (offset 0, more to come), as

@@ -2,6 +2,9 @@
 //! teardown, retransmission / out-of-order / duplicate-ACK hints, the WebSocket upgrade,
 //! conversations and follow-stream.
 
+#[path = "support/render.rs"]
+mod render;
+
 use std::fmt::Write;
 use std::path::PathBuf;
 
@@ -150,6 +153,14 @@ fn websocket_frames_are_decoded_after_the_101_upgrade() {
     assert_eq!(conv[0].application, Some("HTTP"));
     assert_eq!(conv[1].application, Some("WebSocket"));
     insta::assert_snapshot!("http-websocket-annotations", annotations(&rows));
+
+    // The upgrade and the frames after it in full: what `--detail` shows for them.
+    let raw = read("http-websocket");
+    let mut full = String::new();
+    for n in 10..=13 {
+        render::dissection(&mut full, n, &raw[n - 1].bytes, &rows[n - 1].0);
+    }
+    insta::assert_snapshot!("http-websocket-upgraded-frames", full);
 }
 
 #[test]

@@ -155,6 +155,7 @@ const FIELDS: &[&str] = &[
     "websocket.mask",
     "websocket.payload_length",
     "websocket.masking_key",
+    "websocket.payload.close.status_code",
     "tls.record.content_type",
     "tls.record.version",
     "tls.record.length",

@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use super::{Dissector, LayerBuilder, Malformed, app, preview};
+use super::{Dissector, LayerBuilder, Malformed, app, notes, preview};
 use crate::model::{OsiLayer, Reason, TcpIpLayer, Value};
 
 /// How many frames of one segment get a layer each; the rest are summed up in a note.
@@ -143,6 +143,18 @@ fn decode(lb: &mut LayerBuilder) -> Result<Frame, Malformed> {
             event_text = Some((unmasked.clone(), lb.start() + at..lb.start() + at + take));
         }
     }
+    let mut close_code = None;
+    if let (8, [hi, lo, ..]) = (opcode, unmasked.as_slice()) {
+        let code = u16::from_be_bytes([*hi, *lo]);
+        lb.field(
+            at..at + 2,
+            "websocket.payload.close.status_code",
+            "Close status code",
+            Value::U64(code.into()),
+        );
+        close_code = Some(code);
+    }
+    lb.note(notes::OSI_SESSION);
     if masked {
         lb.note("client-to-server frames are masked (XORed with the 4-byte key) so that old proxies cannot mistake them for HTTP; the preview shows the unmasked text");
     }
@@ -156,10 +168,10 @@ fn decode(lb: &mut LayerBuilder) -> Result<Frame, Malformed> {
         opcode_name(opcode),
         if fin { "" } else { " (more fragments)" },
         if masked { ", masked" } else { "" },
-        if opcode == 1 {
-            format!(": \"{}\"", preview(&unmasked, 48))
-        } else {
-            String::new()
+        match (opcode, close_code) {
+            (1, _) => format!(": \"{}\"", preview(&unmasked, 48)),
+            (8, Some(code)) => format!(", status {code}{}", close_name(code)),
+            _ => String::new(),
         }
     );
     Ok(Frame {
@@ -192,6 +204,20 @@ fn events_in_text(d: &mut Dissector, (text, range): (Vec<u8>, Range<usize>)) {
     lb.reason(Reason::Content);
     lb.note("a netlab event frame carried in a WebSocket text frame; its bytes on the wire are masked, the type was read after unmasking");
     d.push(lb.finish(format!("Event frame: {ty}")));
+}
+
+/// The common close codes of RFC 6455 section 7.4.1.
+fn close_name(code: u16) -> &'static str {
+    match code {
+        1000 => " (normal closure)",
+        1001 => " (going away)",
+        1002 => " (protocol error)",
+        1003 => " (unsupported data)",
+        1008 => " (policy violation)",
+        1009 => " (message too big)",
+        1011 => " (server error)",
+        _ => "",
+    }
 }
 
 fn opcode_name(op: u8) -> &'static str {

@@ -1,141 +1,219 @@
 //! `--json`: one JSON object per packet, one per line. The schema is documented in
 //! docs/src/inspect-json.md; it is our own (not the model's serde form) so it can stay stable
 //! while the model grows.
+//!
+//! Written by hand rather than through serde's derive: a packet has dozens of fields and this
+//! view runs on every packet of a capture, so keys are written as constant bytes, strings are
+//! escaped only when they need it, and nothing is allocated per field. The output is exactly
+//! what serde_json would print for the same structure (the snapshot test pins it).
 
 use std::io::{self, Write};
 
-use serde::{Serialize, Serializer};
-
 use super::{Clock, endpoints, info, rfc3339, top_protocol};
-use crate::model::{Field, FlowAnnotation, Layer, Packet, Reason, Timestamp, Value};
-
-#[derive(Serialize)]
-struct PacketJson<'a> {
-    number: u64,
-    /// RFC 3339, UTC, nanoseconds.
-    time: String,
-    ts: Timestamp,
-    /// Seconds since the first packet of the capture.
-    time_relative: f64,
-    link_type: u32,
-    orig_len: u32,
-    cap_len: usize,
-    src: String,
-    dst: String,
-    protocol: &'a str,
-    chain: String,
-    info: String,
-    layers: Vec<LayerJson<'a>>,
-    flow: Option<&'a FlowAnnotation>,
-    malformed: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct LayerJson<'a> {
-    protocol: &'a str,
-    osi: u8,
-    osi_name: &'a str,
-    tcpip: &'a str,
-    summary: &'a str,
-    /// Byte range in the frame, end exclusive.
-    start: usize,
-    end: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<ReasonJson>,
-    notes: Vec<&'a str>,
-    fields: Vec<FieldJson<'a>>,
-}
-
-#[derive(Serialize)]
-struct ReasonJson {
-    by: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    port: Option<u16>,
-}
-
-#[derive(Serialize)]
-struct FieldJson<'a> {
-    name: &'a str,
-    label: &'a str,
-    value: ValueJson<'a>,
-    offset: usize,
-    len: usize,
-}
-
-/// Numbers and booleans stay JSON numbers and booleans; bytes become "aa:bb:cc" like Wireshark
-/// prints them; everything else (text, addresses) is its display text.
-struct ValueJson<'a>(&'a Value);
-
-impl Serialize for ValueJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Value::Bool(b) => s.serialize_bool(*b),
-            Value::U64(n) => s.serialize_u64(*n),
-            Value::Text(t) => s.serialize_str(t),
-            other => s.collect_str(other),
-        }
-    }
-}
+use crate::model::{Field, Layer, Packet, Reason, Value};
 
 /// Write one packet as one line of JSON.
 pub fn write(w: &mut impl Write, p: &Packet, clock: &mut Clock) -> io::Result<()> {
     clock.saw(p.raw.ts);
     let (src, dst) = endpoints(p);
-    let obj = PacketJson {
-        number: p.number,
-        time: rfc3339(p.raw.ts),
-        ts: p.raw.ts,
-        time_relative: clock.relative(p.raw.ts),
-        link_type: p.raw.link_type.0,
-        orig_len: p.raw.orig_len,
-        cap_len: p.raw.bytes.len(),
-        src,
-        dst,
-        protocol: top_protocol(p),
-        chain: p.dissection.chain(),
-        info: info(p),
-        layers: p.dissection.layers.iter().map(layer).collect(),
-        flow: p.flow.as_ref(),
-        malformed: p.dissection.malformed.as_deref(),
-    };
-    serde_json::to_writer(&mut *w, &obj)?;
-    w.write_all(b"\n")
-}
-
-fn layer(l: &Layer) -> LayerJson<'_> {
-    LayerJson {
-        protocol: l.protocol,
-        osi: l.osi.number(),
-        osi_name: l.osi.name(),
-        tcpip: l.tcpip.name(),
-        summary: &l.summary,
-        start: l.byte_range.start,
-        end: l.byte_range.end,
-        reason: l.reason.as_ref().map(|r| match r {
-            Reason::Port(p) => ReasonJson {
-                by: "port",
-                port: Some(*p),
-            },
-            Reason::Content => ReasonJson {
-                by: "content",
-                port: None,
-            },
-            Reason::Upgrade => ReasonJson {
-                by: "upgrade",
-                port: None,
-            },
-        }),
-        notes: l.notes.iter().map(|n| &n[..]).collect(),
-        fields: l.fields.iter().map(field).collect(),
+    let mut o = Vec::with_capacity(4096);
+    o.extend_from_slice(b"{\"number\":");
+    num(&mut o, p.number);
+    o.extend_from_slice(b",\"time\":");
+    string(&mut o, &rfc3339(p.raw.ts));
+    o.extend_from_slice(b",\"ts\":{\"secs\":");
+    o.extend_from_slice(p.raw.ts.secs.to_string().as_bytes());
+    o.extend_from_slice(b",\"nanos\":");
+    num(&mut o, u64::from(p.raw.ts.nanos));
+    o.extend_from_slice(b"},\"time_relative\":");
+    serde_json::to_writer(&mut o, &clock.relative(p.raw.ts))?;
+    o.extend_from_slice(b",\"link_type\":");
+    num(&mut o, u64::from(p.raw.link_type.0));
+    o.extend_from_slice(b",\"orig_len\":");
+    num(&mut o, u64::from(p.raw.orig_len));
+    o.extend_from_slice(b",\"cap_len\":");
+    num(&mut o, p.raw.bytes.len() as u64);
+    o.extend_from_slice(b",\"src\":");
+    string(&mut o, &src);
+    o.extend_from_slice(b",\"dst\":");
+    string(&mut o, &dst);
+    o.extend_from_slice(b",\"protocol\":");
+    string(&mut o, top_protocol(p));
+    o.extend_from_slice(b",\"chain\":");
+    string(&mut o, &p.dissection.chain());
+    o.extend_from_slice(b",\"info\":");
+    string(&mut o, &info(p));
+    o.extend_from_slice(b",\"layers\":[");
+    for (i, l) in p.dissection.layers.iter().enumerate() {
+        if i > 0 {
+            o.push(b',');
+        }
+        layer(&mut o, l);
     }
+    o.extend_from_slice(b"],\"flow\":");
+    match &p.flow {
+        Some(flow) => serde_json::to_writer(&mut o, flow)?,
+        None => o.extend_from_slice(b"null"),
+    }
+    o.extend_from_slice(b",\"malformed\":");
+    match &p.dissection.malformed {
+        Some(m) => string(&mut o, m),
+        None => o.extend_from_slice(b"null"),
+    }
+    o.extend_from_slice(b"}\n");
+    w.write_all(&o)
 }
 
-fn field(f: &Field) -> FieldJson<'_> {
-    FieldJson {
-        name: f.name,
-        label: f.label,
-        value: ValueJson(&f.value),
-        offset: f.offset,
-        len: f.len,
+fn layer(o: &mut Vec<u8>, l: &Layer) {
+    o.extend_from_slice(b"{\"protocol\":");
+    string(o, l.protocol);
+    o.extend_from_slice(b",\"osi\":");
+    num(o, u64::from(l.osi.number()));
+    o.extend_from_slice(b",\"osi_name\":");
+    string(o, l.osi.name());
+    o.extend_from_slice(b",\"tcpip\":");
+    string(o, l.tcpip.name());
+    o.extend_from_slice(b",\"summary\":");
+    string(o, &l.summary);
+    o.extend_from_slice(b",\"start\":");
+    num(o, l.byte_range.start as u64);
+    o.extend_from_slice(b",\"end\":");
+    num(o, l.byte_range.end as u64);
+    match &l.reason {
+        None => {}
+        Some(Reason::Port(p)) => {
+            o.extend_from_slice(b",\"reason\":{\"by\":\"port\",\"port\":");
+            num(o, u64::from(*p));
+            o.push(b'}');
+        }
+        Some(Reason::Content) => o.extend_from_slice(b",\"reason\":{\"by\":\"content\"}"),
+        Some(Reason::Upgrade) => o.extend_from_slice(b",\"reason\":{\"by\":\"upgrade\"}"),
+    }
+    o.extend_from_slice(b",\"notes\":[");
+    for (i, n) in l.notes.iter().enumerate() {
+        if i > 0 {
+            o.push(b',');
+        }
+        string(o, n);
+    }
+    o.extend_from_slice(b"],\"fields\":[");
+    for (i, f) in l.fields.iter().enumerate() {
+        if i > 0 {
+            o.push(b',');
+        }
+        field(o, f);
+    }
+    o.extend_from_slice(b"]}");
+}
+
+/// Numbers and booleans stay JSON numbers and booleans; bytes become "aa:bb:cc" like Wireshark
+/// prints them; everything else (text, addresses) is its display text.
+fn field(o: &mut Vec<u8>, f: &Field) {
+    o.extend_from_slice(b"{\"name\":");
+    string(o, f.name);
+    o.extend_from_slice(b",\"label\":");
+    string(o, f.label);
+    o.extend_from_slice(b",\"value\":");
+    match &f.value {
+        Value::Bool(true) => o.extend_from_slice(b"true"),
+        Value::Bool(false) => o.extend_from_slice(b"false"),
+        Value::U64(n) => num(o, *n),
+        Value::Text(t) => string(o, t),
+        other => string(o, &other.to_string()),
+    }
+    o.extend_from_slice(b",\"offset\":");
+    num(o, f.offset as u64);
+    o.extend_from_slice(b",\"len\":");
+    num(o, f.len as u64);
+    o.push(b'}');
+}
+
+fn num(o: &mut Vec<u8>, n: u64) {
+    // Digits into a small stack buffer, most significant first.
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    o.extend_from_slice(&buf[i..]);
+}
+
+/// A JSON string with the escapes serde_json uses: `\"`, `\\`, `\b \f \n \r \t`, other control
+/// characters as `\u00XX`; everything else (UTF-8 included) as is.
+fn string(o: &mut Vec<u8>, s: &str) {
+    o.push(b'"');
+    let bytes = s.as_bytes();
+    // Almost every string needs no escape; this branch-free scan vectorizes.
+    if !bytes.iter().fold(false, |bad, &b| {
+        bad | (b < 0x20) | (b == b'"') | (b == b'\\')
+    }) {
+        o.extend_from_slice(bytes);
+        o.push(b'"');
+        return;
+    }
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        o.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            o.extend_from_slice(b"\\u00");
+            o.push(HEX[usize::from(b >> 4)]);
+            o.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            o.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    o.extend_from_slice(&bytes[start..]);
+    o.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_escape_like_serde_json() {
+        for s in [
+            "plain",
+            "quote \" and \\ back",
+            "\n\r\t\x08\x0c\x01\x1f",
+            "é → ✓",
+            "",
+        ] {
+            let mut o = Vec::new();
+            string(&mut o, s);
+            assert_eq!(
+                String::from_utf8(o).unwrap(),
+                serde_json::to_string(s).unwrap(),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_print_like_serde_json() {
+        for n in [0u64, 7, 10, 65535, u64::MAX] {
+            let mut o = Vec::new();
+            num(&mut o, n);
+            assert_eq!(String::from_utf8(o).unwrap(), n.to_string());
+        }
     }
 }

@@ -351,9 +351,32 @@ fn netlab_protocols() -> Fixture {
         ts_options(2002, 1002),
         rest,
     ));
+    // HTTP long-polling (port 7080): the response body carries the same JSON lines.
+    let poll = Conn {
+        client_port: 45006,
+        server_port: 7080,
+        client_isn: 0x0e00_0000,
+        server_isn: 0x0f00_0000,
+    };
+    frames.extend(poll.handshake());
+    let get = b"GET /poll?sid=s1 HTTP/1.1\r\nHost: 127.0.0.1:7080\r\n\r\n";
+    frames.push(poll.seg(true, 1, 1, PSH | ACK, ts_options(1002, 2000), get));
+    let body = "{\"type\":\"event\",\"name\":\"chat\",\"data\":\"hi\"}\n{\"type\":\"ping\"}\n";
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    frames.push(poll.seg(
+        false,
+        1,
+        1 + get.len() as u32,
+        PSH | ACK,
+        ts_options(2001, 1002),
+        response.as_bytes(),
+    ));
     Fixture {
         name: "netlab-protocols",
-        about: "netlab echo over UDP and TCP (port 7007) and event frames as JSON lines over TCP (port 7070), one split across segments",
+        about: "netlab echo over UDP and TCP (port 7007); event frames as JSON lines over TCP (port 7070), one split across segments, and in an HTTP long-polling response (port 7080)",
         link: LinkType::ETHERNET,
         frames,
     }
