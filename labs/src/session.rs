@@ -298,8 +298,10 @@ impl Session {
 
     fn say_why(&mut self, q: &Question) {
         if !q.why.is_empty() {
-            let text = guide::render(&q.why, self.style, self.width);
-            self.say(text.trim_end());
+            // Indented under the verdict it explains.
+            let text = guide::render(&q.why, self.style, self.width.saturating_sub(2));
+            let indented: Vec<String> = text.lines().map(|l| format!("  {l}")).collect();
+            self.say(&indented.join("\n"));
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -35,7 +35,7 @@ fn run(args: &[&str]) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn read_lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
+fn read_lines(stdout: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -51,6 +51,8 @@ fn read_lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
 struct Proc {
     child: Child,
     lines: mpsc::Receiver<String>,
+    /// stderr, where connection changes (resumed, reconnecting) are reported.
+    progress: mpsc::Receiver<String>,
 }
 
 impl Proc {
@@ -58,11 +60,16 @@ impl Proc {
         let mut child = netlab(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start netlab");
         let lines = read_lines(child.stdout.take().unwrap());
-        Proc { child, lines }
+        let progress = read_lines(child.stderr.take().unwrap());
+        Proc {
+            child,
+            lines,
+            progress,
+        }
     }
 
     /// Lines until one satisfies `f` (returned), or panic after T.
@@ -240,4 +247,71 @@ fn usage_errors_exit_2_and_refused_connections_exit_1() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is `netlab events serve` running"));
+}
+
+fn signal(p: &Proc, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &p.child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(ok.success());
+}
+
+/// The "done when" of issue 4: a listener that drops out (stopped, so the server's heartbeat gives
+/// up on it) and comes back gets every reliable event it missed, exactly once.
+#[test]
+fn a_listener_that_drops_and_comes_back_gets_every_missed_message() {
+    let (server, addr) = serve(&["--ping-interval", "200", "--ping-timeout", "200", "--trace"]);
+    let a = addr.to_string();
+    let listener = Proc::start(&[
+        "events",
+        "listen",
+        "--addr",
+        &a,
+        "--ns",
+        "/chat",
+        "--auth",
+        "{\"name\":\"lis\"}",
+        "--join",
+        "lobby",
+        "--reliable",
+    ]);
+    listener.until("own join", |l| l.contains("joined") && l.contains("lis"));
+    let mut ada = Proc::start(&[
+        "events", "chat", "--addr", &a, "--name", "ada", "--room", "lobby",
+    ]);
+    listener.until("ada joined", |l| l.contains("joined") && l.contains("ada"));
+    signal(&listener, "-STOP");
+    // The server's heartbeat gives up on the stopped listener; only then does ada talk, so every
+    // message below reaches the listener through the reliable log and the resume, not a buffer.
+    server.until("the listener's connection closed", |l| {
+        l.ends_with("closed: ping timeout")
+    });
+    for i in 1..=3 {
+        ada.type_line(&format!("missed {i}"));
+    }
+    ada.until("ada's last message", |l| l == "[lobby] ada: missed 3");
+    signal(&listener, "-CONT");
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        let l = listener.until("a missed message", |l| l.contains("missed"));
+        got.push(l);
+    }
+    for (i, l) in got.iter().enumerate() {
+        assert!(l.contains(&format!("\"missed {}\"", i + 1)), "{got:?}");
+        assert!(l.starts_with('#'), "reliable events show their seq: {l}");
+    }
+    let mut progress = Vec::new();
+    while !progress.iter().any(|l: &String| l.contains("resumed")) {
+        match listener.progress.recv_timeout(T) {
+            Ok(l) => progress.push(l),
+            Err(_) => panic!("the listener never said it resumed its session: {progress:?}"),
+        }
+    }
+    ada.type_line("after");
+    let next = listener.until("the next live message", |l| l.contains("text"));
+    assert!(
+        next.contains("\"after\""),
+        "no duplicate replay before live traffic: {next}"
+    );
 }

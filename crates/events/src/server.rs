@@ -347,7 +347,7 @@ async fn write_loop(
             }
             if tx.close {
                 let _ = wr.shutdown().await;
-                return "closed by server".to_string();
+                return tx.reason.unwrap_or_else(|| "transport close".to_string());
             }
             if tx.frames.len() < WRITE_BATCH {
                 break;

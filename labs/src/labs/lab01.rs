@@ -125,6 +125,10 @@ fn labelled_frame(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
     let tcp_seg = segs.iter().find(|x| x.what == "TCP header");
     let tcp_offset = tcp_seg.map_or(0, |x| x.range.start);
     let tcp_len = tcp_seg.map_or(0, |x| x.range.len());
+    let (eth, ip) = (
+        packets::header_bytes(p, "Ethernet"),
+        packets::header_bytes(p, "IPv4"),
+    );
     s.measure("tcp.header_offset", tcp_offset, "bytes");
     s.measure("tcp.header_len", tcp_len, "bytes");
     s.ask(
@@ -134,7 +138,11 @@ fn labelled_frame(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
             tcp_offset as f64,
         )
         .hint("the headers before it are Ethernet and IPv4: add up their lengths")
-        .why("14 bytes of Ethernet (offsets 0-13) and 20 of IPv4 (14-33) come first, so TCP starts at 34."),
+        .why(&format!(
+            "{eth} bytes of Ethernet (offsets 0-{}) and {ip} of IPv4 ({eth}-{}) come first, so TCP starts at {tcp_offset}.",
+            eth - 1,
+            tcp_offset - 1
+        )),
     )?;
     s.ask(
         Question::number(
@@ -144,19 +152,9 @@ fn labelled_frame(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
         )
         .unit("bytes")
         .hint("read the length of the TCP header row in the byte map")
-        .why("20 bytes of fixed fields, plus options: Linux adds a 12-byte timestamp option (10 bytes and 2 of padding) to nearly every segment, making 32."),
+        .why(&tcp_len_why(tcp_len)),
     )?;
-    let ip_osi = segs
-        .iter()
-        .find(|x| x.what == "IPv4 header")
-        .map_or(0, |x| {
-            x.osi
-                .split(' ')
-                .next()
-                .unwrap_or("0")
-                .parse::<usize>()
-                .unwrap_or(0)
-        });
+    let ip_osi = p.d.layer("IPv4").map_or(3, |l| usize::from(l.osi.number()));
     s.ask(
         Question::choice(
             "ip-osi-layer",
@@ -168,6 +166,19 @@ fn labelled_frame(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
         .why("IP is the network layer (OSI 3), called the Internet layer in the TCP/IP model."),
     )?;
     Ok(())
+}
+
+/// Why the TCP header has the length it has in this frame.
+fn tcp_len_why(len: usize) -> String {
+    if len > 20 {
+        format!(
+            "20 bytes of fixed fields plus {} of options: Linux adds the timestamp option (10 bytes, \
+             padded to 12) to nearly every segment.",
+            len - 20
+        )
+    } else {
+        "20 bytes: the fixed fields only, this segment carries no options.".to_string()
+    }
 }
 
 /// Checks that the byte map of `p` is sound: contiguous, covering every byte, with the fixed
@@ -256,7 +267,15 @@ fn udp_frame(s: &mut Session, rec: &Recording) -> Result<(), LabError> {
         )
         .unit("bytes")
         .hint("Ethernet + IPv4 + UDP headers + 5 bytes of data")
-        .why("14 + 20 + 8 + 5 = 47 bytes carry 5 bytes of data."),
+        .why(&format!(
+            "{} + {} + {} + {} = {} bytes carry {} bytes of data.",
+            packets::header_bytes(p, "Ethernet"),
+            packets::header_bytes(p, "IPv4"),
+            packets::header_bytes(p, "UDP"),
+            HELLO.len(),
+            p.raw.bytes.len(),
+            HELLO.len()
+        )),
     )?;
     Ok(())
 }
@@ -351,7 +370,9 @@ async fn overhead(s: &mut Session, tcp: &Running, udp: &Running) -> Result<(), L
         .tolerance(1.0)
         .unit("%")
         .hint("headers divided by frame length, times 100: read the TCP row with payload 1")
-        .why("Over 98% of that frame is headers: sending one byte at a time wastes almost the whole network."),
+        .why(&format!(
+            "{tcp_1_percent:.1}% of that frame is headers: sending one byte at a time wastes almost the whole network."
+        )),
     )?;
     Ok(())
 }

@@ -135,6 +135,8 @@ pub struct Transmit {
     pub frames: Vec<Arc<Frame>>,
     /// Close the connection after writing `frames`.
     pub close: bool,
+    /// Why, when the core decided to close (for traces and logs).
+    pub reason: Option<String>,
 }
 
 struct PendingAck {
@@ -341,14 +343,17 @@ impl Core {
             return Transmit {
                 frames: Vec::new(),
                 close: true,
+                reason: None,
             };
         };
         let n = c.queue.len().min(max);
         let frames: Vec<_> = c.queue.drain(..n).collect();
         c.dirty = !c.queue.is_empty();
+        let close = c.queue.is_empty() && c.closing.is_some();
         Transmit {
             frames,
-            close: c.queue.is_empty() && c.closing.is_some(),
+            close,
+            reason: c.closing.clone().filter(|_| close),
         }
     }
 

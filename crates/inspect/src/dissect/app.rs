@@ -124,7 +124,7 @@ struct EventType<'a> {
 }
 
 /// Whether the payload starts with a JSON object that has a string "type": an event frame.
-fn looks_like_event(bytes: &[u8]) -> bool {
+pub(super) fn looks_like_event(bytes: &[u8]) -> bool {
     if bytes.first() != Some(&b'{') {
         return false;
     }
@@ -193,7 +193,7 @@ pub(super) fn events(d: &mut Dissector, payload: Range<usize>, reason: Reason) {
     }
     lb.cover(len);
     lb.reason(reason);
-    lb.note("netlab events: one JSON object per line, see docs/protocol.md");
+    lb.note("netlab events: one JSON object per line, see docs/src/protocol.md");
     let summary = if types.is_empty() {
         format!("{len} bytes of an event frame")
     } else {

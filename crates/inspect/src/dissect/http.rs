@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use super::{Dissector, LayerBuilder, notes, preview, websocket};
+use super::{Dissector, LayerBuilder, app, notes, preview, websocket};
 use crate::model::{OsiLayer, Reason, TcpIpLayer, Value};
 
 const METHODS: [&[u8]; 9] = [
@@ -81,10 +81,24 @@ pub(super) fn dissect(d: &mut Dissector, payload: Range<usize>, reason: Reason) 
     let head = decode(&mut lb, data);
     let summary = head.summary;
     d.push(lb.finish(summary));
-    if let (true, Some(body)) = (head.switching_to_websocket, head.after_headers) {
-        if !body.is_empty() {
-            websocket::dissect(d, body, Reason::Upgrade);
-        }
+    let Some(body) = head.after_headers.filter(|b| !b.is_empty()) else {
+        return;
+    };
+    let events = !head.switching_to_websocket
+        && d.frame.get(body.clone()).is_some_and(app::looks_like_event);
+    if !(head.switching_to_websocket || events) {
+        return;
+    }
+    // The body is the next layer's: HTTP's range ends where it starts.
+    if let Some(http) = d.out.layers.last_mut() {
+        http.byte_range.end = body.start;
+        http.fields.retain(|f| f.name != "http.file_data");
+    }
+    if events {
+        // A long-polling body of netlab's event server: the same JSON lines as over TCP.
+        app::events(d, body, Reason::Content);
+    } else {
+        websocket::dissect(d, body, Reason::Upgrade);
     }
 }
 

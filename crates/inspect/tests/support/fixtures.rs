@@ -62,6 +62,7 @@ pub fn all() -> Vec<Fixture> {
         icmp_errors(),
         ipv6_extensions(),
         dns(),
+        dns_tcp(),
         tls(),
         truncated(),
         link_null(),
@@ -351,9 +352,32 @@ fn netlab_protocols() -> Fixture {
         ts_options(2002, 1002),
         rest,
     ));
+    // HTTP long-polling (port 7080): the response body carries the same JSON lines.
+    let poll = Conn {
+        client_port: 45006,
+        server_port: 7080,
+        client_isn: 0x0e00_0000,
+        server_isn: 0x0f00_0000,
+    };
+    frames.extend(poll.handshake());
+    let get = b"GET /poll?sid=s1 HTTP/1.1\r\nHost: 127.0.0.1:7080\r\n\r\n";
+    frames.push(poll.seg(true, 1, 1, PSH | ACK, ts_options(1002, 2000), get));
+    let body = "{\"type\":\"event\",\"name\":\"chat\",\"data\":\"hi\"}\n{\"type\":\"ping\"}\n";
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    frames.push(poll.seg(
+        false,
+        1,
+        1 + get.len() as u32,
+        PSH | ACK,
+        ts_options(2001, 1002),
+        response.as_bytes(),
+    ));
     Fixture {
         name: "netlab-protocols",
-        about: "netlab echo over UDP and TCP (port 7007) and event frames as JSON lines over TCP (port 7070), one split across segments",
+        about: "netlab echo over UDP and TCP (port 7007); event frames as JSON lines over TCP (port 7070), one split across segments, and in an HTTP long-polling response (port 7080)",
         link: LinkType::ETHERNET,
         frames,
     }
@@ -627,6 +651,43 @@ fn dns() -> Fixture {
             udp6(53, 53002, &aaaa_r),
             udp4(53, 53004, &nx),
         ],
+    }
+}
+
+/// DNS over TCP (RFC 7766): each message after a 2-byte length, as for a large answer or a
+/// zone transfer.
+fn dns_tcp() -> Fixture {
+    let c = Conn {
+        client_port: 53010,
+        server_port: 53,
+        client_isn: 0x6000_0000,
+        server_isn: 0x6100_0000,
+    };
+    let mut frames = c.handshake();
+    let mut query = dns_header(0x1a2b, 0x0100, 1, 0);
+    query.extend(dns_name("www.example.com"));
+    query.extend_from_slice(&[0, 1, 0, 1]);
+    let prefixed = |m: &[u8]| {
+        let mut v = (m.len() as u16).to_be_bytes().to_vec();
+        v.extend_from_slice(m);
+        v
+    };
+    let q = prefixed(&query);
+    frames.push(c.seg(true, 1, 1, PSH | ACK, ts_options(1002, 2000), &q));
+    let r = prefixed(&dns_response());
+    frames.push(c.seg(
+        false,
+        1,
+        1 + q.len() as u32,
+        PSH | ACK,
+        ts_options(2001, 1002),
+        &r,
+    ));
+    Fixture {
+        name: "dns-tcp",
+        about: "DNS over TCP: the query and the compressed response, each after its 2-byte length",
+        link: LinkType::ETHERNET,
+        frames,
     }
 }
 
