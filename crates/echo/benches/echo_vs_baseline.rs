@@ -5,7 +5,9 @@
 //! default 2; `--rounds N`, default 2). Prints a Markdown table for docs/performance.md.
 //! Each case runs netlab and baseline alternately (A B B A ...) so a change in machine load
 //! during the run hits both sides alike; the figure reported is the mean over rounds.
-//! The client is the same `run_bench` that `netlab echo bench` uses.
+//! The client is the same `run_bench` that `netlab echo bench` uses. A last table gives the
+//! resident memory per open TCP connection (VmRSS growth of this process, so it includes the
+//! client's side too, the same for both servers).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -156,7 +158,53 @@ async fn main() {
         }
         print_row(&case, figure(&case, &ours), figure(&case, &bare));
     }
+    println!();
+    println!(
+        "| memory: {IDLE_CONNECTIONS} open TCP connections, 1 KiB echoed on each | netlab | baseline |"
+    );
+    println!("|---|---|---|");
+    // Twice each, alternating: the first measurement also pays for growing the allocator's heap.
+    let (mut ours, mut bare) = (0.0, 0.0);
+    for _ in 0..2 {
+        ours += memory_per_connection(netlab[0].1).await / 2.0;
+        bare += memory_per_connection(bare_tcp).await / 2.0;
+    }
+    println!(
+        "| resident memory per connection (client and server side, one process) | {ours:.1} KiB | {bare:.1} KiB |"
+    );
     trigger.fire();
+}
+
+/// Connections held open for the memory figure: 2 file descriptors each (client and server).
+const IDLE_CONNECTIONS: usize = 500;
+
+/// VmRSS of this process in KiB, from /proc (Linux).
+fn rss_kib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// Growth of resident memory per open connection that has echoed 1 KiB.
+async fn memory_per_connection(target: SocketAddr) -> f64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let before = rss_kib();
+    let mut open = Vec::with_capacity(IDLE_CONNECTIONS);
+    let message = [7u8; 1024];
+    let mut echo = [0u8; 1024];
+    for _ in 0..IDLE_CONNECTIONS {
+        let mut stream = tokio::net::TcpStream::connect(target).await.unwrap();
+        stream.write_all(&message).await.unwrap();
+        stream.read_exact(&mut echo).await.unwrap();
+        open.push(stream);
+    }
+    let after = rss_kib();
+    drop(open);
+    tokio::time::sleep(Duration::from_millis(200)).await; // let the servers' tasks end
+    (after - before) / IDLE_CONNECTIONS as f64
 }
 
 fn print_row(case: &Case, ours: (f64, f64), bare: (f64, f64)) {

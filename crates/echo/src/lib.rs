@@ -4,8 +4,40 @@
 //! Every server binds with a config (port 0 allowed), reports the address it bound, and runs
 //! until a [`shutdown`] handle fires. The CLI, the labs and the tests all start this same code.
 //!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), netlab_echo::EchoError> {
+//! use std::time::Duration;
+//! use netlab_echo::{PingConfig, Proto, UdpConfig, UdpEchoServer, ping, shutdown};
+//!
+//! // A UDP echo server on 127.0.0.1, any free port, that drops about one datagram in five.
+//! let mut config = UdpConfig::loopback(0);
+//! config.impairment.drop = 0.2;
+//! config.impairment.seed = 7; // the same seed drops the same datagrams, every run
+//! let server = UdpEchoServer::bind(config).await?;
+//! let addr = server.local_addr();
+//! let (trigger, signal) = shutdown::channel();
+//! let running = tokio::spawn(server.run(signal));
+//!
+//! let probes = PingConfig {
+//!     count: 20,
+//!     interval: Duration::from_millis(2),
+//!     timeout: Duration::from_millis(300),
+//!     ..PingConfig::new(Proto::Udp, addr)
+//! };
+//! let summary = ping(&probes, |event| println!("{event:?}")).await?;
+//!
+//! trigger.fire();
+//! let served = running.await.expect("the server task ran to its end");
+//! assert_eq!(summary.sent, 20);
+//! assert_eq!(summary.received, 20 - served.dropped); // what was lost is what the server dropped
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Modules
 //! - [`tcp`]: the TCP echo server (half-close, connection limit, idle timeout, graceful drain).
+//! - [`idle`]: the idle-timeout sweep, which keeps timers off the per-read path.
 //! - [`udp`]: the UDP echo server (boundaries kept, impairment and anti-reflection stages).
 //! - [`impair`]: seeded drop / delay / jitter / duplicate / reorder decisions (pure).
 //! - [`ratelimit`]: the per-source token bucket behind anti-reflection (pure).
@@ -22,6 +54,7 @@ pub mod addr;
 pub mod baseline;
 pub mod bench;
 pub mod error;
+pub mod idle;
 pub mod impair;
 pub mod line;
 pub mod ping;

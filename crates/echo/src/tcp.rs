@@ -20,12 +20,13 @@
 //! - **Maximum connections**: a connection beyond the limit is accepted and closed at once, so
 //!   the client reads end of stream immediately (instead of hanging in the kernel's backlog).
 //!   It is counted in `rejected`.
-//! - **Idle timeout**: a connection that sends nothing for that long is closed (`idle_closed`).
+//! - **Idle timeout**: a connection that sends nothing for that long is closed (`idle_closed`),
+//!   within a quarter of the timeout (at most 1 s) after it expires; see [`idle`](crate::idle).
+//!   A connection stuck writing to a client that never reads counts as idle too.
 //! - **Graceful shutdown**: stop accepting, let open connections finish until the drain deadline,
 //!   then cut the rest (`aborted`), and return a [`TcpSummary`].
 
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -34,8 +35,9 @@ use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
-use tokio::time::{Instant, Sleep};
+use tokio::time::{Instant, MissedTickBehavior};
 
+use crate::idle::{self, Activity, IdleWatch};
 use crate::shutdown::Shutdown;
 use crate::sock::{self, BufferSizes};
 use crate::{DEFAULT_PORT, EchoError};
@@ -156,14 +158,32 @@ impl TcpEchoServer {
     pub async fn run(self, mut shutdown: Shutdown) -> TcpSummary {
         let mut connections = JoinSet::new();
         let config = Arc::new(self.config);
+        let mut idle = config.idle_timeout.map(IdleWatch::new);
+        let period = config.idle_timeout.map(idle::sweep_period);
+        let mut sweep = tokio::time::interval(period.unwrap_or(Duration::from_secs(3600)));
+        sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = shutdown.wait() => break,
-                // Reap finished tasks so the set (and the active count) stays accurate.
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                // Reap finished tasks so the set stays small and the watch list accurate.
+                Some(ended) = connections.join_next_with_id(), if !connections.is_empty() => {
+                    let id = match ended {
+                        Ok((id, ())) => id,
+                        Err(err) => err.id(),
+                    };
+                    if let Some(idle) = idle.as_mut() {
+                        idle.forget(id);
+                    }
+                }
+                _ = sweep.tick(), if idle.is_some() => {
+                    if let Some(idle) = idle.as_mut() {
+                        let closed = idle.sweep(Instant::now());
+                        self.stats.idle_closed.fetch_add(closed, Ordering::Relaxed);
+                    }
+                }
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
-                        admit(&mut connections, stream, peer, &config, &self.stats);
+                        admit(&mut connections, idle.as_mut(), stream, peer, &config, &self.stats);
                     }
                     // accept errors (out of file descriptors, a connection reset while queued)
                     // concern one connection: report and keep serving.
@@ -180,8 +200,18 @@ impl TcpEchoServer {
     }
 }
 
+/// Counts a connection out of `active` however its task ends, aborted included.
+struct ActiveGuard(Arc<TcpStats>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 fn admit(
     connections: &mut JoinSet<()>,
+    idle: Option<&mut IdleWatch>,
     stream: TcpStream,
     peer: SocketAddr,
     config: &Arc<TcpConfig>,
@@ -198,14 +228,19 @@ fn admit(
     }
     stats.accepted.fetch_add(1, Ordering::Relaxed);
     stats.active.fetch_add(1, Ordering::Relaxed);
-    let (config, stats) = (Arc::clone(config), Arc::clone(stats));
-    connections.spawn(async move {
-        if let Err(err) = serve_connection(stream, &config, &stats).await {
+    let guard = ActiveGuard(Arc::clone(stats));
+    let activity = Arc::new(Activity::default());
+    let (config, stats, reads) = (Arc::clone(config), Arc::clone(stats), Arc::clone(&activity));
+    let task = connections.spawn(async move {
+        let _guard = guard;
+        if let Err(err) = serve_connection(stream, &config, &stats, &reads).await {
             stats.errors.fetch_add(1, Ordering::Relaxed);
             tracing::info!("{peer}: {err}");
         }
-        stats.active.fetch_sub(1, Ordering::Relaxed);
     });
+    if let Some(idle) = idle {
+        idle.watch(activity, task, Instant::now());
+    }
 }
 
 /// Waits for open connections up to `deadline`, then cuts the rest; returns how many were cut.
@@ -232,72 +267,25 @@ fn summarize(stats: &TcpStats, aborted: u64) -> TcpSummary {
     }
 }
 
-/// Echoes one connection until the client's FIN, the idle timeout, or an error.
+/// Echoes one connection until the client's FIN or an error (the idle sweep may abort it).
 async fn serve_connection(
     mut stream: TcpStream,
     config: &TcpConfig,
     stats: &TcpStats,
+    reads: &Activity,
 ) -> std::io::Result<()> {
     stream.set_nodelay(config.nodelay)?;
     let mut buf = vec![0u8; config.read_buffer.max(1)];
-    let mut idle = IdleTimer::new(config.idle_timeout);
     loop {
-        let n = tokio::select! {
-            read = stream.read(&mut buf) => read?,
-            () = idle.expired() => {
-                stats.idle_closed.fetch_add(1, Ordering::Relaxed);
-                return Ok(()); // dropping the stream closes it
-            }
-        };
+        let n = stream.read(&mut buf).await?;
+        reads.touch();
         if n == 0 {
             // Half-close: the client will send no more. Everything read is already echoed,
             // so shut our write side too; the client sees end of stream after the last byte.
             return stream.shutdown().await;
         }
-        idle.touch();
         stats.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
         stream.write_all(&buf[..n]).await?;
         stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
-    }
-}
-
-/// The idle timeout, cheap on the hot path: a read only notes the time; the one timer is moved
-/// when it fires early. (A fresh `timeout` around every read would register and cancel a timer
-/// per read, which costs measurably with many busy connections.)
-struct IdleTimer {
-    limit: Option<Duration>,
-    last_activity: Instant,
-    sleep: Pin<Box<Sleep>>,
-}
-
-impl IdleTimer {
-    fn new(limit: Option<Duration>) -> Self {
-        let now = Instant::now();
-        // With no limit the timer is never polled; a far deadline keeps the type simple.
-        let first = now + limit.unwrap_or(Duration::from_secs(86_400));
-        IdleTimer {
-            limit,
-            last_activity: now,
-            sleep: Box::pin(tokio::time::sleep_until(first)),
-        }
-    }
-
-    fn touch(&mut self) {
-        self.last_activity = Instant::now();
-    }
-
-    /// Completes once nothing happened for `limit`; never, without a limit.
-    async fn expired(&mut self) {
-        let Some(limit) = self.limit else {
-            return std::future::pending().await;
-        };
-        loop {
-            self.sleep.as_mut().await;
-            let deadline = self.last_activity + limit;
-            if Instant::now() >= deadline {
-                return;
-            }
-            self.sleep.as_mut().reset(deadline);
-        }
     }
 }
