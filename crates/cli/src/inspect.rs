@@ -7,6 +7,8 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
@@ -317,7 +319,7 @@ fn capture(
     // A filter that implies ports (`udp port 7007`) also becomes a kernel filter: under a flood
     // of other traffic only ours is queued, copied and dissected.
     let ports = pipe.filter.required_ports().unwrap_or_default();
-    let mut cap = LiveCapture::open(&LiveConfig::on(iface).with_ports(&ports)).map_err(classify)?;
+    let cap = LiveCapture::open(&LiveConfig::on(iface).with_ports(&ports)).map_err(classify)?;
     let mut sink = match save {
         Some(path) => Some(open_sink(path)?),
         None => None,
@@ -331,37 +333,97 @@ fn capture(
         cap.interface(),
         cap.link_type().0
     );
+    // A reader thread empties the kernel's queue into batches while this thread dissects and
+    // renders: a slow moment of rendering then costs memory here, not drops in the kernel.
+    let (tx, rx) = mpsc::sync_channel::<Vec<RawPacket>>(QUEUED_BATCHES);
+    let reader_stop = stop.clone();
+    let reader = std::thread::Builder::new()
+        .name("capture-reader".into())
+        .spawn(move || read_batches(cap, &reader_stop, &tx))
+        .context("cannot start the capture thread")?;
     let stdout = io::stdout();
     let mut w = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let result = (|| -> anyhow::Result<()> {
-        while !stop.load(Ordering::Acquire) && count.is_none_or(|c| pipe.shown < c) {
-            // Output streams: it is flushed whenever the kernel's queue is empty, so a quiet
-            // capture shows each packet at once and a flood is written in large batches.
-            let raw = match cap.try_next_packet().map_err(classify)? {
-                Some(raw) => raw,
-                None => {
+        'outer: loop {
+            // Output is flushed whenever nothing is waiting, so a quiet capture shows each
+            // packet at once and a flood is written in large batches.
+            let batch = match rx.try_recv() {
+                Ok(batch) => batch,
+                Err(mpsc::TryRecvError::Disconnected) => break,
+                Err(mpsc::TryRecvError::Empty) => {
                     w.flush()?;
-                    match cap.next_packet().map_err(classify)? {
-                        Some(raw) => raw,
-                        None => continue,
+                    match rx.recv_timeout(Duration::from_millis(100)) {
+                        Ok(batch) => batch,
+                        Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                        Err(mpsc::RecvTimeoutError::Disconnected) => break,
                     }
                 }
             };
-            if let Some(p) = pipe.push(raw, &mut w)? {
-                if let Some(s) = sink.as_mut() {
-                    s.write_packet(&p.raw)?;
+            for raw in batch {
+                if count.is_some_and(|c| pipe.shown >= c) {
+                    break 'outer;
                 }
+                if let Some(p) = pipe.push(raw, &mut w)? {
+                    if let Some(s) = sink.as_mut() {
+                        s.write_packet(&p.raw)?;
+                    }
+                }
+            }
+            if count.is_some_and(|c| pipe.shown >= c) {
+                break;
             }
         }
         Ok(())
     })();
+    stop.store(true, Ordering::Release);
+    drop(rx);
+    let stats = match reader.join() {
+        Ok(stats) => stats.map_err(classify)?,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
     pipe.finish(&mut w)?;
     if let Some(s) = sink {
         s.finish()?;
     }
-    let stats = cap.stats().map_err(classify)?;
     report_live(&stats, &pipe, save);
     result
+}
+
+/// Packets per batch handed from the reader thread to the renderer.
+const BATCH: usize = 256;
+/// Batches that may wait for the renderer: up to a quarter of a million packets.
+const QUEUED_BATCHES: usize = 1024;
+
+/// The reader thread: drain the socket in batches until stopped (or the renderer is gone), then
+/// return the capture's counters.
+fn read_batches(
+    mut cap: LiveCapture,
+    stop: &AtomicBool,
+    tx: &mpsc::SyncSender<Vec<RawPacket>>,
+) -> Result<CaptureStats, InspectError> {
+    let mut batch = Vec::with_capacity(BATCH);
+    while !stop.load(Ordering::Acquire) {
+        let next = match cap.try_next_packet()? {
+            Some(p) => Some(p),
+            None => {
+                // The kernel's queue is empty: hand over what we have, then wait.
+                if !batch.is_empty() && tx.send(std::mem::take(&mut batch)).is_err() {
+                    break;
+                }
+                cap.next_packet()?
+            }
+        };
+        if let Some(p) = next {
+            batch.push(p);
+            if batch.len() == BATCH && tx.send(std::mem::take(&mut batch)).is_err() {
+                break;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(batch);
+    }
+    cap.stats()
 }
 
 fn open_sink(path: &Path) -> anyhow::Result<CaptureWriter<BufWriter<File>>> {

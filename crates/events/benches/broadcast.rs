@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use netlab_events::core::{Config, Core, Delivery};
 use netlab_events::server::{Server, ServerOptions};
+use netlab_events::store::{RedbStore, Store};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -30,6 +31,8 @@ const WINDOW: u64 = 200;
 /// Events in flight in the latency runs: one, so latency is delivery time, not queueing time.
 const LATENCY_WINDOW: u64 = 1;
 const ROLE: &str = "NETLAB_EVENTS_BENCH_SERVER";
+/// Set (to a file path) for the run where the child keeps its sessions in a redb store.
+const STORE: &str = "NETLAB_EVENTS_BENCH_STORE";
 
 fn main() {
     if std::env::var_os(ROLE).is_some() {
@@ -66,6 +69,25 @@ fn main() {
             }
         }
     }
+    // Reliable with the redb store: every core step is one transaction, written before the
+    // frames go out.
+    let path =
+        std::env::temp_dir().join(format!("netlab-events-bench-{}.redb", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let server = spawn_server_with(Some(&path));
+    let r = rt.block_on(broadcast(
+        server.addr,
+        100,
+        1000,
+        Delivery::Reliable,
+        WINDOW,
+    ));
+    drop(server);
+    let _ = std::fs::remove_file(&path);
+    println!(
+        "| 100 | Reliable + redb store | {WINDOW} | 1000 | {} | {:.0} | {:.2} ms | {:.2} ms |",
+        r.deliveries, r.rate, r.p50_ms, r.p99_ms
+    );
     for room in [100, 1000] {
         let get = |d| {
             rates
@@ -119,13 +141,13 @@ fn run_server() {
                 .delivery(d)
                 .emit("said", vec![ev.args[0].clone()]);
         });
-        let server = Server::bind(
-            "127.0.0.1:0".parse().unwrap(),
-            core,
-            ServerOptions::default(),
-        )
-        .await
-        .unwrap();
+        let store = std::env::var_os(STORE).map(|p| {
+            Box::new(RedbStore::open(std::path::Path::new(&p)).unwrap()) as Box<dyn Store>
+        });
+        let opts = ServerOptions { store, trace: None };
+        let server = Server::bind("127.0.0.1:0".parse().unwrap(), core, opts)
+            .await
+            .unwrap();
         println!("{}", server.local_addr());
         // Run until the parent closes our stdin.
         tokio::task::spawn_blocking(|| {
@@ -150,7 +172,15 @@ impl Drop for ServerProc {
 }
 
 fn spawn_server() -> ServerProc {
-    let mut child = Command::new(std::env::current_exe().unwrap())
+    spawn_server_with(None)
+}
+
+fn spawn_server_with(store: Option<&std::path::Path>) -> ServerProc {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    if let Some(p) = store {
+        cmd.env(STORE, p);
+    }
+    let mut child = cmd
         .env(ROLE, "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -1,7 +1,7 @@
 //! The dissector: a pure function from `(link type, bytes)` to a [`Dissection`].
 //!
 //! Each protocol lives in its own submodule and follows one pattern, in the smoltcp style: a
-//! private `field` module of named byte ranges, a [`LayerBuilder`] that reads those ranges with
+//! private `field` module of named byte ranges, a `LayerBuilder` that reads those ranges with
 //! bounds checks and records each one as a [`Field`] (name, value, offset, length), and a
 //! `dissect` function that pushes the finished [`Layer`] and hands the payload to the next
 //! protocol. Packet bytes are read only through the builder's bounds-checked accessors (the few
@@ -469,6 +469,51 @@ pub(crate) mod notes {
     pub const OSI_SESSION: &str = "a WebSocket connection outlives any single message and frames \
         the byte stream into messages: OSI would call that a session (5); TCP/IP has no such layer, \
         it is part of the application";
+}
+
+/// What an IP layer (v4 or v6) tells the layers after it.
+pub(crate) struct IpPacket {
+    src: std::net::IpAddr,
+    dst: std::net::IpAddr,
+    /// The transport protocol (for IPv6: after the last extension header).
+    proto: u8,
+    header_end: usize,
+    /// End of the packet's bytes in this capture.
+    payload_end: usize,
+    /// End of the packet by its length field, possibly past the captured bytes.
+    wire_end: usize,
+    /// A fragment: only the first holds the transport header.
+    fragment: bool,
+    first_fragment: bool,
+    /// The payload cannot be decoded at all (IPv6 "no next header", ESP).
+    opaque: bool,
+}
+
+/// After an IP header: note the packet's endpoints (outermost IP only), then decode the
+/// transport, or leave a fragment's payload as bytes.
+fn after_ip(d: &mut Dissector, ip: IpPacket) {
+    if !d.quoted && d.out.endpoints.is_none() {
+        d.out.endpoints = Some(crate::model::Endpoints {
+            src: ip.src,
+            dst: ip.dst,
+            ip_proto: ip.proto,
+            src_port: None,
+            dst_port: None,
+        });
+        d.ip_end = Some(ip.payload_end);
+    }
+    d.wire_end = ip.wire_end;
+    if ip.first_fragment {
+        fragment_head(d, ip.proto, ip.header_end, ip.payload_end);
+    } else if ip.fragment || ip.opaque {
+        // A later fragment is a piece of payload with no header of its own (this inspector
+        // does not reassemble): leave it undecoded, as bytes.
+        if let Some(l) = d.out.layers.last_mut() {
+            l.byte_range.end = ip.payload_end;
+        }
+    } else {
+        transport(d, ip.proto, ip.header_end, ip.payload_end);
+    }
 }
 
 /// Decode the transport header at the start of a first fragment (offset 0, more to come), as

@@ -116,6 +116,20 @@ struct Follow {
     chunks: Vec<(bool, Range<usize>)>,
 }
 
+impl Follow {
+    /// Add a segment's payload at relative sequence number `seq` of one side.
+    fn deliver(&mut self, from_client: bool, seq: u32, bytes: &[u8]) {
+        let side = if from_client {
+            &mut self.client
+        } else {
+            &mut self.server
+        };
+        if let Some(r) = side.put(seq, bytes) {
+            self.chunks.push((from_client, r));
+        }
+    }
+}
+
 #[derive(Default)]
 struct Reassembly {
     data: Vec<u8>,
@@ -295,98 +309,14 @@ impl FlowTracker {
         let (me, peer) = if from_client { (0, 1) } else { (1, 0) };
         let mut notes = Vec::new();
 
-        // Relative numbers: from the SYN's sequence number, or, when the capture started
-        // mid-connection, from the first number seen (so that data starts at 1 either way).
-        let syn = tcp.has(TcpSummary::SYN);
-        if syn && s.dirs[me].isn == Some(tcp.seq) && tcp.payload_len == 0 {
-            notes.push("retransmission (SYN sent again: no answer yet)".to_string());
-        }
-        let isn = *s.dirs[me].isn.get_or_insert(if syn {
-            tcp.seq
-        } else {
-            tcp.seq.wrapping_sub(1)
-        });
-        let rel_seq = tcp.seq.wrapping_sub(isn);
-        let rel_ack = if tcp.has(TcpSummary::ACK) {
-            let peer_isn = *s.dirs[peer].isn.get_or_insert(tcp.ack.wrapping_sub(1));
-            Some(tcp.ack.wrapping_sub(peer_isn))
-        } else {
-            None
-        };
-
-        if syn {
-            s.dirs[me].wscale = d
-                .field("tcp.options.wscale.shift")
-                .and_then(|f| f.value.as_u64())
-                .map(|v| v.min(14) as u8);
-        }
-        let scale = match (s.dirs[me].wscale, s.dirs[peer].wscale) {
-            (Some(mine), Some(_)) if !syn => Some(mine),
-            _ => None,
-        };
+        let (rel_seq, rel_ack) = relative_numbers(s, me, peer, &tcp, &mut notes);
+        let scale = window_scale(s, me, peer, &tcp, d);
         handshake_notes(s, &tcp, from_client, rel_seq, rel_ack, &mut notes);
         sequence_notes(&mut s.dirs[me], &tcp, rel_seq, &mut notes);
         ack_notes(&mut s.dirs[me], &tcp, rel_ack, &mut notes);
         teardown_notes(s, &tcp, me, peer, rel_seq, rel_ack, from_client, &mut notes);
-
-        let payload = u64::from(tcp.payload_len);
-        count(&mut s.dirs[me].traffic, raw, payload);
-
-        // After a 101 the payload is WebSocket: decode it again with that knowledge.
-        if s.upgraded && tcp.payload_len > 0 && d.layer("WebSocket").is_none() {
-            let ctx = Context {
-                upgraded: Some(AppProtocol::WebSocket),
-            };
-            *d = dissect_with(raw.link_type, &raw.bytes, &ctx);
-        }
-        let app = app_of(d);
-        if let Some(app) = app {
-            if s.app.is_none() || app == AppProtocol::WebSocket {
-                s.app = Some(app);
-            }
-        }
-        if app == Some(AppProtocol::Http) && is_websocket_upgrade(d) {
-            s.upgraded = true;
-            notes.push(
-                "HTTP 101: the connection switches to WebSocket from the next byte".to_string(),
-            );
-        }
-
-        if let Some(f) = self.follow.as_mut().filter(|f| f.stream == index) {
-            let bytes = d
-                .payload
-                .as_ref()
-                .and_then(|r| raw.bytes.get(r.clone()))
-                .unwrap_or(&[]);
-            let side = if from_client {
-                &mut f.client
-            } else {
-                &mut f.server
-            };
-            // SYN takes sequence number 0 (relative): data starts at 1.
-            let seq = if syn {
-                rel_seq.wrapping_add(1)
-            } else {
-                rel_seq
-            };
-            if let Some(r) = side.put(seq, bytes) {
-                f.chunks.push((from_client, r));
-            }
-        }
-
-        let s = &self.tcp[index as usize];
-        let ports = (src.port(), dst.port());
-        add_tcp_fields(
-            d,
-            index,
-            Relative {
-                seq: rel_seq,
-                ack: rel_ack,
-                scale,
-            },
-            &tcp,
-            ports,
-        );
+        count(&mut s.dirs[me].traffic, raw, u64::from(tcp.payload_len));
+        track_application(s, raw, d, &tcp, &mut notes);
         if s.handshake == Handshake::Unknown
             && notes.is_empty()
             && s.dirs[0].traffic.packets + s.dirs[1].traffic.packets == 1
@@ -396,6 +326,24 @@ impl FlowTracker {
                     .to_string(),
             );
         }
+
+        if let Some(f) = self.follow.as_mut().filter(|f| f.stream == index) {
+            let bytes = d
+                .payload
+                .as_ref()
+                .and_then(|r| raw.bytes.get(r.clone()))
+                .unwrap_or(&[]);
+            // SYN takes sequence number 0 (relative): data starts at 1.
+            let seq = rel_seq.wrapping_add(u32::from(tcp.has(TcpSummary::SYN)));
+            f.deliver(from_client, seq, bytes);
+        }
+
+        let relative = Relative {
+            seq: rel_seq,
+            ack: rel_ack,
+            scale,
+        };
+        add_tcp_fields(d, index, relative, &tcp, (src.port(), dst.port()));
         FlowAnnotation {
             stream: index,
             rel_seq: Some(rel_seq),
@@ -494,6 +442,81 @@ impl FlowTracker {
             server_missing: f.server.missing(),
             chunks: f.chunks.clone(),
         })
+    }
+}
+
+/// Relative sequence and acknowledgement numbers: from the SYN's sequence number, or, when the
+/// capture started mid-connection, from the first number seen (data starts at 1 either way).
+fn relative_numbers(
+    s: &mut TcpStream,
+    me: usize,
+    peer: usize,
+    tcp: &TcpSummary,
+    notes: &mut Vec<String>,
+) -> (u32, Option<u32>) {
+    let syn = tcp.has(TcpSummary::SYN);
+    if syn && s.dirs[me].isn == Some(tcp.seq) && tcp.payload_len == 0 {
+        notes.push("retransmission (SYN sent again: no answer yet)".to_string());
+    }
+    let first = if syn {
+        tcp.seq
+    } else {
+        tcp.seq.wrapping_sub(1)
+    };
+    let isn = *s.dirs[me].isn.get_or_insert(first);
+    let rel_ack = tcp.has(TcpSummary::ACK).then(|| {
+        let peer_isn = *s.dirs[peer].isn.get_or_insert(tcp.ack.wrapping_sub(1));
+        tcp.ack.wrapping_sub(peer_isn)
+    });
+    (tcp.seq.wrapping_sub(isn), rel_ack)
+}
+
+/// The shift that scales this segment's window: the one its sender announced in its SYN, once
+/// both sides announced one (RFC 7323); SYNs themselves are never scaled.
+fn window_scale(
+    s: &mut TcpStream,
+    me: usize,
+    peer: usize,
+    tcp: &TcpSummary,
+    d: &Dissection,
+) -> Option<u8> {
+    let syn = tcp.has(TcpSummary::SYN);
+    if syn {
+        s.dirs[me].wscale = d
+            .field("tcp.options.wscale.shift")
+            .and_then(|f| f.value.as_u64())
+            .map(|v| v.min(14) as u8);
+    }
+    match (s.dirs[me].wscale, s.dirs[peer].wscale) {
+        (Some(mine), Some(_)) if !syn => Some(mine),
+        _ => None,
+    }
+}
+
+/// The connection's application: HTTP, then WebSocket after a 101, whose payloads are then
+/// decoded again with that knowledge.
+fn track_application(
+    s: &mut TcpStream,
+    raw: &RawPacket,
+    d: &mut Dissection,
+    tcp: &TcpSummary,
+    notes: &mut Vec<String>,
+) {
+    if s.upgraded && tcp.payload_len > 0 && d.layer("WebSocket").is_none() {
+        let ctx = Context {
+            upgraded: Some(AppProtocol::WebSocket),
+        };
+        *d = dissect_with(raw.link_type, &raw.bytes, &ctx);
+    }
+    let app = app_of(d);
+    if let Some(app) = app {
+        if s.app.is_none() || app == AppProtocol::WebSocket {
+            s.app = Some(app);
+        }
+    }
+    if app == Some(AppProtocol::Http) && is_websocket_upgrade(d) {
+        s.upgraded = true;
+        notes.push("HTTP 101: the connection switches to WebSocket from the next byte".to_string());
     }
 }
 

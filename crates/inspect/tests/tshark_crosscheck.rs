@@ -114,6 +114,7 @@ const FIELDS: &[&str] = &[
     "udp.length",
     "udp.checksum",
     "udp.stream",
+    "dns.length",
     "dns.id",
     "dns.flags",
     "dns.flags.response",

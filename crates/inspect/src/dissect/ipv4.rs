@@ -1,10 +1,8 @@
 //! IPv4 (RFC 791): header, options, fragments.
 
-use std::net::{IpAddr, Ipv4Addr};
-
 use super::text::Line;
-use super::{Dissector, LayerBuilder, Malformed, fragment_head, transport};
-use crate::model::{Endpoints, OsiLayer, TcpIpLayer, Value};
+use super::{Dissector, IpPacket, LayerBuilder, Malformed, after_ip};
+use crate::model::{OsiLayer, TcpIpLayer, Value};
 
 mod field {
     pub const VER_IHL: usize = 0;
@@ -27,56 +25,18 @@ pub(super) const GSO_NOTE: &str = "larger than a 1500-byte Ethernet MTU: on lo (
     normal; on a network card it means the kernel handed one big segment to the card to cut up \
     (GSO/TSO), and the capture saw it before the cut";
 
-struct Decoded {
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    proto: u8,
-    header_end: usize,
-    payload_end: usize,
-    /// End of the packet by its length field, possibly past the captured bytes.
-    wire_end: usize,
-    fragment: bool,
-    /// The first fragment (offset 0): it holds the transport header.
-    first_fragment: bool,
-}
-
 /// Decode the IPv4 packet at `at`, whose bytes end at `limit` at the latest.
 pub(super) fn dissect(d: &mut Dissector, at: usize, limit: usize) {
     let mut lb = d.layer(at, limit, "IPv4", OsiLayer::Network, TcpIpLayer::Internet);
     let r = decode(&mut lb, d.quoted);
-    let Some(ip) = d.push_result(lb, r) else {
-        return;
-    };
-    if !d.quoted && d.out.endpoints.is_none() {
-        d.out.endpoints = Some(Endpoints {
-            src: IpAddr::V4(ip.src),
-            dst: IpAddr::V4(ip.dst),
-            ip_proto: ip.proto,
-            src_port: None,
-            dst_port: None,
-        });
-        d.ip_end = Some(ip.payload_end);
+    if let Some(ip) = d.push_result(lb, r) {
+        after_ip(d, ip);
     }
-    if ip.first_fragment {
-        d.wire_end = ip.wire_end;
-        fragment_head(d, ip.proto, ip.header_end, ip.payload_end);
-        return;
-    }
-    if ip.fragment {
-        // Without reassembly a later fragment is a piece of payload with no header of its
-        // own: leave it undecoded, as bytes.
-        if let Some(l) = d.out.layers.last_mut() {
-            l.byte_range.end = ip.payload_end;
-        }
-        return;
-    }
-    d.wire_end = ip.wire_end;
-    transport(d, ip.proto, ip.header_end, ip.payload_end);
 }
 
 /// Decode the header; when even the fixed 20 bytes are cut short, the fields that fit are kept
 /// and the error names the whole header.
-fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String), Malformed> {
+fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, String), Malformed> {
     decode_fields(lb, quoted).map_err(|e| match e {
         Malformed::Truncated { .. } if lb.available() < field::MIN_LEN => {
             lb.truncated(field::MIN_LEN)
@@ -85,7 +45,7 @@ fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String), Malf
     })
 }
 
-fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String), Malformed> {
+fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, String), Malformed> {
     let b0 = lb.read_u8(field::VER_IHL)?;
     let (version, ihl) = (b0 >> 4, usize::from(b0 & 0x0f) * 4);
     lb.bits(0..1, "ip.version", "Version", version.into());
@@ -208,9 +168,9 @@ fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String
     }
     let summary = l.done();
     Ok((
-        Decoded {
-            src,
-            dst,
+        IpPacket {
+            src: src.into(),
+            dst: dst.into(),
             proto,
             header_end: start + ihl,
             payload_end,
@@ -221,6 +181,7 @@ fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String
             },
             fragment,
             first_fragment: fragment && offset == 0,
+            opaque: false,
         },
         summary,
     ))

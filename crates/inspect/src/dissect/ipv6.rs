@@ -3,8 +3,8 @@
 use std::net::IpAddr;
 
 use super::text::Line;
-use super::{Dissector, LayerBuilder, Malformed, fragment_head, ipv4, transport};
-use crate::model::{Endpoints, OsiLayer, TcpIpLayer};
+use super::{Dissector, IpPacket, LayerBuilder, Malformed, after_ip, ipv4};
+use crate::model::{OsiLayer, TcpIpLayer};
 
 mod field {
     pub const VTF: usize = 0;
@@ -26,61 +26,24 @@ mod next {
     pub const DEST_OPTS: u8 = 60;
 }
 
-struct Decoded {
-    src: std::net::Ipv6Addr,
-    dst: std::net::Ipv6Addr,
-    /// The protocol after the last extension header.
-    proto: u8,
-    header_end: usize,
-    payload_end: usize,
-    /// End of the packet by its length field, possibly past the captured bytes.
-    wire_end: usize,
-    fragment: bool,
-    /// The first fragment (offset 0): it holds the transport header.
-    first_fragment: bool,
-}
-
 pub(super) fn dissect(d: &mut Dissector, at: usize, limit: usize) {
     let mut lb = d.layer(at, limit, "IPv6", OsiLayer::Network, TcpIpLayer::Internet);
     let r = decode(&mut lb, d.quoted);
-    let Some(ip) = d.push_result(lb, r) else {
-        return;
-    };
-    if !d.quoted && d.out.endpoints.is_none() {
-        d.out.endpoints = Some(Endpoints {
-            src: IpAddr::V6(ip.src),
-            dst: IpAddr::V6(ip.dst),
-            ip_proto: ip.proto,
-            src_port: None,
-            dst_port: None,
-        });
-        d.ip_end = Some(ip.payload_end);
+    if let Some(ip) = d.push_result(lb, r) {
+        after_ip(d, ip);
     }
-    if ip.first_fragment {
-        d.wire_end = ip.wire_end;
-        fragment_head(d, ip.proto, ip.header_end, ip.payload_end);
-        return;
-    }
-    if ip.fragment || ip.proto == next::NO_NEXT || ip.proto == next::ESP {
-        if let Some(l) = d.out.layers.last_mut() {
-            l.byte_range.end = ip.payload_end;
-        }
-        return;
-    }
-    d.wire_end = ip.wire_end;
-    transport(d, ip.proto, ip.header_end, ip.payload_end);
 }
 
 /// Decode the header; when even the fixed 40 bytes are cut short, the fields that fit are kept
 /// and the error names the whole header.
-fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String), Malformed> {
+fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, String), Malformed> {
     decode_fields(lb, quoted).map_err(|e| match e {
         Malformed::Truncated { .. } if lb.available() < field::LEN => lb.truncated(field::LEN),
         e => e,
     })
 }
 
-fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String), Malformed> {
+fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, String), Malformed> {
     let vtf = lb.read_u32(field::VTF)?;
     let version = vtf >> 28;
     // Wireshark also gives IPv6 packets `ip.version`, so `ip.version == 6` works as a filter.
@@ -184,9 +147,9 @@ fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String
         .s(")");
     let summary = l.done();
     Ok((
-        Decoded {
-            src,
-            dst,
+        IpPacket {
+            src: src.into(),
+            dst: dst.into(),
             proto: nxt,
             header_end: start + at,
             payload_end,
@@ -197,6 +160,7 @@ fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(Decoded, String
             },
             fragment,
             first_fragment,
+            opaque: nxt == next::NO_NEXT || nxt == next::ESP,
         },
         summary,
     ))

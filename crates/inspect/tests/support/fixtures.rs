@@ -62,6 +62,7 @@ pub fn all() -> Vec<Fixture> {
         icmp_errors(),
         ipv6_extensions(),
         dns(),
+        dns_tcp(),
         tls(),
         truncated(),
         link_null(),
@@ -650,6 +651,43 @@ fn dns() -> Fixture {
             udp6(53, 53002, &aaaa_r),
             udp4(53, 53004, &nx),
         ],
+    }
+}
+
+/// DNS over TCP (RFC 7766): each message after a 2-byte length, as for a large answer or a
+/// zone transfer.
+fn dns_tcp() -> Fixture {
+    let c = Conn {
+        client_port: 53010,
+        server_port: 53,
+        client_isn: 0x6000_0000,
+        server_isn: 0x6100_0000,
+    };
+    let mut frames = c.handshake();
+    let mut query = dns_header(0x1a2b, 0x0100, 1, 0);
+    query.extend(dns_name("www.example.com"));
+    query.extend_from_slice(&[0, 1, 0, 1]);
+    let prefixed = |m: &[u8]| {
+        let mut v = (m.len() as u16).to_be_bytes().to_vec();
+        v.extend_from_slice(m);
+        v
+    };
+    let q = prefixed(&query);
+    frames.push(c.seg(true, 1, 1, PSH | ACK, ts_options(1002, 2000), &q));
+    let r = prefixed(&dns_response());
+    frames.push(c.seg(
+        false,
+        1,
+        1 + q.len() as u32,
+        PSH | ACK,
+        ts_options(2001, 1002),
+        &r,
+    ));
+    Fixture {
+        name: "dns-tcp",
+        about: "DNS over TCP: the query and the compressed response, each after its 2-byte length",
+        link: LinkType::ETHERNET,
+        frames,
     }
 }
 

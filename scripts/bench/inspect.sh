@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Inspector benchmark (docs/performance.md, "Inspector"): reading a capture with netlab's views
+# and with tshark and tcpdump, in the same run, output to /dev/null. Reports wall time, CPU time
+# (user + system) and peak memory (/usr/bin/time), best of ROUNDS. CPU time is the fairer
+# measure on a shared machine: wall time includes waiting for a core.
+#
+#   scripts/bench/inspect.sh FILE.pcapng [ROUNDS]
+#
+# Make FILE with scripts/bench/inspect-traffic.py while `netlab inspect live -c 100000 -w FILE`
+# captures. Needs tshark and tcpdump (apt-get install tshark tcpdump) and a release build.
+set -euo pipefail
+file=$1
+rounds=${2:-3}
+netlab=${NETLAB:-target/release/netlab}
+packets=$($netlab inspect read "$file" --stats --json | head -1 | sed 's/.*"packets":\([0-9]*\).*/\1/')
+
+measure() { # name, command...: prints "name wall user maxrss" for the best (lowest user) round
+  local name=$1; shift
+  local best=""
+  for _ in $(seq "$rounds"); do
+    /usr/bin/time -f "%e %U %S %M" -o /tmp/netlab-bench.time "$@" > /dev/null 2>/dev/null
+    read -r wall user sys rss < /tmp/netlab-bench.time
+    user=$(awk "BEGIN{print $user + $sys}")
+    if [ -z "$best" ] || awk "BEGIN{exit !($user < ${best#* })}" </dev/null 2>/dev/null; then
+      best="$wall $user $rss"
+    fi
+  done
+  read -r wall user rss <<< "$best"
+  awk -v n="$name" -v w="$wall" -v u="$user" -v r="$rss" -v p="$packets" 'BEGIN {
+    cpu = (u > 0) ? p / u : 0
+    printf "| %-28s | %6.2f s | %6.2f s | %10.0f | %8.1f MiB |\n", n, w, u, cpu, r / 1024 }'
+}
+
+echo "$packets packets in $file ($(du -h "$file" | cut -f1)), $(nproc) cores, best of $rounds"
+echo "| command | wall | CPU (user+sys) | packets per CPU second | peak RSS |"
+echo "|---|---|---|---|---|"
+measure "netlab inspect read" "$netlab" inspect read "$file"
+measure "netlab inspect read --json" "$netlab" inspect read "$file" --json
+measure "netlab inspect read --stats" "$netlab" inspect read "$file" --stats
+measure "tshark -n -r" tshark -n -r "$file"
+measure "tcpdump -n -r" tcpdump -n -r "$file"
