@@ -169,10 +169,11 @@ async fn serve(out: &Output, args: ServeArgs) -> anyhow::Result<()> {
     }
     let server = Server::bind(addr, core, ServerOptions { store, trace }).await?;
     if out.json {
-        out.json_line(&event(
-            "listening",
-            &json!({"proto": "tcp", "addr": server.local_addr()}),
-        ));
+        let listening = Listening {
+            proto: "tcp",
+            addr: server.local_addr(),
+        };
+        out.json_line(&event("listening", &listening));
     } else {
         out.line(format!("listening on tcp {}", server.local_addr()));
     }
@@ -182,6 +183,13 @@ async fn serve(out: &Output, args: ServeArgs) -> anyhow::Result<()> {
     server.shutdown().await;
     print_stats(out, &stats);
     Ok(())
+}
+
+/// The same shape as `netlab echo serve`'s: `{"event":"listening","proto":"tcp","addr":...}`.
+#[derive(Serialize)]
+struct Listening {
+    proto: &'static str,
+    addr: SocketAddr,
 }
 
 fn print_stats(out: &Output, s: &Stats) {

@@ -107,8 +107,8 @@ pub(crate) struct Dissector<'a> {
     /// True while decoding the transport header in the first fragment of a fragmented packet:
     /// the header is there, the rest of the payload is in later fragments.
     fragment_head: bool,
-    /// Where the outermost IP packet ends, to spot Ethernet padding after it.
-    ip_end: Option<usize>,
+    /// Where the outermost IP packet (or ARP message) ends, to spot Ethernet padding after it.
+    network_end: Option<usize>,
     /// Where the current IP packet ends according to its length field (which may be past the
     /// captured bytes): TCP reports its payload length on the wire from it.
     wire_end: usize,
@@ -126,7 +126,7 @@ impl<'a> Dissector<'a> {
             ctx,
             quoted: false,
             fragment_head: false,
-            ip_end: None,
+            network_end: None,
             wire_end: 0,
         }
     }
@@ -500,7 +500,7 @@ fn after_ip(d: &mut Dissector, ip: IpPacket) {
             src_port: None,
             dst_port: None,
         });
-        d.ip_end = Some(ip.payload_end);
+        d.network_end = Some(ip.payload_end);
     }
     d.wire_end = ip.wire_end;
     if ip.first_fragment {

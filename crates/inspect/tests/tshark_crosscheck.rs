@@ -25,6 +25,7 @@ const FIELDS: &[&str] = &[
     "eth.dst",
     "eth.src",
     "eth.type",
+    "eth.padding",
     "vlan.priority",
     "vlan.dei",
     "vlan.id",

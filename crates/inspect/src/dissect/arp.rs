@@ -21,7 +21,9 @@ pub(super) fn dissect(d: &mut Dissector, at: usize) {
     // ARP has no IP header to sit on: OSI calls it data link, TCP/IP the link layer.
     let mut lb = d.layer(at, usize::MAX, "ARP", OsiLayer::DataLink, TcpIpLayer::Link);
     let r = decode(&mut lb);
-    d.push_result(lb, r);
+    if d.push_result(lb, r).is_some() {
+        d.network_end = Some(at + field::LEN);
+    }
 }
 
 fn decode(lb: &mut LayerBuilder) -> Result<((), String), Malformed> {

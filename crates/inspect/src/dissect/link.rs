@@ -369,7 +369,7 @@ fn unsupported(d: &mut Dissector, link: LinkType) {
 
 /// Ethernet frames shorter than 60 bytes are padded; say so instead of leaving bytes unexplained.
 pub(super) fn note_padding(d: &mut Dissector) {
-    let (Some(end), Some(first)) = (d.ip_end, d.out.layers.first_mut()) else {
+    let (Some(end), Some(first)) = (d.network_end, d.out.layers.first_mut()) else {
         return;
     };
     if first.protocol != "Ethernet" {
@@ -386,7 +386,7 @@ pub(super) fn note_padding(d: &mut Dissector) {
         len: pad.len(),
     });
     first.notes.push(Cow::Owned(format!(
-        "{} bytes of padding after the IP packet: Ethernet frames are at least 60 bytes long",
+        "{} bytes of padding after the packet: Ethernet frames are at least 60 bytes long",
         pad.len()
     )));
 }
