@@ -630,9 +630,9 @@ fn teardown_notes(
         s.state = if refused { "refused" } else { "reset" };
         s.closed = true;
         notes.push(if refused {
-            "RST: connection refused (nothing listens on this port)".to_string()
+            "RST, connection refused: nothing listens on this port".to_string()
         } else {
-            format!("RST: the {side} aborts the connection")
+            format!("RST, reset by the {side}: the connection is aborted")
         });
         return;
     }

@@ -76,7 +76,7 @@ fn tcp_hints_on_the_flows_fixture() {
     assert!(notes(9).starts_with("out of order"), "{}", notes(9));
     assert!(notes(14).contains("connection is closed"), "{}", notes(14));
     assert!(
-        notes(16).starts_with("RST: connection refused"),
+        notes(16).starts_with("RST, connection refused"),
         "{}",
         notes(16)
     );
