@@ -381,3 +381,50 @@ fn flow_annotations_and_conversations_come_from_the_tracker() {
     assert_eq!(conv["a_to_b"]["packets"], 6);
     assert_eq!(conv["state"], "closed");
 }
+
+#[test]
+fn read_from_standard_input() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netlab"))
+        .args(["inspect", "read", "-", "http"])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let bytes = std::fs::read(fixture()).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, &bytes).unwrap();
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(
+        stdout(&o).lines().count(),
+        3,
+        "header + 2 HTTP packets: {}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn views_that_cannot_combine_are_usage_errors() {
+    let f = fixture();
+    let f = f.to_str().unwrap();
+    assert_eq!(
+        netlab(&["inspect", "read", f, "--json", "--detail"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        netlab(&["inspect", "read", f, "--stats", "--hex"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        netlab(&["inspect", "read", f, "--highlight", "ip.ttl"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
