@@ -80,6 +80,18 @@ fn tcp_hints_on_the_flows_fixture() {
         "{}",
         notes(16)
     );
+    // The same hints as Wireshark's tcp.analysis.* fields, for filters.
+    let flagged = |n: usize, name: &str| {
+        rows[n - 1].0.field(name).map(|f| f.value.clone()) == Some(Value::Bool(true))
+    };
+    assert!(flagged(5, "tcp.analysis.retransmission"));
+    assert!(flagged(7, "tcp.analysis.lost_segment"));
+    assert!(flagged(8, "tcp.analysis.duplicate_ack"));
+    assert!(flagged(9, "tcp.analysis.out_of_order"));
+    assert!(
+        !flagged(4, "tcp.analysis.retransmission"),
+        "the first copy is not a retransmission"
+    );
     // The client's ISN is 0xfffffff0: relative numbers must survive the wrap past 2^32.
     let f4 = rows[3].1.as_ref().unwrap();
     assert_eq!((f4.stream, f4.rel_seq, f4.rel_ack), (0, Some(1), Some(1)));
