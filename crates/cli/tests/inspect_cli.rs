@@ -428,3 +428,31 @@ fn views_that_cannot_combine_are_usage_errors() {
         Some(2)
     );
 }
+
+/// A down interface is an error at once, not a busy loop: in a fresh network namespace (root:
+/// `unshare -n`) even `lo` starts down. Nothing on the host's network changes.
+#[test]
+fn down_interface_is_an_error_not_a_busy_loop() {
+    let o = Command::new("unshare")
+        .args(["-n", "--"])
+        .arg(env!("CARGO_BIN_EXE_netlab"))
+        .args(["inspect", "live", "-i", "lo", "-c", "1"])
+        .env("NO_COLOR", "1")
+        .output();
+    let o = match o {
+        Ok(o) if !stderr(&o).contains("unshare failed") && !stderr(&o).contains("unshare:") => o,
+        _ => {
+            eprintln!(
+                "\n*** SKIPPED: cannot create a network namespace (needs root and unshare) ***\n"
+            );
+            return;
+        }
+    };
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("interface lo is down; bring it up"), "{err}");
+    assert!(
+        !err.contains("capturing on"),
+        "fails before starting: {err}"
+    );
+}
