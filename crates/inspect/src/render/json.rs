@@ -7,61 +7,101 @@
 //! escaped only when they need it, and nothing is allocated per field. The output is exactly
 //! what serde_json would print for the same structure (the snapshot test pins it).
 
+use std::cell::RefCell;
 use std::io::{self, Write};
 
-use super::{Clock, endpoints, info, rfc3339, top_protocol};
+use super::bytes::{self, num};
+use super::{Clock, endpoints, info_pieces, top_protocol};
 use crate::model::{Field, Layer, Packet, Reason, Value};
+
+thread_local! {
+    /// One object is built here, then written with one `write_all`: the buffer is reused from
+    /// packet to packet instead of allocated (and grown past 4 KiB) for each.
+    static BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(16 * 1024));
+}
 
 /// Write one packet as one line of JSON.
 pub fn write(w: &mut impl Write, p: &Packet, clock: &mut Clock) -> io::Result<()> {
+    BUF.with(|buf| match buf.try_borrow_mut() {
+        Ok(mut o) => {
+            o.clear();
+            object(&mut o, p, clock)?;
+            w.write_all(&o)
+        }
+        // Only if a writer itself wrote JSON from inside `write_all`: use a fresh buffer.
+        Err(_) => {
+            let mut o = Vec::with_capacity(4096);
+            object(&mut o, p, clock)?;
+            w.write_all(&o)
+        }
+    })
+}
+
+fn object(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock) -> io::Result<()> {
     clock.saw(p.raw.ts);
-    let (src, dst) = endpoints(p);
-    let mut o = Vec::with_capacity(4096);
     o.extend_from_slice(b"{\"number\":");
-    num(&mut o, p.number);
-    o.extend_from_slice(b",\"time\":");
-    string(&mut o, &rfc3339(p.raw.ts));
-    o.extend_from_slice(b",\"ts\":{\"secs\":");
-    o.extend_from_slice(p.raw.ts.secs.to_string().as_bytes());
+    num(o, p.number);
+    o.extend_from_slice(b",\"time\":\"");
+    bytes::rfc3339_into(o, p.raw.ts);
+    o.extend_from_slice(b"\",\"ts\":{\"secs\":");
+    bytes::int(o, p.raw.ts.secs);
     o.extend_from_slice(b",\"nanos\":");
-    num(&mut o, u64::from(p.raw.ts.nanos));
+    num(o, u64::from(p.raw.ts.nanos));
     o.extend_from_slice(b"},\"time_relative\":");
-    serde_json::to_writer(&mut o, &clock.relative(p.raw.ts))?;
+    serde_json::to_writer(&mut *o, &clock.relative(p.raw.ts))?;
     o.extend_from_slice(b",\"link_type\":");
-    num(&mut o, u64::from(p.raw.link_type.0));
+    num(o, u64::from(p.raw.link_type.0));
     o.extend_from_slice(b",\"orig_len\":");
-    num(&mut o, u64::from(p.raw.orig_len));
+    num(o, u64::from(p.raw.orig_len));
     o.extend_from_slice(b",\"cap_len\":");
-    num(&mut o, p.raw.bytes.len() as u64);
-    o.extend_from_slice(b",\"src\":");
-    string(&mut o, &src);
-    o.extend_from_slice(b",\"dst\":");
-    string(&mut o, &dst);
+    num(o, p.raw.bytes.len() as u64);
+    o.extend_from_slice(b",\"src\":\"");
+    if bytes::endpoint(o, p, true) {
+        o.extend_from_slice(b"\",\"dst\":\"");
+        bytes::endpoint(o, p, false);
+        o.push(b'"');
+    } else {
+        // No pulled-out endpoints (ARP, bare Ethernet): the general path, which allocates.
+        o.pop();
+        let (src, dst) = endpoints(p);
+        string(o, &src);
+        o.extend_from_slice(b",\"dst\":");
+        string(o, &dst);
+    }
     o.extend_from_slice(b",\"protocol\":");
-    string(&mut o, top_protocol(p));
-    o.extend_from_slice(b",\"chain\":");
-    string(&mut o, &p.dissection.chain());
-    o.extend_from_slice(b",\"info\":");
-    string(&mut o, &info(p));
-    o.extend_from_slice(b",\"layers\":[");
+    string(o, top_protocol(p));
+    o.extend_from_slice(b",\"chain\":\"");
+    for (i, l) in p.dissection.layers.iter().enumerate() {
+        if i > 0 {
+            o.extend_from_slice(b" > ");
+        }
+        o.push(b'L');
+        num(o, u64::from(l.osi.number()));
+        o.push(b' ');
+        escaped(o, l.protocol);
+    }
+    o.extend_from_slice(b"\",\"info\":\"");
+    // Escaping piece by piece is escaping the whole: escapes are per character.
+    info_pieces(p, |piece| escaped(o, piece));
+    o.extend_from_slice(b"\",\"layers\":[");
     for (i, l) in p.dissection.layers.iter().enumerate() {
         if i > 0 {
             o.push(b',');
         }
-        layer(&mut o, l);
+        layer(o, l);
     }
     o.extend_from_slice(b"],\"flow\":");
     match &p.flow {
-        Some(flow) => serde_json::to_writer(&mut o, flow)?,
+        Some(flow) => serde_json::to_writer(&mut *o, flow)?,
         None => o.extend_from_slice(b"null"),
     }
     o.extend_from_slice(b",\"malformed\":");
     match &p.dissection.malformed {
-        Some(m) => string(&mut o, m),
+        Some(m) => string(o, m),
         None => o.extend_from_slice(b"null"),
     }
     o.extend_from_slice(b"}\n");
-    w.write_all(&o)
+    Ok(())
 }
 
 fn layer(o: &mut Vec<u8>, l: &Layer) {
@@ -119,7 +159,12 @@ fn field(o: &mut Vec<u8>, f: &Field) {
         Value::Bool(false) => o.extend_from_slice(b"false"),
         Value::U64(n) => num(o, *n),
         Value::Text(t) => string(o, t),
-        other => string(o, &other.to_string()),
+        // Addresses and bytes: ASCII display text, never escaped.
+        other => {
+            o.push(b'"');
+            bytes::value(o, other);
+            o.push(b'"');
+        }
     }
     o.extend_from_slice(b",\"offset\":");
     num(o, f.offset as u64);
@@ -128,33 +173,22 @@ fn field(o: &mut Vec<u8>, f: &Field) {
     o.push(b'}');
 }
 
-fn num(o: &mut Vec<u8>, n: u64) {
-    // Digits into a small stack buffer, most significant first.
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    o.extend_from_slice(&buf[i..]);
-}
-
 /// A JSON string with the escapes serde_json uses: `\"`, `\\`, `\b \f \n \r \t`, other control
 /// characters as `\u00XX`; everything else (UTF-8 included) as is.
 fn string(o: &mut Vec<u8>, s: &str) {
     o.push(b'"');
+    escaped(o, s);
+    o.push(b'"');
+}
+
+/// The inside of a JSON string: `s` with serde_json's escapes, without the quotes.
+fn escaped(o: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     // Almost every string needs no escape; this branch-free scan vectorizes.
     if !bytes.iter().fold(false, |bad, &b| {
         bad | (b < 0x20) | (b == b'"') | (b == b'\\')
     }) {
         o.extend_from_slice(bytes);
-        o.push(b'"');
         return;
     }
     let mut start = 0;
@@ -182,7 +216,6 @@ fn string(o: &mut Vec<u8>, s: &str) {
         start = i + 1;
     }
     o.extend_from_slice(&bytes[start..]);
-    o.push(b'"');
 }
 
 #[cfg(test)]

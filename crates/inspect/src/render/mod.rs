@@ -12,6 +12,7 @@
 //!
 //! Colour is plain ANSI and off when NO_COLOR is set or the output is not a terminal.
 
+mod bytes;
 pub mod follow;
 pub mod hex;
 pub mod json;
@@ -147,7 +148,7 @@ pub fn rfc3339(ts: Timestamp) -> String {
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar, by counting
 /// 400-year eras of 146097 days and placing the year's start in March (so leap days come last).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -221,31 +222,37 @@ pub fn top_protocol(p: &Packet) -> &'static str {
 /// A hint's explanation after ": " is left to the tree view, to keep the line short.
 pub fn info(p: &Packet) -> String {
     let mut out = String::new();
+    info_pieces(p, |piece| out.push_str(piece));
+    out
+}
+
+/// The Info column as a sequence of pieces, so the views can write (and JSON-escape) it in place
+/// instead of building a `String` per packet.
+pub(crate) fn info_pieces<'p>(p: &'p Packet, mut put: impl FnMut(&'p str)) {
+    let mut empty = true;
     if let Some(flow) = &p.flow {
-        let tags: Vec<&str> = flow
-            .notes
-            .iter()
-            .map(|n| n.split(": ").next().unwrap_or(n))
-            .collect();
-        if !tags.is_empty() {
-            out.push('[');
-            out.push_str(&tags.join("; "));
-            out.push_str("] ");
+        for (i, n) in flow.notes.iter().enumerate() {
+            put(if i == 0 { "[" } else { "; " });
+            put(n.split(": ").next().unwrap_or(n));
+            empty = false;
+        }
+        if !empty {
+            put("] ");
         }
     }
     let layers = &p.dissection.layers;
     if let Some(last) = layers.iter().rev().find(|l| l.protocol != "malformed") {
-        out.push_str(&last.summary);
+        put(&last.summary);
+        empty &= last.summary.is_empty();
     }
     if let Some(why) = &p.dissection.malformed {
-        if !out.is_empty() {
-            out.push(' ');
+        if !empty {
+            put(" ");
         }
-        out.push_str("[malformed: ");
-        out.push_str(why);
-        out.push(']');
+        put("[malformed: ");
+        put(why);
+        put("]");
     }
-    out
 }
 
 #[cfg(test)]

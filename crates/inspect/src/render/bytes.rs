@@ -1,0 +1,207 @@
+//! Writing the views' text straight into a byte buffer, without `format!` or `to_string`: the
+//! one-line and JSON views run on every packet of a capture, and the formatting machinery plus
+//! one allocation per column cost more than dissecting the packet (perf, docs/performance.md).
+//! Every writer here prints exactly what the standard formatter would.
+
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::rfc3339;
+use crate::model::{Packet, Timestamp, Value};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// An unsigned number in decimal, like `{}`.
+pub(crate) fn num(o: &mut Vec<u8>, n: u64) {
+    // Digits into a small stack buffer, most significant first.
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    o.extend_from_slice(&buf[i..]);
+}
+
+/// A signed number in decimal, like `{}`.
+pub(crate) fn int(o: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        o.push(b'-');
+    }
+    num(o, n.unsigned_abs());
+}
+
+/// A number zero-padded to `width` digits, like `{:0width$}` for non-negative numbers.
+fn padded(o: &mut Vec<u8>, n: u64, width: usize) {
+    let start = o.len();
+    num(o, n);
+    let digits = o.len() - start;
+    if digits < width {
+        let pad = width - digits;
+        o.splice(start..start, std::iter::repeat_n(b'0', pad));
+    }
+}
+
+pub(crate) fn ipv4(o: &mut Vec<u8>, a: Ipv4Addr) {
+    for (i, octet) in a.octets().into_iter().enumerate() {
+        if i > 0 {
+            o.push(b'.');
+        }
+        num(o, u64::from(octet));
+    }
+}
+
+pub(crate) fn ip(o: &mut Vec<u8>, a: IpAddr) {
+    match a {
+        IpAddr::V4(a) => ipv4(o, a),
+        // IPv6 compression rules are fiddly; the standard formatter gets them right.
+        IpAddr::V6(a) => {
+            let _ = write!(o, "{a}");
+        }
+    }
+}
+
+/// A field's value as its display text (`Value`'s `Display`), for the values that are not
+/// JSON numbers or booleans. Only `Text` can need JSON escaping; the rest is ASCII.
+pub(crate) fn value(o: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Bool(b) => o.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::U64(n) => num(o, *n),
+        Value::Text(s) => o.extend_from_slice(s.as_bytes()),
+        Value::Ipv4(a) => ipv4(o, *a),
+        Value::Ipv6(a) => {
+            let _ = write!(o, "{a}");
+        }
+        Value::Mac(m) => o.extend_from_slice(m.text().as_str().as_bytes()),
+        Value::Bytes(b) => {
+            for (i, byte) in b.iter().enumerate() {
+                if i > 0 {
+                    o.push(b':');
+                }
+                o.push(HEX[usize::from(byte >> 4)]);
+                o.push(HEX[usize::from(byte & 0xf)]);
+            }
+        }
+    }
+}
+
+/// One side of the Source/Destination columns when the dissector pulled out the endpoints
+/// (`127.0.0.1:7007`, `[::1]:7007`, or the bare address); false when it did not, and the
+/// caller falls back to [`super::endpoints`]. The text is ASCII and never needs escaping.
+pub(crate) fn endpoint(o: &mut Vec<u8>, p: &Packet, src: bool) -> bool {
+    let Some(e) = &p.dissection.endpoints else {
+        return false;
+    };
+    let (addr, port) = if src {
+        (e.src, e.src_port)
+    } else {
+        (e.dst, e.dst_port)
+    };
+    match (addr, port) {
+        (IpAddr::V6(a), Some(port)) => {
+            o.push(b'[');
+            let _ = write!(o, "{a}");
+            o.extend_from_slice(b"]:");
+            num(o, u64::from(port));
+        }
+        (a, Some(port)) => {
+            ip(o, a);
+            o.push(b':');
+            num(o, u64::from(port));
+        }
+        (a, None) => ip(o, a),
+    }
+    true
+}
+
+/// RFC 3339 UTC with nanoseconds, as [`rfc3339`] prints it.
+pub(crate) fn rfc3339_into(o: &mut Vec<u8>, ts: Timestamp) {
+    let (y, m, d) = super::civil_from_days(ts.secs.div_euclid(86_400));
+    if !(0..=9999).contains(&y) {
+        // `{:04}` of a year outside four digits: leave it to the formatter.
+        o.extend_from_slice(rfc3339(ts).as_bytes());
+        return;
+    }
+    let s = ts.secs.rem_euclid(86_400) as u64;
+    padded(o, y as u64, 4);
+    o.push(b'-');
+    padded(o, u64::from(m), 2);
+    o.push(b'-');
+    padded(o, u64::from(d), 2);
+    o.push(b'T');
+    padded(o, s / 3600, 2);
+    o.push(b':');
+    padded(o, s / 60 % 60, 2);
+    o.push(b':');
+    padded(o, s % 60, 2);
+    o.push(b'.');
+    padded(o, u64::from(ts.nanos), 9);
+    o.push(b'Z');
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv6Addr;
+
+    use super::*;
+    use crate::model::MacAddr;
+
+    fn text(f: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut o = Vec::new();
+        f(&mut o);
+        String::from_utf8(o).unwrap()
+    }
+
+    #[test]
+    fn numbers_print_like_the_formatter() {
+        for n in [0i64, 7, -7, 10, 65535, i64::MAX, i64::MIN] {
+            assert_eq!(text(|o| int(o, n)), n.to_string());
+        }
+        assert_eq!(text(|o| num(o, u64::MAX)), u64::MAX.to_string());
+        assert_eq!(text(|o| padded(o, 7, 4)), "0007");
+        assert_eq!(text(|o| padded(o, 12345, 4)), "12345");
+    }
+
+    #[test]
+    fn times_print_like_rfc3339() {
+        for secs in [
+            0,
+            1,
+            -1,
+            86_399,
+            951_782_400, // 2000-02-29
+            1_795_000_000,
+            253_402_300_799, // 9999-12-31T23:59:59
+            253_402_300_800, // year 10000
+            -62_167_219_201, // year -1
+            -62_167_219_200, // year 0
+        ] {
+            for nanos in [0, 1, 999_999_999] {
+                let ts = Timestamp { secs, nanos };
+                assert_eq!(text(|o| rfc3339_into(o, ts)), rfc3339(ts), "{secs}");
+            }
+        }
+    }
+
+    #[test]
+    fn values_print_like_display() {
+        for v in [
+            Value::Bool(true),
+            Value::U64(443),
+            Value::Text("héllo \"x\"".into()),
+            Value::Bytes(vec![]),
+            Value::Bytes(vec![0, 0xab, 0x0f]),
+            Value::Ipv4(Ipv4Addr::new(10, 200, 0, 1)),
+            Value::Ipv6(Ipv6Addr::LOCALHOST),
+            Value::Ipv6("2001:db8::1:0:0:1".parse().unwrap()),
+            Value::Mac(MacAddr([0, 0x1b, 0xff, 0x0a, 0xb, 0xc])),
+        ] {
+            assert_eq!(text(|o| value(o, &v)), v.to_string());
+        }
+    }
+}
