@@ -166,3 +166,44 @@ fn tcp_exchange_is_captured_once_in_order() {
         .collect();
     assert_eq!(data, vec![(true, &b"hello"[..]), (false, &b"HELLO"[..])]);
 }
+
+/// On the `any` pseudo-interface frames get a Linux cooked header, and loopback's outgoing
+/// copies are still dropped (only those of loopback interfaces: elsewhere outgoing is real).
+#[test]
+fn any_interface_sees_loopback_datagrams_once_with_cooked_headers() {
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    server.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let port = server.local_addr().unwrap().port();
+    let cap = match BackgroundCapture::start(&LiveConfig::on("any").with_ports(&[port])) {
+        Ok(c) => c,
+        Err(InspectError::Permission { .. }) => {
+            eprintln!(
+                "\n*** SKIPPED live capture on any: no CAP_NET_RAW (CI runs it as root) ***\n"
+            );
+            return;
+        }
+        Err(e) => panic!("cannot capture on any: {e}"),
+    };
+    assert_eq!(cap.link_type(), LinkType::LINUX_SLL);
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut buf = [0u8; 64];
+    for i in 0..5u8 {
+        client.send_to(&[b'a', i], ("127.0.0.1", port)).unwrap();
+        assert_eq!(server.recv(&mut buf).unwrap(), 2);
+    }
+    let got = cap.stop().unwrap();
+    assert_eq!(got.packets.len(), 5, "once each: {:?}", got.stats);
+    for (i, p) in got.packets.iter().enumerate() {
+        assert_eq!(p.link_type, LinkType::LINUX_SLL);
+        // 16-byte cooked header: packet type (0 = to us), ARPHRD_LOOPBACK (772), protocol IPv4.
+        assert_eq!(
+            &p.bytes[0..4],
+            &[0, 0, 0x03, 0x04],
+            "{:02x?}",
+            &p.bytes[..16]
+        );
+        assert_eq!(&p.bytes[14..16], &[0x08, 0x00]);
+        assert_eq!(p.bytes.len(), 16 + 20 + 8 + 2);
+        assert_eq!(&p.bytes[16 + 28..], &[b'a', i as u8]);
+    }
+}

@@ -167,6 +167,9 @@ async fn serve(out: &Output, args: ServeArgs) -> anyhow::Result<()> {
             "warning: {addr} is reachable from other machines; use --bind 127.0.0.1 unless you mean it"
         );
     }
+    // Handlers first: a supervisor (or a test) that sends SIGTERM as soon as it reads the
+    // listening line must get the graceful stop below, not the default "die at once".
+    let mut signals = crate::signal::StopSignals::install()?;
     let server = Server::bind(addr, core, ServerOptions { store, trace }).await?;
     if out.json {
         let listening = Listening {
@@ -177,7 +180,7 @@ async fn serve(out: &Output, args: ServeArgs) -> anyhow::Result<()> {
     } else {
         out.line(format!("listening on tcp {}", server.local_addr()));
     }
-    let why = crate::signal::stop_requested().await;
+    let why = signals.recv().await;
     eprintln!("{why}: telling every client \"server shutting down\" and stopping");
     let stats = server.handle().with(|c, _| c.stats().clone());
     server.shutdown().await;

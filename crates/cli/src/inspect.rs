@@ -27,7 +27,8 @@ pub enum InspectCommand {
     /// Read a pcap or pcapng file and show its packets.
     #[command(after_help = FILTER_HELP)]
     Read {
-        /// The capture file (pcap or pcapng, from tcpdump, Wireshark or `inspect live -w`).
+        /// The capture file (pcap or pcapng, from tcpdump, Wireshark or `inspect live -w`);
+        /// `-` reads standard input (`tcpdump -w - | netlab inspect read -`).
         file: PathBuf,
         /// Display filter, e.g. `tcp and port 7007` (quotes optional).
         filter: Vec<String>,
@@ -83,13 +84,13 @@ pub struct ViewArgs {
     #[arg(long)]
     pub hex: bool,
     /// With --hex: highlight the bytes of this field, e.g. tcp.dstport.
-    #[arg(long, value_name = "FIELD")]
+    #[arg(long, value_name = "FIELD", requires = "hex")]
     pub highlight: Option<String>,
     /// One JSON object per packet (schema: docs/src/inspect-json.md).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["detail", "hex"])]
     pub json: bool,
     /// Instead of packets: protocol hierarchy, bytes per layer and conversations, at the end.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["detail", "hex"])]
     pub stats: bool,
     /// Time column: absolute (UTC), relative to the first packet, or delta from the previous.
     #[arg(long, value_enum, default_value_t = TimeArg::Rel)]
@@ -243,7 +244,20 @@ impl Pipeline {
 
 fn read(file: &Path, filter: &str, view: &ViewArgs) -> anyhow::Result<()> {
     let mut pipe = Pipeline::new(filter, view)?;
-    let reader = CaptureReader::open(file).map_err(classify)?;
+    let input: Box<dyn io::Read> = if file == Path::new("-") {
+        Box::new(io::stdin().lock())
+    } else {
+        let f = File::open(file).map_err(|source| {
+            classify(InspectError::Open {
+                path: file.to_path_buf(),
+                source,
+            })
+        })?;
+        Box::new(f)
+    };
+    // 256 KiB: large sequential reads; the only buffer that scales with I/O.
+    let reader =
+        CaptureReader::new(io::BufReader::with_capacity(256 * 1024, input)).map_err(classify)?;
     let stdout = io::stdout();
     let mut w = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut failure = None;

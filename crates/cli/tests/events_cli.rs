@@ -315,3 +315,24 @@ fn a_listener_that_drops_and_comes_back_gets_every_missed_message() {
         "no duplicate replay before live traffic: {next}"
     );
 }
+
+/// A SIGTERM sent the moment the listening line appears stops the server gracefully (its summary
+/// table is printed and it exits 0), because the handlers are installed before that line.
+#[test]
+fn sigterm_right_after_listening_stops_gracefully() {
+    let (mut p, _addr) = serve(&[]);
+    signal(&p, "-TERM");
+    p.until("the summary table", |l| l.contains("events nobody handled"));
+    let deadline = Instant::now() + T;
+    let status = loop {
+        if let Some(status) = p.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server still running {T:?} after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success(), "exit status {status}");
+}

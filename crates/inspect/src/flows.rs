@@ -307,21 +307,21 @@ impl FlowTracker {
         s.last = raw.ts;
         let from_client = src == s.client;
         let (me, peer) = if from_client { (0, 1) } else { (1, 0) };
-        let mut notes = Vec::new();
+        let mut hints = Hints::default();
 
-        let (rel_seq, rel_ack) = relative_numbers(s, me, peer, &tcp, &mut notes);
+        let (rel_seq, rel_ack) = relative_numbers(s, me, peer, &tcp, &mut hints);
         let scale = window_scale(s, me, peer, &tcp, d);
-        handshake_notes(s, &tcp, from_client, rel_seq, rel_ack, &mut notes);
-        sequence_notes(&mut s.dirs[me], &tcp, rel_seq, &mut notes);
-        ack_notes(&mut s.dirs[me], &tcp, rel_ack, &mut notes);
-        teardown_notes(s, &tcp, me, peer, rel_seq, rel_ack, from_client, &mut notes);
+        handshake_notes(s, &tcp, from_client, rel_seq, rel_ack, &mut hints);
+        sequence_notes(&mut s.dirs[me], &tcp, rel_seq, &mut hints);
+        ack_notes(&mut s.dirs[me], &tcp, rel_ack, &mut hints);
+        teardown_notes(s, &tcp, me, peer, rel_seq, rel_ack, from_client, &mut hints);
         count(&mut s.dirs[me].traffic, raw, u64::from(tcp.payload_len));
-        track_application(s, raw, d, &tcp, &mut notes);
+        track_application(s, raw, d, &tcp, &mut hints);
         if s.handshake == Handshake::Unknown
-            && notes.is_empty()
+            && hints.notes.is_empty()
             && s.dirs[0].traffic.packets + s.dirs[1].traffic.packets == 1
         {
-            notes.push(
+            hints.note(
                 "first packet seen of a connection already open: relative numbers start here"
                     .to_string(),
             );
@@ -344,11 +344,12 @@ impl FlowTracker {
             scale,
         };
         add_tcp_fields(d, index, relative, &tcp, (src.port(), dst.port()));
+        add_analysis_fields(d, &hints.analysis);
         FlowAnnotation {
             stream: index,
             rel_seq: Some(rel_seq),
             rel_ack,
-            notes,
+            notes: hints.notes,
         }
     }
 
@@ -445,6 +446,45 @@ impl FlowTracker {
     }
 }
 
+/// What the tracker says about one segment: notes for people, and Wireshark's
+/// `tcp.analysis.*` flags for filters (`tcp.analysis.retransmission` works as in Wireshark).
+#[derive(Default)]
+struct Hints {
+    notes: Vec<String>,
+    analysis: Vec<(&'static str, &'static str)>,
+}
+
+impl Hints {
+    fn note(&mut self, note: String) {
+        self.notes.push(note);
+    }
+
+    fn flag(&mut self, name: &'static str, label: &'static str) {
+        self.analysis.push((name, label));
+    }
+}
+
+/// Add the `tcp.analysis.*` flags to the TCP layer. They describe the segment, not bytes of it,
+/// so they point at the header's start with length 0, like `tcp.stream`.
+fn add_analysis_fields(d: &mut Dissection, flags: &[(&'static str, &'static str)]) {
+    if flags.is_empty() {
+        return;
+    }
+    let Some(layer) = d.layers.iter_mut().find(|l| l.protocol == "TCP") else {
+        return;
+    };
+    let offset = layer.byte_range.start;
+    layer
+        .fields
+        .extend(flags.iter().map(|&(name, label)| Field {
+            name,
+            label,
+            value: Value::Bool(true),
+            offset,
+            len: 0,
+        }));
+}
+
 /// Relative sequence and acknowledgement numbers: from the SYN's sequence number, or, when the
 /// capture started mid-connection, from the first number seen (data starts at 1 either way).
 fn relative_numbers(
@@ -452,11 +492,12 @@ fn relative_numbers(
     me: usize,
     peer: usize,
     tcp: &TcpSummary,
-    notes: &mut Vec<String>,
+    hints: &mut Hints,
 ) -> (u32, Option<u32>) {
     let syn = tcp.has(TcpSummary::SYN);
     if syn && s.dirs[me].isn == Some(tcp.seq) && tcp.payload_len == 0 {
-        notes.push("retransmission (SYN sent again: no answer yet)".to_string());
+        hints.note("retransmission (SYN sent again: no answer yet)".to_string());
+        hints.flag("tcp.analysis.retransmission", "Retransmission");
     }
     let first = if syn {
         tcp.seq
@@ -500,7 +541,7 @@ fn track_application(
     raw: &RawPacket,
     d: &mut Dissection,
     tcp: &TcpSummary,
-    notes: &mut Vec<String>,
+    hints: &mut Hints,
 ) {
     if s.upgraded && tcp.payload_len > 0 && d.layer("WebSocket").is_none() {
         let ctx = Context {
@@ -516,7 +557,7 @@ fn track_application(
     }
     if app == Some(AppProtocol::Http) && is_websocket_upgrade(d) {
         s.upgraded = true;
-        notes.push("HTTP 101: the connection switches to WebSocket from the next byte".to_string());
+        hints.note("HTTP 101: the connection switches to WebSocket from the next byte".to_string());
     }
 }
 
@@ -526,18 +567,18 @@ fn handshake_notes(
     from_client: bool,
     rel_seq: u32,
     rel_ack: Option<u32>,
-    notes: &mut Vec<String>,
+    hints: &mut Hints,
 ) {
     let (syn, ack) = (tcp.has(TcpSummary::SYN), tcp.has(TcpSummary::ACK));
     if syn && !ack {
         s.handshake = Handshake::SynSent;
-        notes.push(
+        hints.note(
             "SYN, handshake 1/3: the client asks to connect and picks its initial sequence number"
                 .to_string(),
         );
     } else if syn && ack {
         s.handshake = Handshake::SynAckSent;
-        notes.push(
+        hints.note(
             "SYN-ACK, handshake 2/3: the server accepts and picks its own initial sequence number"
                 .to_string(),
         );
@@ -553,12 +594,12 @@ fn handshake_notes(
         if tcp.payload_len > 0 {
             n.push_str(" (this ACK already carries data)");
         }
-        notes.push(n);
+        hints.note(n);
     }
 }
 
 /// Retransmission, out-of-order and gap hints from where this segment's bytes fall.
-fn sequence_notes(dir: &mut Direction, tcp: &TcpSummary, rel_seq: u32, notes: &mut Vec<String>) {
+fn sequence_notes(dir: &mut Direction, tcp: &TcpSummary, rel_seq: u32, hints: &mut Hints) {
     // SYN and FIN each take one sequence number, like a byte of data.
     let len =
         tcp.payload_len + u32::from(tcp.has(TcpSummary::SYN)) + u32::from(tcp.has(TcpSummary::FIN));
@@ -569,17 +610,20 @@ fn sequence_notes(dir: &mut Direction, tcp: &TcpSummary, rel_seq: u32, notes: &m
     if let Some(next) = dir.next {
         let ahead = seg.start.wrapping_sub(next) as i32;
         if ahead > 0 {
-            notes.push(format!("previous segment not captured: {ahead} bytes before this one are missing (lost, or not seen by the capture)"));
+            hints.note(format!("previous segment not captured: {ahead} bytes before this one are missing (lost, or not seen by the capture)"));
+            hints.flag("tcp.analysis.lost_segment", "Previous segment not captured");
         } else if ahead < 0 && !tcp.has(TcpSummary::SYN) {
             if covered(&dir.sent, seg.clone()) {
-                notes.push(
+                hints.note(
                     "retransmission: these bytes were sent before (the sender saw no ACK in time)"
                         .to_string(),
                 );
+                hints.flag("tcp.analysis.retransmission", "Retransmission");
             } else {
-                notes.push(
+                hints.note(
                     "out of order: these bytes come after later ones were already sent".to_string(),
                 );
+                hints.flag("tcp.analysis.out_of_order", "Out of order");
             }
         }
     }
@@ -593,21 +637,23 @@ fn sequence_notes(dir: &mut Direction, tcp: &TcpSummary, rel_seq: u32, notes: &m
 
 /// Duplicate ACKs: the same acknowledgement and window again, with no data: the receiver saying
 /// "I am still missing what comes next" (three of them trigger fast retransmit).
-fn ack_notes(dir: &mut Direction, tcp: &TcpSummary, rel_ack: Option<u32>, notes: &mut Vec<String>) {
+fn ack_notes(dir: &mut Direction, tcp: &TcpSummary, rel_ack: Option<u32>, hints: &mut Hints) {
     let Some(ack) = rel_ack else { return };
     let pure =
         tcp.payload_len == 0 && !tcp.has(TcpSummary::SYN | TcpSummary::FIN | TcpSummary::RST);
     if pure && dir.last_ack == Some(ack) && dir.last_window == tcp.window {
         dir.dup_acks += 1;
-        notes.push(format!(
+        hints.note(format!(
             "duplicate ACK #{}: the receiver still waits for byte {ack}",
             dir.dup_acks
         ));
+        hints.flag("tcp.analysis.duplicate_ack", "Duplicate ACK");
     } else if dir.last_ack != Some(ack) {
         dir.dup_acks = 0;
     }
     if tcp.window == 0 && !tcp.has(TcpSummary::RST) {
-        notes.push("zero window: the receiver's buffer is full, the sender must wait".to_string());
+        hints.note("zero window: the receiver's buffer is full, the sender must wait".to_string());
+        hints.flag("tcp.analysis.zero_window", "Zero window");
     }
     dir.last_ack = Some(ack);
     dir.last_window = tcp.window;
@@ -622,17 +668,17 @@ fn teardown_notes(
     rel_seq: u32,
     rel_ack: Option<u32>,
     from_client: bool,
-    notes: &mut Vec<String>,
+    hints: &mut Hints,
 ) {
     let side = if from_client { "client" } else { "server" };
     if tcp.has(TcpSummary::RST) {
         let refused = s.handshake == Handshake::SynSent && !from_client;
         s.state = if refused { "refused" } else { "reset" };
         s.closed = true;
-        notes.push(if refused {
-            "RST: connection refused (nothing listens on this port)".to_string()
+        hints.note(if refused {
+            "RST, connection refused: nothing listens on this port".to_string()
         } else {
-            format!("RST: the {side} aborts the connection")
+            format!("RST, reset by the {side}: the connection is aborted")
         });
         return;
     }
@@ -641,7 +687,7 @@ fn teardown_notes(
         let first = s.dirs[peer].fin_end.is_none();
         if s.dirs[me].fin_end.is_none() {
             s.dirs[me].fin_end = Some(fin_end);
-            notes.push(format!(
+            hints.note(format!(
                 "FIN, teardown: the {side} has no more data to send{}",
                 if first {
                     " (the other side may still send)"
@@ -658,7 +704,7 @@ fn teardown_notes(
         if ack == peer_fin && !s.closed && !tcp.has(TcpSummary::FIN) {
             s.closed = true;
             s.state = "closed";
-            notes.push("ACK of the last FIN: the connection is closed".to_string());
+            hints.note("ACK of the last FIN: the connection is closed".to_string());
         }
     }
 }

@@ -76,9 +76,21 @@ fn tcp_hints_on_the_flows_fixture() {
     assert!(notes(9).starts_with("out of order"), "{}", notes(9));
     assert!(notes(14).contains("connection is closed"), "{}", notes(14));
     assert!(
-        notes(16).starts_with("RST: connection refused"),
+        notes(16).starts_with("RST, connection refused"),
         "{}",
         notes(16)
+    );
+    // The same hints as Wireshark's tcp.analysis.* fields, for filters.
+    let flagged = |n: usize, name: &str| {
+        rows[n - 1].0.field(name).map(|f| f.value.clone()) == Some(Value::Bool(true))
+    };
+    assert!(flagged(5, "tcp.analysis.retransmission"));
+    assert!(flagged(7, "tcp.analysis.lost_segment"));
+    assert!(flagged(8, "tcp.analysis.duplicate_ack"));
+    assert!(flagged(9, "tcp.analysis.out_of_order"));
+    assert!(
+        !flagged(4, "tcp.analysis.retransmission"),
+        "the first copy is not a retransmission"
     );
     // The client's ISN is 0xfffffff0: relative numbers must survive the wrap past 2^32.
     let f4 = rows[3].1.as_ref().unwrap();

@@ -71,6 +71,13 @@ impl TsResol {
     }
 }
 
+/// How wide a packet block's interface id is: 32 bits in an EPB, 16 in the obsolete PB.
+#[derive(Debug, Clone, Copy)]
+enum IdWidth {
+    U32,
+    U16,
+}
+
 /// What an Interface Description Block told us.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interface {
@@ -280,17 +287,35 @@ impl<R: Read> PcapngReader<R> {
     }
 
     fn read_epb(&mut self, start: u64, body_len: u32) -> Result<RawPacket> {
+        self.read_timed_packet(start, body_len, "enhanced packet block", IdWidth::U32)
+    }
+
+    /// The body shared by the Enhanced Packet Block and the obsolete Packet Block: interface
+    /// id (32 bits, or 16 bits plus a drop count), timestamp high and low, captured and original
+    /// length, data, padding and options.
+    fn read_timed_packet(
+        &mut self,
+        start: u64,
+        body_len: u32,
+        kind: &'static str,
+        id: IdWidth,
+    ) -> Result<RawPacket> {
         if body_len < 20 {
-            return Err(self.malformed(start, "enhanced packet block too short".into()));
+            return Err(self.malformed(start, format!("{kind} too short")));
         }
         let mut h = [0u8; 20];
-        self.src.read_exact(
-            &mut h,
-            Place::Block(self.block),
-            "the enhanced packet header",
-        )?;
+        self.src
+            .read_exact(&mut h, Place::Block(self.block), kind)?;
         let e = self.endian;
-        let iface = self.interface(start, e.u32(&h[0..4]))?.clone();
+        let id = match id {
+            IdWidth::U32 => e.u32(&h[0..4]),
+            IdWidth::U16 => u32::from(e.u16(&h[0..2])),
+        };
+        // Copy out what the packet needs; the interface (and its name) stays where it is.
+        let (tsresol, tsoffset, link_type) = {
+            let i = self.interface(start, id)?;
+            (i.tsresol, i.tsoffset, i.link_type)
+        };
         let units = (u64::from(e.u32(&h[4..8])) << 32) | u64::from(e.u32(&h[8..12]));
         let caplen = e.u32(&h[12..16]);
         let orig = e.u32(&h[16..20]);
@@ -298,7 +323,7 @@ impl<R: Read> PcapngReader<R> {
             return Err(self.malformed(
                 start,
                 format!(
-                    "packet {} claims {caplen} captured bytes but its block holds only {}",
+                    "packet {} claims {caplen} captured bytes but its {kind} holds only {}",
                     self.packets + 1,
                     body_len - 20
                 ),
@@ -308,8 +333,8 @@ impl<R: Read> PcapngReader<R> {
         // Padding and options: skipped.
         self.read_body(body_len - 20 - caplen)?;
         Ok(RawPacket {
-            ts: iface.tsresol.to_timestamp(units, iface.tsoffset),
-            link_type: iface.link_type,
+            ts: tsresol.to_timestamp(units, tsoffset),
+            link_type,
             orig_len: orig.max(caplen),
             bytes,
         })
@@ -325,17 +350,20 @@ impl<R: Read> PcapngReader<R> {
         self.src
             .read_exact(&mut h, Place::Block(self.block), "the simple packet header")?;
         let orig = self.endian.u32(&h);
-        let iface = self.interface(start, 0)?.clone();
+        let (snaplen, link_type) = {
+            let i = self.interface(start, 0)?;
+            (i.snaplen, i.link_type)
+        };
         let mut caplen = orig.min(body_len - 4);
-        if iface.snaplen != 0 {
-            caplen = caplen.min(iface.snaplen);
+        if snaplen != 0 {
+            caplen = caplen.min(snaplen);
         }
         let bytes = self.read_data(caplen)?;
         self.read_body(body_len - 4 - caplen)?;
         Ok(RawPacket {
             // The format has no timestamp; zero says "unknown" honestly.
             ts: Timestamp::default(),
-            link_type: iface.link_type,
+            link_type,
             orig_len: orig,
             bytes,
         })
@@ -343,31 +371,7 @@ impl<R: Read> PcapngReader<R> {
 
     /// The Packet Block of pcapng drafts before EPB existed; some old tools still write it.
     fn read_obsolete_pb(&mut self, start: u64, body_len: u32) -> Result<RawPacket> {
-        if body_len < 20 {
-            return Err(self.malformed(start, "packet block too short".into()));
-        }
-        let mut h = [0u8; 20];
-        self.src
-            .read_exact(&mut h, Place::Block(self.block), "the packet block header")?;
-        let e = self.endian;
-        let iface = self.interface(start, u32::from(e.u16(&h[0..2])))?.clone();
-        let units = (u64::from(e.u32(&h[4..8])) << 32) | u64::from(e.u32(&h[8..12]));
-        let caplen = e.u32(&h[12..16]);
-        let orig = e.u32(&h[16..20]);
-        if caplen > body_len - 20 {
-            return Err(self.malformed(
-                start,
-                format!("packet block claims {caplen} captured bytes"),
-            ));
-        }
-        let bytes = self.read_data(caplen)?;
-        self.read_body(body_len - 20 - caplen)?;
-        Ok(RawPacket {
-            ts: iface.tsresol.to_timestamp(units, iface.tsoffset),
-            link_type: iface.link_type,
-            orig_len: orig.max(caplen),
-            bytes,
-        })
+        self.read_timed_packet(start, body_len, "packet block", IdWidth::U16)
     }
 
     fn interface(&self, start: u64, id: u32) -> Result<&Interface> {

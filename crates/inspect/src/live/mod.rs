@@ -511,22 +511,22 @@ fn sys_read(iface: &str, file: &str) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
+/// Index, flags and hardware type of an interface, asked of the kernel with ioctls (not read
+/// from /sys, which shows the host's interfaces even inside another network namespace).
 fn sys_interface(iface: &str) -> Result<SysInterface> {
     let missing = || InspectError::NoSuchInterface {
         iface: iface.to_string(),
     };
-    // A name with a slash would escape /sys/class/net; it is not an interface name anyway.
-    if iface.is_empty() || iface.contains('/') || iface.starts_with('.') {
-        return Err(missing());
-    }
-    let index: i32 = sys_read(iface, "ifindex")
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(missing)?;
-    let flags = sys_read(iface, "flags")
-        .and_then(|s| u32::from_str_radix(s.trim_start_matches("0x"), 16).ok())
-        .unwrap_or(0);
-    let hatype: u16 = sys_read(iface, "type")
-        .and_then(|s| s.parse().ok())
+    let index = ioctl_ifreq(iface, libc::SIOCGIFINDEX)
+        // SAFETY: SIOCGIFINDEX filled the ifindex member of the union.
+        .map(|r| unsafe { r.ifr_ifru.ifru_ifindex })
+        .map_err(|_| missing())?;
+    // SAFETY: SIOCGIFFLAGS fills the flags member.
+    let flags = ioctl_ifreq(iface, libc::SIOCGIFFLAGS).map(|r| unsafe { r.ifr_ifru.ifru_flags });
+    let flags = i32::from(flags.map_err(|_| missing())?);
+    // SAFETY: SIOCGIFHWADDR fills the hwaddr member; its family is the ARPHRD_ type.
+    let hatype = ioctl_ifreq(iface, libc::SIOCGIFHWADDR)
+        .map(|r| unsafe { r.ifr_ifru.ifru_hwaddr.sa_family })
         .unwrap_or(0);
     let framing = match hatype {
         libc::ARPHRD_ETHER | libc::ARPHRD_LOOPBACK => Framing::Raw(LinkType::ETHERNET),
@@ -535,10 +535,36 @@ fn sys_interface(iface: &str) -> Result<SysInterface> {
     };
     Ok(SysInterface {
         index,
-        up: flags & libc::IFF_UP as u32 != 0,
-        loopback: flags & libc::IFF_LOOPBACK as u32 != 0,
+        up: flags & libc::IFF_UP != 0,
+        loopback: flags & libc::IFF_LOOPBACK != 0,
         framing,
     })
+}
+
+/// One interface ioctl on a throwaway UDP socket (no privilege needed).
+fn ioctl_ifreq(iface: &str, request: libc::c_ulong) -> std::io::Result<libc::ifreq> {
+    let name = iface.as_bytes();
+    if name.is_empty() || name.len() >= libc::IFNAMSIZ || name.contains(&0) {
+        return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
+    }
+    // SAFETY: ifreq is plain data; all-zero is valid (and NUL-terminates the name).
+    let mut req: libc::ifreq = unsafe { zeroed() };
+    for (dst, &src) in req.ifr_name.iter_mut().zip(name) {
+        *dst = src as libc::c_char;
+    }
+    // SAFETY: plain syscall; the fd is owned right after.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: req is a live ifreq, the struct these requests read and fill.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), request as _, &mut req as *mut libc::ifreq) };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(req)
 }
 
 fn loopback_indexes() -> Vec<i32> {

@@ -1,7 +1,7 @@
 //! Renderers: what a student sees. Each view writes to any `io::Write`, one packet at a time, so
 //! output streams as packets arrive.
 //!
-//! - [`line`]: one line per packet (number, time, source, destination, protocol, length, the
+//! - [`line`](mod@line): one line per packet (number, time, source, destination, protocol, length, the
 //!   layer chain, info).
 //! - [`tree`]: `--detail`, the layer tree with every field's offset, length and value.
 //! - [`hex`]: `--hex`, a hex dump coloured by layer, with a legend and an optional field
@@ -31,7 +31,7 @@ impl Style {
     pub const PLAIN: Style = Style { color: false };
     pub const COLOR: Style = Style { color: true };
 
-    /// Colour only for a terminal, and never when NO_COLOR is set (https://no-color.org).
+    /// Colour only for a terminal, and never when NO_COLOR is set (<https://no-color.org>).
     pub fn detect(is_terminal: bool) -> Style {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Style {
@@ -161,7 +161,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 /// Who sent a packet and to whom, for the Source and Destination columns: the outermost IP
-/// addresses with TCP/UDP ports ("127.0.0.1:7007", "[::1]:7007"), else ARP or MAC addresses.
+/// addresses with TCP/UDP ports (`127.0.0.1:7007`, `[::1]:7007`), else ARP or MAC addresses.
 pub fn endpoints(p: &Packet) -> (String, String) {
     let d = &p.dissection;
     // Fast path: the dissector already pulled out the outermost IP addresses and ports.
