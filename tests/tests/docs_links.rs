@@ -321,7 +321,7 @@ fn documentation_links_resolve() {
         problems.join("\n")
     );
     // Guards against a scanner that finds nothing and so passes on anything: the docs have
-    // 107 relative links and includes when this was written.
+    // over 100 relative links and includes (114 when this was written), so 50 is a safe floor.
     assert!(checked >= 50, "only {checked} links and includes checked");
     eprintln!("docs_links: {checked} relative links and includes checked, all resolve");
 }
