@@ -224,15 +224,17 @@ pub fn packet_table(pkts: &[Pkt], style: Style) -> String {
     let mut t = render::table(
         &[
             "No.",
-            "Time (ms)",
+            "Time\n(ms)",
             "Source",
             "Destination",
-            "Protocol",
+            "Proto",
             "Length",
             "Info",
         ],
         style,
     );
+    // Short headers and whole addresses: at 80 columns only Info wraps (at its spaces).
+    render::keep_whole(&mut t, &[0, 1, 2, 3, 4, 5]);
     let t0 = pkts.first().map_or(0.0, |p| p.raw.ts.as_secs_f64());
     for p in pkts {
         t.add_row(vec![
@@ -254,6 +256,7 @@ pub fn byte_map(p: &Pkt, style: Style) -> String {
         &["bytes", "length", "what", "OSI layer", "TCP/IP layer"],
         style,
     );
+    render::keep_whole(&mut t, &[0, 1]);
     for s in segments(p) {
         t.add_row(vec![
             format!("{}..{}", s.range.start, s.range.end.saturating_sub(1)),

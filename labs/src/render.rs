@@ -1,10 +1,8 @@
 //! Tables for what a lab shows. Packet views (packet lists, layer trees, coloured hex) come from
 //! netlab-inspect's renderers; this module only sets up tables the same way everywhere.
 
-use std::io::IsTerminal;
-
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{ContentArrangement, Table};
+use comfy_table::{ColumnConstraint, ContentArrangement, Table};
 
 use crate::style::Style;
 
@@ -13,11 +11,10 @@ pub fn table(header: &[&str], style: Style) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
-    // At a terminal comfy-table fits the table to its width; a pipe or a test gets a fixed 100
-    // columns, so the output does not depend on where it ran.
-    if !std::io::stdout().is_terminal() {
-        t.set_width(100);
-    }
+    // Always an explicit width (the terminal's, or a fixed one in pipes and tests): comfy-table's
+    // own detection is off once colour is off (`force_no_tty`), so NO_COLOR at an 80-column
+    // terminal would otherwise get tables as wide as their content.
+    t.set_width(style.width());
     if !style.is_enabled() {
         t.force_no_tty();
     }
@@ -25,4 +22,15 @@ pub fn table(header: &[&str], style: Style) -> Table {
         t.set_header(header.to_vec());
     }
     t
+}
+
+/// Keeps these columns as wide as their widest cell, so that when the table must fit the
+/// terminal comfy-table wraps the text columns instead: an address or a number cut in two
+/// (`127.0.0.1:4` over `4343`) reads as two values.
+pub fn keep_whole(t: &mut Table, columns: &[usize]) {
+    for &i in columns {
+        if let Some(column) = t.column_mut(i) {
+            column.set_constraint(ColumnConstraint::ContentWidth);
+        }
+    }
 }

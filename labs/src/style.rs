@@ -8,32 +8,63 @@ use std::io::IsTerminal;
 
 use netlab_inspect::render::Style as InspectStyle;
 
-/// Whether to emit ANSI escape codes. Copy it freely: it is one flag.
+/// Whether to emit ANSI escape codes, and how wide tables may be. Copy it freely.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Style {
     enabled: bool,
+    /// Columns a table may use: the terminal's width at a terminal, else [`PIPE_WIDTH`].
+    width: u16,
 }
+
+/// Table width in a pipe or a test: fixed, so the output does not depend on where it ran.
+pub const PIPE_WIDTH: u16 = 100;
+
+/// The narrowest table width honoured: below this, tables wrap too much to read anyway.
+const MIN_WIDTH: u16 = 60;
 
 impl Style {
     /// Colour only for a terminal, and never when `NO_COLOR` is set to anything non-empty.
+    /// Tables as wide as the terminal (at most [`PIPE_WIDTH`]), or [`PIPE_WIDTH`] in a pipe.
     pub fn detect() -> Style {
+        let terminal = std::io::stdout().is_terminal();
         Style {
-            enabled: InspectStyle::detect(std::io::stdout().is_terminal()).color,
+            enabled: InspectStyle::detect(terminal).color,
+            width: if terminal {
+                terminal_width().unwrap_or(PIPE_WIDTH)
+            } else {
+                PIPE_WIDTH
+            },
         }
     }
 
     /// No escape codes at all: for tests, pipes and JSON runs.
     pub fn plain() -> Style {
-        Style { enabled: false }
+        Style::with_colour(false)
     }
 
     /// Colour on or off regardless of the terminal (tests, and `--color` style overrides).
     pub fn with_colour(enabled: bool) -> Style {
-        Style { enabled }
+        Style {
+            enabled,
+            width: PIPE_WIDTH,
+        }
+    }
+
+    /// The same style with tables fitted to `columns` (tests use 80, the classic terminal).
+    pub fn with_width(self, columns: u16) -> Style {
+        Style {
+            width: columns.clamp(MIN_WIDTH, PIPE_WIDTH),
+            ..self
+        }
     }
 
     pub fn is_enabled(self) -> bool {
         self.enabled
+    }
+
+    /// Columns a table may use.
+    pub fn width(self) -> u16 {
+        self.width
     }
 
     /// The same decision as netlab-inspect's style, for its renderers.
@@ -94,6 +125,16 @@ impl Style {
     }
 }
 
+/// The terminal's width in columns, clamped to what tables honour. comfy-table asks the
+/// terminal itself (its `tty` feature); asked here once, it also applies under `NO_COLOR`,
+/// where the tables are told there is no terminal so they print no colour.
+fn terminal_width() -> Option<u16> {
+    comfy_table::Table::new()
+        .width()
+        .filter(|w| *w > 0)
+        .map(|w| w.clamp(MIN_WIDTH, PIPE_WIDTH))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,7 +149,16 @@ mod tests {
 
     #[test]
     fn enabled_style_wraps_text_in_escape_codes() {
-        let s = Style { enabled: true };
+        let s = Style::with_colour(true);
         assert_eq!(s.red("no"), "\x1b[31mno\x1b[0m");
+    }
+
+    #[test]
+    fn table_width_is_fixed_off_a_terminal_and_clamped_when_set() {
+        assert_eq!(Style::plain().width(), PIPE_WIDTH);
+        assert_eq!(Style::plain().with_width(80).width(), 80);
+        assert_eq!(Style::plain().with_width(20).width(), MIN_WIDTH);
+        assert_eq!(Style::plain().with_width(300).width(), PIPE_WIDTH);
+        assert!(Style::with_colour(true).with_width(80).is_enabled());
     }
 }

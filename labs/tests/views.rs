@@ -93,3 +93,107 @@ fn guide_section_rendered_for_the_terminal() {
     let section = g.section("Many clients, one port").unwrap();
     insta::assert_snapshot!(guide::render(&section.body, Style::plain(), 80));
 }
+
+/// The classic terminal width: every table must fit it when the terminal is that wide.
+const NARROW: u16 = 80;
+
+/// Lines of `text` that belong to a table: they start and end with comfy-table's
+/// UTF8_FULL_CONDENSED borders (the layer tree's lines start with `│` but end in text).
+fn table_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines().filter(|l| {
+        l.starts_with(['┌', '│', '╞', '├', '└']) && l.ends_with(['┐', '│', '╡', '┤', '┘'])
+    })
+}
+
+#[test]
+fn tcp_packet_list_fits_80_columns() {
+    let table = packets::packet_table(&shipped("lab02-tcp"), Style::plain().with_width(NARROW));
+    for line in table_lines(&table) {
+        assert!(
+            line.chars().count() <= 80,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+    insta::assert_snapshot!(table);
+}
+
+#[test]
+fn byte_map_fits_80_columns() {
+    let table = packets::byte_map(&hello_segment(), Style::plain().with_width(NARROW));
+    for line in table_lines(&table) {
+        assert!(
+            line.chars().count() <= 80,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+    insta::assert_snapshot!(table);
+}
+
+/// Every table every lab prints (offline, so the shipped captures: the same on every machine)
+/// fits an 80-column terminal. The layer tree's long note lines are netlab-inspect's and wrap
+/// in the terminal; only tables are checked here.
+#[test]
+fn every_table_of_every_lab_fits_80_columns() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut too_wide = Vec::new();
+    for lab in netlab_labs::all() {
+        let out = Captured::default();
+        let options = netlab_labs::LabOptions {
+            ci: true,
+            offline: true,
+            ..Default::default()
+        };
+        let run = netlab_labs::run_with_io(
+            lab,
+            options,
+            Style::plain().with_width(NARROW),
+            Box::new(out.clone()),
+            Box::new(std::io::empty()),
+        );
+        let code = runtime
+            .block_on(async { tokio::time::timeout(std::time::Duration::from_secs(60), run).await })
+            .unwrap_or_else(|_| panic!("lab {} did not finish in 60 s", lab.number))
+            .unwrap_or_else(|e| panic!("lab {} failed: {e}", lab.number));
+        assert_eq!(code, 0, "lab {} --ci --offline", lab.number);
+        let text = out.text();
+        let tables = table_lines(&text).count();
+        assert!(tables > 0, "lab {} printed no table", lab.number);
+        for line in table_lines(&text) {
+            let width = line.chars().count();
+            if width > 80 {
+                too_wide.push(format!("lab {:02}: {width} columns: {line}", lab.number));
+            }
+        }
+    }
+    assert!(
+        too_wide.is_empty(),
+        "tables wider than 80 columns:\n{}",
+        too_wide.join("\n")
+    );
+}
+
+/// A `Write` the test reads back after the lab has run (the session owns a boxed writer).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).expect("labs print UTF-8")
+    }
+}

@@ -117,14 +117,16 @@ impl Conversation {
             ],
             style,
         );
+        // Numbers stay whole; direction and flags wrap at their spaces if they must.
+        render::keep_whole(&mut t, &[0, 3, 4, 5, 6, 7]);
         for p in pkts {
             let (seq, ack) = self.relative(p);
             t.add_row(vec![
                 p.number.to_string(),
                 if self.is_client(p) {
-                    "client -> server"
+                    "client → server"
                 } else {
-                    "server -> client"
+                    "server → client"
                 }
                 .into(),
                 p.tcp_flags(),
