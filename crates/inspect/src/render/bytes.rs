@@ -6,7 +6,7 @@
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::rfc3339;
+use super::{info_pieces, rfc3339};
 use crate::model::{Packet, Timestamp, Value};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -119,6 +119,18 @@ pub(crate) fn endpoint(o: &mut Vec<u8>, p: &Packet, src: bool) -> bool {
     true
 }
 
+/// "HH:MM:SS.uuuuuu" in UTC, as [`super::time_of_day`] prints it.
+pub(crate) fn time_of_day_into(o: &mut Vec<u8>, ts: Timestamp) {
+    let s = ts.secs.rem_euclid(86_400) as u64;
+    padded(o, s / 3600, 2);
+    o.push(b':');
+    padded(o, s / 60 % 60, 2);
+    o.push(b':');
+    padded(o, s % 60, 2);
+    o.push(b'.');
+    padded(o, u64::from(ts.nanos / 1000), 6);
+}
+
 /// RFC 3339 UTC with nanoseconds, as [`rfc3339`] prints it.
 pub(crate) fn rfc3339_into(o: &mut Vec<u8>, ts: Timestamp) {
     let (y, m, d) = super::civil_from_days(ts.secs.div_euclid(86_400));
@@ -142,6 +154,11 @@ pub(crate) fn rfc3339_into(o: &mut Vec<u8>, ts: Timestamp) {
     o.push(b'.');
     padded(o, u64::from(ts.nanos), 9);
     o.push(b'Z');
+}
+
+/// The Info column's text, unescaped (see [`info_pieces`]).
+pub(crate) fn info(o: &mut Vec<u8>, p: &Packet) {
+    info_pieces(p, |piece| o.extend_from_slice(piece.as_bytes()));
 }
 
 #[cfg(test)]
@@ -184,6 +201,8 @@ mod tests {
             for nanos in [0, 1, 999_999_999] {
                 let ts = Timestamp { secs, nanos };
                 assert_eq!(text(|o| rfc3339_into(o, ts)), rfc3339(ts), "{secs}");
+                let day = super::super::time_of_day(ts);
+                assert_eq!(text(|o| time_of_day_into(o, ts)), day, "{secs}");
             }
         }
     }

@@ -6,9 +6,10 @@
 //!     1  0.000000    127.0.0.1:43512        127.0.0.1:7007         TCP      74  L2 Ethernet > L3 IPv4 > L4 TCP            [SYN] ...
 //! ```
 
+use std::cell::RefCell;
 use std::io::{self, Write};
 
-use super::{Clock, Style, TimeFormat, endpoints, info, layer_color, top_protocol};
+use super::{Clock, Style, TimeFormat, bytes, endpoints, layer_color, top_protocol};
 use crate::model::Packet;
 
 /// Width of the layer-chain column: fits "L2 Ethernet > L3 IPv4 > L4 TCP > L7 HTTP".
@@ -28,6 +29,11 @@ pub fn header(w: &mut impl Write, time: TimeFormat, style: Style) -> io::Result<
     writeln!(w, "{}", style.bold(&line))
 }
 
+thread_local! {
+    /// The line is built here and written with one `write_all`; reused from packet to packet.
+    static BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(512));
+}
+
 /// One packet's line.
 pub fn row(
     w: &mut impl Write,
@@ -36,8 +42,50 @@ pub fn row(
     time: TimeFormat,
     style: Style,
 ) -> io::Result<()> {
-    let (src, dst) = endpoints(p);
-    let proto = top_protocol(p);
+    BUF.with(|buf| match buf.try_borrow_mut() {
+        Ok(mut o) => {
+            o.clear();
+            line(&mut o, p, clock, time, style);
+            w.write_all(&o)
+        }
+        // Only if a writer itself wrote a line from inside `write_all`: use a fresh buffer.
+        Err(_) => {
+            let mut o = Vec::with_capacity(512);
+            line(&mut o, p, clock, time, style);
+            w.write_all(&o)
+        }
+    })
+}
+
+/// The columns of `"{:>5}  {:<15}  {:<21}  {:<21}  {:<9}  {:>5}  {chain}  {info}"`, written in
+/// place: the formatting machinery and a `String` per column cost more than the dissection.
+fn line(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock, time: TimeFormat, style: Style) {
+    let start = o.len();
+    bytes::num(o, p.number);
+    pad_left(o, start, 5);
+    o.extend_from_slice(b"  ");
+    let start = o.len();
+    clock.column_into(o, p.raw.ts, time);
+    pad_right(o, start, 15);
+    o.extend_from_slice(b"  ");
+    let start = o.len();
+    if bytes::endpoint(o, p, true) {
+        pad_right(o, start, 21);
+        o.extend_from_slice(b"  ");
+        let start = o.len();
+        bytes::endpoint(o, p, false);
+        pad_right(o, start, 21);
+    } else {
+        // No pulled-out endpoints (ARP, bare Ethernet): the general path, which allocates.
+        let (src, dst) = endpoints(p);
+        o.extend_from_slice(src.as_bytes());
+        pad_right(o, start, 21);
+        o.extend_from_slice(b"  ");
+        let start = o.len();
+        o.extend_from_slice(dst.as_bytes());
+        pad_right(o, start, 21);
+    }
+    o.extend_from_slice(b"  ");
     let malformed = p.dissection.malformed.is_some();
     let osi = p
         .dissection
@@ -46,40 +94,76 @@ pub fn row(
         .rev()
         .find(|l| l.protocol != "malformed")
         .map(|l| l.osi);
-    let proto_cell = format!("{proto:<9}");
-    let proto_cell = match osi {
-        Some(osi) => style.paint(layer_color(osi, malformed), &proto_cell),
-        None => proto_cell,
+    let code = match osi {
+        Some(osi) if style.color => layer_color(osi, malformed),
+        _ => "",
     };
-    writeln!(
-        w,
-        "{:>5}  {:<15}  {:<21}  {:<21}  {}  {:>5}  {}  {}",
-        p.number,
-        clock.column(p.raw.ts, time),
-        src,
-        dst,
-        proto_cell,
-        p.raw.orig_len,
-        chain(p, style),
-        info(p)
-    )
+    paint(o, code, |o| {
+        let start = o.len();
+        o.extend_from_slice(top_protocol(p).as_bytes());
+        pad_right(o, start, 9);
+    });
+    o.extend_from_slice(b"  ");
+    let start = o.len();
+    bytes::num(o, u64::from(p.raw.orig_len));
+    pad_left(o, start, 5);
+    o.extend_from_slice(b"  ");
+    chain(o, p, style);
+    o.extend_from_slice(b"  ");
+    bytes::info(o, p);
+    o.push(b'\n');
 }
 
 /// The layer chain, each step in its layer's colour, padded to the column width.
-fn chain(p: &Packet, style: Style) -> String {
-    let plain = p.dissection.chain();
-    let pad = CHAIN_WIDTH.saturating_sub(plain.chars().count());
-    if !style.color {
-        return format!("{plain}{}", " ".repeat(pad));
+fn chain(o: &mut Vec<u8>, p: &Packet, style: Style) {
+    let mut chars = 0;
+    for (i, l) in p.dissection.layers.iter().enumerate() {
+        if i > 0 {
+            o.extend_from_slice(b" > ");
+            chars += 3;
+        }
+        let code = if style.color {
+            layer_color(l.osi, l.protocol == "malformed")
+        } else {
+            ""
+        };
+        paint(o, code, |o| {
+            let start = o.len();
+            o.push(b'L');
+            bytes::num(o, u64::from(l.osi.number()));
+            o.push(b' ');
+            o.extend_from_slice(l.protocol.as_bytes());
+            chars += char_count(&o[start..]);
+        });
     }
-    let parts: Vec<String> = p
-        .dissection
-        .layers
-        .iter()
-        .map(|l| {
-            let text = format!("L{} {}", l.osi.number(), l.protocol);
-            style.paint(layer_color(l.osi, l.protocol == "malformed"), &text)
-        })
-        .collect();
-    format!("{}{}", parts.join(" > "), " ".repeat(pad))
+    o.extend(std::iter::repeat_n(b' ', CHAIN_WIDTH.saturating_sub(chars)));
+}
+
+/// What [`Style::paint`] does, in place: `text` wrapped in an SGR code unless `code` is empty.
+fn paint(o: &mut Vec<u8>, code: &str, text: impl FnOnce(&mut Vec<u8>)) {
+    if code.is_empty() {
+        return text(o);
+    }
+    o.extend_from_slice(b"\x1b[");
+    o.extend_from_slice(code.as_bytes());
+    o.push(b'm');
+    text(o);
+    o.extend_from_slice(b"\x1b[0m");
+}
+
+/// Characters (not bytes) of UTF-8 text: `{:<N}` pads by characters.
+fn char_count(text: &[u8]) -> usize {
+    text.iter().filter(|&&b| (b as i8) >= -0x40).count()
+}
+
+/// `{:<width}` for the text written since `start`.
+fn pad_right(o: &mut Vec<u8>, start: usize, width: usize) {
+    let chars = char_count(&o[start..]);
+    o.extend(std::iter::repeat_n(b' ', width.saturating_sub(chars)));
+}
+
+/// `{:>width}` for the text written since `start`.
+fn pad_left(o: &mut Vec<u8>, start: usize, width: usize) {
+    let pad = width.saturating_sub(char_count(&o[start..]));
+    o.splice(start..start, std::iter::repeat_n(b' ', pad));
 }

@@ -114,6 +114,21 @@ impl Clock {
         self.prev = Some(ts);
         s
     }
+
+    /// [`Clock::column`] appended to a buffer, without a `String` per packet.
+    pub(crate) fn column_into(&mut self, o: &mut Vec<u8>, ts: Timestamp, format: TimeFormat) {
+        use std::io::Write as _;
+        self.saw(ts);
+        let _ = match format {
+            TimeFormat::Abs => {
+                bytes::time_of_day_into(o, ts);
+                Ok(())
+            }
+            TimeFormat::Rel => write!(o, "{:.6}", self.relative(ts)),
+            TimeFormat::Delta => write!(o, "{:.6}", diff(ts, self.prev.unwrap_or(ts))),
+        };
+        self.prev = Some(ts);
+    }
 }
 
 fn diff(a: Timestamp, b: Timestamp) -> f64 {
