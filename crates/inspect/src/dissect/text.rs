@@ -1,7 +1,7 @@
 //! Building summary lines without `format!`: the formatting machinery costs more than all the
 //! header parsing of a packet (a MAC address is twelve `{:02x}` calls), and every layer of
-//! every packet gets a summary. A [`Line`] appends bytes to one pre-sized buffer and checks
-//! UTF-8 once at the end.
+//! every packet gets a summary. A [`Line`] appends to one pre-sized `String`; digits are pushed
+//! as ASCII chars, so no UTF-8 check is needed at the end.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -10,15 +10,15 @@ use crate::model::MacAddr;
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// A summary line under construction.
-pub(crate) struct Line(Vec<u8>);
+pub(crate) struct Line(String);
 
 impl Line {
     pub(crate) fn new() -> Self {
-        Line(Vec::with_capacity(80))
+        Line(String::with_capacity(80))
     }
 
     pub(crate) fn s(&mut self, text: &str) -> &mut Self {
-        self.0.extend_from_slice(text.as_bytes());
+        self.0.push_str(text);
         self
     }
 
@@ -35,15 +35,19 @@ impl Line {
                 break;
             }
         }
-        self.0.extend_from_slice(&buf[i..]);
+        // Pushed as chars: ASCII digits, so the string stays valid UTF-8 without a check.
+        for &d in &buf[i..] {
+            self.0.push(char::from(d));
+        }
         self
     }
 
     /// A 16-bit number as `0x` and four hex digits, e.g. an EtherType `0x0800`.
     pub(crate) fn hex4(&mut self, n: u16) -> &mut Self {
-        self.0.extend_from_slice(b"0x");
+        self.0.push_str("0x");
         for shift in [12, 8, 4, 0] {
-            self.0.push(HEX[usize::from((n >> shift) & 0xf)]);
+            self.0
+                .push(char::from(HEX[usize::from((n >> shift) & 0xf)]));
         }
         self
     }
@@ -55,7 +59,7 @@ impl Line {
     pub(crate) fn ipv4(&mut self, a: Ipv4Addr) -> &mut Self {
         for (i, octet) in a.octets().into_iter().enumerate() {
             if i > 0 {
-                self.0.push(b'.');
+                self.0.push('.');
             }
             self.n(octet);
         }
@@ -67,17 +71,16 @@ impl Line {
             IpAddr::V4(a) => self.ipv4(a),
             // IPv6 compression rules are fiddly; the standard formatter gets them right.
             IpAddr::V6(a) => {
-                use std::io::Write;
+                use std::fmt::Write;
                 let _ = write!(self.0, "{a}");
                 self
             }
         }
     }
 
-    /// The finished line. Only `&str` pieces and ASCII were appended, so it is valid UTF-8.
+    /// The finished line.
     pub(crate) fn done(&mut self) -> String {
-        String::from_utf8(std::mem::take(&mut self.0))
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        std::mem::take(&mut self.0)
     }
 }
 
