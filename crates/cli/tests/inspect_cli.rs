@@ -145,6 +145,36 @@ fn bad_filter_exits_2_with_a_caret_under_the_mistake() {
 }
 
 #[test]
+fn misspelled_field_exits_2_with_a_suggestion_instead_of_matching_nothing() {
+    let f = fixture();
+    for (filter, expected) in [
+        (
+            "tcp.prot == 80",
+            "error: bad filter (at character 1):\n  tcp.prot == 80\n  ^ unknown field 'tcp.prot'; did you mean 'tcp.port'?",
+        ),
+        (
+            "ip.tll > 60",
+            "error: bad filter (at character 1):\n  ip.tll > 60\n  ^ unknown field 'ip.tll'; did you mean 'ip.ttl'?",
+        ),
+    ] {
+        let o = netlab(&["inspect", "read", f.to_str().unwrap(), filter]);
+        assert_eq!(o.status.code(), Some(2), "{filter}");
+        let err = stderr(&o);
+        assert!(err.contains(expected), "{filter}: {err}");
+        assert!(stdout(&o).is_empty(), "{filter}: nothing is read");
+    }
+    // The correctly spelled field still reads the capture.
+    let o = netlab(&["inspect", "read", f.to_str().unwrap(), "tcp.port == 18080"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).lines().count(),
+        13,
+        "header + 12 packets:\n{}",
+        stdout(&o)
+    );
+}
+
+#[test]
 fn not_a_capture_file_exits_1_and_says_what_it_found() {
     let p = temp("not-a-capture.txt");
     std::fs::write(&p, "hello, world\n").unwrap();

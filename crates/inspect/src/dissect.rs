@@ -4,7 +4,8 @@
 //! private `field` module of named byte ranges, a `LayerBuilder` that reads those ranges with
 //! bounds checks and records each one as a [`Field`] (name, value, offset, length), and a
 //! `dissect` function that pushes the finished [`Layer`] and hands the payload to the next
-//! protocol. Packet bytes are read only through the builder's bounds-checked accessors (the few
+//! protocol. Each module also lists the field names it can emit in a `FIELDS` constant;
+//! [`field_names`] gathers them for the filter, which rejects any other name. Packet bytes are read only through the builder's bounds-checked accessors (the few
 //! direct indexes elsewhere sit right after the check that makes them safe), so hostile bytes
 //! can only ever produce a "malformed" layer, never a panic; `tests/robustness.rs` and the fuzz
 //! targets in `crates/inspect/fuzz` hold the dissector to that.
@@ -62,6 +63,37 @@ pub fn dissect_with(link_type: LinkType, bytes: &[u8], ctx: &Context) -> Dissect
     let mut d = Dissector::new(bytes, *ctx);
     link::dissect(&mut d, link_type);
     d.finish()
+}
+
+/// Every field name a filter may use: what each dissector module and the flow tracker can emit,
+/// plus the filter's virtual fields (`tcp.port`, `ip.addr`, `frame.len`, ...). Sorted, no
+/// duplicates. The filter checks names against it at parse time, so a typo such as `tcp.prot`
+/// is an error rather than a filter that silently matches nothing; the test
+/// `field_registry_covers_fixtures` fails if a dissector emits a name missing here.
+pub fn field_names() -> &'static [&'static str] {
+    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        let modules: [&[&'static str]; 14] = [
+            app::FIELDS,
+            arp::FIELDS,
+            dns::FIELDS,
+            http::FIELDS,
+            icmp::FIELDS,
+            ipv4::FIELDS,
+            ipv6::FIELDS,
+            link::FIELDS,
+            tcp::FIELDS,
+            tls::FIELDS,
+            udp::FIELDS,
+            websocket::FIELDS,
+            crate::flows::FIELDS,
+            crate::filter::VIRTUAL_FIELDS,
+        ];
+        let mut names: Vec<&'static str> = modules.concat();
+        names.sort_unstable();
+        names.dedup();
+        names
+    })
 }
 
 /// Why a layer could not be decoded. It becomes the summary of a "malformed" layer; the

@@ -14,7 +14,9 @@
 //! Field names are the dissector's Wireshark-style names (`ip.src`, `tcp.dstport`,
 //! `dns.qry.name`), plus a few virtual ones: `tcp.port` / `udp.port` (either port), `ip.addr` /
 //! `ipv6.addr` / `eth.addr` (either address), `tcp.stream` / `udp.stream` (the flow tracker's
-//! stream index), `frame.number`, `frame.len`, `frame.cap_len`.
+//! stream index), `frame.number`, `frame.len`, `frame.cap_len`. A dotted name must be in
+//! [`crate::dissect::field_names`] (or be a dotted prefix of one): a typo such as `tcp.prot` is
+//! a parse error with the nearest known name, not a filter that silently matches nothing.
 //!
 //! A filter that does not parse is an [`InspectError::Filter`] whose message carries the filter
 //! with a caret under the bad spot.
@@ -145,6 +147,19 @@ const PROTOCOLS: &[(&str, &[&str])] = &[
 
 /// Field-name prefixes besides the protocol keywords (`frame.len`, `ip.addr`, ...).
 const OTHER_PREFIXES: &[&str] = &["frame", "ipv6", "data", "sll", "null", "dns", "http"];
+
+/// Fields the filter computes itself (see `with_values` and `virtual_field`); they join the
+/// dissector's names in [`crate::dissect::field_names`].
+pub(crate) const VIRTUAL_FIELDS: &[&str] = &[
+    "eth.addr",
+    "frame.cap_len",
+    "frame.len",
+    "frame.number",
+    "ip.addr",
+    "ipv6.addr",
+    "tcp.port",
+    "udp.port",
+];
 
 fn protocol(word: &str) -> Option<&'static [&'static str]> {
     PROTOCOLS
@@ -638,15 +653,20 @@ impl Parser<'_> {
             }
             return Err(self.error_at(pos, &unknown_word(&w)));
         }
-        let prefix = lower.split('.').next().unwrap_or_default();
-        if protocol(prefix).is_none() && !OTHER_PREFIXES.contains(&prefix) {
-            return Err(self.error_at(
-                pos,
-                &format!(
+        if !known_field(&lower) {
+            let prefix = lower.split('.').next().unwrap_or_default();
+            let message = if protocol(prefix).is_none() && !OTHER_PREFIXES.contains(&prefix) {
+                format!(
                     "unknown protocol '{prefix}' in field name '{w}'{}",
                     suggestion(prefix)
-                ),
-            ));
+                )
+            } else {
+                format!(
+                    "unknown field '{lower}'{}",
+                    field_suggestion(&lower, prefix)
+                )
+            };
+            return Err(self.error_at(pos, &message));
         }
         let Tok::Op(op) = self.peek().kind else {
             return Ok(Expr::Field(lower, None));
@@ -702,6 +722,43 @@ fn suggestion(w: &str) -> String {
         _ => "; known protocols: eth, arp, ip, ipv6, icmp, icmpv6, tcp, udp, dns, http, ws, tls, \
               echo, events"
             .into(),
+    }
+}
+
+/// A name the dissector (or the filter itself) can produce, or a dotted prefix of one:
+/// `tcp.flags` is known because `tcp.flags.syn` is.
+fn known_field(name: &str) -> bool {
+    crate::dissect::field_names().iter().any(|k| {
+        k.strip_prefix(name)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+    })
+}
+
+/// "; did you mean 'tcp.port'?" for the nearest known field, else the known fields that share
+/// the protocol prefix, so the student sees what to type instead.
+fn field_suggestion(name: &str, prefix: &str) -> String {
+    let best = crate::dissect::field_names()
+        .iter()
+        .map(|k| (edit_distance(name, k), *k))
+        .min();
+    if let Some((d, k)) = best {
+        if d <= 2 && d < name.len() {
+            return format!("; did you mean '{k}'?");
+        }
+    }
+    let under: Vec<&str> = crate::dissect::field_names()
+        .iter()
+        .copied()
+        .filter(|k| k.split('.').next() == Some(prefix))
+        .collect();
+    match under.len() {
+        0 => "; see docs/src/inspect-filters.md for the field names".into(),
+        n if n <= 8 => format!("; known '{prefix}' fields: {}", under.join(", ")),
+        n => format!(
+            "; known '{prefix}' fields include {} (and {} more)",
+            under[..8].join(", "),
+            n - 8
+        ),
     }
 }
 

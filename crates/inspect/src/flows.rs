@@ -26,6 +26,21 @@ use serde::Serialize;
 use crate::dissect::{AppProtocol, Context, dissect_with, tcp_summary_line};
 use crate::model::{Dissection, Field, FlowAnnotation, RawPacket, TcpSummary, Timestamp, Value};
 
+/// The field names the tracker adds to a dissection (part of [`crate::dissect::field_names`]).
+pub(crate) const FIELDS: &[&str] = &[
+    "tcp.ack",
+    "tcp.analysis.duplicate_ack",
+    "tcp.analysis.lost_segment",
+    "tcp.analysis.out_of_order",
+    "tcp.analysis.retransmission",
+    "tcp.analysis.zero_window",
+    "tcp.seq",
+    "tcp.stream",
+    "tcp.window_size",
+    "tcp.window_size_scalefactor",
+    "udp.stream",
+];
+
 /// Sequence ranges remembered per direction to tell a retransmission (bytes seen before) from
 /// an out-of-order segment (bytes never seen, arriving late). Old ranges are merged away past
 /// this many, so memory per stream stays bounded.

@@ -12,6 +12,15 @@ use std::ops::Range;
 use super::{Dissector, dns, http, preview, tls, websocket};
 use crate::model::{OsiLayer, Reason, TcpIpLayer, Value};
 
+/// Every field name this module can emit: the filter rejects names outside
+/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+pub(crate) const FIELDS: &[&str] = &[
+    "echo.data",
+    "events.invalid",
+    "events.partial",
+    "events.type",
+];
+
 /// An application protocol the dissector can decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum AppProtocol {

@@ -4,6 +4,20 @@
 use super::{Dissector, LayerBuilder, Malformed};
 use crate::model::{OsiLayer, TcpIpLayer};
 
+/// Every field name this module can emit: the filter rejects names outside
+/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+pub(crate) const FIELDS: &[&str] = &[
+    "arp.dst.hw_mac",
+    "arp.dst.proto_ipv4",
+    "arp.hw.size",
+    "arp.hw.type",
+    "arp.opcode",
+    "arp.proto.size",
+    "arp.proto.type",
+    "arp.src.hw_mac",
+    "arp.src.proto_ipv4",
+];
+
 mod field {
     pub const HTYPE: usize = 0;
     pub const PTYPE: usize = 2;

@@ -6,6 +6,41 @@ use std::ops::Range;
 use super::{Dissector, LayerBuilder, Malformed};
 use crate::model::{OsiLayer, Reason, TcpIpLayer, Value};
 
+/// Every field name this module can emit: the filter rejects names outside
+/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+pub(crate) const FIELDS: &[&str] = &[
+    "dns.a",
+    "dns.aaaa",
+    "dns.cname",
+    "dns.count.add_rr",
+    "dns.count.answers",
+    "dns.count.auth_rr",
+    "dns.count.queries",
+    "dns.flags",
+    "dns.flags.authoritative",
+    "dns.flags.opcode",
+    "dns.flags.rcode",
+    "dns.flags.recavail",
+    "dns.flags.recdesired",
+    "dns.flags.response",
+    "dns.flags.truncated",
+    "dns.id",
+    "dns.length",
+    "dns.mx.mail_exchange",
+    "dns.mx.preference",
+    "dns.ns",
+    "dns.ptr.domain_name",
+    "dns.qry.class",
+    "dns.qry.name",
+    "dns.qry.type",
+    "dns.resp.class",
+    "dns.resp.len",
+    "dns.resp.name",
+    "dns.resp.ttl",
+    "dns.resp.type",
+    "dns.txt",
+];
+
 mod field {
     pub const ID: usize = 0;
     pub const FLAGS: usize = 2;

@@ -5,6 +5,36 @@ use std::ops::Range;
 use super::{Dissector, LayerBuilder, app, notes, preview, websocket};
 use crate::model::{OsiLayer, Reason, TcpIpLayer, Value};
 
+/// Every field name this module can emit: the filter rejects names outside
+/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+pub(crate) const FIELDS: &[&str] = &[
+    "http.accept",
+    "http.cache_control",
+    "http.connection",
+    "http.content_length_header",
+    "http.content_type",
+    "http.cookie",
+    "http.date",
+    "http.file_data",
+    "http.host",
+    "http.location",
+    "http.request.line",
+    "http.request.method",
+    "http.request.uri",
+    "http.request.version",
+    "http.response.code",
+    "http.response.line",
+    "http.response.phrase",
+    "http.response.version",
+    "http.sec_websocket_accept",
+    "http.sec_websocket_key",
+    "http.sec_websocket_version",
+    "http.server",
+    "http.transfer_encoding",
+    "http.upgrade",
+    "http.user_agent",
+];
+
 const METHODS: [&[u8]; 9] = [
     b"GET ",
     b"POST ",

@@ -4,6 +4,23 @@
 use super::{Dissector, LayerBuilder, Malformed, ipv4, ipv6};
 use crate::model::{OsiLayer, TcpIpLayer, Value};
 
+/// Every field name this module can emit: the filter rejects names outside
+/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+pub(crate) const FIELDS: &[&str] = &[
+    "icmp.checksum",
+    "icmp.code",
+    "icmp.ident",
+    "icmp.mtu",
+    "icmp.seq",
+    "icmp.type",
+    "icmpv6.checksum",
+    "icmpv6.code",
+    "icmpv6.echo.identifier",
+    "icmpv6.echo.sequence_number",
+    "icmpv6.mtu",
+    "icmpv6.type",
+];
+
 mod field {
     pub const TYPE: usize = 0;
     pub const CODE: usize = 1;

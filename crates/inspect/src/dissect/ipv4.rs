@@ -4,6 +4,30 @@ use super::text::Line;
 use super::{Dissector, IpPacket, LayerBuilder, Malformed, after_ip};
 use crate::model::{OsiLayer, TcpIpLayer, Value};
 
+/// Every field name this module can emit: the filter rejects names outside
+/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+pub(crate) const FIELDS: &[&str] = &[
+    "ip.checksum",
+    "ip.dsfield",
+    "ip.dsfield.dscp",
+    "ip.dsfield.ecn",
+    "ip.dst",
+    "ip.flags",
+    "ip.flags.df",
+    "ip.flags.mf",
+    "ip.flags.rb",
+    "ip.frag_offset",
+    "ip.hdr_len",
+    "ip.id",
+    "ip.len",
+    "ip.opt.len",
+    "ip.opt.type",
+    "ip.proto",
+    "ip.src",
+    "ip.ttl",
+    "ip.version",
+];
+
 mod field {
     pub const VER_IHL: usize = 0;
     pub const DSFIELD: usize = 1;

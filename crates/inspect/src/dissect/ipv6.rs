@@ -6,6 +6,33 @@ use super::text::Line;
 use super::{Dissector, IpPacket, LayerBuilder, Malformed, after_ip, ipv4};
 use crate::model::{OsiLayer, TcpIpLayer};
 
+/// Every field name this module can emit: the filter rejects names outside
+/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+pub(crate) const FIELDS: &[&str] = &[
+    "ah.next_header",
+    "ip.version",
+    "ipv6.dst",
+    "ipv6.dstopts.len",
+    "ipv6.dstopts.nxt",
+    "ipv6.flow",
+    "ipv6.fraghdr.ident",
+    "ipv6.fraghdr.more",
+    "ipv6.fraghdr.nxt",
+    "ipv6.fraghdr.offset",
+    "ipv6.hlim",
+    "ipv6.hopopts.len",
+    "ipv6.hopopts.nxt",
+    "ipv6.nxt",
+    "ipv6.plen",
+    "ipv6.routing.len",
+    "ipv6.routing.nxt",
+    "ipv6.routing.segleft",
+    "ipv6.routing.type",
+    "ipv6.src",
+    "ipv6.tclass",
+    "ipv6.version",
+];
+
 mod field {
     pub const VTF: usize = 0;
     pub const PLEN: usize = 4;

@@ -6,6 +6,34 @@ use super::text::Line;
 use super::{Dissector, LayerBuilder, Malformed, arp, ipv4, ipv6};
 use crate::model::{LinkType, MacAddr, OsiLayer, TcpIpLayer, Value};
 
+/// Every field name this module can emit: the filter rejects names outside
+/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+pub(crate) const FIELDS: &[&str] = &[
+    "data.len",
+    "eth.dst",
+    "eth.len",
+    "eth.padding",
+    "eth.src",
+    "eth.type",
+    "ieee8021ad.dei",
+    "ieee8021ad.etype",
+    "ieee8021ad.id",
+    "ieee8021ad.priority",
+    "null.family",
+    "sll.etype",
+    "sll.halen",
+    "sll.hatype",
+    "sll.ifindex",
+    "sll.pkttype",
+    "sll.src.eth",
+    "sll.src.other",
+    "sll.unused",
+    "vlan.dei",
+    "vlan.etype",
+    "vlan.id",
+    "vlan.priority",
+];
+
 /// EtherType values this dissector follows.
 pub(crate) mod ethertype {
     pub const IPV4: u16 = 0x0800;

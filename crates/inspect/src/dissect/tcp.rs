@@ -4,6 +4,42 @@ use super::text::Line;
 use super::{Dissector, LayerBuilder, Malformed, app, notes};
 use crate::model::{OsiLayer, TcpIpLayer, TcpSummary, Value};
 
+/// Every field name this module can emit: the filter rejects names outside
+/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+pub(crate) const FIELDS: &[&str] = &[
+    "tcp.ack_raw",
+    "tcp.checksum",
+    "tcp.dstport",
+    "tcp.flags",
+    "tcp.flags.ack",
+    "tcp.flags.ae",
+    "tcp.flags.cwr",
+    "tcp.flags.ece",
+    "tcp.flags.fin",
+    "tcp.flags.push",
+    "tcp.flags.res",
+    "tcp.flags.reset",
+    "tcp.flags.syn",
+    "tcp.flags.urg",
+    "tcp.hdr_len",
+    "tcp.len",
+    "tcp.option_kind",
+    "tcp.option_len",
+    "tcp.options.mss_val",
+    "tcp.options.sack_le",
+    "tcp.options.sack_perm",
+    "tcp.options.sack_re",
+    "tcp.options.timestamp.tsecr",
+    "tcp.options.timestamp.tsval",
+    "tcp.options.wscale.multiplier",
+    "tcp.options.wscale.shift",
+    "tcp.seq",
+    "tcp.seq_raw",
+    "tcp.srcport",
+    "tcp.urgent_pointer",
+    "tcp.window_size_value",
+];
+
 mod field {
     pub const SRC_PORT: usize = 0;
     pub const DST_PORT: usize = 2;

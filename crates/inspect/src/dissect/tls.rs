@@ -6,6 +6,32 @@ use std::ops::Range;
 use super::{Dissector, LayerBuilder, Malformed};
 use crate::model::{OsiLayer, Reason, TcpIpLayer, Value};
 
+/// Every field name this module can emit: the filter rejects names outside
+/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+pub(crate) const FIELDS: &[&str] = &[
+    "tls.app_data",
+    "tls.handshake.cipher_suites_length",
+    "tls.handshake.ciphersuite",
+    "tls.handshake.comp_method",
+    "tls.handshake.comp_methods_length",
+    "tls.handshake.extension.len",
+    "tls.handshake.extension.type",
+    "tls.handshake.extensions.supported_version",
+    "tls.handshake.extensions_length",
+    "tls.handshake.extensions_server_name",
+    "tls.handshake.extensions_server_name_len",
+    "tls.handshake.extensions_server_name_list_len",
+    "tls.handshake.extensions_server_name_type",
+    "tls.handshake.length",
+    "tls.handshake.random",
+    "tls.handshake.session_id_length",
+    "tls.handshake.type",
+    "tls.handshake.version",
+    "tls.record.content_type",
+    "tls.record.length",
+    "tls.record.version",
+];
+
 mod field {
     pub const CONTENT_TYPE: usize = 0;
     pub const VERSION: usize = 1;

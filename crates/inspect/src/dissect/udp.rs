@@ -4,6 +4,16 @@ use super::text::Line;
 use super::{Dissector, LayerBuilder, Malformed, app, notes};
 use crate::model::{OsiLayer, TcpIpLayer, Value};
 
+/// Every field name this module can emit: the filter rejects names outside
+/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+pub(crate) const FIELDS: &[&str] = &[
+    "udp.checksum",
+    "udp.dstport",
+    "udp.length",
+    "udp.payload_len",
+    "udp.srcport",
+];
+
 mod field {
     pub const SRC_PORT: usize = 0;
     pub const DST_PORT: usize = 2;

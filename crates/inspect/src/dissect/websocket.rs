@@ -5,6 +5,23 @@ use std::ops::Range;
 use super::{Dissector, LayerBuilder, Malformed, app, notes, preview};
 use crate::model::{OsiLayer, Reason, TcpIpLayer, Value};
 
+/// Every field name this module can emit: the filter rejects names outside
+/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+pub(crate) const FIELDS: &[&str] = &[
+    "events.type",
+    "websocket.fin",
+    "websocket.mask",
+    "websocket.masking_key",
+    "websocket.opcode",
+    "websocket.payload",
+    "websocket.payload.close.status_code",
+    "websocket.payload.text",
+    "websocket.payload_length",
+    "websocket.payload_length_ext_16",
+    "websocket.payload_length_ext_64",
+    "websocket.rsv",
+];
+
 /// How many frames of one segment get a layer each; the rest are summed up in a note.
 const MAX_FRAMES: usize = 32;
 /// Characters of unmasked payload shown in the preview field.

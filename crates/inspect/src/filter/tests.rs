@@ -255,3 +255,57 @@ fn required_ports_for_the_kernel_prefilter() {
     assert_eq!(ports("tcp.port > 80"), None);
     assert_eq!(ports(""), None);
 }
+
+#[test]
+fn unknown_fields_are_errors_with_a_suggestion() {
+    let shown = Filter::parse("tcp.prot == 80").unwrap_err().to_string();
+    assert_eq!(
+        shown,
+        "bad filter (at character 1):\n  tcp.prot == 80\n  ^ unknown field 'tcp.prot'; did you mean 'tcp.port'?"
+    );
+    let (pos, r) = err("tcp and ip.tll > 60");
+    assert_eq!(pos, 8);
+    assert_eq!(
+        r,
+        "  tcp and ip.tll > 60\n          ^ unknown field 'ip.tll'; did you mean 'ip.ttl'?"
+    );
+    // A bare misspelled field is caught too, and case does not matter for the check.
+    assert!(
+        err("TCP.FLAGS.SNY")
+            .1
+            .contains("did you mean 'tcp.flags.syn'?")
+    );
+    // Nothing close: list what the protocol does have instead of a wild guess.
+    let (_, r) = err("udp.nothing_like_this == 1");
+    assert!(
+        r.contains("known 'udp' fields: udp.checksum, udp.dstport"),
+        "{r}"
+    );
+}
+
+#[test]
+fn known_fields_prefixes_and_virtual_fields_still_parse() {
+    for f in [
+        "tcp.port == 80",
+        "ip.ttl > 60",
+        "tcp.flags",
+        "tcp.flags.syn",
+        "tcp.options",
+        "tcp.analysis.retransmission",
+        "tcp.stream == 0",
+        "ip.addr == 127.0.0.1",
+        "ipv6.addr == ::1",
+        "eth.addr == 00:00:00:00:00:00",
+        "frame.len > 0",
+        "dns.qry.name contains \"netlab\"",
+        "http.request.uri contains \"/ws\"",
+        "websocket.opcode == 1",
+        "icmpv6.type == 128",
+        "ah.next_header",
+    ] {
+        assert!(Filter::parse(f).is_ok(), "{f:?} should parse");
+    }
+    // A valid field still matches after the check.
+    assert!(m("ip.ttl > 60", &http_packet()));
+    assert!(m("tcp.port == 80", &http_packet()));
+}

@@ -1,0 +1,64 @@
+//! The field registry cannot drift from the dissector: every field name that any fixture frame
+//! produces, after the flow tracker has added its own, must be in `dissect::field_names()`,
+//! because the filter rejects names outside it.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use netlab_inspect::capfile::CaptureReader;
+use netlab_inspect::dissect::field_names;
+use netlab_inspect::flows::FlowTracker;
+
+#[test]
+fn field_registry_covers_fixtures() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let registry: BTreeSet<&str> = field_names().iter().copied().collect();
+    let mut seen = BTreeSet::new();
+    let mut missing = BTreeSet::new();
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !(name.ends_with(".pcap") || name.ends_with(".pcapng")) {
+            continue;
+        }
+        files += 1;
+        let mut tracker = FlowTracker::new();
+        // truncated.pcap ends mid-record on purpose: dissect what it does hold.
+        for raw in CaptureReader::open(&path).unwrap().packets() {
+            let Ok(raw) = raw else { break };
+            let (d, _) = tracker.process(&raw);
+            for field in d.layers.iter().flat_map(|l| l.fields.iter()) {
+                seen.insert(field.name);
+                if !registry.contains(field.name) {
+                    missing.insert(format!("{} (in {name})", field.name));
+                }
+            }
+        }
+    }
+    assert!(
+        files >= 19,
+        "found only {files} fixtures in {}",
+        dir.display()
+    );
+    assert!(
+        missing.is_empty(),
+        "field names the dissector emits but no FIELDS list declares (add them to the module's \
+         FIELDS): {missing:?}"
+    );
+    // The fixtures exercise a good share of the registry, so this test has teeth.
+    assert!(
+        seen.len() > 150,
+        "fixtures produced only {} field names",
+        seen.len()
+    );
+}
+
+#[test]
+fn field_registry_is_sorted_lowercase_and_dotted() {
+    let names = field_names();
+    assert!(names.windows(2).all(|w| w[0] < w[1]));
+    for n in names {
+        assert!(n.contains('.') && *n == n.to_ascii_lowercase(), "{n}");
+    }
+}
