@@ -1,38 +1,18 @@
 //! `netlab echo` end to end: the real binary, real sockets on loopback, every bad input of
 //! issue 2 with its message and exit code (0 ok, 1 runtime error, 2 usage error).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_netlab");
-
-fn netlab(args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).env("NO_COLOR", "1").env_remove("RUST_LOG");
-    cmd
-}
+mod common;
+use common::{BIN, netlab, read_lines};
 
 /// Runs to completion, killed after 30 s so a hang fails the test instead of CI.
 fn run(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = netlab(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run netlab");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("netlab {args:?} did not finish within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().unwrap()
+    common::run_with_input(args, stdin)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -45,18 +25,6 @@ struct Server {
     lines: mpsc::Receiver<String>,
     addr: SocketAddr,
     first_line: String,
-}
-
-fn read_lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 fn serve(args: &[&str]) -> Server {
