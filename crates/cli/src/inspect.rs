@@ -77,7 +77,8 @@ and/or/not, &&/||/!, parentheses. See docs/src/inspect-filters.md.";
 /// How packets are shown; shared by `read` and `live`.
 #[derive(Args, Debug, Clone)]
 pub struct ViewArgs {
-    /// Show the layer tree (every field, its offset and length) under each packet.
+    /// Show the layer tree (every field, its offset and length) under each packet; with --json,
+    /// the full JSON schema (labels, offsets, lengths, notes) instead of the lean one.
     #[arg(long)]
     pub detail: bool,
     /// Show a hex dump coloured by layer under each packet.
@@ -86,8 +87,9 @@ pub struct ViewArgs {
     /// With --hex: highlight the bytes of this field, e.g. tcp.dstport.
     #[arg(long, value_name = "FIELD", requires = "hex")]
     pub highlight: Option<String>,
-    /// One JSON object per packet (schema: docs/src/inspect-json.md).
-    #[arg(long, conflicts_with_all = ["detail", "hex"])]
+    /// One JSON object per packet (schema: docs/src/inspect-json.md); add --detail for the full
+    /// schema.
+    #[arg(long, conflicts_with = "hex")]
     pub json: bool,
     /// Instead of packets: protocol hierarchy, bytes per layer and conversations, at the end.
     #[arg(long, conflicts_with_all = ["detail", "hex"])]
@@ -208,6 +210,9 @@ impl Pipeline {
         if v.stats {
             self.stats.add(p);
             return Ok(());
+        }
+        if v.json && v.detail {
+            return render::json::write_detailed(w, p, &mut self.clock);
         }
         if v.json {
             return render::json::write(w, p, &mut self.clock);

@@ -87,11 +87,26 @@ fn json_is_one_object_per_packet() {
     assert_eq!(rows[0]["number"], 1);
     assert_eq!(rows[0]["protocol"], "TCP");
     assert_eq!(rows[3]["protocol"], "HTTP");
+    // The lean default: fields by name, no offsets, labels or notes.
+    assert_eq!(rows[3]["layers"][3]["fields"]["http.request.method"], "GET");
+    assert_eq!(rows[0]["layers"][2]["fields"]["tcp.flags.syn"], true);
+    assert_eq!(rows[0]["stream"], 0);
+    assert!(rows[3]["layers"][2].get("notes").is_none());
+
+    // --detail adds them back: the full schema.
+    let o = netlab(&["inspect", "read", f.to_str().unwrap(), "--json", "--detail"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("valid JSON"))
+        .collect();
+    assert_eq!(rows.len(), 12);
     assert_eq!(
         rows[3]["layers"][3]["fields"][0]["name"],
         "http.request.method"
     );
     assert_eq!(rows[3]["layers"][3]["fields"][0]["offset"], 66);
+    assert_eq!(rows[0]["flow"]["stream"], 0);
 }
 
 #[test]
@@ -444,7 +459,7 @@ fn views_that_cannot_combine_are_usage_errors() {
     let f = fixture();
     let f = f.to_str().unwrap();
     assert_eq!(
-        netlab(&["inspect", "read", f, "--json", "--detail"])
+        netlab(&["inspect", "read", f, "--json", "--hex"])
             .status
             .code(),
         Some(2)

@@ -1,6 +1,7 @@
 //! Times each stage of the inspector's pipeline on a capture file, one stage added at a time:
-//! read, + dissect, + flows, + filter, + one-line view, + JSON (both to an in-memory sink), each
-//! the best of three runs.
+//! read, + dissect, + flows, + filter, + one-line view, + JSON (all to an in-memory sink), each
+//! the best of three runs. The JSON stage is the default lean schema; the last line is the full
+//! schema of `--json --detail` instead, for comparison.
 //! Used for docs/performance.md ("Inspector"). Run:
 //!
 //! ```text
@@ -24,6 +25,7 @@ enum Stage {
     Filter,
     Line,
     Json,
+    JsonDetailed,
 }
 
 fn run(path: &str, stage: Stage) -> (u64, f64, usize) {
@@ -61,6 +63,7 @@ fn run(path: &str, stage: Stage) -> (u64, f64, usize) {
                 render::line::row(&mut out, &p, &mut clock, TimeFormat::Rel, Style::PLAIN).unwrap()
             }
             Stage::Json => render::json::write(&mut out, &p, &mut clock).unwrap(),
+            Stage::JsonDetailed => render::json::write_detailed(&mut out, &p, &mut clock).unwrap(),
             _ => bytes += p.dissection.layers.len(),
         }
         // Keep memory flat: the sink is drained like a pipe would be.
@@ -79,6 +82,7 @@ fn main() {
         ("+ filter", Stage::Filter),
         ("+ one-line view", Stage::Line),
         ("+ json view", Stage::Json),
+        ("+ json --detail", Stage::JsonDetailed),
     ] {
         // Best of three: the machine is shared, the minimum is the least disturbed run.
         let (n, secs, check) = (0..3)

@@ -42,6 +42,7 @@ fn read_and_render(bytes: &[u8]) -> usize {
         render::tree::write(&mut sink, &p, Style::PLAIN).unwrap();
         render::hex::write(&mut sink, &p, Style::PLAIN, Some("tcp.dstport")).unwrap();
         render::json::write(&mut sink, &p, &mut clock).unwrap();
+        render::json::write_detailed(&mut sink, &p, &mut clock).unwrap();
     }
     n
 }

@@ -143,3 +143,186 @@ fn filters_on_real_dissections() {
     let f = Filter::parse("events").unwrap();
     assert_eq!(ws.iter().filter(|p| f.matches(p)).count(), 2);
 }
+
+/// Lean `--json` lines of chosen packets, the clock started at the capture's first packet.
+fn lean_json(ps: &[Packet], pick: &[usize]) -> String {
+    let mut clock = Clock::default();
+    clock.saw(ps[0].raw.ts);
+    text(|w| {
+        for &i in pick {
+            render::json::write(w, &ps[i], &mut clock)?;
+        }
+        Ok(())
+    })
+}
+
+/// The SYN (TCP options: `tcp.option_kind` five times) and the GET (its header lines share
+/// `http.request.line`): a repeated name is one key holding an array, at its first place.
+#[test]
+fn json_lean_http_get_syn_and_request() {
+    let ps = packets("http-get.pcapng");
+    let out = lean_json(&ps, &[0, 3]);
+    let syn: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        syn["layers"][2]["fields"]["tcp.option_kind"],
+        serde_json::json!([2, 4, 8, 1, 3])
+    );
+    assert_eq!(syn["layers"][2]["fields"]["tcp.flags.syn"], true);
+    insta::assert_snapshot!(out);
+}
+
+/// A DNS response with two answers (a CNAME, then the address): every `dns.resp.*` is an array.
+#[test]
+fn json_lean_dns_with_two_answers() {
+    let ps = packets("dns.pcap");
+    let out = lean_json(&ps, &[1]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["layers"][3]["fields"]["dns.resp.name"],
+        serde_json::json!(["www.example.com", "example.com"])
+    );
+    insta::assert_snapshot!(out);
+}
+
+/// `--json --detail` keeps the full schema: labels, offsets and notes are all still there.
+#[test]
+fn json_detailed_keeps_offsets_labels_and_notes() {
+    let ps = packets("http-get.pcapng");
+    let mut clock = Clock::default();
+    let line = text(|w| render::json::write_detailed(w, &ps[3], &mut clock));
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let method = &v["layers"][3]["fields"][0];
+    assert_eq!(method["name"], "http.request.method");
+    assert_eq!(method["label"], "Method");
+    assert_eq!(method["offset"], 66);
+    assert!(
+        v["layers"][2]["notes"]
+            .as_array()
+            .is_some_and(|n| !n.is_empty())
+    );
+    assert_eq!(v["ts"]["nanos"], ps[3].raw.ts.nanos);
+}
+
+/// Every lean line of every fixture is JSON without a duplicate key anywhere, and each layer's
+/// `fields` object holds every field the dissector reported, in order of first occurrence.
+#[test]
+fn json_lean_of_every_fixture_has_no_duplicate_keys_and_loses_no_field() {
+    let dir = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !(name.ends_with(".pcap") || name.ends_with(".pcapng")) {
+            continue;
+        }
+        files += 1;
+        let mut flows = FlowTracker::new();
+        let mut clock = Clock::default();
+        // truncated.pcap ends mid-record on purpose: render what it does hold.
+        for raw in CaptureReader::open(&path).unwrap().packets() {
+            let Ok(raw) = raw else { break };
+            let (dissection, flow) = flows.process(&raw);
+            let p = Packet {
+                number: 1,
+                raw,
+                dissection,
+                flow,
+            };
+            let line = text(|w| render::json::write(w, &p, &mut clock));
+            assert!(
+                line.ends_with('\n') && line.matches('\n').count() == 1,
+                "{name}"
+            );
+            if let Err(e) = serde_json::from_str::<strict::Strict>(&line) {
+                panic!("{name}: {e}\n{line}");
+            }
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            for (layer, json) in p
+                .dissection
+                .layers
+                .iter()
+                .zip(v["layers"].as_array().unwrap())
+            {
+                let fields = json["fields"].as_object().unwrap();
+                let mut first_seen: Vec<&str> = Vec::new();
+                for f in &layer.fields {
+                    if !first_seen.contains(&f.name) {
+                        first_seen.push(f.name);
+                    }
+                }
+                let values: usize = fields
+                    .values()
+                    .map(|v| v.as_array().map_or(1, Vec::len))
+                    .sum();
+                assert_eq!(values, layer.fields.len(), "{name}: {line}");
+                assert_eq!(fields.len(), first_seen.len(), "{name}: {line}");
+            }
+        }
+    }
+    assert!(files >= 19, "only {files} fixtures found in {dir}");
+}
+
+/// A deserializer that accepts any JSON but fails on an object with a repeated key, which
+/// `serde_json::Value` would silently collapse to the last one.
+mod strict {
+    use std::collections::HashSet;
+    use std::fmt;
+
+    use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    pub struct Strict;
+
+    impl<'de> Deserialize<'de> for Strict {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(StrictVisitor)
+        }
+    }
+
+    struct StrictVisitor;
+
+    impl<'de> Visitor<'de> for StrictVisitor {
+        type Value = Strict;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Strict, E> {
+            Ok(Strict)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Strict, E> {
+            Ok(Strict)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Strict, E> {
+            Ok(Strict)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Strict, E> {
+            Ok(Strict)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Strict, E> {
+            Ok(Strict)
+        }
+        fn visit_unit<E>(self) -> Result<Strict, E> {
+            Ok(Strict)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Strict, A::Error> {
+            while seq.next_element::<Strict>()?.is_some() {}
+            Ok(Strict)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Strict, A::Error> {
+            let mut keys = HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if !keys.insert(key.clone()) {
+                    return Err(de::Error::custom(format!("duplicate key {key:?}")));
+                }
+                map.next_value::<Strict>()?;
+            }
+            Ok(Strict)
+        }
+    }
+
+    #[test]
+    fn strict_rejects_a_repeated_key() {
+        assert!(serde_json::from_str::<Strict>(r#"{"a":{"b":1,"c":[{"d":2}]}}"#).is_ok());
+        assert!(serde_json::from_str::<Strict>(r#"{"a":{"b":1,"b":2}}"#).is_err());
+    }
+}

@@ -82,8 +82,8 @@ fn hex_view_colours_bytes_by_layer() {
 fn json_view_is_one_object_per_line_with_the_documented_keys() {
     let mut clock = Clock::default();
     let out = text(|w| {
-        json::write(w, &http_packet(), &mut clock)?;
-        json::write(w, &truncated_packet(), &mut clock)
+        json::write_detailed(w, &http_packet(), &mut clock)?;
+        json::write_detailed(w, &truncated_packet(), &mut clock)
     });
     let rows: Vec<serde_json::Value> = out
         .lines()
