@@ -196,6 +196,11 @@ impl MacText {
         // Only ASCII hex digits and colons are ever written.
         std::str::from_utf8(&self.0).unwrap_or("??:??:??:??:??:??")
     }
+
+    /// The same 17 ASCII bytes, for writers that append bytes and need no UTF-8 check.
+    pub fn as_bytes(&self) -> &[u8; 17] {
+        &self.0
+    }
 }
 
 impl MacAddr {

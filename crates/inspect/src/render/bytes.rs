@@ -13,19 +13,14 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// An unsigned number in decimal, like `{}`.
 pub(crate) fn num(o: &mut Vec<u8>, n: u64) {
-    // Digits into a small stack buffer, most significant first.
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+    // Most fields hold small numbers (flags, lengths, TTLs): no digit loop for those.
+    if n < 10 {
+        o.push(b'0' + n as u8);
+    } else if n < 100 {
+        o.extend_from_slice(&PAIRS[n as usize]);
+    } else {
+        digits(o, n, decimal_len(n));
     }
-    o.extend_from_slice(&buf[i..]);
 }
 
 /// A signed number in decimal, like `{}`.
@@ -38,14 +33,47 @@ pub(crate) fn int(o: &mut Vec<u8>, n: i64) {
 
 /// A number zero-padded to `width` digits, like `{:0width$}` for non-negative numbers.
 fn padded(o: &mut Vec<u8>, n: u64, width: usize) {
-    let start = o.len();
-    num(o, n);
-    let digits = o.len() - start;
-    if digits < width {
-        let pad = width - digits;
-        o.splice(start..start, std::iter::repeat_n(b'0', pad));
-    }
+    digits(o, n, decimal_len(n).max(width));
 }
+
+/// How many decimal digits `n` has (1 for zero).
+fn decimal_len(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
+}
+
+/// The last `width` decimal digits of `n`, zeros in front; `width` is at most 20.
+fn digits(o: &mut Vec<u8>, mut n: u64, width: usize) {
+    // Room for the widest number is claimed with a constant-size copy (a few stores) and the
+    // rest cut off afterwards: appending just the digits would call memcpy, which costs more
+    // than the digits themselves for the numbers most fields hold.
+    let at = o.len();
+    o.extend_from_slice(&[b'0'; 20]);
+    let out = &mut o[at..at + width];
+    // Two digits per division, from a table, as itoa does: half the divisions.
+    let mut end = width;
+    while n >= 100 {
+        end -= 2;
+        out[end..end + 2].copy_from_slice(&PAIRS[(n % 100) as usize]);
+        n /= 100;
+    }
+    if n >= 10 {
+        out[end - 2..end].copy_from_slice(&PAIRS[n as usize]);
+    } else if end > 0 {
+        out[end - 1] = b'0' + n as u8;
+    }
+    o.truncate(at + width);
+}
+
+/// "00", "01", ... "99".
+const PAIRS: [[u8; 2]; 100] = {
+    let mut t = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+};
 
 pub(crate) fn ipv4(o: &mut Vec<u8>, a: Ipv4Addr) {
     for (i, octet) in a.octets().into_iter().enumerate() {
@@ -77,7 +105,7 @@ pub(crate) fn value(o: &mut Vec<u8>, v: &Value) {
         Value::Ipv6(a) => {
             let _ = write!(o, "{a}");
         }
-        Value::Mac(m) => o.extend_from_slice(m.text().as_str().as_bytes()),
+        Value::Mac(m) => o.extend_from_slice(m.text().as_bytes()),
         Value::Bytes(b) => {
             for (i, byte) in b.iter().enumerate() {
                 if i > 0 {
@@ -179,9 +207,25 @@ mod tests {
         for n in [0i64, 7, -7, 10, 65535, i64::MAX, i64::MIN] {
             assert_eq!(text(|o| int(o, n)), n.to_string());
         }
-        assert_eq!(text(|o| num(o, u64::MAX)), u64::MAX.to_string());
+        for n in [
+            0u64,
+            9,
+            10,
+            99,
+            100,
+            65535,
+            10u64.pow(19) - 1,
+            10u64.pow(19),
+            u64::MAX,
+        ] {
+            assert_eq!(text(|o| num(o, n)), n.to_string());
+        }
         assert_eq!(text(|o| padded(o, 7, 4)), "0007");
         assert_eq!(text(|o| padded(o, 12345, 4)), "12345");
+        for n in 0..100_000u64 {
+            assert_eq!(text(|o| num(o, n)), n.to_string());
+            assert_eq!(text(|o| padded(o, n, 9)), format!("{n:09}"));
+        }
     }
 
     #[test]
