@@ -109,6 +109,27 @@ fn json_is_one_object_per_packet() {
     assert_eq!(rows[0]["flow"]["stream"], 0);
 }
 
+/// The example lines in docs/src/inspect-json.md are the tool's real output for a fixture, so a
+/// change to either schema that forgets the page fails here.
+#[test]
+fn json_doc_examples_are_real_output() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let doc = std::fs::read_to_string(root.join("docs/src/inspect-json.md")).unwrap();
+    let f = root.join("crates/inspect/tests/fixtures/linktype-ipv6.pcap");
+    for extra in [&[][..], &["--detail"][..]] {
+        let mut args = vec!["inspect", "read", f.to_str().unwrap(), "--json"];
+        args.extend_from_slice(extra);
+        let o = netlab(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let line = stdout(&o);
+        assert!(
+            doc.contains(line.trim_end()),
+            "docs/src/inspect-json.md should show the output of netlab {}:\n{line}",
+            args.join(" ")
+        );
+    }
+}
+
 #[test]
 fn detail_hex_and_stats_views() {
     let f = fixture();
