@@ -42,26 +42,30 @@ fn decimal_len(n: u64) -> usize {
 }
 
 /// The last `width` decimal digits of `n`, zeros in front; `width` is at most 20.
-fn digits(o: &mut Vec<u8>, mut n: u64, width: usize) {
+fn digits(o: &mut Vec<u8>, n: u64, width: usize) {
     // Room for the widest number is claimed with a constant-size copy (a few stores) and the
     // rest cut off afterwards: appending just the digits would call memcpy, which costs more
     // than the digits themselves for the numbers most fields hold.
     let at = o.len();
     o.extend_from_slice(&[b'0'; 20]);
-    let out = &mut o[at..at + width];
+    digits_at(&mut o[at..at + width], n);
+    o.truncate(at + width);
+}
+
+/// The last `out.len()` decimal digits of `n` into `out`, which holds zeros.
+fn digits_at(out: &mut [u8], mut n: u64) {
     // Two digits per division, from a table, as itoa does: half the divisions.
-    let mut end = width;
-    while n >= 100 {
+    let mut end = out.len();
+    while n >= 100 && end >= 2 {
         end -= 2;
         out[end..end + 2].copy_from_slice(&PAIRS[(n % 100) as usize]);
         n /= 100;
     }
-    if n >= 10 {
+    if n >= 10 && end >= 2 {
         out[end - 2..end].copy_from_slice(&PAIRS[n as usize]);
     } else if end > 0 {
-        out[end - 1] = b'0' + n as u8;
+        out[end - 1] = b'0' + (n % 10) as u8;
     }
-    o.truncate(at + width);
 }
 
 /// "00", "01", ... "99".
@@ -168,20 +172,17 @@ pub(crate) fn rfc3339_into(o: &mut Vec<u8>, ts: Timestamp) {
         return;
     }
     let s = ts.secs.rem_euclid(86_400) as u64;
-    padded(o, y as u64, 4);
-    o.push(b'-');
-    padded(o, u64::from(m), 2);
-    o.push(b'-');
-    padded(o, u64::from(d), 2);
-    o.push(b'T');
-    padded(o, s / 3600, 2);
-    o.push(b':');
-    padded(o, s / 60 % 60, 2);
-    o.push(b':');
-    padded(o, s % 60, 2);
-    o.push(b'.');
-    padded(o, u64::from(ts.nanos), 9);
-    o.push(b'Z');
+    // Every part has a fixed width, so the text is filled in place and appended in one copy:
+    // the JSON view writes this for every packet.
+    let mut t = *b"0000-00-00T00:00:00.000000000Z";
+    digits_at(&mut t[0..4], y as u64);
+    digits_at(&mut t[5..7], u64::from(m));
+    digits_at(&mut t[8..10], u64::from(d));
+    digits_at(&mut t[11..13], s / 3600);
+    digits_at(&mut t[14..16], s / 60 % 60);
+    digits_at(&mut t[17..19], s % 60);
+    digits_at(&mut t[20..29], u64::from(ts.nanos));
+    o.extend_from_slice(&t);
 }
 
 /// The Info column's text, unescaped (see [`info_pieces`]).
