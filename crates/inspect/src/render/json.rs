@@ -578,54 +578,65 @@ fn escaped_slowly(o: &mut Vec<u8>, bytes: &[u8]) {
     o.extend_from_slice(&bytes[start..]);
 }
 
-/// Append `b`, 8 bytes at a time, checking each word for a byte JSON must escape; false when
+/// Append `b`, checking it a word (8 bytes) at a time for a byte JSON must escape; false when
 /// there was one (the copy is then incomplete and the caller discards it).
 ///
 /// Why by words: the strings here are short (a field name, a summary), and for short slices
-/// both a byte loop and `extend_from_slice` (a call to memcpy) cost more than the work. An
-/// 8-byte copy is one store. The last partial word is handled by copying the *last* 8 bytes of
-/// `b` over the tail already written: the overlapping bytes are the same bytes.
+/// both a byte loop and `extend_from_slice` (a call to memcpy) cost more than the work, while
+/// a fixed-size copy is one store. A string that is not a whole number of words is covered by
+/// words that overlap: its first word and its last, written where they belong.
 fn copy_plain(o: &mut Vec<u8>, b: &[u8]) -> bool {
-    let n = b.len();
-    if n < 8 {
-        return copy_plain_short(o, b);
+    match b.len() {
+        0..4 => {
+            let mut special = false;
+            for &c in b {
+                special |= c < 0x20 || c == b'"' || c == b'\\';
+                o.push(c);
+            }
+            !special
+        }
+        // Most field names, without a loop.
+        4..8 => two_words::<4>(o, b),
+        8..=16 => two_words::<8>(o, b),
+        n => {
+            let mut special = 0;
+            let mut words = b.chunks_exact(8);
+            for w in &mut words {
+                let w: &[u8; 8] = w.try_into().expect("chunks of 8");
+                special |= needs_escape(u64::from_le_bytes(*w));
+                o.extend_from_slice(w);
+            }
+            let rest = words.remainder().len();
+            if rest > 0 {
+                let last: &[u8; 8] = b[n - 8..].try_into().expect("n > 16");
+                special |= needs_escape(u64::from_le_bytes(*last));
+                o.truncate(o.len() - (8 - rest));
+                o.extend_from_slice(last);
+            }
+            special == 0
+        }
     }
-    let mut special = 0;
-    let mut words = b.chunks_exact(8);
-    for w in &mut words {
-        let w: &[u8; 8] = w.try_into().expect("chunks of 8");
-        special |= needs_escape(u64::from_le_bytes(*w));
-        o.extend_from_slice(w);
-    }
-    let rest = words.remainder().len();
-    if rest > 0 {
-        let last: &[u8; 8] = b[n - 8..].try_into().expect("n >= 8");
-        special |= needs_escape(u64::from_le_bytes(*last));
-        o.truncate(o.len() - (8 - rest));
-        o.extend_from_slice(last);
-    }
-    special == 0
 }
 
-/// [`copy_plain`] for fewer than 8 bytes: two overlapping 4-byte words, or byte by byte.
-fn copy_plain_short(o: &mut Vec<u8>, b: &[u8]) -> bool {
+/// [`copy_plain`] for `W` to `2 * W` bytes (`W` is 4 or 8): the first `W` bytes and the last
+/// `W`, which overlap unless the string is exactly two words long.
+fn two_words<const W: usize>(o: &mut Vec<u8>, b: &[u8]) -> bool {
     let n = b.len();
-    if n >= 4 {
-        let first: [u8; 4] = b[..4].try_into().expect("n >= 4");
-        let last: [u8; 4] = b[n - 4..].try_into().expect("n >= 4");
-        // The upper half is spaces, which never need escaping.
-        let word = |w: [u8; 4]| u64::from(u32::from_le_bytes(w)) | 0x2020_2020 << 32;
-        o.extend_from_slice(&first);
-        o.truncate(o.len() - (8 - n));
-        o.extend_from_slice(&last);
-        return needs_escape(word(first)) | needs_escape(word(last)) == 0;
-    }
-    let mut special = false;
-    for &c in b {
-        special |= c < 0x20 || c == b'"' || c == b'\\';
-        o.push(c);
-    }
-    !special
+    let first: [u8; W] = b[..W].try_into().expect("n >= W");
+    let last: [u8; W] = b[n - W..].try_into().expect("n >= W");
+    // Claim 16 bytes with a constant-size copy, write both words, cut back to the length.
+    let start = o.len();
+    o.extend_from_slice(&[0; 16]);
+    o[start..start + W].copy_from_slice(&first);
+    o[start + n - W..start + n].copy_from_slice(&last);
+    o.truncate(start + n);
+    // A 4-byte word is checked with spaces above it, which never need escaping.
+    let word = |part: [u8; W]| {
+        let mut w = [b' '; 8];
+        w[..W].copy_from_slice(&part);
+        u64::from_le_bytes(w)
+    };
+    needs_escape(word(first)) | needs_escape(word(last)) == 0
 }
 
 /// Nonzero when one of the 8 bytes of `w` is a control character, `"` or `\`. The classic
