@@ -630,13 +630,16 @@ fn two_words<const W: usize>(o: &mut Vec<u8>, b: &[u8]) -> bool {
     o[start..start + W].copy_from_slice(&first);
     o[start + n - W..start + n].copy_from_slice(&last);
     o.truncate(start + n);
-    // A 4-byte word is checked with spaces above it, which never need escaping.
-    let word = |part: [u8; W]| {
-        let mut w = [b' '; 8];
-        w[..W].copy_from_slice(&part);
-        u64::from_le_bytes(w)
+    // A 4-byte word is checked with spaces above it, which never need escaping. (Built from the
+    // number, not through a byte array: a 4-byte store read back as 8 bytes stalls the CPU.)
+    let word = |part: &[u8]| match <[u8; 8]>::try_from(part) {
+        Ok(w) => u64::from_le_bytes(w),
+        Err(_) => {
+            let w: [u8; 4] = part.try_into().expect("W is 4 or 8");
+            u64::from(u32::from_le_bytes(w)) | 0x2020_2020 << 32
+        }
     };
-    needs_escape(word(first)) | needs_escape(word(last)) == 0
+    needs_escape(word(&first)) | needs_escape(word(&last)) == 0
 }
 
 /// Nonzero when one of the 8 bytes of `w` is a control character, `"` or `\`. The classic
