@@ -50,6 +50,12 @@ pub struct Context {
     /// Decode the transport payload as this protocol, because an earlier packet on the same flow
     /// said so (an HTTP 101 Switching Protocols makes the rest of the flow WebSocket).
     pub upgraded: Option<AppProtocol>,
+    /// Decode every header but record no fields and no notes: what a view that shows only
+    /// summaries needs (the one-line view, `--stats`). Layers, byte ranges, summaries, reasons,
+    /// `malformed` and the pulled-out endpoints are exactly those of a full dissection; only
+    /// `fields` and `notes` stay empty. This is Wireshark's trick of not building the tree
+    /// when no one looks at it: it spares a field vector per layer and every note.
+    pub summaries_only: bool,
 }
 
 /// Dissect one frame captured with the given link type. Never panics and never fails: what could
@@ -172,7 +178,9 @@ impl<'a> Dissector<'a> {
         osi: OsiLayer,
         tcpip: TcpIpLayer,
     ) -> LayerBuilder<'a> {
-        LayerBuilder::new(self.frame, start, end, protocol, osi, tcpip)
+        let mut lb = LayerBuilder::new(self.frame, start, end, protocol, osi, tcpip);
+        lb.keep = !self.ctx.summaries_only;
+        lb
     }
 
     fn push(&mut self, layer: Layer) {
@@ -209,6 +217,9 @@ impl<'a> Dissector<'a> {
 
     /// Add a note to the most recent layer.
     fn note_last(&mut self, note: impl Into<Cow<'static, str>>) {
+        if self.ctx.summaries_only {
+            return;
+        }
         if let Some(l) = self.out.layers.last_mut() {
             l.notes.push(note.into());
         }
@@ -235,6 +246,8 @@ pub(crate) struct LayerBuilder<'a> {
     fields: Vec<Field>,
     notes: Vec<Cow<'static, str>>,
     reason: Option<crate::model::Reason>,
+    /// Record fields and notes (false for [`Context::summaries_only`]).
+    keep: bool,
 }
 
 impl<'a> LayerBuilder<'a> {
@@ -255,9 +268,10 @@ impl<'a> LayerBuilder<'a> {
             protocol,
             osi,
             tcpip,
-            fields: Vec::with_capacity(field_capacity(protocol)),
+            fields: Vec::new(),
             notes: Vec::new(),
             reason: None,
+            keep: true,
         }
     }
 
@@ -324,6 +338,15 @@ impl<'a> LayerBuilder<'a> {
 
     /// Record a field over `r` (relative) without reading it; the caller decoded the value.
     fn field(&mut self, r: Range<usize>, name: &'static str, label: &'static str, value: Value) {
+        self.end = self.end.max(self.start + r.end).min(self.data.len());
+        if !self.keep {
+            return;
+        }
+        if self.fields.capacity() == 0 {
+            // Allocated on the first field, at the size this protocol needs, so it is neither
+            // grown nor allocated at all in a summaries-only dissection.
+            self.fields.reserve_exact(field_capacity(self.protocol));
+        }
         self.fields.push(Field {
             name,
             label,
@@ -331,7 +354,6 @@ impl<'a> LayerBuilder<'a> {
             offset: self.start + r.start,
             len: r.end - r.start,
         });
-        self.end = self.end.max(self.start + r.end).min(self.data.len());
     }
 
     /// Read a byte and record it as a numeric field.
@@ -421,7 +443,9 @@ impl<'a> LayerBuilder<'a> {
     }
 
     fn note(&mut self, note: impl Into<Cow<'static, str>>) {
-        self.notes.push(note.into());
+        if self.keep {
+            self.notes.push(note.into());
+        }
     }
 
     fn reason(&mut self, reason: crate::model::Reason) {
@@ -445,11 +469,13 @@ impl<'a> LayerBuilder<'a> {
     /// the problem and covers the rest of the frame, so a hex dump shows what was not decoded.
     fn malformed(self, e: &Malformed, frame_len: usize) -> Layer {
         let mut notes = self.notes;
-        notes.push(Cow::Owned(format!(
-            "decoding stopped here; the {} bytes from offset {} on are not decoded",
-            frame_len.saturating_sub(self.start),
-            self.start
-        )));
+        if self.keep {
+            notes.push(Cow::Owned(format!(
+                "decoding stopped here; the {} bytes from offset {} on are not decoded",
+                frame_len.saturating_sub(self.start),
+                self.start
+            )));
+        }
         Layer {
             osi: self.osi,
             tcpip: self.tcpip,

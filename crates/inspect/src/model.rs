@@ -289,6 +289,11 @@ pub struct Dissection {
     /// Bytes of the frame that are the transport (TCP or UDP) payload. Not serialized.
     #[serde(skip)]
     pub payload: Option<Range<usize>>,
+    /// Set by an HTTP `101 Switching Protocols` with `Upgrade: websocket`: the rest of the
+    /// connection speaks WebSocket. The flow tracker reads it (the fields say the same, but a
+    /// summaries-only dissection has none). Not serialized.
+    #[serde(skip)]
+    pub switches_to_websocket: bool,
 }
 
 /// Who talks to whom in a packet: the outermost IP addresses and, for TCP and UDP, the ports.
@@ -313,6 +318,8 @@ pub struct TcpSummary {
     /// Payload bytes of this segment on the wire (from the IP length; the capture may hold
     /// fewer, see [`Dissection::payload`]).
     pub payload_len: u32,
+    /// The window scale shift of a window scale option (RFC 7323), as sent (not clamped).
+    pub wscale: Option<u8>,
 }
 
 impl TcpSummary {

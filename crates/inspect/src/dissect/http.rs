@@ -111,6 +111,7 @@ pub(super) fn dissect(d: &mut Dissector, payload: Range<usize>, reason: Reason) 
     let head = decode(&mut lb, data);
     let summary = head.summary;
     d.push(lb.finish(summary));
+    d.out.switches_to_websocket |= head.switching_to_websocket;
     let Some(body) = head.after_headers.filter(|b| !b.is_empty()) else {
         return;
     };

@@ -369,7 +369,7 @@ fn raw_ip(d: &mut Dissector, version: Option<u8>) {
         Some(6) => ipv6::dissect(d, 0, usize::MAX),
         _ => ipv4::dissect(d, 0, usize::MAX),
     }
-    if let Some(first) = d.out.layers.first_mut() {
+    if let Some(first) = d.out.layers.first_mut().filter(|_| !d.ctx.summaries_only) {
         first.notes.insert(0, Cow::Borrowed(RAW_IP));
     }
 }
@@ -400,7 +400,7 @@ pub(super) fn note_padding(d: &mut Dissector) {
     let (Some(end), Some(first)) = (d.network_end, d.out.layers.first_mut()) else {
         return;
     };
-    if first.protocol != "Ethernet" {
+    if first.protocol != "Ethernet" || d.ctx.summaries_only {
         return;
     }
     let Some(pad) = d.frame.get(end..).filter(|p| !p.is_empty()) else {
