@@ -317,26 +317,48 @@ impl<'a> LayerBuilder<'a> {
     }
 
     /// The bytes at `r` (relative to the header start), or a truncation error.
+    #[inline]
     fn slice(&self, r: Range<usize>) -> Result<&'a [u8], Malformed> {
         let abs = (self.start + r.start)..(self.start + r.end);
         self.data.get(abs).ok_or_else(|| self.truncated(r.end))
     }
 
+    #[inline]
     fn read_u8(&self, at: usize) -> Result<u8, Malformed> {
         Ok(self.slice(at..at + 1)?[0])
     }
 
+    #[inline]
     fn read_u16(&self, at: usize) -> Result<u16, Malformed> {
         let b = self.slice(at..at + 2)?;
         Ok(u16::from_be_bytes([b[0], b[1]]))
     }
 
+    #[inline]
     fn read_u32(&self, at: usize) -> Result<u32, Malformed> {
         let b = self.slice(at..at + 4)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    /// [`Self::field`] for values that cost an allocation (text, byte strings): `value` is
+    /// only called when fields are recorded, so a summaries-only dissection never builds them.
+    #[inline]
+    fn field_with(
+        &mut self,
+        r: Range<usize>,
+        name: &'static str,
+        label: &'static str,
+        value: impl FnOnce() -> Value,
+    ) {
+        if self.keep {
+            self.field(r, name, label, value());
+        } else {
+            self.cover(r.end);
+        }
+    }
+
     /// Record a field over `r` (relative) without reading it; the caller decoded the value.
+    #[inline]
     fn field(&mut self, r: Range<usize>, name: &'static str, label: &'static str, value: Value) {
         self.end = self.end.max(self.start + r.end).min(self.data.len());
         if !self.keep {
@@ -357,6 +379,7 @@ impl<'a> LayerBuilder<'a> {
     }
 
     /// Read a byte and record it as a numeric field.
+    #[inline]
     fn u8(&mut self, at: usize, name: &'static str, label: &'static str) -> Result<u8, Malformed> {
         let v = self.read_u8(at)?;
         self.field(at..at + 1, name, label, Value::U64(v.into()));
@@ -364,6 +387,7 @@ impl<'a> LayerBuilder<'a> {
     }
 
     /// Read a big-endian u16 and record it.
+    #[inline]
     fn u16(
         &mut self,
         at: usize,
@@ -376,6 +400,7 @@ impl<'a> LayerBuilder<'a> {
     }
 
     /// Read a big-endian u32 and record it.
+    #[inline]
     fn u32(
         &mut self,
         at: usize,
@@ -388,6 +413,7 @@ impl<'a> LayerBuilder<'a> {
     }
 
     /// Read a MAC address and record it.
+    #[inline]
     fn mac(
         &mut self,
         at: usize,
@@ -401,6 +427,7 @@ impl<'a> LayerBuilder<'a> {
     }
 
     /// Read an IPv4 address and record it.
+    #[inline]
     fn ipv4(
         &mut self,
         at: usize,
@@ -414,6 +441,7 @@ impl<'a> LayerBuilder<'a> {
     }
 
     /// Read an IPv6 address and record it.
+    #[inline]
     fn ipv6(
         &mut self,
         at: usize,
@@ -429,19 +457,23 @@ impl<'a> LayerBuilder<'a> {
     }
 
     /// Record a bit field that lives in the bytes at `r`.
+    #[inline]
     fn bits(&mut self, r: Range<usize>, name: &'static str, label: &'static str, value: u64) {
         self.field(r, name, label, Value::U64(value));
     }
 
+    #[inline]
     fn flag(&mut self, r: Range<usize>, name: &'static str, label: &'static str, set: bool) {
         self.field(r, name, label, Value::Bool(set));
     }
 
     /// Extend the layer's byte range to cover up to `rel` bytes from its start.
+    #[inline]
     fn cover(&mut self, rel: usize) {
         self.end = self.end.max(self.start + rel).min(self.data.len());
     }
 
+    #[inline]
     fn note(&mut self, note: impl Into<Cow<'static, str>>) {
         if self.keep {
             self.notes.push(note.into());

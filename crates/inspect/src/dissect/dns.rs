@@ -196,11 +196,11 @@ impl Reader<'_, '_> {
     fn question(&mut self) -> Result<(String, u16), Malformed> {
         let (name, len) = self.name(self.at)?;
         let at = self.at;
-        self.lb.field(
+        self.lb.field_with(
             self.base + at..self.base + at + len,
             "dns.qry.name",
             "Name",
-            Value::Text(name.clone()),
+            || Value::Text(name.clone()),
         );
         let ty = self.u16(at + len)?;
         self.lb.field(
@@ -221,12 +221,10 @@ impl Reader<'_, '_> {
         let at = self.at;
         let (name, len) = self.name(at)?;
         let b = self.base + at + len;
-        self.lb.field(
-            self.base + at..b,
-            "dns.resp.name",
-            "Name",
-            Value::Text(name),
-        );
+        self.lb
+            .field_with(self.base + at..b, "dns.resp.name", "Name", || {
+                Value::Text(name)
+            });
         let ty = self.lb.u16(b, "dns.resp.type", "Type")?;
         let class = self.lb.read_u16(b + 2)?;
         // mDNS borrows the class's top bit as "cache flush".
@@ -268,7 +266,8 @@ impl Reader<'_, '_> {
                     5 => "dns.cname",
                     _ => "dns.ptr.domain_name",
                 };
-                self.lb.field(r, fname, "Name", Value::Text(name.clone()));
+                self.lb
+                    .field_with(r, fname, "Name", || Value::Text(name.clone()));
                 name
             }
             (15, 3..) => {
@@ -280,19 +279,20 @@ impl Reader<'_, '_> {
                     Value::U64(pref.into()),
                 );
                 let (name, _) = self.name(rd - self.base + 2)?;
-                self.lb.field(
+                self.lb.field_with(
                     rd + 2..r.end,
                     "dns.mx.mail_exchange",
                     "Mail exchange",
-                    Value::Text(name.clone()),
+                    || Value::Text(name.clone()),
                 );
                 format!("{pref} {name}")
             }
             (16, 1..) => {
                 let n = usize::from(rdata[0]).min(rdata.len() - 1);
                 let text = String::from_utf8_lossy(&rdata[1..1 + n]).into_owned();
-                self.lb
-                    .field(rd..rd + 1 + n, "dns.txt", "Text", Value::Text(text.clone()));
+                self.lb.field_with(rd..rd + 1 + n, "dns.txt", "Text", || {
+                    Value::Text(text.clone())
+                });
                 text
             }
             _ => format!("({} bytes)", rdata.len()),

@@ -329,12 +329,9 @@ fn sll_address(lb: &mut LayerBuilder, at: usize, halen: usize) -> Result<String,
         lb.field(at..at + 6, "sll.src.eth", "Source", Value::Mac(MacAddr(m)));
         Ok(MacAddr(m).to_string())
     } else {
-        lb.field(
-            at..at + 8,
-            "sll.src.other",
-            "Source",
-            Value::Bytes(slot[..used].to_vec()),
-        );
+        lb.field_with(at..at + 8, "sll.src.other", "Source", || {
+            Value::Bytes(slot[..used].to_vec())
+        });
         Ok(Value::Bytes(slot[..used].to_vec()).to_string())
     }
 }

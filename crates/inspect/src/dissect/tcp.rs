@@ -288,11 +288,11 @@ fn one_option(
             return Ok(Some(shift));
         }
         // Wireshark's field has no value of its own: it shows the option's two bytes.
-        (4, 2) => lb.field(
+        (4, 2) => lb.field_with(
             at..at + 2,
             "tcp.options.sack_perm",
             "SACK permitted",
-            Value::Bytes(vec![4, 2]),
+            || Value::Bytes(vec![4, 2]),
         ),
         (5, _) => {
             let mut b = at + 2;
