@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use super::text::Line;
 use super::{Dissector, dns, http, preview, tls, websocket};
 use crate::model::{OsiLayer, Reason, TcpIpLayer, Value};
 
@@ -122,7 +123,16 @@ fn echo(d: &mut Dissector, payload: Range<usize>, reason: Reason, request: bool)
     lb.reason(reason);
     lb.note("netlab echo (port 7007): the server sends every byte back unchanged");
     let dir = if request { "request" } else { "reply" };
-    d.push(lb.finish(format!("Echo {dir}: {len} bytes \"{text}\"")));
+    let mut summary = Line::new();
+    summary
+        .s("Echo ")
+        .s(dir)
+        .s(": ")
+        .n(len as u64)
+        .s(" bytes \"")
+        .s(&text)
+        .s("\"");
+    d.push(lb.finish(summary.done()));
 }
 
 /// The part of an event frame this decoder needs: its type. serde skips the other fields.
