@@ -358,16 +358,26 @@ impl<'a> LayerBuilder<'a> {
     }
 
     /// Record a field over `r` (relative) without reading it; the caller decoded the value.
-    #[inline]
+    #[inline(always)]
     fn field(&mut self, r: Range<usize>, name: &'static str, label: &'static str, value: Value) {
-        self.end = self.end.max(self.start + r.end).min(self.data.len());
-        if !self.keep {
-            return;
+        self.cover(r.end);
+        if self.keep {
+            self.push_field(r, name, label, value);
         }
+    }
+
+    /// The recording half of [`Self::field`], inlined too: a call per field cost more
+    /// (saving and restoring registers) than the push itself.
+    #[inline(always)]
+    fn push_field(
+        &mut self,
+        r: Range<usize>,
+        name: &'static str,
+        label: &'static str,
+        value: Value,
+    ) {
         if self.fields.capacity() == 0 {
-            // Allocated on the first field, at the size this protocol needs, so it is neither
-            // grown nor allocated at all in a summaries-only dissection.
-            self.fields.reserve_exact(field_capacity(self.protocol));
+            self.reserve_fields();
         }
         self.fields.push(Field {
             name,
@@ -376,6 +386,13 @@ impl<'a> LayerBuilder<'a> {
             offset: self.start + r.start,
             len: r.end - r.start,
         });
+    }
+
+    /// The field vector is allocated on the first field, at the size this protocol needs, so it
+    /// is neither grown nor allocated at all in a summaries-only dissection.
+    #[cold]
+    fn reserve_fields(&mut self) {
+        self.fields.reserve_exact(field_capacity(self.protocol));
     }
 
     /// Read a byte and record it as a numeric field.

@@ -960,8 +960,6 @@ fn app_name(a: AppProtocol) -> &'static str {
     }
 }
 
-/// An HTTP response 101 whose Upgrade header names websocket.
-
 /// Seconds from `a` to `b`, computed on the integer parts first: epoch seconds as an f64 would
 /// lose the sub-microsecond digits.
 fn duration(a: Timestamp, b: Timestamp) -> f64 {

@@ -143,7 +143,11 @@ fn decode(lb: &mut LayerBuilder, tcp: bool) -> Result<((), String), Malformed> {
     // Built with `Line`, not `format!`: DNS is a fifth of a typical lab capture.
     let mut summary = Line::new();
     if (flags >> 11) & 0xf != 0 {
-        summary.s("DNS opcode ").n((flags >> 11) & 0xf).s(" ").hex4(id);
+        summary
+            .s("DNS opcode ")
+            .n((flags >> 11) & 0xf)
+            .s(" ")
+            .hex4(id);
     } else {
         summary
             .s("Standard query")
