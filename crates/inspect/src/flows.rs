@@ -433,7 +433,11 @@ impl FlowTracker {
             scale,
         };
         if self.summaries_only {
-            relative_summary(d, relative, &tcp, (src.port(), dst.port()));
+            // Only the top layer's summary is shown (and written) in this mode.
+            let top = d.layers.iter().rposition(|l| l.protocol != "malformed");
+            if top.is_some_and(|t| d.layers[t].protocol == "TCP") {
+                relative_summary(d, relative, &tcp, (src.port(), dst.port()));
+            }
         } else {
             add_tcp_fields(d, index, relative, &tcp, (src.port(), dst.port()));
             add_analysis_fields(d, &hints.analysis);

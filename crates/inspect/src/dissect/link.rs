@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use super::text::Line;
-use super::{Dissector, LayerBuilder, Malformed, arp, ipv4, ipv6};
+use super::{Dissector, LayerBuilder, Malformed, Summary, arp, ipv4, ipv6};
 use crate::model::{LinkType, MacAddr, OsiLayer, TcpIpLayer, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
@@ -110,7 +110,7 @@ fn ethernet(d: &mut Dissector, start: usize) {
     }
 }
 
-fn decode_ethernet(lb: &mut LayerBuilder) -> Result<(u16, String), Malformed> {
+fn decode_ethernet(lb: &mut LayerBuilder) -> Result<(u16, Summary), Malformed> {
     lb.need(field::ETH_LEN)?;
     let dst = lb.mac(field::ETH_DST.start, "eth.dst", "Destination")?;
     let src = lb.mac(field::ETH_SRC.start, "eth.src", "Source")?;
@@ -134,6 +134,11 @@ fn decode_ethernet(lb: &mut LayerBuilder) -> Result<(u16, String), Malformed> {
     if src.is_zero() && dst.is_zero() {
         lb.note(ZERO_MACS);
     }
+    Ok((etype, Summary::Ethernet { src, dst, etype }))
+}
+
+/// `Src: 00:00:00:00:00:00, Dst: 00:00:00:00:00:00, Type: IPv4 (0x0800)`.
+pub(super) fn ethernet_summary(src: MacAddr, dst: MacAddr, etype: u16) -> String {
     let mut l = Line::new();
     l.s("Src: ")
         .mac(src)
@@ -142,7 +147,7 @@ fn decode_ethernet(lb: &mut LayerBuilder) -> Result<(u16, String), Malformed> {
         .s(", Type: ")
         .s(ethertype_name(etype));
     l.s(" (").hex4(etype).s(")");
-    Ok((etype, l.done()))
+    l.done()
 }
 
 /// Hand the bytes after a link header (or VLAN tag) to the protocol its EtherType names.

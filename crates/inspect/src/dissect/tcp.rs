@@ -1,7 +1,7 @@
 //! TCP (RFC 9293): ports, sequence numbers, flags, window, options, payload length.
 
 use super::text::Line;
-use super::{Dissector, LayerBuilder, Malformed, app, notes};
+use super::{Dissector, LayerBuilder, Malformed, Summary, app, notes};
 use crate::model::{OsiLayer, TcpIpLayer, TcpSummary, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
@@ -98,7 +98,7 @@ pub(super) fn dissect(d: &mut Dissector, at: usize, end: usize) {
 
 /// Decode the header; when even the fixed 20 bytes are cut short, the fields that fit are kept
 /// and the error names the whole header, as "needs 20 bytes" is what a student can check.
-fn decode(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, String), Malformed> {
+fn decode(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, Summary), Malformed> {
     decode_fields(lb, wire_end).map_err(|e| match e {
         Malformed::Truncated { .. } if lb.available() < field::MIN_LEN => {
             lb.truncated(field::MIN_LEN)
@@ -107,7 +107,7 @@ fn decode(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, String), M
     })
 }
 
-fn decode_fields(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, String), Malformed> {
+fn decode_fields(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, Summary), Malformed> {
     let src_port = lb.u16(field::SRC_PORT, "tcp.srcport", "Source port")?;
     let dst_port = lb.u16(field::DST_PORT, "tcp.dstport", "Destination port")?;
     let seq = lb.u32(field::SEQ, "tcp.seq_raw", "Sequence number (raw)")?;
@@ -173,7 +173,11 @@ fn decode_fields(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, Str
         payload_len: wire_len as u32,
         wscale,
     };
-    let summary = summary_line(src_port, dst_port, &tcp, (seq, ack, window.into()), "raw ");
+    let summary = Summary::Tcp {
+        src: src_port,
+        dst: dst_port,
+        tcp,
+    };
     Ok((
         Decoded {
             src_port,
