@@ -13,6 +13,16 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// An unsigned number in decimal, like `{}`.
 pub(crate) fn num(o: &mut Vec<u8>, n: u64) {
+    // Most numbers in a line are short (layer numbers, ports, lengths): fixed-size appends
+    // compile to plain stores, where a slice of unknown length is a call to memcpy.
+    if n < 10 {
+        o.push(b'0' + n as u8);
+        return;
+    }
+    if n < 100 {
+        o.extend_from_slice(&[b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]);
+        return;
+    }
     // Digits into a small stack buffer, most significant first.
     let mut buf = [0u8; 20];
     let mut i = buf.len();
@@ -26,6 +36,16 @@ pub(crate) fn num(o: &mut Vec<u8>, n: u64) {
         }
     }
     o.extend_from_slice(&buf[i..]);
+}
+
+/// Decimal digits of `n` (1 for 0).
+pub(crate) fn digits(mut n: u64) -> usize {
+    let mut d = 1;
+    while n >= 10 {
+        n /= 10;
+        d += 1;
+    }
+    d
 }
 
 /// A signed number in decimal, like `{}`.
@@ -48,12 +68,26 @@ fn padded(o: &mut Vec<u8>, n: u64, width: usize) {
 }
 
 pub(crate) fn ipv4(o: &mut Vec<u8>, a: Ipv4Addr) {
+    // Built in a stack buffer and appended once, rather than eight appends.
+    let mut buf = [0u8; 15];
+    let mut len = 0;
     for (i, octet) in a.octets().into_iter().enumerate() {
         if i > 0 {
-            o.push(b'.');
+            buf[len] = b'.';
+            len += 1;
         }
-        num(o, u64::from(octet));
+        if octet >= 100 {
+            buf[len] = b'0' + octet / 100;
+            len += 1;
+        }
+        if octet >= 10 {
+            buf[len] = b'0' + octet / 10 % 10;
+            len += 1;
+        }
+        buf[len] = b'0' + octet % 10;
+        len += 1;
     }
+    o.extend_from_slice(&buf[..len]);
 }
 
 pub(crate) fn ip(o: &mut Vec<u8>, a: IpAddr) {
@@ -180,6 +214,14 @@ mod tests {
             assert_eq!(text(|o| int(o, n)), n.to_string());
         }
         assert_eq!(text(|o| num(o, u64::MAX)), u64::MAX.to_string());
+        for n in [0u64, 9, 10, 99, 100, 101, 999, 1000, 65_535, 1 << 40] {
+            assert_eq!(text(|o| num(o, n)), n.to_string());
+            assert_eq!(digits(n), n.to_string().len());
+        }
+        for a in ["0.0.0.0", "127.0.0.1", "10.99.100.255", "192.168.1.10"] {
+            let addr: Ipv4Addr = a.parse().unwrap();
+            assert_eq!(text(|o| ipv4(o, addr)), a);
+        }
         assert_eq!(text(|o| padded(o, 7, 4)), "0007");
         assert_eq!(text(|o| padded(o, 12345, 4)), "12345");
     }
