@@ -261,9 +261,8 @@ fn read(file: &Path, filter: &str, view: &ViewArgs) -> anyhow::Result<()> {
         })?;
         Box::new(f)
     };
-    // 256 KiB: large sequential reads; the only buffer that scales with I/O.
-    let reader =
-        CaptureReader::new(io::BufReader::with_capacity(256 * 1024, input)).map_err(classify)?;
+    // Unbuffered: the capture reader keeps its own 256 KiB buffer.
+    let reader = CaptureReader::new(input).map_err(classify)?;
     let stdout = io::stdout();
     let mut w = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut failure = None;
