@@ -71,6 +71,13 @@ impl Filter {
         self.expr.required_ports()
     }
 
+    /// Whether evaluating the filter reads fields: everything but protocol names (and the empty
+    /// filter) does. Without fields, a view that shows only summaries may dissect with
+    /// [`crate::dissect::Context::summaries_only`].
+    pub fn needs_fields(&self) -> bool {
+        self.expr.needs_fields()
+    }
+
     /// The filter as typed.
     pub fn text(&self) -> &str {
         &self.text
@@ -196,6 +203,15 @@ impl Expr {
                 Some(ports)
             }
             _ => None,
+        }
+    }
+
+    fn needs_fields(&self) -> bool {
+        match self {
+            Expr::True | Expr::Proto(_) => false,
+            Expr::And(a, b) | Expr::Or(a, b) => a.needs_fields() || b.needs_fields(),
+            Expr::Not(a) => a.needs_fields(),
+            Expr::Port(..) | Expr::Host(..) | Expr::Field(..) => true,
         }
     }
 

@@ -58,6 +58,9 @@ pub struct FlowTracker {
     udp_index: HashMap<FlowKey, u32, KeyHash>,
     udp: Vec<UdpStream>,
     follow: Option<Follow>,
+    /// Dissect with [`Context::summaries_only`] and add no fields: for views that show only
+    /// summaries. Stream indexes, relative numbers, hints and summaries stay the same.
+    summaries_only: bool,
 }
 
 /// The index maps hash a flow key on every TCP/UDP packet. The standard SipHash resists
@@ -306,9 +309,24 @@ impl FlowTracker {
         }
     }
 
+    /// From now on dissect with [`Context::summaries_only`] (see the field of that name): the
+    /// one-line view and `--stats` use it, as they show no fields and no notes.
+    pub fn set_summaries_only(&mut self, on: bool) {
+        self.summaries_only = on;
+    }
+
     /// Dissect a packet and track it: the usual way to run the pipeline's first two steps.
     pub fn process(&mut self, raw: &RawPacket) -> (Dissection, Option<FlowAnnotation>) {
-        let mut d = crate::dissect::dissect(raw.link_type, &raw.bytes);
+        let ctx = Context {
+            summaries_only: self.summaries_only,
+            ..Context::default()
+        };
+        let mut d = dissect_with(raw.link_type, &raw.bytes, &ctx);
+        if self.summaries_only && d.endpoints.is_none() {
+            // No IP endpoints (ARP, a malformed IP header, a link type without IP): the
+            // Source and Destination columns then come from the fields, so record them.
+            d = crate::dissect::dissect(raw.link_type, &raw.bytes);
+        }
         let flow = self.observe(raw, &mut d);
         (d, flow)
     }
@@ -354,7 +372,9 @@ impl FlowTracker {
         count(&mut s.traffic[dir], raw, payload);
         s.last = raw.ts;
         s.app = s.app.or_else(|| app_of(d));
-        add_stream_field(d, "UDP", "udp.stream", index);
+        if !self.summaries_only {
+            add_stream_field(d, "UDP", "udp.stream", index);
+        }
         FlowAnnotation {
             stream: index,
             rel_seq: None,
@@ -379,13 +399,13 @@ impl FlowTracker {
         let mut hints = Hints::default();
 
         let (rel_seq, rel_ack) = relative_numbers(s, me, peer, &tcp, &mut hints);
-        let scale = window_scale(s, me, peer, &tcp, d);
+        let scale = window_scale(s, me, peer, &tcp);
         handshake_notes(s, &tcp, from_client, rel_seq, rel_ack, &mut hints);
         sequence_notes(&mut s.dirs[me], &tcp, rel_seq, &mut hints);
         ack_notes(&mut s.dirs[me], &tcp, rel_ack, &mut hints);
         teardown_notes(s, &tcp, me, peer, rel_seq, rel_ack, from_client, &mut hints);
         count(&mut s.dirs[me].traffic, raw, u64::from(tcp.payload_len));
-        track_application(s, raw, d, &tcp, &mut hints);
+        track_application(s, raw, d, &tcp, &mut hints, self.summaries_only);
         if s.handshake == Handshake::Unknown
             && hints.notes.is_empty()
             && s.dirs[0].traffic.packets + s.dirs[1].traffic.packets == 1
@@ -412,8 +432,16 @@ impl FlowTracker {
             ack: rel_ack,
             scale,
         };
-        add_tcp_fields(d, index, relative, &tcp, (src.port(), dst.port()));
-        add_analysis_fields(d, &hints.analysis);
+        if self.summaries_only {
+            // Only the top layer's summary is shown (and written) in this mode.
+            let top = d.layers.iter().rposition(|l| l.protocol != "malformed");
+            if top.is_some_and(|t| d.layers[t].protocol == "TCP") {
+                relative_summary(d, relative, &tcp, (src.port(), dst.port()));
+            }
+        } else {
+            add_tcp_fields(d, index, relative, &tcp, (src.port(), dst.port()));
+            add_analysis_fields(d, &hints.analysis);
+        }
         FlowAnnotation {
             stream: index,
             rel_seq: Some(rel_seq),
@@ -583,19 +611,10 @@ fn relative_numbers(
 
 /// The shift that scales this segment's window: the one its sender announced in its SYN, once
 /// both sides announced one (RFC 7323); SYNs themselves are never scaled.
-fn window_scale(
-    s: &mut TcpStream,
-    me: usize,
-    peer: usize,
-    tcp: &TcpSummary,
-    d: &Dissection,
-) -> Option<u8> {
+fn window_scale(s: &mut TcpStream, me: usize, peer: usize, tcp: &TcpSummary) -> Option<u8> {
     let syn = tcp.has(TcpSummary::SYN);
     if syn {
-        s.dirs[me].wscale = d
-            .field("tcp.options.wscale.shift")
-            .and_then(|f| f.value.as_u64())
-            .map(|v| v.min(14) as u8);
+        s.dirs[me].wscale = tcp.wscale.map(|v| v.min(14));
     }
     match (s.dirs[me].wscale, s.dirs[peer].wscale) {
         (Some(mine), Some(_)) if !syn => Some(mine),
@@ -611,10 +630,12 @@ fn track_application(
     d: &mut Dissection,
     tcp: &TcpSummary,
     hints: &mut Hints,
+    summaries_only: bool,
 ) {
     if s.upgraded && tcp.payload_len > 0 && d.layer("WebSocket").is_none() {
         let ctx = Context {
             upgraded: Some(AppProtocol::WebSocket),
+            summaries_only,
         };
         *d = dissect_with(raw.link_type, &raw.bytes, &ctx);
     }
@@ -624,7 +645,7 @@ fn track_application(
             s.app = Some(app);
         }
     }
-    if app == Some(AppProtocol::Http) && is_websocket_upgrade(d) {
+    if app == Some(AppProtocol::Http) && d.switches_to_websocket {
         s.upgraded = true;
         hints.note("HTTP 101: the connection switches to WebSocket from the next byte".to_string());
     }
@@ -779,6 +800,7 @@ fn teardown_notes(
 }
 
 /// What the tracker knows about a segment beyond its header.
+#[derive(Clone, Copy)]
 struct Relative {
     seq: u32,
     ack: Option<u32>,
@@ -854,6 +876,15 @@ fn add_tcp_fields(
         .position(|f| f.name == "tcp.window_size_value")
         .map_or(layer.fields.len(), |i| i + 1);
     layer.fields.splice(pos..pos, scaled);
+    relative_summary(d, rel, tcp, ports);
+}
+
+/// Rewrite the TCP summary with the relative numbers and the scaled window.
+fn relative_summary(d: &mut Dissection, rel: Relative, tcp: &TcpSummary, ports: (u16, u16)) {
+    let Some(layer) = d.layers.iter_mut().find(|l| l.protocol == "TCP") else {
+        return;
+    };
+    let window = u32::from(tcp.window) << rel.scale.unwrap_or(0);
     layer.summary = tcp_summary_line(
         ports.0,
         ports.1,
@@ -931,13 +962,6 @@ fn app_name(a: AppProtocol) -> &'static str {
         AppProtocol::Echo => "Echo",
         AppProtocol::Events => "Events",
     }
-}
-
-/// An HTTP response 101 whose Upgrade header names websocket.
-fn is_websocket_upgrade(d: &Dissection) -> bool {
-    let code = d.field("http.response.code").and_then(|f| f.value.as_u64());
-    let upgrade = d.field("http.upgrade").and_then(|f| f.value.as_str());
-    code == Some(101) && upgrade.is_some_and(|u| u.eq_ignore_ascii_case("websocket"))
 }
 
 /// Seconds from `a` to `b`, computed on the integer parts first: epoch seconds as an f64 would

@@ -13,7 +13,7 @@ mod pcapng;
 mod writer;
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 pub use pcap::PcapReader;
@@ -43,7 +43,7 @@ pub enum CaptureReader<R> {
     Pcapng(PcapngReader<R>),
 }
 
-impl CaptureReader<BufReader<File>> {
+impl CaptureReader<File> {
     /// Open a capture file by path.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
@@ -51,8 +51,8 @@ impl CaptureReader<BufReader<File>> {
             path: path.to_path_buf(),
             source,
         })?;
-        // 256 KiB: large sequential reads; the buffer is the only memory that scales with I/O.
-        Self::new(BufReader::with_capacity(256 * 1024, file))
+        // Unbuffered: the reader keeps its own buffer (see `Source`).
+        Self::new(file)
     }
 }
 
@@ -138,15 +138,34 @@ impl<R: Read> IntoIterator for CaptureReader<R> {
     }
 }
 
-/// A reader that counts bytes, so every error can say at which offset it happened.
+/// How much of the file [`Source`] reads at once: large sequential reads, and the only memory
+/// that scales with I/O.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// A buffered reader that counts bytes, so every error can say at which offset it happened.
+/// It keeps its own buffer instead of wrapping a `BufReader`: a packet record is read as half a
+/// dozen small pieces (block type, length, header, data, padding, trailer), and copying them
+/// out of a slice here is a few instructions where each `Read::read` on a `BufReader` was a
+/// call with its own bookkeeping, and packet data goes straight into its `Vec` (no zeroing).
 pub(crate) struct Source<R> {
     inner: R,
+    /// Offset in the file of the next byte handed out.
     offset: u64,
+    buf: Box<[u8]>,
+    /// `buf[pos..end]` is read from `inner` and not handed out yet.
+    pos: usize,
+    end: usize,
 }
 
 impl<R: Read> Source<R> {
     fn new(inner: R) -> Self {
-        Source { inner, offset: 0 }
+        Source {
+            inner,
+            offset: 0,
+            buf: vec![0u8; READ_CHUNK].into_boxed_slice(),
+            pos: 0,
+            end: 0,
+        }
     }
 
     /// Byte offset of the next byte to be read.
@@ -154,24 +173,61 @@ impl<R: Read> Source<R> {
         self.offset
     }
 
-    /// Fill `buf` as far as the input goes; returns how many bytes were read (less than
-    /// `buf.len()` only at end of input).
-    fn read_full(&mut self, buf: &mut [u8]) -> Result<usize> {
-        let mut filled = 0;
-        while filled < buf.len() {
-            match self.inner.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
+    /// Refill the buffer when it is empty; false at end of input.
+    fn fill(&mut self) -> Result<bool> {
+        if self.pos < self.end {
+            return Ok(true);
+        }
+        loop {
+            match self.inner.read(&mut self.buf) {
+                Ok(n) => {
+                    self.pos = 0;
+                    self.end = n;
+                    return Ok(n > 0);
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(source) => {
                     return Err(InspectError::Read {
-                        offset: self.offset + filled as u64,
+                        offset: self.offset,
                         source,
                     });
                 }
             }
         }
-        self.offset += filled as u64;
+    }
+
+    /// Hand out up to `max` buffered bytes (refilling first if needed); empty at end of input.
+    fn chunk(&mut self, max: usize) -> Result<&[u8]> {
+        if !self.fill()? {
+            return Ok(&[]);
+        }
+        let n = max.min(self.end - self.pos);
+        let piece = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        self.offset += n as u64;
+        Ok(piece)
+    }
+
+    /// Fill `buf` as far as the input goes; returns how many bytes were read (less than
+    /// `buf.len()` only at end of input).
+    fn read_full(&mut self, buf: &mut [u8]) -> Result<usize> {
+        // The common case, a small header inside the buffer: one copy.
+        if self.end - self.pos >= buf.len() {
+            buf.copy_from_slice(&self.buf[self.pos..self.pos + buf.len()]);
+            self.pos += buf.len();
+            self.offset += buf.len() as u64;
+            return Ok(buf.len());
+        }
+        let mut filled = 0;
+        while filled < buf.len() {
+            let piece = self.chunk(buf.len() - filled)?;
+            if piece.is_empty() {
+                break;
+            }
+            let n = piece.len();
+            buf[filled..filled + n].copy_from_slice(piece);
+            filled += n;
+        }
         Ok(filled)
     }
 
@@ -189,22 +245,40 @@ impl<R: Read> Source<R> {
         Ok(())
     }
 
+    /// Read exactly `len` bytes into a new vector (packet data), or fail like [`Self::read_exact`].
+    fn read_vec(&mut self, len: usize, place: Place, what: &str) -> Result<Vec<u8>> {
+        let start = self.offset;
+        let mut out = Vec::with_capacity(len);
+        while out.len() < len {
+            let piece = self.chunk(len - out.len())?;
+            if piece.is_empty() {
+                return Err(InspectError::Truncated {
+                    offset: start,
+                    place,
+                    what: format!("{what} needs {len} bytes, only {} left", out.len()),
+                });
+            }
+            out.extend_from_slice(piece);
+        }
+        Ok(out)
+    }
+
     /// Skip `n` bytes (used for blocks we do not understand).
     fn skip(&mut self, n: u64, place: Place, what: &str) -> Result<()> {
         let start = self.offset;
-        let copied = std::io::copy(&mut (&mut self.inner).take(n), &mut std::io::sink()).map_err(
-            |source| InspectError::Read {
-                offset: start,
-                source,
-            },
-        )?;
-        self.offset += copied;
-        if copied < n {
-            return Err(InspectError::Truncated {
-                offset: start,
-                place,
-                what: format!("{what} needs {n} bytes, only {copied} left"),
-            });
+        let mut left = n;
+        while left > 0 {
+            let piece = self
+                .chunk(usize::try_from(left).unwrap_or(usize::MAX))?
+                .len();
+            if piece == 0 {
+                return Err(InspectError::Truncated {
+                    offset: start,
+                    place,
+                    what: format!("{what} needs {n} bytes, only {} left", n - left),
+                });
+            }
+            left -= piece as u64;
         }
         Ok(())
     }

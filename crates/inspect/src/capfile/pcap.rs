@@ -134,9 +134,9 @@ impl<R: Read> PcapReader<R> {
                 ),
             });
         }
-        let mut bytes = vec![0u8; incl as usize];
-        self.src
-            .read_exact(&mut bytes, Place::Record(record), "the packet data")?;
+        let bytes = self
+            .src
+            .read_vec(incl as usize, Place::Record(record), "the packet data")?;
         self.record = record;
         Ok(Some(RawPacket {
             ts: self.timestamp(secs, frac),

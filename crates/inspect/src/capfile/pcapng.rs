@@ -388,10 +388,8 @@ impl<R: Read> PcapngReader<R> {
     }
 
     fn read_data(&mut self, len: u32) -> Result<Vec<u8>> {
-        let mut bytes = vec![0u8; len as usize];
         self.src
-            .read_exact(&mut bytes, Place::Block(self.block), "the packet data")?;
-        Ok(bytes)
+            .read_vec(len as usize, Place::Block(self.block), "the packet data")
     }
 
     /// Read `len` bytes into the scratch buffer.

@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use super::text::Line;
 use super::{Dissector, dns, http, preview, tls, websocket};
 use crate::model::{OsiLayer, Reason, TcpIpLayer, Value};
 
@@ -118,11 +119,20 @@ fn echo(d: &mut Dissector, payload: Range<usize>, reason: Reason, request: bool)
     let len = lb.available();
     let data = lb.slice(0..len).unwrap_or(&[]);
     let text = preview(data, 64);
-    lb.field(0..len, "echo.data", "Data", Value::Text(text.clone()));
+    lb.field_with(0..len, "echo.data", "Data", || Value::Text(text.clone()));
     lb.reason(reason);
     lb.note("netlab echo (port 7007): the server sends every byte back unchanged");
     let dir = if request { "request" } else { "reply" };
-    d.push(lb.finish(format!("Echo {dir}: {len} bytes \"{text}\"")));
+    let mut summary = Line::new();
+    summary
+        .s("Echo ")
+        .s(dir)
+        .s(": ")
+        .n(len as u64)
+        .s(" bytes \"")
+        .s(&text)
+        .s("\"");
+    d.push(lb.finish(summary.done()));
 }
 
 /// The part of an event frame this decoder needs: its type. serde skips the other fields.
@@ -168,30 +178,27 @@ pub(super) fn events(d: &mut Dissector, payload: Range<usize>, reason: Reason) {
         let body = body.strip_suffix(b"\r").unwrap_or(body);
         match serde_json::from_slice::<EventType>(body) {
             Ok(e) => {
-                lb.field(
-                    at..at + line.len(),
-                    "events.type",
-                    "Frame type",
-                    Value::Text(e.ty.to_string()),
-                );
+                lb.field_with(at..at + line.len(), "events.type", "Frame type", || {
+                    Value::Text(e.ty.to_string())
+                });
                 types.push(e.ty.into_owned());
             }
             Err(_) if !complete => {
-                lb.field(
+                lb.field_with(
                     at..at + line.len(),
                     "events.partial",
                     "Partial line",
-                    Value::Text(preview(body, 64)),
+                    || Value::Text(preview(body, 64)),
                 );
                 lb.note("the last line continues in the next segment: TCP carries a byte stream, not messages");
             }
             Err(_) if body.is_empty() => {}
             Err(err) => {
-                lb.field(
+                lb.field_with(
                     at..at + line.len(),
                     "events.invalid",
                     "Not an event frame",
-                    Value::Text(preview(body, 64)),
+                    || Value::Text(preview(body, 64)),
                 );
                 lb.note(format!(
                     "a line at payload offset {at} is not a JSON event frame: {err}"

@@ -3,6 +3,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
+use super::text::Line;
 use super::{Dissector, LayerBuilder, Malformed};
 use crate::model::{OsiLayer, Reason, TcpIpLayer, Value};
 
@@ -139,15 +140,23 @@ fn decode(lb: &mut LayerBuilder, tcp: bool) -> Result<((), String), Malformed> {
         base,
         at: field::HEADER_LEN,
     };
-    let mut summary = format!(
-        "Standard query{} 0x{id:04x}",
-        if response { " response" } else { "" }
-    );
+    // Built with `Line`, not `format!`: DNS is a fifth of a typical lab capture.
+    let mut summary = Line::new();
     if (flags >> 11) & 0xf != 0 {
-        summary = format!("DNS opcode {} 0x{id:04x}", (flags >> 11) & 0xf);
+        summary
+            .s("DNS opcode ")
+            .n((flags >> 11) & 0xf)
+            .s(" ")
+            .hex4(id);
+    } else {
+        summary
+            .s("Standard query")
+            .s(if response { " response" } else { "" })
+            .s(" ")
+            .hex4(id);
     }
     if response && flags & 0xf != 0 {
-        summary.push_str(&format!(" {}", rcode_name(flags & 0xf)));
+        summary.s(" ").s(rcode_name(flags & 0xf));
     }
     let mut budget = MAX_RECORDS;
     for _ in 0..qd {
@@ -156,7 +165,7 @@ fn decode(lb: &mut LayerBuilder, tcp: bool) -> Result<((), String), Malformed> {
         }
         budget -= 1;
         let (name, ty) = r.question()?;
-        summary.push_str(&format!(" {} {name}", type_name(ty)));
+        summary.s(" ").s(type_name(ty)).s(" ").s(&name);
     }
     for (count, _section) in [(an, "answer"), (ns, "authority"), (ar, "additional")] {
         for _ in 0..count {
@@ -166,8 +175,7 @@ fn decode(lb: &mut LayerBuilder, tcp: bool) -> Result<((), String), Malformed> {
             budget -= 1;
             let rdata = r.record()?;
             if _section == "answer" {
-                summary.push(' ');
-                summary.push_str(&rdata);
+                summary.s(" ").s(&rdata);
             }
         }
     }
@@ -176,7 +184,7 @@ fn decode(lb: &mut LayerBuilder, tcp: bool) -> Result<((), String), Malformed> {
     }
     let end = r.at;
     r.lb.cover(base + end);
-    Ok(((), summary))
+    Ok(((), summary.done()))
 }
 
 /// Walks a DNS message, recording fields as it goes. `at` is an offset in `msg`; fields are
@@ -196,11 +204,11 @@ impl Reader<'_, '_> {
     fn question(&mut self) -> Result<(String, u16), Malformed> {
         let (name, len) = self.name(self.at)?;
         let at = self.at;
-        self.lb.field(
+        self.lb.field_with(
             self.base + at..self.base + at + len,
             "dns.qry.name",
             "Name",
-            Value::Text(name.clone()),
+            || Value::Text(name.clone()),
         );
         let ty = self.u16(at + len)?;
         self.lb.field(
@@ -221,12 +229,10 @@ impl Reader<'_, '_> {
         let at = self.at;
         let (name, len) = self.name(at)?;
         let b = self.base + at + len;
-        self.lb.field(
-            self.base + at..b,
-            "dns.resp.name",
-            "Name",
-            Value::Text(name),
-        );
+        self.lb
+            .field_with(self.base + at..b, "dns.resp.name", "Name", || {
+                Value::Text(name)
+            });
         let ty = self.lb.u16(b, "dns.resp.type", "Type")?;
         let class = self.lb.read_u16(b + 2)?;
         // mDNS borrows the class's top bit as "cache flush".
@@ -243,7 +249,12 @@ impl Reader<'_, '_> {
         let text = self.rdata(ty, rd, rdata)?;
         self.at = at + len + 10 + rdlen;
         self.lb.cover(self.base + self.at);
-        Ok(format!("{} {text}", type_name(ty)))
+        let name = type_name(ty);
+        let mut line = String::with_capacity(name.len() + 1 + text.len());
+        line.push_str(name);
+        line.push(' ');
+        line.push_str(&text);
+        Ok(line)
     }
 
     fn rdata(&mut self, ty: u16, rd: usize, rdata: &[u8]) -> Result<String, Malformed> {
@@ -252,7 +263,7 @@ impl Reader<'_, '_> {
             (1, 4) => {
                 let a = Ipv4Addr::new(rdata[0], rdata[1], rdata[2], rdata[3]);
                 self.lb.field(r, "dns.a", "Address", Value::Ipv4(a));
-                a.to_string()
+                Line::new().ipv4(a).done()
             }
             (28, 16) => {
                 let mut raw = [0u8; 16];
@@ -268,7 +279,8 @@ impl Reader<'_, '_> {
                     5 => "dns.cname",
                     _ => "dns.ptr.domain_name",
                 };
-                self.lb.field(r, fname, "Name", Value::Text(name.clone()));
+                self.lb
+                    .field_with(r, fname, "Name", || Value::Text(name.clone()));
                 name
             }
             (15, 3..) => {
@@ -280,19 +292,20 @@ impl Reader<'_, '_> {
                     Value::U64(pref.into()),
                 );
                 let (name, _) = self.name(rd - self.base + 2)?;
-                self.lb.field(
+                self.lb.field_with(
                     rd + 2..r.end,
                     "dns.mx.mail_exchange",
                     "Mail exchange",
-                    Value::Text(name.clone()),
+                    || Value::Text(name.clone()),
                 );
                 format!("{pref} {name}")
             }
             (16, 1..) => {
                 let n = usize::from(rdata[0]).min(rdata.len() - 1);
                 let text = String::from_utf8_lossy(&rdata[1..1 + n]).into_owned();
-                self.lb
-                    .field(rd..rd + 1 + n, "dns.txt", "Text", Value::Text(text.clone()));
+                self.lb.field_with(rd..rd + 1 + n, "dns.txt", "Text", || {
+                    Value::Text(text.clone())
+                });
                 text
             }
             _ => format!("({} bytes)", rdata.len()),

@@ -111,6 +111,7 @@ pub(super) fn dissect(d: &mut Dissector, payload: Range<usize>, reason: Reason) 
     let head = decode(&mut lb, data);
     let summary = head.summary;
     d.push(lb.finish(summary));
+    d.out.switches_to_websocket |= head.switching_to_websocket;
     let Some(body) = head.after_headers.filter(|b| !b.is_empty()) else {
         return;
     };
@@ -161,12 +162,9 @@ fn decode(lb: &mut LayerBuilder, data: &[u8]) -> Head {
             break;
         }
         let full = at..lines.at;
-        lb.field(
-            full,
-            line_name,
-            "Header",
-            Value::Text(String::from_utf8_lossy(line).into_owned()),
-        );
+        lb.field_with(full, line_name, "Header", || {
+            Value::Text(String::from_utf8_lossy(line).into_owned())
+        });
         let Some(colon) = line.iter().position(|&b| b == b':') else {
             continue;
         };
@@ -180,12 +178,9 @@ fn decode(lb: &mut LayerBuilder, data: &[u8]) -> Head {
                 .take_while(|c| c.is_ascii_whitespace())
                 .count();
             let voff = at + colon + 1 + lead;
-            lb.field(
-                voff..voff + value.len(),
-                fname,
-                label,
-                Value::Text(String::from_utf8_lossy(value).into_owned()),
-            );
+            lb.field_with(voff..voff + value.len(), fname, label, || {
+                Value::Text(String::from_utf8_lossy(value).into_owned())
+            });
         }
     }
     lb.cover(data.len());
@@ -196,12 +191,9 @@ fn decode(lb: &mut LayerBuilder, data: &[u8]) -> Head {
     } else if body_start < data.len() {
         let body = &data[body_start..];
         if !(code == Some(101) && upgrade_ws) {
-            lb.field(
-                body_start..data.len(),
-                "http.file_data",
-                "Body",
-                Value::Text(preview(body, 256)),
-            );
+            lb.field_with(body_start..data.len(), "http.file_data", "Body", || {
+                Value::Text(preview(body, 256))
+            });
         }
     }
     let switching = code == Some(101) && upgrade_ws;
@@ -226,12 +218,9 @@ fn request_line(lb: &mut LayerBuilder, line: &[u8], at: usize) -> (String, Optio
     ];
     for (name, label) in names {
         if let Some((p, off)) = parts.next() {
-            lb.field(
-                at + off..at + off + p.len(),
-                name,
-                label,
-                Value::Text(String::from_utf8_lossy(p).into_owned()),
-            );
+            lb.field_with(at + off..at + off + p.len(), name, label, || {
+                Value::Text(String::from_utf8_lossy(p).into_owned())
+            });
         }
     }
     (String::from_utf8_lossy(line).into_owned(), None)
@@ -241,11 +230,11 @@ fn status_line(lb: &mut LayerBuilder, line: &[u8], at: usize) -> (String, Option
     let mut parts = Parts { line, at: 0 };
     let mut code = None;
     if let Some((v, off)) = parts.next() {
-        lb.field(
+        lb.field_with(
             at + off..at + off + v.len(),
             "http.response.version",
             "Version",
-            Value::Text(String::from_utf8_lossy(v).into_owned()),
+            || Value::Text(String::from_utf8_lossy(v).into_owned()),
         );
     }
     if let Some((c, off)) = parts.next() {
@@ -264,11 +253,11 @@ fn status_line(lb: &mut LayerBuilder, line: &[u8], at: usize) -> (String, Option
         );
         let rest_at = off + c.len() + 1;
         if let Some(phrase) = line.get(rest_at..) {
-            lb.field(
+            lb.field_with(
                 at + rest_at..at + line.len(),
                 "http.response.phrase",
                 "Reason phrase",
-                Value::Text(String::from_utf8_lossy(phrase).into_owned()),
+                || Value::Text(String::from_utf8_lossy(phrase).into_owned()),
             );
         }
     }

@@ -1,7 +1,9 @@
 //! IPv4 (RFC 791): header, options, fragments.
 
 use super::text::Line;
-use super::{Dissector, IpPacket, LayerBuilder, Malformed, after_ip};
+use std::net::Ipv4Addr;
+
+use super::{Dissector, IpPacket, LayerBuilder, Malformed, Summary, after_ip};
 use crate::model::{OsiLayer, TcpIpLayer, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
@@ -49,6 +51,47 @@ pub(super) const GSO_NOTE: &str = "larger than a 1500-byte Ethernet MTU: on lo (
     normal; on a network card it means the kernel handed one big segment to the card to cut up \
     (GSO/TSO), and the capture saw it before the cut";
 
+/// What an IPv4 summary says, kept as numbers until it is written (see [`Summary`]).
+pub(crate) struct SummaryParts {
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ttl: u8,
+    proto: u8,
+    /// Fragment offset (in 8-byte units) and the more-fragments flag, for a fragment.
+    fragment: Option<(u16, bool)>,
+}
+
+impl SummaryParts {
+    /// `Src: 127.0.0.1, Dst: 127.0.0.1, TTL: 64, Protocol: UDP (17)`.
+    pub(super) fn write(self) -> String {
+        let SummaryParts {
+            src,
+            dst,
+            ttl,
+            proto,
+            fragment,
+        } = self;
+        let mut l = Line::new();
+        l.s("Src: ")
+            .ipv4(src)
+            .s(", Dst: ")
+            .ipv4(dst)
+            .s(", TTL: ")
+            .n(ttl);
+        l.s(", Protocol: ")
+            .s(proto_name(proto))
+            .s(" (")
+            .n(proto)
+            .s(")");
+        if let Some((offset, mf)) = fragment {
+            l.s(", Fragment offset: ")
+                .n(u64::from(offset) * 8)
+                .s(if mf { ", MF" } else { "" });
+        }
+        l.done()
+    }
+}
+
 /// Decode the IPv4 packet at `at`, whose bytes end at `limit` at the latest.
 pub(super) fn dissect(d: &mut Dissector, at: usize, limit: usize) {
     let mut lb = d.layer(at, limit, "IPv4", OsiLayer::Network, TcpIpLayer::Internet);
@@ -60,7 +103,7 @@ pub(super) fn dissect(d: &mut Dissector, at: usize, limit: usize) {
 
 /// Decode the header; when even the fixed 20 bytes are cut short, the fields that fit are kept
 /// and the error names the whole header.
-fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, String), Malformed> {
+fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, Summary), Malformed> {
     decode_fields(lb, quoted).map_err(|e| match e {
         Malformed::Truncated { .. } if lb.available() < field::MIN_LEN => {
             lb.truncated(field::MIN_LEN)
@@ -69,7 +112,7 @@ fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, String), Mal
     })
 }
 
-fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, String), Malformed> {
+fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, Summary), Malformed> {
     let b0 = lb.read_u8(field::VER_IHL)?;
     let (version, ihl) = (b0 >> 4, usize::from(b0 & 0x0f) * 4);
     lb.bits(0..1, "ip.version", "Version", version.into());
@@ -173,24 +216,13 @@ fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, Strin
     if quoted {
         lb.note("copy of the IP header of the packet that caused the ICMP error above");
     }
-    let mut l = Line::new();
-    l.s("Src: ")
-        .ipv4(src)
-        .s(", Dst: ")
-        .ipv4(dst)
-        .s(", TTL: ")
-        .n(ttl);
-    l.s(", Protocol: ")
-        .s(proto_name(proto))
-        .s(" (")
-        .n(proto)
-        .s(")");
-    if fragment {
-        l.s(", Fragment offset: ")
-            .n(u64::from(offset) * 8)
-            .s(if mf { ", MF" } else { "" });
-    }
-    let summary = l.done();
+    let summary = Summary::Ipv4(SummaryParts {
+        src,
+        dst,
+        ttl,
+        proto,
+        fragment: fragment.then_some((offset, mf)),
+    });
     Ok((
         IpPacket {
             src: src.into(),

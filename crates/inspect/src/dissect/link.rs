@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use super::text::Line;
-use super::{Dissector, LayerBuilder, Malformed, arp, ipv4, ipv6};
+use super::{Dissector, LayerBuilder, Malformed, Summary, arp, ipv4, ipv6};
 use crate::model::{LinkType, MacAddr, OsiLayer, TcpIpLayer, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
@@ -110,7 +110,7 @@ fn ethernet(d: &mut Dissector, start: usize) {
     }
 }
 
-fn decode_ethernet(lb: &mut LayerBuilder) -> Result<(u16, String), Malformed> {
+fn decode_ethernet(lb: &mut LayerBuilder) -> Result<(u16, Summary), Malformed> {
     lb.need(field::ETH_LEN)?;
     let dst = lb.mac(field::ETH_DST.start, "eth.dst", "Destination")?;
     let src = lb.mac(field::ETH_SRC.start, "eth.src", "Source")?;
@@ -134,6 +134,11 @@ fn decode_ethernet(lb: &mut LayerBuilder) -> Result<(u16, String), Malformed> {
     if src.is_zero() && dst.is_zero() {
         lb.note(ZERO_MACS);
     }
+    Ok((etype, Summary::Ethernet { src, dst, etype }))
+}
+
+/// `Src: 00:00:00:00:00:00, Dst: 00:00:00:00:00:00, Type: IPv4 (0x0800)`.
+pub(super) fn ethernet_summary(src: MacAddr, dst: MacAddr, etype: u16) -> String {
     let mut l = Line::new();
     l.s("Src: ")
         .mac(src)
@@ -142,7 +147,7 @@ fn decode_ethernet(lb: &mut LayerBuilder) -> Result<(u16, String), Malformed> {
         .s(", Type: ")
         .s(ethertype_name(etype));
     l.s(" (").hex4(etype).s(")");
-    Ok((etype, l.done()))
+    l.done()
 }
 
 /// Hand the bytes after a link header (or VLAN tag) to the protocol its EtherType names.
@@ -329,12 +334,9 @@ fn sll_address(lb: &mut LayerBuilder, at: usize, halen: usize) -> Result<String,
         lb.field(at..at + 6, "sll.src.eth", "Source", Value::Mac(MacAddr(m)));
         Ok(MacAddr(m).to_string())
     } else {
-        lb.field(
-            at..at + 8,
-            "sll.src.other",
-            "Source",
-            Value::Bytes(slot[..used].to_vec()),
-        );
+        lb.field_with(at..at + 8, "sll.src.other", "Source", || {
+            Value::Bytes(slot[..used].to_vec())
+        });
         Ok(Value::Bytes(slot[..used].to_vec()).to_string())
     }
 }
@@ -369,7 +371,7 @@ fn raw_ip(d: &mut Dissector, version: Option<u8>) {
         Some(6) => ipv6::dissect(d, 0, usize::MAX),
         _ => ipv4::dissect(d, 0, usize::MAX),
     }
-    if let Some(first) = d.out.layers.first_mut() {
+    if let Some(first) = d.out.layers.first_mut().filter(|_| !d.ctx.summaries_only) {
         first.notes.insert(0, Cow::Borrowed(RAW_IP));
     }
 }
@@ -400,7 +402,7 @@ pub(super) fn note_padding(d: &mut Dissector) {
     let (Some(end), Some(first)) = (d.network_end, d.out.layers.first_mut()) else {
         return;
     };
-    if first.protocol != "Ethernet" {
+    if first.protocol != "Ethernet" || d.ctx.summaries_only {
         return;
     }
     let Some(pad) = d.frame.get(end..).filter(|p| !p.is_empty()) else {

@@ -1,7 +1,7 @@
 //! TCP (RFC 9293): ports, sequence numbers, flags, window, options, payload length.
 
 use super::text::Line;
-use super::{Dissector, LayerBuilder, Malformed, app, notes};
+use super::{Dissector, LayerBuilder, Malformed, Summary, app, notes};
 use crate::model::{OsiLayer, TcpIpLayer, TcpSummary, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
@@ -98,7 +98,7 @@ pub(super) fn dissect(d: &mut Dissector, at: usize, end: usize) {
 
 /// Decode the header; when even the fixed 20 bytes are cut short, the fields that fit are kept
 /// and the error names the whole header, as "needs 20 bytes" is what a student can check.
-fn decode(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, String), Malformed> {
+fn decode(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, Summary), Malformed> {
     decode_fields(lb, wire_end).map_err(|e| match e {
         Malformed::Truncated { .. } if lb.available() < field::MIN_LEN => {
             lb.truncated(field::MIN_LEN)
@@ -107,7 +107,7 @@ fn decode(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, String), M
     })
 }
 
-fn decode_fields(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, String), Malformed> {
+fn decode_fields(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, Summary), Malformed> {
     let src_port = lb.u16(field::SRC_PORT, "tcp.srcport", "Source port")?;
     let dst_port = lb.u16(field::DST_PORT, "tcp.dstport", "Destination port")?;
     let seq = lb.u32(field::SEQ, "tcp.seq_raw", "Sequence number (raw)")?;
@@ -142,7 +142,7 @@ fn decode_fields(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, Str
     lb.u16(field::CHECKSUM, "tcp.checksum", "Checksum")?;
     lb.u16(field::URGENT, "tcp.urgent_pointer", "Urgent pointer")?;
     // Options first, so that a header cut short keeps the options that fit.
-    options(lb, hdr_len);
+    let wscale = options(lb, hdr_len);
     lb.need(hdr_len)?;
     lb.cover(hdr_len);
     lb.note(notes::CHECKSUM_NOT_VERIFIED);
@@ -171,8 +171,13 @@ fn decode_fields(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, Str
         flags,
         window,
         payload_len: wire_len as u32,
+        wscale,
     };
-    let summary = summary_line(src_port, dst_port, &tcp, (seq, ack, window.into()), "raw ");
+    let summary = Summary::Tcp {
+        src: src_port,
+        dst: dst_port,
+        tcp,
+    };
     Ok((
         Decoded {
             src_port,
@@ -216,10 +221,15 @@ pub fn summary_line(
 }
 
 /// Decode options from byte 20 to the header's end. A broken option ends the list with a note.
-fn options(lb: &mut LayerBuilder, hdr_len: usize) {
+/// Returns the window scale shift, if the options announce one (the flow tracker needs it even
+/// when no fields are recorded).
+fn options(lb: &mut LayerBuilder, hdr_len: usize) -> Option<u8> {
     let mut at = field::MIN_LEN;
+    let mut wscale = None;
     while at < hdr_len {
-        let Ok(kind) = lb.read_u8(at) else { return };
+        let Ok(kind) = lb.read_u8(at) else {
+            return wscale;
+        };
         if kind == 0 {
             lb.field(
                 at..at + 1,
@@ -227,7 +237,7 @@ fn options(lb: &mut LayerBuilder, hdr_len: usize) {
                 "End of option list",
                 Value::U64(0),
             );
-            return;
+            return wscale;
         }
         if kind == 1 {
             lb.field(at..at + 1, "tcp.option_kind", "No-operation", Value::U64(1));
@@ -237,7 +247,7 @@ fn options(lb: &mut LayerBuilder, hdr_len: usize) {
         let len = lb.read_u8(at + 1).map(usize::from).unwrap_or(0);
         if len < 2 || at + len > hdr_len {
             lb.note(format!("TCP option {kind} at header offset {at} has a bad length {len}; options not decoded further"));
-            return;
+            return wscale;
         }
         lb.field(
             at..at + 1,
@@ -252,12 +262,21 @@ fn options(lb: &mut LayerBuilder, hdr_len: usize) {
             Value::U64(len as u64),
         );
         // Reads below stay inside `at..at + len`, checked just above against the header.
-        let _ = one_option(lb, kind, at, len);
+        if let Ok(Some(shift)) = one_option(lb, kind, at, len) {
+            wscale = wscale.or(Some(shift));
+        }
         at += len;
     }
+    wscale
 }
 
-fn one_option(lb: &mut LayerBuilder, kind: u8, at: usize, len: usize) -> Result<(), Malformed> {
+/// Decode one option's value; returns the shift of a window scale option.
+fn one_option(
+    lb: &mut LayerBuilder,
+    kind: u8,
+    at: usize,
+    len: usize,
+) -> Result<Option<u8>, Malformed> {
     match (kind, len) {
         (2, 4) => {
             lb.u16(at + 2, "tcp.options.mss_val", "MSS")?;
@@ -270,13 +289,14 @@ fn one_option(lb: &mut LayerBuilder, kind: u8, at: usize, len: usize) -> Result<
                 "Window multiplier",
                 Value::U64(1u64 << shift.min(14)),
             );
+            return Ok(Some(shift));
         }
         // Wireshark's field has no value of its own: it shows the option's two bytes.
-        (4, 2) => lb.field(
+        (4, 2) => lb.field_with(
             at..at + 2,
             "tcp.options.sack_perm",
             "SACK permitted",
-            Value::Bytes(vec![4, 2]),
+            || Value::Bytes(vec![4, 2]),
         ),
         (5, _) => {
             let mut b = at + 2;
@@ -296,7 +316,7 @@ fn one_option(lb: &mut LayerBuilder, kind: u8, at: usize, len: usize) -> Result<
         }
         _ => {}
     }
-    Ok(())
+    Ok(None)
 }
 
 fn option_label(kind: u8) -> &'static str {

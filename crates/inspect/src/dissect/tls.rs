@@ -163,12 +163,9 @@ fn handshake(lb: &mut LayerBuilder, body_len: usize) -> Result<String, Malformed
 fn hello_start(lb: &mut LayerBuilder, at: usize) -> Result<usize, Malformed> {
     lb.u16(at, "tls.handshake.version", "Version")?;
     let random = lb.slice(at + 2..at + 34)?;
-    lb.field(
-        at + 2..at + 34,
-        "tls.handshake.random",
-        "Random",
-        Value::Bytes(random.to_vec()),
-    );
+    lb.field_with(at + 2..at + 34, "tls.handshake.random", "Random", || {
+        Value::Bytes(random.to_vec())
+    });
     let sid_len = usize::from(lb.u8(
         at + 34,
         "tls.handshake.session_id_length",
@@ -248,11 +245,11 @@ fn extensions(lb: &mut LayerBuilder, at: usize, client: bool) -> Result<Option<S
                 )?);
                 let name = lb.slice(body + 5..body + 5 + n)?;
                 let name = String::from_utf8_lossy(name).into_owned();
-                lb.field(
+                lb.field_with(
                     body + 5..body + 5 + n,
                     "tls.handshake.extensions_server_name",
                     "Server name",
-                    Value::Text(name.clone()),
+                    || Value::Text(name.clone()),
                 );
                 sni = Some(name);
             }

@@ -1,7 +1,7 @@
 //! UDP (RFC 768): ports, length, checksum.
 
 use super::text::Line;
-use super::{Dissector, LayerBuilder, Malformed, app, notes};
+use super::{Dissector, LayerBuilder, Malformed, Summary, app, notes};
 use crate::model::{OsiLayer, TcpIpLayer, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
@@ -52,7 +52,7 @@ fn decode(
     lb: &mut LayerBuilder,
     quoted: bool,
     fragment_head: bool,
-) -> Result<(Decoded, String), Malformed> {
+) -> Result<(Decoded, Summary), Malformed> {
     lb.need(field::HEADER_LEN)?;
     let src_port = lb.u16(field::SRC_PORT, "udp.srcport", "Source port")?;
     let dst_port = lb.u16(field::DST_PORT, "udp.dstport", "Destination port")?;
@@ -99,13 +99,11 @@ fn decode(
     if quoted {
         lb.cover(lb.available());
     }
-    let mut l = Line::new();
-    l.n(src_port)
-        .s(" → ")
-        .n(dst_port)
-        .s(" Len=")
-        .n((len - field::HEADER_LEN) as u64);
-    let summary = l.done();
+    let summary = Summary::Udp {
+        src: src_port,
+        dst: dst_port,
+        payload_len: (len - field::HEADER_LEN) as u64,
+    };
     Ok((
         Decoded {
             src_port,
@@ -114,4 +112,11 @@ fn decode(
         },
         summary,
     ))
+}
+
+/// `43512 → 7007 Len=5`.
+pub(super) fn summary(src: u16, dst: u16, payload_len: u64) -> String {
+    let mut l = Line::new();
+    l.n(src).s(" → ").n(dst).s(" Len=").n(payload_len);
+    l.done()
 }

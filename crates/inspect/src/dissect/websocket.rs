@@ -113,12 +113,9 @@ fn decode(lb: &mut LayerBuilder) -> Result<Frame, Malformed> {
     let key = if masked {
         let k = lb.slice(at..at + 4)?;
         let key = [k[0], k[1], k[2], k[3]];
-        lb.field(
-            at..at + 4,
-            "websocket.masking_key",
-            "Masking key",
-            Value::Bytes(key.to_vec()),
-        );
+        lb.field_with(at..at + 4, "websocket.masking_key", "Masking key", || {
+            Value::Bytes(key.to_vec())
+        });
         at += 4;
         Some(key)
     } else {
@@ -150,11 +147,11 @@ fn decode(lb: &mut LayerBuilder) -> Result<Frame, Malformed> {
     };
     let mut event_text = None;
     if opcode == 1 || (opcode == 0 && !unmasked.is_empty()) {
-        lb.field(
+        lb.field_with(
             at..at + take,
             "websocket.payload.text",
             "Text (unmasked)",
-            Value::Text(preview(&unmasked, PREVIEW)),
+            || Value::Text(preview(&unmasked, PREVIEW)),
         );
         if unmasked.first() == Some(&b'{') && take as u64 == len {
             event_text = Some((unmasked.clone(), lb.start() + at..lb.start() + at + take));
@@ -211,12 +208,9 @@ fn events_in_text(d: &mut Dissector, (text, range): (Vec<u8>, Range<usize>)) {
         OsiLayer::Application,
         TcpIpLayer::Application,
     );
-    lb.field(
-        0..range.len(),
-        "events.type",
-        "Frame type",
-        Value::Text(ty.clone()),
-    );
+    lb.field_with(0..range.len(), "events.type", "Frame type", || {
+        Value::Text(ty.clone())
+    });
     lb.cover(range.len());
     lb.reason(Reason::Content);
     lb.note("a netlab event frame carried in a WebSocket text frame; its bytes on the wire are masked, the type was read after unmasking");

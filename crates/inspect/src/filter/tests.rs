@@ -309,3 +309,19 @@ fn known_fields_prefixes_and_virtual_fields_still_parse() {
     assert!(m("ip.ttl > 60", &http_packet()));
     assert!(m("tcp.port == 80", &http_packet()));
 }
+
+#[test]
+fn only_protocol_names_need_no_fields() {
+    for f in ["", "tcp", "not udp", "(http or dns) and not arp", "ws"] {
+        assert!(!Filter::parse(f).unwrap().needs_fields(), "{f:?}");
+    }
+    for f in [
+        "port 80",
+        "tcp and host 127.0.0.1",
+        "not tcp.flags.syn",
+        "dns or frame.len > 60",
+        "src port 53",
+    ] {
+        assert!(Filter::parse(f).unwrap().needs_fields(), "{f:?}");
+    }
+}

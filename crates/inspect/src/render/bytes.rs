@@ -16,14 +16,21 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// JSON writer, measured).
 #[inline]
 pub(crate) fn num(o: &mut Vec<u8>, n: u64) {
-    // Most fields hold small numbers (flags, lengths, TTLs): no digit loop for those.
+    // Most fields hold small numbers (flags, lengths, TTLs): no digit loop for those, and
+    // fixed-size appends compile to plain stores where a slice of unknown length is a call to
+    // memcpy.
     if n < 10 {
         o.push(b'0' + n as u8);
     } else if n < 100 {
         o.extend_from_slice(&PAIRS[n as usize]);
     } else {
-        digits(o, n, decimal_len(n));
+        digits_into(o, n, digits(n));
     }
+}
+
+/// Decimal digits of `n` (1 for 0).
+pub(crate) fn digits(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 /// A signed number in decimal, like `{}`.
@@ -36,16 +43,11 @@ pub(crate) fn int(o: &mut Vec<u8>, n: i64) {
 
 /// A number zero-padded to `width` digits, like `{:0width$}` for non-negative numbers.
 fn padded(o: &mut Vec<u8>, n: u64, width: usize) {
-    digits(o, n, decimal_len(n).max(width));
-}
-
-/// How many decimal digits `n` has (1 for zero).
-fn decimal_len(n: u64) -> usize {
-    n.checked_ilog10().map_or(1, |d| d as usize + 1)
+    digits_into(o, n, digits(n).max(width));
 }
 
 /// The last `width` decimal digits of `n`, zeros in front; `width` is at most 20.
-fn digits(o: &mut Vec<u8>, n: u64, width: usize) {
+fn digits_into(o: &mut Vec<u8>, n: u64, width: usize) {
     // Room for the widest number is claimed with a constant-size copy (a few stores) and the
     // rest cut off afterwards: appending just the digits would call memcpy, which costs more
     // than the digits themselves for the numbers most fields hold.
@@ -84,12 +86,26 @@ const PAIRS: [[u8; 2]; 100] = {
 };
 
 pub(crate) fn ipv4(o: &mut Vec<u8>, a: Ipv4Addr) {
+    // Built in a stack buffer and appended once, rather than eight appends.
+    let mut buf = [0u8; 15];
+    let mut len = 0;
     for (i, octet) in a.octets().into_iter().enumerate() {
         if i > 0 {
-            o.push(b'.');
+            buf[len] = b'.';
+            len += 1;
         }
-        num(o, u64::from(octet));
+        if octet >= 100 {
+            buf[len] = b'0' + octet / 100;
+            len += 1;
+        }
+        if octet >= 10 {
+            buf[len] = b'0' + octet / 10 % 10;
+            len += 1;
+        }
+        buf[len] = b'0' + octet % 10;
+        len += 1;
     }
+    o.extend_from_slice(&buf[..len]);
 }
 
 pub(crate) fn ip(o: &mut Vec<u8>, a: IpAddr) {
@@ -218,12 +234,21 @@ mod tests {
             10,
             99,
             100,
+            101,
+            999,
+            1000,
             65535,
+            1 << 40,
             10u64.pow(19) - 1,
             10u64.pow(19),
             u64::MAX,
         ] {
             assert_eq!(text(|o| num(o, n)), n.to_string());
+            assert_eq!(digits(n), n.to_string().len());
+        }
+        for a in ["0.0.0.0", "127.0.0.1", "10.99.100.255", "192.168.1.10"] {
+            let addr: Ipv4Addr = a.parse().unwrap();
+            assert_eq!(text(|o| ipv4(o, addr)), a);
         }
         assert_eq!(text(|o| padded(o, 7, 4)), "0007");
         assert_eq!(text(|o| padded(o, 12345, 4)), "12345");

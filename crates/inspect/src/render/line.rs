@@ -32,6 +32,43 @@ pub fn header(w: &mut impl Write, time: TimeFormat, style: Style) -> io::Result<
 thread_local! {
     /// The line is built here and written with one `write_all`; reused from packet to packet.
     static BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(512));
+    /// The last layer chain written: consecutive packets mostly have the same one.
+    static CHAIN: RefCell<ChainCache> = const { RefCell::new(ChainCache::new()) };
+}
+
+/// The Layers column of the previous packet, padded, and what it was made from.
+struct ChainCache {
+    /// Per layer: the protocol name's address and length, and the OSI number. Protocol names
+    /// are `&'static str` constants, so the same address means the same name (a different
+    /// address with the same name only costs a rebuild).
+    key: Vec<(usize, usize, u8)>,
+    color: bool,
+    text: Vec<u8>,
+}
+
+impl ChainCache {
+    const fn new() -> Self {
+        ChainCache {
+            key: Vec::new(),
+            color: false,
+            text: Vec::new(),
+        }
+    }
+
+    fn matches(&self, p: &Packet, color: bool) -> bool {
+        let layers = &p.dissection.layers;
+        self.color == color
+            && self.key.len() == layers.len()
+            && self.key.iter().zip(layers).all(|(k, l)| *k == key(l))
+    }
+}
+
+fn key(l: &crate::model::Layer) -> (usize, usize, u8) {
+    (
+        l.protocol.as_ptr() as usize,
+        l.protocol.len(),
+        l.osi.number(),
+    )
 }
 
 /// One packet's line.
@@ -60,21 +97,21 @@ pub fn row(
 /// The columns of `"{:>5}  {:<15}  {:<21}  {:<21}  {:<9}  {:>5}  {chain}  {info}"`, written in
 /// place: the formatting machinery and a `String` per column cost more than the dissection.
 fn line(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock, time: TimeFormat, style: Style) {
-    let start = o.len();
-    bytes::num(o, p.number);
-    pad_left(o, start, 5);
+    o.reserve(256);
+    right(o, p.number, 5);
     o.extend_from_slice(b"  ");
     let start = o.len();
     clock.column_into(o, p.raw.ts, time);
-    pad_right(o, start, 15);
+    pad_ascii(o, start, 15);
     o.extend_from_slice(b"  ");
     let start = o.len();
     if bytes::endpoint(o, p, true) {
-        pad_right(o, start, 21);
+        // Addresses and ports are ASCII: their width is their length in bytes.
+        pad_ascii(o, start, 21);
         o.extend_from_slice(b"  ");
         let start = o.len();
         bytes::endpoint(o, p, false);
-        pad_right(o, start, 21);
+        pad_ascii(o, start, 21);
     } else {
         // No pulled-out endpoints (ARP, bare Ethernet): the general path, which allocates.
         let (src, dst) = endpoints(p);
@@ -101,17 +138,43 @@ fn line(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock, time: TimeFormat, style:
     paint(o, code, |o| {
         let start = o.len();
         o.extend_from_slice(top_protocol(p).as_bytes());
-        pad_right(o, start, 9);
+        pad_ascii(o, start, 9);
     });
     o.extend_from_slice(b"  ");
-    let start = o.len();
-    bytes::num(o, u64::from(p.raw.orig_len));
-    pad_left(o, start, 5);
+    right(o, u64::from(p.raw.orig_len), 5);
     o.extend_from_slice(b"  ");
-    chain(o, p, style);
+    CHAIN.with(|cache| match cache.try_borrow_mut() {
+        Ok(mut cache) => {
+            if !cache.matches(p, style.color) {
+                let cache = &mut *cache;
+                cache.text.clear();
+                chain(&mut cache.text, p, style);
+                cache.key.clear();
+                cache.key.extend(p.dissection.layers.iter().map(key));
+                cache.color = style.color;
+            }
+            o.extend_from_slice(&cache.text);
+        }
+        Err(_) => chain(o, p, style),
+    });
     o.extend_from_slice(b"  ");
     bytes::info(o, p);
     o.push(b'\n');
+}
+
+/// `{:>width}` for a number: the padding first, as the digits can be counted.
+fn right(o: &mut Vec<u8>, n: u64, width: usize) {
+    o.extend(std::iter::repeat_n(
+        b' ',
+        width.saturating_sub(bytes::digits(n)),
+    ));
+    bytes::num(o, n);
+}
+
+/// `{:<width}` for ASCII text written since `start` (one byte per character).
+fn pad_ascii(o: &mut Vec<u8>, start: usize, width: usize) {
+    let len = o.len() - start;
+    o.extend(std::iter::repeat_n(b' ', width.saturating_sub(len)));
 }
 
 /// The layer chain, each step in its layer's colour, padded to the column width.
@@ -160,10 +223,4 @@ fn char_count(text: &[u8]) -> usize {
 fn pad_right(o: &mut Vec<u8>, start: usize, width: usize) {
     let chars = char_count(&o[start..]);
     o.extend(std::iter::repeat_n(b' ', width.saturating_sub(chars)));
-}
-
-/// `{:>width}` for the text written since `start`.
-fn pad_left(o: &mut Vec<u8>, start: usize, width: usize) {
-    let pad = width.saturating_sub(char_count(&o[start..]));
-    o.splice(start..start, std::iter::repeat_n(b' ', pad));
 }

@@ -105,29 +105,44 @@ impl Clock {
 
     /// Format the time column for a packet being shown, and remember it for the next delta.
     pub fn column(&mut self, ts: Timestamp, format: TimeFormat) -> String {
-        self.saw(ts);
-        let s = match format {
-            TimeFormat::Abs => time_of_day(ts),
-            TimeFormat::Rel => format!("{:.6}", self.relative(ts)),
-            TimeFormat::Delta => format!("{:.6}", diff(ts, self.prev.unwrap_or(ts))),
-        };
-        self.prev = Some(ts);
-        s
+        let mut o = Vec::with_capacity(16);
+        self.column_into(&mut o, ts, format);
+        // Only ASCII digits, '-', '.' and ':' are written.
+        String::from_utf8(o).unwrap_or_default()
     }
 
-    /// [`Clock::column`] appended to a buffer, without a `String` per packet.
+    /// [`Clock::column`] appended to a buffer, without a `String` per packet. Relative and
+    /// delta times are written from the integer nanoseconds (no float formatting, which was
+    /// 4 % of the one-line view): the same text as `{:.6}` of the float, except that an exact
+    /// half microsecond rounds up here, where the float's rounding depends on its binary error.
     pub(crate) fn column_into(&mut self, o: &mut Vec<u8>, ts: Timestamp, format: TimeFormat) {
-        use std::io::Write as _;
         self.saw(ts);
-        let _ = match format {
-            TimeFormat::Abs => {
-                bytes::time_of_day_into(o, ts);
-                Ok(())
-            }
-            TimeFormat::Rel => write!(o, "{:.6}", self.relative(ts)),
-            TimeFormat::Delta => write!(o, "{:.6}", diff(ts, self.prev.unwrap_or(ts))),
-        };
+        match format {
+            TimeFormat::Abs => bytes::time_of_day_into(o, ts),
+            TimeFormat::Rel => micros_6(o, ts, self.first.unwrap_or(ts)),
+            TimeFormat::Delta => micros_6(o, ts, self.prev.unwrap_or(ts)),
+        }
         self.prev = Some(ts);
+    }
+}
+
+/// `a - b` in seconds with six decimals, e.g. `0.000421` or `-1.500000`.
+fn micros_6(o: &mut Vec<u8>, a: Timestamp, b: Timestamp) {
+    let nanos =
+        i128::from(a.secs - b.secs) * 1_000_000_000 + i128::from(a.nanos) - i128::from(b.nanos);
+    if nanos < 0 {
+        o.push(b'-');
+    }
+    let micros = (nanos.unsigned_abs() + 500) / 1000;
+    bytes::num(o, (micros / 1_000_000) as u64);
+    o.push(b'.');
+    let frac = (micros % 1_000_000) as u32;
+    let start = o.len();
+    o.extend_from_slice(b"000000");
+    let mut rest = frac;
+    for i in (0..6).rev() {
+        o[start + i] = b'0' + (rest % 10) as u8;
+        rest /= 10;
     }
 }
 

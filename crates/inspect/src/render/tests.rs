@@ -155,3 +155,63 @@ fn no_color_wins() {
     // only checks the decision function with an explicit terminal flag.
     assert!(!Style::detect(false).color, "never colour a pipe");
 }
+
+#[test]
+fn relative_and_delta_times_match_the_float_formatter() {
+    // Pseudo-random pairs (a fixed LCG, so a failure repeats), ties at exactly half a
+    // microsecond excluded: there the float's rounding depends on its binary error.
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = || {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        x >> 11
+    };
+    let mut checked = 0;
+    for _ in 0..20_000 {
+        let a = Timestamp {
+            secs: 1_795_000_000 + (next() % 5_000) as i64,
+            nanos: (next() % 1_000_000_000) as u32,
+        };
+        let b = Timestamp {
+            secs: 1_795_000_000 + (next() % 5_000) as i64,
+            nanos: (next() % 1_000_000_000) as u32,
+        };
+        if a.nanos % 1000 == 500
+            || b.nanos % 1000 == 500
+            || (a.nanos % 1000).abs_diff(b.nanos % 1000) == 500
+        {
+            continue;
+        }
+        let mut clock = Clock::default();
+        clock.saw(b);
+        assert_eq!(
+            clock.column(a, TimeFormat::Rel),
+            format!("{:.6}", clock.relative(a)),
+            "{a:?} - {b:?}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 15_000);
+    let mut clock = Clock::default();
+    let t = |secs, nanos| Timestamp { secs, nanos };
+    assert_eq!(clock.column(t(10, 0), TimeFormat::Delta), "0.000000");
+    assert_eq!(
+        clock.column(t(11, 500_000_000), TimeFormat::Delta),
+        "1.500000"
+    );
+    assert_eq!(
+        clock.column(t(9, 999_999_600), TimeFormat::Delta),
+        "-1.500000"
+    );
+    assert_eq!(
+        clock.column(t(9, 999_999_000), TimeFormat::Delta),
+        "-0.000001"
+    );
+    assert_eq!(
+        clock.column(t(9, 999_999_400), TimeFormat::Delta),
+        "0.000000"
+    );
+    assert_eq!(
+        clock.column(t(9, 999_999_000), TimeFormat::Delta),
+        "-0.000000"
+    );
+}
