@@ -167,14 +167,11 @@ fn relative_and_delta_times_match_the_float_formatter() {
     };
     let mut checked = 0;
     for _ in 0..20_000 {
-        let a = Timestamp {
+        let mut ts = || Timestamp {
             secs: 1_795_000_000 + (next() % 5_000) as i64,
             nanos: (next() % 1_000_000_000) as u32,
         };
-        let b = Timestamp {
-            secs: 1_795_000_000 + (next() % 5_000) as i64,
-            nanos: (next() % 1_000_000_000) as u32,
-        };
+        let (a, b) = (ts(), ts());
         if a.nanos % 1000 == 500
             || b.nanos % 1000 == 500
             || (a.nanos % 1000).abs_diff(b.nanos % 1000) == 500
