@@ -56,6 +56,26 @@ fn read_shows_one_line_per_packet_with_the_layer_chain() {
 }
 
 #[test]
+fn ws_fields_are_websocket_fields() {
+    let f = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../inspect/tests/fixtures/http-websocket.pcap");
+    let f = f.to_str().unwrap();
+    let short = netlab(&["inspect", "read", f, "ws.opcode == 1"]);
+    let long = netlab(&["inspect", "read", f, "websocket.opcode == 1"]);
+    assert!(short.status.success(), "{}", stderr(&short));
+    assert_eq!(stdout(&short), stdout(&long));
+    // Header and the two text frames (event frames over WebSocket).
+    assert_eq!(stdout(&short).lines().count(), 3, "{}", stdout(&short));
+    let typo = netlab(&["inspect", "read", f, "ws.opcod == 1"]);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(
+        stderr(&typo).contains("unknown field 'ws.opcod'; did you mean 'ws.opcode'?"),
+        "{}",
+        stderr(&typo)
+    );
+}
+
+#[test]
 fn read_with_a_filter_in_several_words() {
     let f = fixture();
     let o = netlab(&[

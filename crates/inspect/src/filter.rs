@@ -651,7 +651,13 @@ impl Parser<'_> {
     }
 
     fn field_or_protocol(&mut self, w: String, pos: usize) -> Result<Expr> {
-        let lower = w.to_ascii_lowercase();
+        let mut lower = w.to_ascii_lowercase();
+        // `ws` is a protocol name here (as in Wireshark's display filters), so `ws.opcode`
+        // means the WebSocket field Wireshark calls `websocket.opcode`.
+        let alias = lower.starts_with("ws.");
+        if alias {
+            lower = format!("websocket.{}", &lower[3..]);
+        }
         if w.parse::<IpAddr>().is_ok() || parse_number(&w).is_some() {
             return Err(self.error_at(pos, &unknown_word(&w)));
         }
@@ -681,6 +687,12 @@ impl Parser<'_> {
                     "unknown field '{lower}'{}",
                     field_suggestion(&lower, prefix)
                 )
+            };
+            // Speak the student's spelling back: `ws.opcod`, did you mean `ws.opcode`?
+            let message = if alias {
+                message.replace("'websocket.", "'ws.")
+            } else {
+                message
             };
             return Err(self.error_at(pos, &message));
         }

@@ -3,7 +3,9 @@
 //! because the filter rejects names outside it.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+
+#[path = "support/files.rs"]
+mod files;
 
 use netlab_inspect::capfile::CaptureReader;
 use netlab_inspect::dissect::field_names;
@@ -11,17 +13,12 @@ use netlab_inspect::flows::FlowTracker;
 
 #[test]
 fn field_registry_covers_fixtures() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let registry: BTreeSet<&str> = field_names().iter().copied().collect();
     let mut seen = BTreeSet::new();
     let mut missing = BTreeSet::new();
     let mut files = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if !(name.ends_with(".pcap") || name.ends_with(".pcapng")) {
-            continue;
-        }
+    for path in files::capture_files() {
+        let name = files::name(&path);
         files += 1;
         let mut tracker = FlowTracker::new();
         // truncated.pcap ends mid-record on purpose: dissect what it does hold.
@@ -36,11 +33,7 @@ fn field_registry_covers_fixtures() {
             }
         }
     }
-    assert!(
-        files >= 19,
-        "found only {files} fixtures in {}",
-        dir.display()
-    );
+    assert!(files >= 19, "found only {files} fixture captures");
     assert!(
         missing.is_empty(),
         "field names the dissector emits but no FIELDS list declares (add them to the module's \

@@ -5,7 +5,8 @@
 //! the flow tracker (relative numbers, scaled windows and the WebSocket upgrade all depend on
 //! facts a summaries-only dissection must still carry).
 
-use std::path::PathBuf;
+#[path = "support/files.rs"]
+mod support;
 
 use netlab_inspect::capfile::CaptureReader;
 use netlab_inspect::dissect::{Context, dissect_with};
@@ -28,14 +29,9 @@ fn without_fields_and_notes(mut d: Dissection) -> Dissection {
 
 #[test]
 fn summaries_only_matches_full_dissection_on_every_fixture() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let (mut files, mut packets, mut with_fields, mut tops) = (0, 0, 0, 0);
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if !(name.ends_with(".pcap") || name.ends_with(".pcapng")) {
-            continue;
-        }
+    for path in support::capture_files() {
+        let name = support::name(&path);
         files += 1;
         let mut full = FlowTracker::new();
         let mut lean = FlowTracker::new();

@@ -16,6 +16,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "support/files.rs"]
+mod files;
+
 use netlab_inspect::capfile::CaptureReader;
 use netlab_inspect::flows::FlowTracker;
 use netlab_inspect::model::{Dissection, Value};
@@ -253,19 +256,7 @@ fn captures() -> Vec<PathBuf> {
     if let Ok(p) = std::env::var("NETLAB_CROSSCHECK") {
         return vec![PathBuf::from(p)];
     }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("pcap" | "pcapng")
-            )
-        })
-        .collect();
-    files.sort();
-    files
+    files::capture_files()
 }
 
 /// tshark's values: one row per packet, one column per field, occurrences joined by ','.

@@ -167,14 +167,11 @@ fn relative_and_delta_times_match_the_float_formatter() {
     };
     let mut checked = 0;
     for _ in 0..20_000 {
-        let a = Timestamp {
+        let mut ts = || Timestamp {
             secs: 1_795_000_000 + (next() % 5_000) as i64,
             nanos: (next() % 1_000_000_000) as u32,
         };
-        let b = Timestamp {
-            secs: 1_795_000_000 + (next() % 5_000) as i64,
-            nanos: (next() % 1_000_000_000) as u32,
-        };
+        let (a, b) = (ts(), ts());
         if a.nanos % 1000 == 500
             || b.nanos % 1000 == 500
             || (a.nanos % 1000).abs_diff(b.nanos % 1000) == 500
@@ -192,26 +189,16 @@ fn relative_and_delta_times_match_the_float_formatter() {
     }
     assert!(checked > 15_000);
     let mut clock = Clock::default();
-    let t = |secs, nanos| Timestamp { secs, nanos };
-    assert_eq!(clock.column(t(10, 0), TimeFormat::Delta), "0.000000");
-    assert_eq!(
-        clock.column(t(11, 500_000_000), TimeFormat::Delta),
-        "1.500000"
-    );
-    assert_eq!(
-        clock.column(t(9, 999_999_600), TimeFormat::Delta),
-        "-1.500000"
-    );
-    assert_eq!(
-        clock.column(t(9, 999_999_000), TimeFormat::Delta),
-        "-0.000001"
-    );
-    assert_eq!(
-        clock.column(t(9, 999_999_400), TimeFormat::Delta),
-        "0.000000"
-    );
-    assert_eq!(
-        clock.column(t(9, 999_999_000), TimeFormat::Delta),
-        "-0.000000"
-    );
+    // Each delta is from the packet before: signs, rounding, and "-0.000000" as {:.6} prints it.
+    for (secs, nanos, want) in [
+        (10, 0, "0.000000"),
+        (11, 500_000_000, "1.500000"),
+        (9, 999_999_600, "-1.500000"),
+        (9, 999_999_000, "-0.000001"),
+        (9, 999_999_400, "0.000000"),
+        (9, 999_999_000, "-0.000000"),
+    ] {
+        let got = clock.column(Timestamp { secs, nanos }, TimeFormat::Delta);
+        assert_eq!(got, want, "{secs}.{nanos:09}");
+    }
 }
