@@ -2,6 +2,9 @@
 //! `python3 -m http.server`, saved by `netlab inspect live -w`): the file reader, the dissector
 //! and the renderers together, exactly as a student sees them with NO_COLOR.
 
+#[path = "support/files.rs"]
+mod support;
+
 use netlab_inspect::Packet;
 use netlab_inspect::capfile::CaptureReader;
 use netlab_inspect::filter::Filter;
@@ -207,19 +210,14 @@ fn json_detailed_keeps_offsets_labels_and_notes() {
 /// `fields` object holds every field the dissector reported, in order of first occurrence.
 #[test]
 fn json_lean_of_every_fixture_has_no_duplicate_keys_and_loses_no_field() {
-    let dir = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
-    let mut files = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if !(name.ends_with(".pcap") || name.ends_with(".pcapng")) {
-            continue;
-        }
-        files += 1;
+    let files = support::capture_files();
+    assert!(files.len() >= 19, "only {} fixtures found", files.len());
+    for path in &files {
+        let name = support::name(path);
         let mut flows = FlowTracker::new();
         let mut clock = Clock::default();
         // truncated.pcap ends mid-record on purpose: render what it does hold.
-        for raw in CaptureReader::open(&path).unwrap().packets() {
+        for raw in CaptureReader::open(path).unwrap().packets() {
             let Ok(raw) = raw else { break };
             let (dissection, flow) = flows.process(&raw);
             let p = Packet {
@@ -259,7 +257,6 @@ fn json_lean_of_every_fixture_has_no_duplicate_keys_and_loses_no_field() {
             }
         }
     }
-    assert!(files >= 19, "only {files} fixtures found in {dir}");
 }
 
 /// A deserializer that accepts any JSON but fails on an object with a repeated key, which
