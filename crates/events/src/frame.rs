@@ -429,6 +429,31 @@ mod tests {
         assert_eq!(Frame::Ping.to_json(), r#"{"type":"ping"}"#);
     }
 
+    /// Found by the `frame_decoder` fuzz target (crates/events/fuzz, 2026-11-26): a number
+    /// with more significant digits than an f64 holds was parsed one ulp off (serde_json's
+    /// default fast float parser is not correctly rounded), so decode -> encode -> decode
+    /// changed it, and every relay through the server could move it again.
+    #[test]
+    fn long_float_arguments_survive_a_relay() {
+        let lines: &[&[u8]] = &[
+            br#"{"type":"event","ns":"/chat","name":"join","args":[66666666666666666666666666666666666665555],"ack":1}"#,
+            br#"{"type":"event","ns":"/chat","name":"join","args":[5555556666666666666666666666666666666666666666666665555]}"#,
+            br#"{"type":"ack","ns":"/","id":1,"args":[0.1000000000000000055511151231257827021181583404541015625]}"#,
+        ];
+        for bytes in lines {
+            let first = Frame::decode(bytes).unwrap();
+            let text = first.to_json();
+            let again = Frame::decode(text.as_bytes()).unwrap();
+            assert_eq!(again, first, "{}", String::from_utf8_lossy(bytes));
+        }
+        // And it is the nearest f64 to the decimal text, as Rust's own parser gives.
+        let Frame::Event { args, .. } = Frame::decode(lines[0]).unwrap() else {
+            panic!("not an event")
+        };
+        let want: f64 = "66666666666666666666666666666666666665555".parse().unwrap();
+        assert_eq!(args[0].as_f64(), Some(want));
+    }
+
     #[test]
     fn each_mistake_has_its_code() {
         let cases: &[(&[u8], &str)] = &[
