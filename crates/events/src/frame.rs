@@ -157,7 +157,9 @@ impl Frame {
         let f = Fields(&obj);
         Ok(match kind {
             "hello" => Frame::Hello {
-                version: f.u64_req("version")? as u32,
+                // Checked, not cast: 4294967297 must not be read as version 1.
+                version: u32::try_from(f.u64_req("version")?)
+                    .map_err(|_| FrameError::field("version", "a version number below 2^32"))?,
                 ping_interval_ms: f.u64_req("ping_interval_ms")?,
                 ping_timeout_ms: f.u64_req("ping_timeout_ms")?,
                 max_frame_bytes: f.u64_req("max_frame_bytes")? as usize,
@@ -476,5 +478,28 @@ mod tests {
             let err = Frame::decode(bytes).unwrap_err();
             assert_eq!(err.code(), *code, "{:?}", String::from_utf8_lossy(bytes));
         }
+    }
+
+    #[test]
+    fn a_hello_version_too_big_for_u32_is_an_error_not_a_wrap() {
+        let hello = |version: u64| {
+            format!(
+                r#"{{"type":"hello","version":{version},"ping_interval_ms":1,"ping_timeout_ms":1,"max_frame_bytes":1}}"#
+            )
+        };
+        let err = Frame::decode(hello(4_294_967_297).as_bytes()).unwrap_err();
+        assert_eq!(err.code(), "invalid_frame");
+        assert!(err.to_string().contains("version"), "{err}");
+        let ok = Frame::decode(hello(4_294_967_295).as_bytes()).unwrap();
+        assert!(
+            matches!(
+                ok,
+                Frame::Hello {
+                    version: u32::MAX,
+                    ..
+                }
+            ),
+            "{ok:?}"
+        );
     }
 }
