@@ -227,11 +227,19 @@ fn lean_fields(o: &mut Vec<u8>, names: &mut NameGroups, fields: &[Field]) {
     o.push(b'}');
 }
 
-/// `,"name":`.
+/// `,"name":`. Field names are the dissector's constants, dotted lower-case ASCII (the test
+/// `field_names_need_no_json_escape` holds every registered name to that), so they are copied
+/// without the escape check, which was a quarter of the writer's instructions per packet.
 fn key(o: &mut Vec<u8>, name: &str) {
+    debug_assert!(plain_name(name), "field name {name:?} would need escaping");
     o.extend_from_slice(b",\"");
-    escaped(o, name);
+    o.extend_from_slice(name.as_bytes());
     o.extend_from_slice(b"\":");
+}
+
+/// Whether a name can go into JSON as it is: no quote, backslash or control character.
+fn plain_name(name: &str) -> bool {
+    !name.bytes().any(|c| c < 0x20 || c == b'"' || c == b'\\')
 }
 
 /// End of a chain in [`Layout::next`].
@@ -658,6 +666,21 @@ fn needs_escape(w: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_names_need_no_json_escape() {
+        let names = crate::dissect::field_names();
+        assert!(names.len() > 200);
+        for name in names {
+            assert!(plain_name(name), "{name:?}");
+            assert!(
+                name.bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._".contains(&c)),
+                "{name:?}"
+            );
+        }
+        assert!(!plain_name("a\"b") && !plain_name("a\\b") && !plain_name("a\nb"));
+    }
 
     #[test]
     fn strings_escape_like_serde_json() {
