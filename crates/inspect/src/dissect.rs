@@ -575,6 +575,9 @@ impl<'a> LayerBuilder<'a> {
     #[inline]
     fn note(&mut self, note: impl Into<Cow<'static, str>>) {
         if self.keep {
+            if self.notes.capacity() == 0 {
+                self.notes = crate::model::note_vec();
+            }
             self.notes.push(note.into());
         }
     }

@@ -276,40 +276,78 @@ pub struct Layer {
     pub notes: Vec<Cow<'static, str>>,
 }
 
-thread_local! {
-    /// Field vectors of dropped layers, kept for the next dissections on this thread: a packet
-    /// has a field vector per layer, a TCP or IPv4 one is too big for the allocator's fast
-    /// per-thread cache, and allocating and freeing them was a fifth of a full dissection
-    /// (callgrind). Bounded, so memory stays flat.
-    static FIELD_POOL: std::cell::RefCell<Vec<Vec<Field>>> = const { std::cell::RefCell::new(Vec::new()) };
+/// Buffers of dropped layers, kept for the next dissections on this thread: a packet has a
+/// field vector, a summary and a note list per layer, a TCP or IPv4 field vector is too big
+/// for the allocator's fast per-thread cache, and allocating and freeing these was a fifth of
+/// a full dissection (callgrind). Each list is bounded, so memory stays flat.
+#[derive(Default)]
+struct LayerPool {
+    fields: Vec<Vec<Field>>,
+    summaries: Vec<String>,
+    notes: Vec<Vec<Cow<'static, str>>>,
 }
 
-/// Vectors kept in [`FIELD_POOL`] at most: a few packets' worth.
-const FIELD_POOL_MAX: usize = 32;
+thread_local! {
+    static POOL: std::cell::RefCell<LayerPool> = std::cell::RefCell::new(LayerPool::default());
+}
+
+/// Buffers kept per kind at most: a few packets' worth.
+const POOL_MAX: usize = 32;
+
+/// Take from the pool with `pick`, or make a new buffer with `Default`.
+fn from_pool<T: Default>(pick: impl FnOnce(&mut LayerPool) -> Option<T>) -> T {
+    POOL.try_with(|pool| pool.try_borrow_mut().ok().and_then(|mut p| pick(&mut p)))
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
 
 /// A cleared field vector with room for `capacity` fields, from the pool when it has one.
 pub(crate) fn field_vec(capacity: usize) -> Vec<Field> {
-    let mut v = FIELD_POOL
-        .try_with(|pool| pool.try_borrow_mut().ok().and_then(|mut p| p.pop()))
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    let mut v = from_pool(|p| p.fields.pop());
     v.reserve_exact(capacity);
     v
 }
 
+/// An empty string with room for a summary line, from the pool when it has one.
+pub(crate) fn summary_string() -> String {
+    let mut s = from_pool(|p| p.summaries.pop());
+    s.reserve(80);
+    s
+}
+
+/// An empty note list, from the pool when it has one.
+pub(crate) fn note_vec() -> Vec<Cow<'static, str>> {
+    from_pool(|p| p.notes.pop())
+}
+
 impl Drop for Layer {
     fn drop(&mut self) {
-        if self.fields.capacity() == 0 {
+        if self.fields.capacity() == 0 && self.summary.capacity() == 0 && self.notes.capacity() == 0
+        {
             return;
         }
-        let mut fields = std::mem::take(&mut self.fields);
-        fields.clear();
-        let _ = FIELD_POOL.try_with(|pool| {
-            if let Ok(mut pool) = pool.try_borrow_mut()
-                && pool.len() < FIELD_POOL_MAX
-            {
-                pool.push(fields);
+        let fields = std::mem::take(&mut self.fields);
+        let summary = std::mem::take(&mut self.summary);
+        let notes = std::mem::take(&mut self.notes);
+        let _ = POOL.try_with(|pool| {
+            let Ok(mut pool) = pool.try_borrow_mut() else {
+                return;
+            };
+            if fields.capacity() > 0 && pool.fields.len() < POOL_MAX {
+                let mut fields = fields;
+                fields.clear();
+                pool.fields.push(fields);
+            }
+            if summary.capacity() > 0 && pool.summaries.len() < POOL_MAX {
+                let mut summary = summary;
+                summary.clear();
+                pool.summaries.push(summary);
+            }
+            if notes.capacity() > 0 && pool.notes.len() < POOL_MAX {
+                let mut notes = notes;
+                notes.clear();
+                pool.notes.push(notes);
             }
         });
     }

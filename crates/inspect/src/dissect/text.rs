@@ -14,7 +14,8 @@ pub(crate) struct Line(String);
 
 impl Line {
     pub(crate) fn new() -> Self {
-        Line(String::with_capacity(80))
+        // A string a dropped layer gave back, when there is one (see `model::summary_string`).
+        Line(crate::model::summary_string())
     }
 
     pub(crate) fn s(&mut self, text: &str) -> &mut Self {
