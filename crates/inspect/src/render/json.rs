@@ -104,7 +104,7 @@ fn head(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock, ts: bool) -> io::Result<
         string(o, &dst);
     }
     o.extend_from_slice(b",\"protocol\":");
-    string(o, top_protocol(p));
+    constant(o, top_protocol(p));
     o.extend_from_slice(b",\"chain\":\"");
     for (i, l) in p.dissection.layers.iter().enumerate() {
         if i > 0 {
@@ -113,7 +113,7 @@ fn head(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock, ts: bool) -> io::Result<
         o.push(b'L');
         num(o, u64::from(l.osi.number()));
         o.push(b' ');
-        escaped(o, l.protocol);
+        o.extend_from_slice(l.protocol.as_bytes());
     }
     o.extend_from_slice(b"\",\"info\":\"");
     // Escaping piece by piece is escaping the whole: escapes are per character.
@@ -165,11 +165,11 @@ fn lean(o: &mut Vec<u8>, names: &mut NameGroups, p: &Packet, clock: &mut Clock) 
 
 fn lean_layer(o: &mut Vec<u8>, names: &mut NameGroups, l: &Layer) {
     o.extend_from_slice(b"{\"protocol\":");
-    string(o, l.protocol);
+    constant(o, l.protocol);
     o.extend_from_slice(b",\"osi\":");
     num(o, u64::from(l.osi.number()));
     o.extend_from_slice(b",\"tcpip\":");
-    string(o, l.tcpip.name());
+    constant(o, l.tcpip.name());
     o.extend_from_slice(b",\"start\":");
     num(o, l.byte_range.start as u64);
     o.extend_from_slice(b",\"end\":");
@@ -447,13 +447,13 @@ fn detailed(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock) -> io::Result<()> {
 
 fn detailed_layer(o: &mut Vec<u8>, l: &Layer) {
     o.extend_from_slice(b"{\"protocol\":");
-    string(o, l.protocol);
+    constant(o, l.protocol);
     o.extend_from_slice(b",\"osi\":");
     num(o, u64::from(l.osi.number()));
     o.extend_from_slice(b",\"osi_name\":");
-    string(o, l.osi.name());
+    constant(o, l.osi.name());
     o.extend_from_slice(b",\"tcpip\":");
-    string(o, l.tcpip.name());
+    constant(o, l.tcpip.name());
     o.extend_from_slice(b",\"summary\":");
     string(o, &l.summary);
     o.extend_from_slice(b",\"start\":");
@@ -525,6 +525,15 @@ fn value(o: &mut Vec<u8>, v: &Value) {
 
 /// A JSON string with the escapes serde_json uses: `\"`, `\\`, `\b \f \n \r \t`, other control
 /// characters as `\u00XX`; everything else (UTF-8 included) as is.
+/// A JSON string for a name the code itself defines (protocol and layer names: `"IPv4"`,
+/// `"802.1Q"`, `"Internet"`): nothing to escape, so no check (a debug assertion guards it).
+fn constant(o: &mut Vec<u8>, s: &'static str) {
+    debug_assert!(plain_name(s), "{s:?} would need escaping");
+    o.push(b'"');
+    o.extend_from_slice(s.as_bytes());
+    o.push(b'"');
+}
+
 fn string(o: &mut Vec<u8>, s: &str) {
     o.push(b'"');
     escaped(o, s);
