@@ -474,7 +474,7 @@ impl<'a> LayerBuilder<'a> {
     /// is neither grown nor allocated at all in a summaries-only dissection.
     #[cold]
     fn reserve_fields(&mut self) {
-        self.fields = crate::model::field_vec(field_capacity(self.protocol));
+        self.fields.reserve_exact(field_capacity(self.protocol));
     }
 
     /// Read a byte and record it as a numeric field.
@@ -575,9 +575,6 @@ impl<'a> LayerBuilder<'a> {
     #[inline]
     fn note(&mut self, note: impl Into<Cow<'static, str>>) {
         if self.keep {
-            if self.notes.capacity() == 0 {
-                self.notes = crate::model::note_vec();
-            }
             self.notes.push(note.into());
         }
     }

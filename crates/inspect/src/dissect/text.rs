@@ -21,8 +21,7 @@ pub(crate) struct Line(String);
 
 impl Line {
     pub(crate) fn new() -> Self {
-        // A string a dropped layer gave back, when there is one (see `model::summary_string`).
-        Line(crate::model::summary_string())
+        Line(String::with_capacity(80))
     }
 
     pub(crate) fn s(&mut self, text: &str) -> &mut Self {
