@@ -18,7 +18,11 @@ measure() { # name, command...: prints "name wall user maxrss" for the best (low
   local name=$1; shift
   local best=""
   for _ in $(seq "$rounds"); do
-    /usr/bin/time -f "%e %U %S %M" -o /tmp/netlab-bench.time "$@" > /dev/null 2>/dev/null
+    if ! /usr/bin/time -f "%e %U %S %M" -o /tmp/netlab-bench.time "$@" > /dev/null 2>/dev/null; then
+      # An older binary without an option, say: report it and go on with the next command.
+      echo "| $name | failed ($(head -1 /tmp/netlab-bench.time)) | | | |"
+      return
+    fi
     read -r wall user sys rss < /tmp/netlab-bench.time
     user=$(awk "BEGIN{print $user + $sys}")
     if [ -z "$best" ] || awk "BEGIN{exit !($user < ${best#* })}" </dev/null 2>/dev/null; then
@@ -36,6 +40,7 @@ echo "| command | wall | CPU (user+sys) | packets per CPU second | peak RSS |"
 echo "|---|---|---|---|---|"
 measure "netlab inspect read" "$netlab" inspect read "$file"
 measure "netlab inspect read --json" "$netlab" inspect read "$file" --json
+measure "netlab inspect read --json --detail" "$netlab" inspect read "$file" --json --detail
 measure "netlab inspect read --stats" "$netlab" inspect read "$file" --stats
 measure "tshark -n -r" tshark -n -r "$file"
 measure "tcpdump -n -r" tcpdump -n -r "$file"
