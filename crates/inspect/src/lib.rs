@@ -14,7 +14,9 @@
 //! - [`filter`]: the display filter language (`tcp and port 7007`, `ip.ttl > 60`), parsed once, tested per packet.
 //! - [`render`]: the views: one line per packet, layer tree, coloured hex dump, JSON, statistics.
 //! - [`craft`]: frames built byte by byte with correct lengths and checksums (fixtures, tests, lessons).
-//! - [`dissect`]: the pure dissector, `(link type, bytes) -> Dissection`, one submodule per protocol.
+//! - [`dissect`]: the pure dissector, `(link type, bytes) -> Dissection`, one submodule per protocol;
+//!   in full (every field and note) or summaries-only (what the one-line view needs, about twice
+//!   as fast: see `dissect::Context::summaries_only`).
 //! - [`flows`]: the flow tracker: stream index, relative seq/ack, TCP hints, conversations, follow-stream.
 
 pub mod capfile;
