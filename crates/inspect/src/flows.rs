@@ -852,30 +852,32 @@ fn add_tcp_fields(
     // After the ports, where Wireshark lists the stream index and sequence numbers.
     let pos = layer.fields.len().min(2);
     layer.fields.splice(pos..pos, relative);
-    let mut scaled = Vec::with_capacity(2);
-    scaled.push(field(
+    let scaled = field(
         "tcp.window_size",
         "Window (scaled)",
         window.into(),
         start + 14,
         2,
-    ));
-    if let Some(shift) = rel.scale {
-        scaled.push(field(
+    );
+    let factor = rel.scale.map(|shift| {
+        field(
             "tcp.window_size_scalefactor",
             "Window scale factor",
             1 << shift,
             start + 14,
             2,
-        ));
-    }
-    // Next to the raw window.
+        )
+    });
+    // Next to the raw window. Inserted in place: no temporary vector per TCP segment.
     let pos = layer
         .fields
         .iter()
         .position(|f| f.name == "tcp.window_size_value")
         .map_or(layer.fields.len(), |i| i + 1);
-    layer.fields.splice(pos..pos, scaled);
+    layer.fields.insert(pos, scaled);
+    if let Some(factor) = factor {
+        layer.fields.insert(pos + 1, factor);
+    }
     relative_summary(d, rel, tcp, ports);
 }
 
