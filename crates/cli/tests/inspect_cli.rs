@@ -29,6 +29,13 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Each line parsed as one JSON value.
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("valid JSON"))
+        .collect()
+}
+
 fn temp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("netlab-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -99,10 +106,7 @@ fn json_is_one_object_per_packet() {
     let f = fixture();
     let o = netlab(&["inspect", "read", f.to_str().unwrap(), "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let rows: Vec<serde_json::Value> = stdout(&o)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("valid JSON"))
-        .collect();
+    let rows = json_lines(&stdout(&o));
     assert_eq!(rows.len(), 12);
     assert_eq!(rows[0]["number"], 1);
     assert_eq!(rows[0]["protocol"], "TCP");
@@ -116,10 +120,7 @@ fn json_is_one_object_per_packet() {
     // --detail adds them back: the full schema.
     let o = netlab(&["inspect", "read", f.to_str().unwrap(), "--json", "--detail"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let rows: Vec<serde_json::Value> = stdout(&o)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("valid JSON"))
-        .collect();
+    let rows = json_lines(&stdout(&o));
     assert_eq!(rows.len(), 12);
     assert_eq!(
         rows[3]["layers"][3]["fields"][0]["name"],
@@ -306,9 +307,8 @@ fn interfaces_lists_loopback() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("up, loopback"), "{}", stdout(&o));
     let o = netlab(&["inspect", "interfaces", "--json"]);
-    let lo = stdout(&o)
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+    let lo = json_lines(&stdout(&o))
+        .into_iter()
         .find(|v| v["name"] == "lo")
         .expect("lo listed");
     assert_eq!(lo["loopback"], true);
@@ -386,10 +386,7 @@ fn live_capture_shows_each_datagram_once_then_stops_at_count() {
     assert!(status.success());
     let mut out = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
-    let rows: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = json_lines(&out);
     assert_eq!(rows.len(), 3, "{out}");
     for r in &rows {
         assert_eq!(r["dst"], format!("127.0.0.1:{port}"));
@@ -434,10 +431,7 @@ fn follow_shows_both_sides_of_the_stream_in_order() {
         "0",
         "--json",
     ]);
-    let rows: Vec<serde_json::Value> = stdout(&o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = json_lines(&stdout(&o));
     assert_eq!(rows[0]["kind"], "stream");
     assert_eq!(rows[0]["server_bytes"], 3670);
     assert_eq!(rows[1]["from"], "client");
@@ -462,9 +456,8 @@ fn flow_annotations_and_conversations_come_from_the_tracker() {
         "{out}"
     );
     let o = netlab(&["inspect", "read", f, "--stats", "--json"]);
-    let conv = stdout(&o)
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+    let conv = json_lines(&stdout(&o))
+        .into_iter()
         .find(|v| v["kind"] == "conversation")
         .expect("a conversation row");
     assert_eq!(conv["a"], "127.0.0.1:48068");

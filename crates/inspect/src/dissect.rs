@@ -29,7 +29,7 @@ mod ipv4;
 mod ipv6;
 mod link;
 mod tcp;
-mod text;
+pub(crate) mod text;
 mod tls;
 mod udp;
 mod websocket;
@@ -297,14 +297,9 @@ impl<'a> Dissector<'a> {
 
     fn finish(mut self) -> Dissection {
         link::note_padding(&mut self);
-        // The top layer (the last one that is not "malformed") is the one whose summary the
-        // Info column shows: write it if it was left for later.
-        let top = self
-            .out
-            .layers
-            .iter()
-            .rposition(|l| l.protocol != "malformed");
-        if let Some(top) = top.filter(|&t| t < PENDING_SLOTS)
+        // The top layer's summary is the one the Info column shows: write it if it was left
+        // for later.
+        if let Some(top) = self.out.top_index().filter(|&t| t < PENDING_SLOTS)
             && let Some(summary) = self.pending[top].take()
         {
             self.out.layers[top].summary = summary.write();

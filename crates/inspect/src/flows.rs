@@ -24,7 +24,9 @@ use std::ops::Range;
 use serde::Serialize;
 
 use crate::dissect::{AppProtocol, Context, dissect_with, tcp_summary_line};
-use crate::model::{Dissection, Field, FlowAnnotation, RawPacket, TcpSummary, Timestamp, Value};
+use crate::model::{
+    Dissection, Field, FlowAnnotation, Layer, RawPacket, TcpSummary, Timestamp, Value,
+};
 
 /// The field names the tracker adds to a dissection (part of [`crate::dissect::field_names`]).
 pub(crate) const FIELDS: &[&str] = &[
@@ -434,9 +436,8 @@ impl FlowTracker {
         };
         if self.summaries_only {
             // Only the top layer's summary is shown (and written) in this mode.
-            let top = d.layers.iter().rposition(|l| l.protocol != "malformed");
-            if top.is_some_and(|t| d.layers[t].protocol == "TCP") {
-                relative_summary(d, relative, &tcp, (src.port(), dst.port()));
+            if let Some(top) = d.top_index().filter(|&t| d.layers[t].protocol == "TCP") {
+                relative_summary(&mut d.layers[top], relative, &tcp, (src.port(), dst.port()));
             }
         } else {
             add_tcp_fields(d, index, relative, &tcp, (src.port(), dst.port()));
@@ -808,6 +809,13 @@ struct Relative {
     scale: Option<u8>,
 }
 
+impl Relative {
+    /// The segment's window in bytes: the header's value, scaled once scaling is agreed.
+    fn window(&self, tcp: &TcpSummary) -> u32 {
+        u32::from(tcp.window) << self.scale.unwrap_or(0)
+    }
+}
+
 /// Add `tcp.stream`, the relative `tcp.seq` / `tcp.ack` at the raw fields' bytes and the scaled
 /// window, then rewrite the TCP summary with these numbers, as Wireshark shows them.
 fn add_tcp_fields(
@@ -829,7 +837,7 @@ fn add_tcp_fields(
         offset,
         len,
     };
-    let window = u32::from(tcp.window) << rel.scale.unwrap_or(0);
+    let window = rel.window(tcp);
     // Without the ACK flag the number means nothing; Wireshark still shows it, unrelativised.
     let ack = rel.ack.unwrap_or(tcp.ack);
     let relative = [
@@ -878,15 +886,12 @@ fn add_tcp_fields(
     if let Some(factor) = factor {
         layer.fields.insert(pos + 1, factor);
     }
-    relative_summary(d, rel, tcp, ports);
+    relative_summary(layer, rel, tcp, ports);
 }
 
-/// Rewrite the TCP summary with the relative numbers and the scaled window.
-fn relative_summary(d: &mut Dissection, rel: Relative, tcp: &TcpSummary, ports: (u16, u16)) {
-    let Some(layer) = d.layers.iter_mut().find(|l| l.protocol == "TCP") else {
-        return;
-    };
-    let window = u32::from(tcp.window) << rel.scale.unwrap_or(0);
+/// Rewrite the TCP layer's summary with the relative numbers and the scaled window.
+fn relative_summary(layer: &mut Layer, rel: Relative, tcp: &TcpSummary, ports: (u16, u16)) {
+    let window = rel.window(tcp);
     layer.summary = tcp_summary_line(
         ports.0,
         ports.1,

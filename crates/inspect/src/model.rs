@@ -349,6 +349,18 @@ impl Dissection {
             .find(|f| f.name == name)
     }
 
+    /// Where the top layer is: the innermost one that is not "malformed" (a malformed layer
+    /// names the one before it). Its protocol is the Protocol column and its summary the Info
+    /// column, which is why a summaries-only dissection writes only its summary.
+    pub fn top_index(&self) -> Option<usize> {
+        self.layers.iter().rposition(|l| l.protocol != "malformed")
+    }
+
+    /// The top layer (see [`Dissection::top_index`]).
+    pub fn top_layer(&self) -> Option<&Layer> {
+        self.top_index().map(|i| &self.layers[i])
+    }
+
     /// The first layer with this protocol name.
     pub fn layer(&self, protocol: &str) -> Option<&Layer> {
         self.layers.iter().find(|l| l.protocol == protocol)

@@ -7,6 +7,7 @@ use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{info_pieces, rfc3339};
+use crate::dissect::text::PAIRS;
 use crate::model::{Packet, Timestamp, Value};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -73,17 +74,6 @@ fn digits_at(out: &mut [u8], mut n: u64) {
         out[end - 1] = b'0' + (n % 10) as u8;
     }
 }
-
-/// "00", "01", ... "99".
-const PAIRS: [[u8; 2]; 100] = {
-    let mut t = [[0u8; 2]; 100];
-    let mut i = 0;
-    while i < 100 {
-        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
-        i += 1;
-    }
-    t
-};
 
 pub(crate) fn ipv4(o: &mut Vec<u8>, a: Ipv4Addr) {
     // Built in a stack buffer and appended once, rather than eight appends.

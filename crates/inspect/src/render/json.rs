@@ -130,14 +130,8 @@ fn lean(o: &mut Vec<u8>, names: &mut NameGroups, p: &Packet, clock: &mut Clock) 
         o.extend_from_slice(b",\"stream\":");
         num(o, u64::from(flow.stream));
         if !flow.notes.is_empty() {
-            o.extend_from_slice(b",\"flow_notes\":[");
-            for (i, n) in flow.notes.iter().enumerate() {
-                if i > 0 {
-                    o.push(b',');
-                }
-                string(o, n);
-            }
-            o.push(b']');
+            o.extend_from_slice(b",\"flow_notes\":");
+            strings(o, &flow.notes);
         }
         if let Some(seq) = flow.rel_seq {
             o.extend_from_slice(b",\"rel_seq\":");
@@ -461,14 +455,9 @@ fn detailed_layer(o: &mut Vec<u8>, l: &Layer) {
     o.extend_from_slice(b",\"end\":");
     num(o, l.byte_range.end as u64);
     reason(o, &l.reason);
-    o.extend_from_slice(b",\"notes\":[");
-    for (i, n) in l.notes.iter().enumerate() {
-        if i > 0 {
-            o.push(b',');
-        }
-        string(o, n);
-    }
-    o.extend_from_slice(b"],\"fields\":[");
+    o.extend_from_slice(b",\"notes\":");
+    strings(o, &l.notes);
+    o.extend_from_slice(b",\"fields\":[");
     for (i, f) in l.fields.iter().enumerate() {
         if i > 0 {
             o.push(b',');
@@ -532,6 +521,18 @@ fn constant(o: &mut Vec<u8>, s: &'static str) {
     o.push(b'"');
     o.extend_from_slice(s.as_bytes());
     o.push(b'"');
+}
+
+/// A JSON array of strings (notes).
+fn strings<S: AsRef<str>>(o: &mut Vec<u8>, items: &[S]) {
+    o.push(b'[');
+    for (i, s) in items.iter().enumerate() {
+        if i > 0 {
+            o.push(b',');
+        }
+        string(o, s.as_ref());
+    }
+    o.push(b']');
 }
 
 fn string(o: &mut Vec<u8>, s: &str) {

@@ -124,13 +124,7 @@ fn line(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock, time: TimeFormat, style:
     }
     o.extend_from_slice(b"  ");
     let malformed = p.dissection.malformed.is_some();
-    let osi = p
-        .dissection
-        .layers
-        .iter()
-        .rev()
-        .find(|l| l.protocol != "malformed")
-        .map(|l| l.osi);
+    let osi = p.dissection.top_layer().map(|l| l.osi);
     let code = match osi {
         Some(osi) if style.color => layer_color(osi, malformed),
         _ => "",

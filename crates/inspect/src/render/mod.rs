@@ -239,13 +239,7 @@ pub fn endpoints(p: &Packet) -> (String, String) {
 
 /// The Protocol column: the innermost decoded layer (a "malformed" layer names the one before).
 pub fn top_protocol(p: &Packet) -> &'static str {
-    let layers = &p.dissection.layers;
-    layers
-        .iter()
-        .rev()
-        .find(|l| l.protocol != "malformed")
-        .map(|l| l.protocol)
-        .unwrap_or("-")
+    p.dissection.top_layer().map_or("-", |l| l.protocol)
 }
 
 /// The Info column: the innermost layer's summary, flow hints first ("[SYN, handshake 1/3]").
@@ -270,8 +264,7 @@ pub(crate) fn info_pieces<'p>(p: &'p Packet, mut put: impl FnMut(&'p str)) {
             put("] ");
         }
     }
-    let layers = &p.dissection.layers;
-    if let Some(last) = layers.iter().rev().find(|l| l.protocol != "malformed") {
+    if let Some(last) = p.dissection.top_layer() {
         put(&last.summary);
         empty &= last.summary.is_empty();
     }
