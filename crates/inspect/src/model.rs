@@ -56,6 +56,19 @@ pub struct RawPacket {
     pub bytes: Vec<u8>,
 }
 
+impl RawPacket {
+    /// A packet with no bytes and no allocation: what a reader's `read_into` is handed the first
+    /// time, to be overwritten (so its time and link type mean nothing).
+    pub fn empty() -> Self {
+        RawPacket {
+            ts: Timestamp::default(),
+            link_type: LinkType::ETHERNET,
+            orig_len: 0,
+            bytes: Vec::new(),
+        }
+    }
+}
+
 /// The seven OSI layers. The Internet does not follow this model (session and presentation live
 /// inside applications), which is why every [`Layer`] also carries its [`TcpIpLayer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -7,6 +7,18 @@
 //!
 //! A broken file is an [`InspectError::Malformed`] or [`InspectError::Truncated`] naming the byte
 //! offset and the record number, and the packets before the break are still delivered.
+//!
+//! Two ways to take packets out of a reader, one code path underneath:
+//!
+//! - [`CaptureReader::next_packet`] (and the [`Packets`] iterator) hands out a new
+//!   [`RawPacket`] each time, for callers that keep the packets they read.
+//! - [`CaptureReader::read_into`] refills a packet the caller already has, reusing its byte
+//!   buffer. A caller that looks at each packet and moves on (print a line, count, filter) thus
+//!   allocates nothing per packet. The malloc and free of a fresh `Vec` are a fifth of reading
+//!   a pcapng packet and two fifths of a pcap one (`examples/read_loop.rs` counts them: 941
+//!   against 751 instructions per packet, and 477 against 286).
+//!
+//! `next_packet` is `read_into` on a fresh packet, so both see the same packets and errors.
 
 mod pcap;
 mod pcapng;
@@ -87,9 +99,18 @@ impl<R: Read> CaptureReader<R> {
 
     /// The next packet, `Ok(None)` at a clean end of file.
     pub fn next_packet(&mut self) -> Result<Option<RawPacket>> {
+        let mut packet = RawPacket::empty();
+        Ok(self.read_into(&mut packet)?.then_some(packet))
+    }
+
+    /// Read the next packet into `packet`, overwriting all of it and reusing the capacity of
+    /// `packet.bytes`: `Ok(true)` when a packet was read, `Ok(false)` at a clean end of file
+    /// (`packet` is then left as it was). The errors are those of [`Self::next_packet`]; after
+    /// one, `packet` holds no packet in particular (its bytes may be half overwritten).
+    pub fn read_into(&mut self, packet: &mut RawPacket) -> Result<bool> {
         match self {
-            CaptureReader::Pcap(r) => r.next_packet(),
-            CaptureReader::Pcapng(r) => r.next_packet(),
+            CaptureReader::Pcap(r) => r.read_into(packet),
+            CaptureReader::Pcapng(r) => r.read_into(packet),
         }
     }
 
@@ -245,10 +266,25 @@ impl<R: Read> Source<R> {
         Ok(())
     }
 
-    /// Read exactly `len` bytes into a new vector (packet data), or fail like [`Self::read_exact`].
-    fn read_vec(&mut self, len: usize, place: Place, what: &str) -> Result<Vec<u8>> {
+    /// Replace the contents of `out` with exactly `len` bytes (packet data), or fail like
+    /// [`Self::read_exact`]. The bytes are appended straight from the read buffer: no zero
+    /// filling first, and no allocation when `out` already has the room (a reused packet).
+    fn read_data_into(
+        &mut self,
+        out: &mut Vec<u8>,
+        len: usize,
+        place: Place,
+        what: &str,
+    ) -> Result<()> {
         let start = self.offset;
-        let mut out = Vec::with_capacity(len);
+        out.clear();
+        if out.capacity() < len {
+            // A fresh vector, or a reused one meeting a bigger packet than ever: one allocation
+            // of exactly the packet's size. Not `reserve`: growing would copy the stale bytes
+            // (realloc does not know they are dead), and its amortising arithmetic measurably
+            // slowed `next_packet`, whose vectors are always fresh.
+            *out = Vec::with_capacity(len);
+        }
         while out.len() < len {
             let piece = self.chunk(len - out.len())?;
             if piece.is_empty() {
@@ -260,7 +296,7 @@ impl<R: Read> Source<R> {
             }
             out.extend_from_slice(piece);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Skip `n` bytes (used for blocks we do not understand).

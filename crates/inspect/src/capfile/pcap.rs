@@ -105,13 +105,20 @@ impl<R: Read> PcapReader<R> {
 
     /// The next packet, `Ok(None)` at a clean end of file (end exactly between records).
     pub fn next_packet(&mut self) -> Result<Option<RawPacket>> {
+        let mut packet = RawPacket::empty();
+        Ok(self.read_into(&mut packet)?.then_some(packet))
+    }
+
+    /// Read the next packet into `packet`, reusing its byte buffer; `Ok(false)` at a clean end
+    /// of file. See [`super::CaptureReader::read_into`].
+    pub fn read_into(&mut self, packet: &mut RawPacket) -> Result<bool> {
         let record = self.record + 1;
         let start = self.src.offset();
         let mut h = [0u8; 24];
         let hlen = 16 + self.extra;
         let got = self.src.read_full(&mut h[..hlen])?;
         if got == 0 {
-            return Ok(None);
+            return Ok(false);
         }
         if got < hlen {
             return Err(InspectError::Truncated {
@@ -134,18 +141,19 @@ impl<R: Read> PcapReader<R> {
                 ),
             });
         }
-        let bytes = self
-            .src
-            .read_vec(incl as usize, Place::Record(record), "the packet data")?;
+        self.src.read_data_into(
+            &mut packet.bytes,
+            incl as usize,
+            Place::Record(record),
+            "the packet data",
+        )?;
         self.record = record;
-        Ok(Some(RawPacket {
-            ts: self.timestamp(secs, frac),
-            link_type: self.link_type,
-            // Some writers leave orig_len 0 or smaller than what they kept; never report a packet
-            // as shorter on the wire than in the file.
-            orig_len: orig.max(incl),
-            bytes,
-        }))
+        packet.ts = self.timestamp(secs, frac);
+        packet.link_type = self.link_type;
+        // Some writers leave orig_len 0 or smaller than what they kept; never report a packet as
+        // shorter on the wire than in the file.
+        packet.orig_len = orig.max(incl);
+        Ok(true)
     }
 
     fn timestamp(&self, secs: u32, frac: u32) -> Timestamp {

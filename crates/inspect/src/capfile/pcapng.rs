@@ -99,7 +99,8 @@ pub struct PcapngReader<R> {
     block: u64,
     /// Packets delivered so far.
     packets: u64,
-    /// Reused for block bodies and skipped bytes, so reading allocates only the packet itself.
+    /// Reused for block bodies and skipped bytes, so reading allocates nothing but the packet
+    /// itself (and not even that through `read_into`).
     scratch: Vec<u8>,
 }
 
@@ -137,11 +138,19 @@ impl<R: Read> PcapngReader<R> {
 
     /// The next packet, `Ok(None)` at a clean end of file.
     pub fn next_packet(&mut self) -> Result<Option<RawPacket>> {
+        let mut packet = RawPacket::empty();
+        Ok(self.read_into(&mut packet)?.then_some(packet))
+    }
+
+    /// Read the next packet into `packet`, reusing its byte buffer; `Ok(false)` at a clean end
+    /// of file. Section headers, interface descriptions and blocks that carry no packet are
+    /// consumed on the way. See [`super::CaptureReader::read_into`].
+    pub fn read_into(&mut self, packet: &mut RawPacket) -> Result<bool> {
         loop {
             let start = self.src.offset();
             let mut t = [0u8; 4];
             match self.src.read_full(&mut t)? {
-                0 => return Ok(None),
+                0 => return Ok(false),
                 4 => {}
                 got => {
                     return Err(
@@ -156,25 +165,36 @@ impl<R: Read> PcapngReader<R> {
             }
             let btype = self.endian.u32(&t);
             let body_len = self.read_block_len(start)?;
-            let packet = match btype {
+            let got_packet = match btype {
                 BT_IDB => {
                     self.read_idb(start, body_len)?;
-                    None
+                    false
                 }
-                BT_EPB => Some(self.read_epb(start, body_len)?),
-                BT_SPB => Some(self.read_spb(start, body_len)?),
-                BT_OBSOLETE_PB => Some(self.read_obsolete_pb(start, body_len)?),
+                BT_EPB => {
+                    self.read_epb(start, body_len, packet)?;
+                    true
+                }
+                BT_SPB => {
+                    self.read_spb(start, body_len, packet)?;
+                    true
+                }
+                BT_OBSOLETE_PB => {
+                    self.read_obsolete_pb(start, body_len, packet)?;
+                    true
+                }
                 _ => {
                     let what = format!("block type {btype:#x}");
                     self.src
                         .skip(u64::from(body_len), Place::Block(self.block), &what)?;
-                    None
+                    false
                 }
             };
+            // A packet whose closing length is wrong is an error, not a packet, even though
+            // `packet` is already filled.
             self.read_trailer(start, body_len)?;
-            if let Some(p) = packet {
+            if got_packet {
                 self.packets += 1;
-                return Ok(Some(p));
+                return Ok(true);
             }
         }
     }
@@ -286,8 +306,14 @@ impl<R: Read> PcapngReader<R> {
         Ok(())
     }
 
-    fn read_epb(&mut self, start: u64, body_len: u32) -> Result<RawPacket> {
-        self.read_timed_packet(start, body_len, "enhanced packet block", IdWidth::U32)
+    fn read_epb(&mut self, start: u64, body_len: u32, packet: &mut RawPacket) -> Result<()> {
+        self.read_timed_packet(
+            start,
+            body_len,
+            "enhanced packet block",
+            IdWidth::U32,
+            packet,
+        )
     }
 
     /// The body shared by the Enhanced Packet Block and the obsolete Packet Block: interface
@@ -299,7 +325,8 @@ impl<R: Read> PcapngReader<R> {
         body_len: u32,
         kind: &'static str,
         id: IdWidth,
-    ) -> Result<RawPacket> {
+        packet: &mut RawPacket,
+    ) -> Result<()> {
         if body_len < 20 {
             return Err(self.malformed(start, format!("{kind} too short")));
         }
@@ -329,20 +356,18 @@ impl<R: Read> PcapngReader<R> {
                 ),
             ));
         }
-        let bytes = self.read_data(caplen)?;
+        self.read_data(caplen, &mut packet.bytes)?;
         // Padding and options: skipped.
         self.read_body(body_len - 20 - caplen)?;
-        Ok(RawPacket {
-            ts: tsresol.to_timestamp(units, tsoffset),
-            link_type,
-            orig_len: orig.max(caplen),
-            bytes,
-        })
+        packet.ts = tsresol.to_timestamp(units, tsoffset);
+        packet.link_type = link_type;
+        packet.orig_len = orig.max(caplen);
+        Ok(())
     }
 
     /// Simple Packet Block: no timestamp and no captured length; the captured part is the
     /// original length capped by the block size and interface 0's snap length.
-    fn read_spb(&mut self, start: u64, body_len: u32) -> Result<RawPacket> {
+    fn read_spb(&mut self, start: u64, body_len: u32, packet: &mut RawPacket) -> Result<()> {
         if body_len < 4 {
             return Err(self.malformed(start, "simple packet block too short".into()));
         }
@@ -358,20 +383,24 @@ impl<R: Read> PcapngReader<R> {
         if snaplen != 0 {
             caplen = caplen.min(snaplen);
         }
-        let bytes = self.read_data(caplen)?;
+        self.read_data(caplen, &mut packet.bytes)?;
         self.read_body(body_len - 4 - caplen)?;
-        Ok(RawPacket {
-            // The format has no timestamp; zero says "unknown" honestly.
-            ts: Timestamp::default(),
-            link_type,
-            orig_len: orig,
-            bytes,
-        })
+        // The format has no timestamp; zero says "unknown" honestly (and must overwrite the
+        // previous packet's time in a reused `packet`).
+        packet.ts = Timestamp::default();
+        packet.link_type = link_type;
+        packet.orig_len = orig;
+        Ok(())
     }
 
     /// The Packet Block of pcapng drafts before EPB existed; some old tools still write it.
-    fn read_obsolete_pb(&mut self, start: u64, body_len: u32) -> Result<RawPacket> {
-        self.read_timed_packet(start, body_len, "packet block", IdWidth::U16)
+    fn read_obsolete_pb(
+        &mut self,
+        start: u64,
+        body_len: u32,
+        packet: &mut RawPacket,
+    ) -> Result<()> {
+        self.read_timed_packet(start, body_len, "packet block", IdWidth::U16, packet)
     }
 
     fn interface(&self, start: u64, id: u32) -> Result<&Interface> {
@@ -387,9 +416,13 @@ impl<R: Read> PcapngReader<R> {
         })
     }
 
-    fn read_data(&mut self, len: u32) -> Result<Vec<u8>> {
-        self.src
-            .read_vec(len as usize, Place::Block(self.block), "the packet data")
+    fn read_data(&mut self, len: u32, out: &mut Vec<u8>) -> Result<()> {
+        self.src.read_data_into(
+            out,
+            len as usize,
+            Place::Block(self.block),
+            "the packet data",
+        )
     }
 
     /// Read `len` bytes into the scratch buffer.

@@ -479,3 +479,251 @@ fn tshark_reads_what_we_write() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+// `read_into` and `next_packet` must be the same reader: the same packets, and the same error
+// (offset, place and message) at the same point. The helpers below read a file both ways and
+// keep the error as its Debug text, which holds all three.
+
+/// Hands out at most 7 bytes per `read`, so that packet data arrives in several pieces and the
+/// read buffer runs dry inside records and blocks.
+struct Dribble<'a>(&'a [u8]);
+
+impl std::io::Read for Dribble<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(7).min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+/// Packets up to the end or the first error, and that error.
+type Outcome = (Vec<RawPacket>, Option<String>);
+
+fn by_next_packet<R: Read>(reader: R) -> Outcome {
+    let mut r = match CaptureReader::new(reader) {
+        Ok(r) => r,
+        Err(e) => return (Vec::new(), Some(format!("{e:?}"))),
+    };
+    let mut out = Vec::new();
+    loop {
+        match r.next_packet() {
+            Ok(Some(p)) => out.push(p),
+            Ok(None) => return (out, None),
+            Err(e) => return (out, Some(format!("{e:?}"))),
+        }
+    }
+}
+
+/// Like [`by_next_packet`], through one `RawPacket` refilled by `read_into`. It starts out
+/// holding a stale packet to prove that every field is overwritten.
+fn by_read_into<R: Read>(reader: R) -> Outcome {
+    let mut r = match CaptureReader::new(reader) {
+        Ok(r) => r,
+        Err(e) => return (Vec::new(), Some(format!("{e:?}"))),
+    };
+    let mut p = pkt(-7, 77, LinkType(4242), 999_999, &[0xee; 300]);
+    let mut out = Vec::new();
+    loop {
+        match r.read_into(&mut p) {
+            Ok(true) => out.push(p.clone()),
+            Ok(false) => return (out, None),
+            Err(e) => return (out, Some(format!("{e:?}"))),
+        }
+    }
+}
+
+/// Reads `file` both ways, whole and in dribbles, checks all four agree and returns the result.
+fn read_both_ways(file: &[u8], what: &str) -> Outcome {
+    let want = by_next_packet(file);
+    assert_eq!(by_read_into(file), want, "{what}: read_into");
+    assert_eq!(by_next_packet(Dribble(file)), want, "{what}: dribbled");
+    assert_eq!(
+        by_read_into(Dribble(file)),
+        want,
+        "{what}: read_into, dribbled"
+    );
+    want
+}
+
+fn fixture_files() -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng")
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn read_into_gives_the_packets_of_next_packet_on_every_fixture() {
+    let files = fixture_files();
+    let has = |ext: &str| files.iter().any(|f| f.extension().unwrap() == ext);
+    assert!(
+        has("pcap") && has("pcapng"),
+        "fixtures of both formats: {files:?}"
+    );
+    for path in files {
+        let name = path.display().to_string();
+        let file = std::fs::read(&path).unwrap();
+        let (packets, err) = read_both_ways(&file, &name);
+        assert_eq!(err, None, "{name}");
+        assert!(!packets.is_empty(), "{name}");
+        // And through the file itself, as `netlab inspect read` opens it.
+        let mut r = CaptureReader::open(&path).unwrap();
+        let mut p = RawPacket::empty();
+        let mut again = Vec::new();
+        while r.read_into(&mut p).unwrap() {
+            again.push(p.clone());
+        }
+        assert_eq!(again, packets, "{name}: opened by path");
+    }
+}
+
+/// Obsolete Packet Block: a 16-bit interface id and a 16-bit drop count where the EPB has a
+/// 32-bit interface id.
+fn obsolete_pb(ng: &mut Ng, iface: u16, units: u64, data: &[u8], orig: u32) {
+    let mut b = Vec::new();
+    b.extend_from_slice(&ng.u16(iface));
+    b.extend_from_slice(&ng.u16(0));
+    b.extend_from_slice(&ng.u32((units >> 32) as u32));
+    b.extend_from_slice(&ng.u32(units as u32));
+    b.extend_from_slice(&ng.u32(data.len() as u32));
+    b.extend_from_slice(&ng.u32(orig));
+    b.extend_from_slice(data);
+    ng.block(2, &b);
+}
+
+/// Every kind of pcapng block, packets big and small, and a second section in the other byte
+/// order.
+fn every_block_kind() -> (Vec<u8>, Vec<RawPacket>) {
+    let big = vec![0xab; 3000];
+    let mut a = Ng::new(false);
+    a.idb(1, 0, Some(9), None);
+    a.block(0x0000_0bad, b"not a packet");
+    a.epb(0, 5_000_000_007, &big, 3000);
+    a.block(0x0000_0005, &[0; 16]); // an Interface Statistics Block: skipped
+    a.spb(b"tiny", 64);
+    a.idb(101, 0, None, Some(10));
+    obsolete_pb(&mut a, 1, 2_500_000, b"old!", 4);
+    a.epb(0, 1, b"", 60);
+    let mut b = Ng::new(true);
+    b.idb(113, 2, None, None);
+    b.spb(b"snapped", 7);
+    b.epb(0, 3_000_000, b"end", 3);
+    let mut file = a.out;
+    file.extend_from_slice(&b.out);
+    let want = vec![
+        pkt(5, 7, LinkType::ETHERNET, 3000, &big),
+        pkt(0, 0, LinkType::ETHERNET, 64, b"tiny"),
+        pkt(12, 500_000_000, LinkType::RAW, 4, b"old!"),
+        pkt(0, 1, LinkType::ETHERNET, 60, b""),
+        pkt(0, 0, LinkType::LINUX_SLL, 7, b"sn"),
+        pkt(3, 0, LinkType::LINUX_SLL, 3, b"end"),
+    ];
+    (file, want)
+}
+
+#[test]
+fn read_into_reads_every_pcapng_block_kind_like_next_packet() {
+    let (file, want) = every_block_kind();
+    assert_eq!(read_both_ways(&file, "every block kind"), (want, None));
+}
+
+#[test]
+fn a_reused_packet_shrinks_to_each_small_packet_without_reallocating() {
+    let big = vec![0xee; 2000];
+    let sizes: [&[u8]; 4] = [&big, b"abc", b"", b"hello"];
+    let pcap = pcap_file(
+        false,
+        0xa1b2c3d4,
+        1,
+        &[
+            (1, 0, sizes[0], 2000),
+            (2, 0, sizes[1], 3),
+            (3, 0, sizes[2], 0),
+            (4, 0, sizes[3], 1500),
+        ],
+    );
+    let mut ng = Ng::new(false);
+    ng.idb(1, 0, None, None);
+    ng.epb(0, 1_000_000, sizes[0], 2000);
+    ng.spb(sizes[1], 3);
+    ng.epb(0, 3_000_000, sizes[2], 0);
+    ng.epb(0, 4_000_000, sizes[3], 1500);
+    for (name, file) in [("pcap", pcap), ("pcapng", ng.out)] {
+        let mut r = CaptureReader::new(&file[..]).unwrap();
+        let mut p = RawPacket::empty();
+        assert!(r.read_into(&mut p).unwrap());
+        assert_eq!(p.bytes, big, "{name}");
+        let (ptr, cap) = (p.bytes.as_ptr(), p.bytes.capacity());
+        for (i, want) in sizes.iter().enumerate().skip(1) {
+            assert!(r.read_into(&mut p).unwrap(), "{name} packet {}", i + 1);
+            assert_eq!(&p.bytes[..], *want, "{name} packet {}", i + 1);
+            assert_eq!(
+                (p.bytes.as_ptr(), p.bytes.capacity()),
+                (ptr, cap),
+                "{name} packet {}: the buffer is reused",
+                i + 1
+            );
+        }
+        let last = p.clone();
+        assert!(!r.read_into(&mut p).unwrap(), "{name}: end of file");
+        assert_eq!(p, last, "{name}: the end of file leaves the packet alone");
+        // The spb has no timestamp: the reused packet's time must be cleared, not kept.
+        if name == "pcapng" {
+            let mut r = CaptureReader::new(&file[..]).unwrap();
+            r.read_into(&mut p).unwrap();
+            r.read_into(&mut p).unwrap();
+            assert_eq!(p, pkt(0, 0, LinkType::ETHERNET, 3, b"abc"));
+        }
+    }
+}
+
+#[test]
+fn read_into_fails_where_next_packet_fails_on_every_cut() {
+    let (ng, _) = every_block_kind();
+    let pcap = pcap_file(
+        true,
+        0xa1b23c4d,
+        101,
+        &[(1, 2, &[0x45; 700], 700), (3, 4, b"x", 1), (5, 6, b"", 9)],
+    );
+    // A cut between blocks (records) is a clean, shorter file: 12 such ends in the pcapng (its
+    // 13 blocks but the last), 3 in the pcap (after the file header and the first two
+    // records). Every other cut is an error.
+    for (name, file, clean_cuts) in [("pcapng", ng, 12), ("pcap", pcap, 3)] {
+        let mut clean = 0;
+        for cut in 0..file.len() {
+            let (_, err) = read_both_ways(&file[..cut], &format!("{name} cut at {cut}"));
+            clean += usize::from(err.is_none());
+        }
+        assert_eq!(clean, clean_cuts, "{name}");
+    }
+    // The committed truncated capture, as it is.
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/truncated.pcap");
+    read_both_ways(&std::fs::read(path).unwrap(), "truncated.pcap");
+}
+
+#[test]
+fn read_into_fails_where_next_packet_fails_on_corrupt_bytes() {
+    let (file, _) = every_block_kind();
+    // Only the part before the big packet's data (its headers) and the small blocks after it;
+    // flipping a data byte changes a packet, not the reading.
+    let mut malformed = 0;
+    for at in (0..file.len()).filter(|i| !(120..3120).contains(i)) {
+        let mut bad = file.clone();
+        bad[at] ^= 0x55;
+        let (_, err) = read_both_ways(&bad, &format!("byte {at} flipped"));
+        malformed += usize::from(err.is_some_and(|e| e.starts_with("Malformed")));
+    }
+    assert!(malformed > 50, "the flips did hit headers: {malformed}");
+}
