@@ -134,7 +134,7 @@ impl Pkt {
             self.d
                 .layers
                 .last()
-                .map(|l| l.summary.clone())
+                .map(|l| l.summary.to_string())
                 .unwrap_or_default()
         }
     }
@@ -318,7 +318,7 @@ fn with_data_layer(p: &Pkt) -> Dissection {
         osi: netlab_inspect::OsiLayer::Application,
         tcpip: netlab_inspect::TcpIpLayer::Application,
         protocol: "Data",
-        summary: format!("{} bytes of application data", data.len()),
+        summary: format!("{} bytes of application data", data.len()).into(),
         fields: Vec::new(),
         byte_range: data,
         reason: None,

@@ -158,14 +158,22 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// Shows packets in the chosen view, one at a time.
 struct Pipeline {
     filter: Filter,
-    view: ViewArgs,
+    view: View,
+    /// Stream indexes, relative seq/ack, hints, WebSocket after an upgrade; conversations.
+    flows: FlowTracker,
+    /// The packet just pushed. It is refilled by the next one, which then reuses its storage
+    /// (see `FlowTracker::process_into`).
+    packet: Packet,
+    number: u64,
+    shown: u64,
+}
+
+/// The chosen view and what it keeps from packet to packet.
+struct View {
+    args: ViewArgs,
     style: Style,
     clock: Clock,
     stats: Stats,
-    /// Stream indexes, relative seq/ack, hints, WebSocket after an upgrade; conversations.
-    flows: FlowTracker,
-    number: u64,
-    shown: u64,
     header_done: bool,
 }
 
@@ -179,40 +187,62 @@ impl Pipeline {
         flows.set_summaries_only(summaries && !filter.needs_fields());
         Ok(Pipeline {
             filter,
-            view: view.clone(),
-            style: Style::detect(io::stdout().is_terminal()),
-            clock: Clock::default(),
-            stats: Stats::new(),
+            view: View {
+                args: view.clone(),
+                style: Style::detect(io::stdout().is_terminal()),
+                clock: Clock::default(),
+                stats: Stats::new(),
+                header_done: false,
+            },
             flows,
+            packet: Packet::default(),
             number: 0,
             shown: 0,
-            header_done: false,
         })
     }
 
-    /// Dissect, filter and show one packet; returns it when it was shown.
-    fn push(&mut self, raw: RawPacket, w: &mut impl Write) -> io::Result<Option<Packet>> {
+    /// Dissect, filter and show one packet; returns whether it was shown (it is then
+    /// `self.packet`). `raw` is swapped with the previous packet's, so a reader can refill
+    /// that one's buffer instead of allocating another.
+    fn push(&mut self, raw: &mut RawPacket, w: &mut impl Write) -> io::Result<bool> {
         self.number += 1;
-        self.clock.saw(raw.ts);
+        self.view.clock.saw(raw.ts);
+        // Filled in place: a `Packet` is a few hundred bytes, and moving it in and out cost
+        // more than some of the layers' decoding.
+        let p = &mut self.packet;
+        std::mem::swap(&mut p.raw, raw);
+        p.number = self.number;
         // Every packet goes through the tracker, shown or not: stream numbers and relative
         // sequence numbers must not depend on the filter.
-        let (dissection, flow) = self.flows.process(&raw);
-        let packet = Packet {
-            number: self.number,
-            raw,
-            dissection,
-            flow,
-        };
-        if !self.filter.matches(&packet) {
-            return Ok(None);
+        p.flow = self.flows.process_into(&p.raw, &mut p.dissection);
+        if !self.filter.matches(&self.packet) {
+            return Ok(false);
         }
         self.shown += 1;
-        self.show(&packet, w)?;
-        Ok(Some(packet))
+        self.view.show(&self.packet, w)?;
+        Ok(true)
     }
 
-    fn show(&mut self, p: &Packet, w: &mut impl Write) -> io::Result<()> {
+    fn finish(&self, w: &mut impl Write) -> io::Result<()> {
         let v = &self.view;
+        if v.args.stats {
+            // Conversations are over every packet read, like the stream numbers.
+            let convs = self.flows.conversations();
+            if v.args.json {
+                v.stats.write_json(w)?;
+                render::stats::write_conversations_json(w, &convs)?;
+            } else {
+                v.stats.write(w)?;
+                render::stats::write_conversations(w, &convs)?;
+            }
+        }
+        w.flush()
+    }
+}
+
+impl View {
+    fn show(&mut self, p: &Packet, w: &mut impl Write) -> io::Result<()> {
+        let v = &self.args;
         if v.stats {
             self.stats.add(p);
             return Ok(());
@@ -236,21 +266,6 @@ impl Pipeline {
         }
         Ok(())
     }
-
-    fn finish(&self, w: &mut impl Write) -> io::Result<()> {
-        if self.view.stats {
-            // Conversations are over every packet read, like the stream numbers.
-            let convs = self.flows.conversations();
-            if self.view.json {
-                self.stats.write_json(w)?;
-                render::stats::write_conversations_json(w, &convs)?;
-            } else {
-                self.stats.write(w)?;
-                render::stats::write_conversations(w, &convs)?;
-            }
-        }
-        w.flush()
-    }
 }
 
 fn read(file: &Path, filter: &str, view: &ViewArgs) -> anyhow::Result<()> {
@@ -267,15 +282,19 @@ fn read(file: &Path, filter: &str, view: &ViewArgs) -> anyhow::Result<()> {
         Box::new(f)
     };
     // Unbuffered: the capture reader keeps its own 256 KiB buffer.
-    let reader = CaptureReader::new(input).map_err(classify)?;
+    let mut reader = CaptureReader::new(input).map_err(classify)?;
     let stdout = io::stdout();
     let mut w = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut failure = None;
-    for item in reader {
-        match item {
-            Ok(raw) => {
-                pipe.push(raw, &mut w)?;
+    // One packet buffer goes round: `push` swaps it with the previous packet's, which the
+    // reader then refills, so reading allocates nothing per packet.
+    let mut raw = RawPacket::empty();
+    loop {
+        match reader.read_into(&mut raw) {
+            Ok(true) => {
+                pipe.push(&mut raw, &mut w)?;
             }
+            Ok(false) => break,
             Err(e) => {
                 failure = Some(e);
                 break;
@@ -383,13 +402,13 @@ fn capture(
                     }
                 }
             };
-            for raw in batch {
+            for mut raw in batch {
                 if count.is_some_and(|c| pipe.shown >= c) {
                     break 'outer;
                 }
-                if let Some(p) = pipe.push(raw, &mut w)? {
+                if pipe.push(&mut raw, &mut w)? {
                     if let Some(s) = sink.as_mut() {
-                        s.write_packet(&p.raw)?;
+                        s.write_packet(&pipe.packet.raw)?;
                     }
                 }
             }

@@ -38,10 +38,11 @@ use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
-use crate::model::{Dissection, Field, Layer, LinkType, MacAddr, OsiLayer, TcpIpLayer, Value};
+use crate::model::{
+    Dissection, Field, Layer, LinkType, MacAddr, OsiLayer, Summary, TcpIpLayer, Value,
+};
 
 pub use app::AppProtocol;
-pub use tcp::summary_line as tcp_summary_line;
 
 /// What the caller knows about the packet's flow that the bytes alone do not say. The flow
 /// tracker fills it in; a plain [`dissect`] uses the default (nothing known).
@@ -50,13 +51,11 @@ pub struct Context {
     /// Decode the transport payload as this protocol, because an earlier packet on the same flow
     /// said so (an HTTP 101 Switching Protocols makes the rest of the flow WebSocket).
     pub upgraded: Option<AppProtocol>,
-    /// Decode every header but record no fields and no notes, and write only the top layer's
-    /// summary: what a view that shows only summaries needs (the one-line view, `--stats`).
-    /// Layers, byte ranges, reasons, `malformed`, the pulled-out endpoints and the top layer's
-    /// summary (the last layer that is not "malformed") are exactly those of a full
-    /// dissection; `fields` and `notes` stay empty and the other layers' summaries may (the
-    /// common headers' are not written). This is
-    /// Wireshark's trick of not building the tree when no one looks at it.
+    /// Decode every header but record no fields and no notes: what a view that shows only
+    /// summaries needs (the one-line view, `--stats`). Layers, byte ranges, summaries, reasons,
+    /// `malformed` and the pulled-out endpoints are exactly those of a full dissection;
+    /// `fields` and `notes` stay empty. This is Wireshark's trick of not building the tree
+    /// when no one looks at it.
     pub summaries_only: bool,
 }
 
@@ -68,9 +67,12 @@ pub fn dissect(link_type: LinkType, bytes: &[u8]) -> Dissection {
 
 /// [`dissect`] with what the flow tracker knows about the packet's flow.
 pub fn dissect_with(link_type: LinkType, bytes: &[u8], ctx: &Context) -> Dissection {
-    let mut d = Dissector::new(bytes, *ctx);
-    link::dissect(&mut d, link_type);
-    d.finish()
+    let mut out = Dissection {
+        layers: Vec::with_capacity(5),
+        ..Dissection::default()
+    };
+    dissect_into(link_type, bytes, ctx, &mut out);
+    out
 }
 
 /// Every field name a filter may use: what each dissector module and the flow tracker can emit,
@@ -136,12 +138,10 @@ impl Malformed {
     }
 }
 
-/// A layer's one-line summary as a decoder hands it over: written text, or, for the headers
-/// under almost every packet (Ethernet, IPv4, UDP, TCP), the numbers to write it from. A full
-/// dissection writes every summary at once. A summaries-only one writes only the top layer's
-/// (the one the Info column shows, in [`Dissector::finish`]): writing the summaries of the
-/// layers underneath, which no one sees there, was a third of its instructions (callgrind).
-pub(crate) enum Summary {
+/// How a [`crate::model::Summary`] is kept: finished text, or, for the headers under almost
+/// every packet (Ethernet, IPv4, UDP, TCP), the numbers to write it from when it is read.
+#[derive(Clone, Debug)]
+pub(crate) enum SummaryKind {
     Text(String),
     Ethernet {
         src: MacAddr,
@@ -154,51 +154,98 @@ pub(crate) enum Summary {
         dst: u16,
         payload_len: u64,
     },
+    /// `numbers` are the sequence number, acknowledgement number and window the line shows:
+    /// the header's own ("raw Seq=") or, once the flow tracker has seen the stream, relative
+    /// ones and the scaled window (`relative`, "Seq=").
     Tcp {
         src: u16,
         dst: u16,
         tcp: crate::model::TcpSummary,
+        numbers: (u32, u32, u32),
+        relative: bool,
     },
 }
 
-impl Summary {
-    fn write(self) -> String {
+impl Default for SummaryKind {
+    fn default() -> Self {
+        SummaryKind::Text(String::new())
+    }
+}
+
+impl SummaryKind {
+    /// Append the text to `out`.
+    pub(crate) fn write_to(&self, out: &mut String) {
+        let mut l = text::Line::on(std::mem::take(out));
         match self {
-            Summary::Text(s) => s,
-            Summary::Ethernet { src, dst, etype } => link::ethernet_summary(src, dst, etype),
-            Summary::Ipv4(parts) => parts.write(),
-            Summary::Udp {
+            SummaryKind::Text(s) => {
+                l.s(s);
+            }
+            SummaryKind::Ethernet { src, dst, etype } => {
+                link::ethernet_summary(&mut l, *src, *dst, *etype)
+            }
+            SummaryKind::Ipv4(parts) => parts.write(&mut l),
+            SummaryKind::Udp {
                 src,
                 dst,
                 payload_len,
-            } => udp::summary(src, dst, payload_len),
-            Summary::Tcp { src, dst, tcp } => tcp::summary_line(
+            } => udp::summary(&mut l, *src, *dst, *payload_len),
+            SummaryKind::Tcp {
                 src,
                 dst,
-                &tcp,
-                (tcp.seq, tcp.ack, tcp.window.into()),
-                "raw ",
-            ),
+                tcp,
+                numbers,
+                relative,
+            } => {
+                let prefix = if *relative { "" } else { "raw " };
+                tcp::summary_line(&mut l, *src, *dst, tcp, *numbers, prefix)
+            }
         }
+        *out = l.done();
     }
 }
 
-impl From<String> for Summary {
+impl From<String> for SummaryKind {
     fn from(s: String) -> Self {
-        Summary::Text(s)
+        SummaryKind::Text(s)
     }
 }
 
-/// Layers whose summary can wait (see [`Summary`]); deeper ones are written at once.
-const PENDING_SLOTS: usize = 8;
+/// Dissect into `out`, reusing the storage of what `out` held (the previous packet's
+/// dissection): its layer list and each layer's field and note vectors. The result is exactly
+/// what [`dissect_with`] returns; only the allocations differ. A reader that goes packet after
+/// packet with one `Dissection` (the CLI's pipeline, through the flow tracker) then allocates
+/// almost nothing per packet: allocating and freeing those vectors was about a sixth of the
+/// instructions of the JSON view (callgrind).
+pub fn dissect_into(link_type: LinkType, bytes: &[u8], ctx: &Context, out: &mut Dissection) {
+    // Everything but the layers starts afresh; the layers are overwritten one by one.
+    let Dissection {
+        layers: _,
+        malformed,
+        endpoints,
+        tcp,
+        payload,
+        switches_to_websocket,
+    } = out;
+    *malformed = None;
+    *endpoints = None;
+    *tcp = None;
+    *payload = None;
+    *switches_to_websocket = false;
+    let mut d = Dissector::new(bytes, *ctx, out);
+    link::dissect(&mut d, link_type);
+    d.finish();
+}
 
 /// The state of one dissection: the frame, the layers so far, and what the flow told us.
-pub(crate) struct Dissector<'a> {
+pub(crate) struct Dissector<'a, 'o> {
     frame: &'a [u8],
-    out: Dissection,
+    /// Written in place (see [`dissect_into`]), not moved: a `Dissection` is 144 bytes.
+    out: &'o mut Dissection,
     ctx: Context,
-    /// Summaries not written yet, by layer index (summaries-only dissections only).
-    pending: [Option<Summary>; PENDING_SLOTS],
+    /// How many layers this dissection has so far. `out.layers` may hold more: the previous
+    /// packet's, whose vectors the next layers reuse (see [`dissect_into`]) and whose rest
+    /// is dropped at the end.
+    count: usize,
     /// True while decoding the packet quoted inside an ICMP error: that packet is cut short on
     /// purpose, its addresses are not the packet's own, and its payload is not an application.
     quoted: bool,
@@ -212,17 +259,13 @@ pub(crate) struct Dissector<'a> {
     wire_end: usize,
 }
 
-impl<'a> Dissector<'a> {
-    fn new(frame: &'a [u8], ctx: Context) -> Self {
-        let out = Dissection {
-            layers: Vec::with_capacity(5),
-            ..Dissection::default()
-        };
+impl<'a, 'o> Dissector<'a, 'o> {
+    fn new(frame: &'a [u8], ctx: Context, out: &'o mut Dissection) -> Self {
         Dissector {
             frame,
             out,
             ctx,
-            pending: Default::default(),
+            count: 0,
             quoted: false,
             fragment_head: false,
             network_end: None,
@@ -231,8 +274,9 @@ impl<'a> Dissector<'a> {
     }
 
     /// A builder for a layer starting at `start` whose bytes end at `end` (clamped to the frame).
+    #[inline]
     fn layer(
-        &self,
+        &mut self,
         start: usize,
         end: usize,
         protocol: &'static str,
@@ -241,32 +285,41 @@ impl<'a> Dissector<'a> {
     ) -> LayerBuilder<'a> {
         let mut lb = LayerBuilder::new(self.frame, start, end, protocol, osi, tcpip);
         lb.keep = !self.ctx.summaries_only;
+        if let Some(old) = self.out.layers.get_mut(self.count) {
+            // The previous packet's layer at this depth: most often the same protocol, so its
+            // field vector already has the right capacity.
+            lb.fields = std::mem::take(&mut old.fields);
+            lb.fields.clear();
+            lb.notes = std::mem::take(&mut old.notes);
+            lb.notes.clear();
+        }
         lb
     }
 
     fn push(&mut self, layer: Layer) {
-        self.out.layers.push(layer);
+        match self.out.layers.get_mut(self.count) {
+            Some(slot) => *slot = layer,
+            None => self.out.layers.push(layer),
+        }
+        self.count += 1;
+    }
+
+    /// The layers decoded so far (`out.layers` may still hold the previous packet's after
+    /// them).
+    fn layers_mut(&mut self) -> &mut [Layer] {
+        &mut self.out.layers[..self.count]
     }
 
     /// Push a finished layer or, when decoding failed, a malformed layer that keeps the fields
     /// read before the failure. Returns whether decoding may continue.
-    fn push_result<T, S: Into<Summary>>(
+    fn push_result<T, S: Into<SummaryKind>>(
         &mut self,
         lb: LayerBuilder<'a>,
         r: Result<(T, S), Malformed>,
     ) -> Option<T> {
         match r {
             Ok((next, summary)) => {
-                let index = self.out.layers.len();
-                let text = match summary.into() {
-                    Summary::Text(text) => text,
-                    later if self.ctx.summaries_only && index < PENDING_SLOTS => {
-                        self.pending[index] = Some(later);
-                        String::new()
-                    }
-                    now => now.write(),
-                };
-                self.push(lb.finish(text));
+                self.push(lb.finish(Summary(summary.into())));
                 Some(next)
             }
             Err(e) => {
@@ -290,21 +343,14 @@ impl<'a> Dissector<'a> {
         if self.ctx.summaries_only {
             return;
         }
-        if let Some(l) = self.out.layers.last_mut() {
+        if let Some(l) = self.layers_mut().last_mut() {
             l.notes.push(note.into());
         }
     }
 
-    fn finish(mut self) -> Dissection {
+    fn finish(mut self) {
+        self.out.layers.truncate(self.count);
         link::note_padding(&mut self);
-        // The top layer's summary is the one the Info column shows: write it if it was left
-        // for later.
-        if let Some(top) = self.out.top_index().filter(|&t| t < PENDING_SLOTS)
-            && let Some(summary) = self.pending[top].take()
-        {
-            self.out.layers[top].summary = summary.write();
-        }
-        self.out
     }
 }
 
@@ -578,12 +624,12 @@ impl<'a> LayerBuilder<'a> {
         self.reason = Some(reason);
     }
 
-    fn finish(self, summary: String) -> Layer {
+    fn finish(self, summary: impl Into<Summary>) -> Layer {
         Layer {
             osi: self.osi,
             tcpip: self.tcpip,
             protocol: self.protocol,
-            summary,
+            summary: summary.into(),
             fields: self.fields,
             byte_range: self.start..self.end,
             reason: self.reason,
@@ -606,7 +652,7 @@ impl<'a> LayerBuilder<'a> {
             osi: self.osi,
             tcpip: self.tcpip,
             protocol: "malformed",
-            summary: format!("malformed: {e}"),
+            summary: Summary::from(format!("malformed: {e}")),
             fields: self.fields,
             byte_range: self.start.min(frame_len)..frame_len,
             reason: self.reason,
@@ -692,7 +738,7 @@ fn after_ip(d: &mut Dissector, ip: IpPacket) {
     } else if ip.fragment || ip.opaque {
         // A later fragment is a piece of payload with no header of its own (this inspector
         // does not reassemble): leave it undecoded, as bytes.
-        if let Some(l) = d.out.layers.last_mut() {
+        if let Some(l) = d.layers_mut().last_mut() {
             l.byte_range.end = ip.payload_end;
         }
     } else {
@@ -706,8 +752,9 @@ fn fragment_head(d: &mut Dissector, proto: u8, at: usize, end: usize) {
     d.fragment_head = true;
     transport(d, proto, at, end);
     d.fragment_head = false;
-    if let Some(l) = d.out.layers.last_mut() {
-        l.byte_range.end = l.byte_range.end.max(end.min(d.frame.len()));
+    let frame_len = d.frame.len();
+    if let Some(l) = d.layers_mut().last_mut() {
+        l.byte_range.end = l.byte_range.end.max(end.min(frame_len));
     }
 }
 
@@ -724,8 +771,9 @@ fn transport(d: &mut Dissector, proto: u8, at: usize, end: usize) {
                 "protocol {other} ({}) is not decoded: {len} bytes of payload follow",
                 ipv4::proto_name(other)
             ));
-            if let Some(l) = d.out.layers.last_mut() {
-                l.byte_range.end = l.byte_range.end.max(end.min(d.frame.len()));
+            let frame_len = d.frame.len();
+            if let Some(l) = d.layers_mut().last_mut() {
+                l.byte_range.end = l.byte_range.end.max(end.min(frame_len));
             }
         }
     }

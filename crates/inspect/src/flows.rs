@@ -23,9 +23,9 @@ use std::ops::Range;
 
 use serde::Serialize;
 
-use crate::dissect::{AppProtocol, Context, dissect_with, tcp_summary_line};
+use crate::dissect::{AppProtocol, Context, SummaryKind, dissect_into, dissect_with};
 use crate::model::{
-    Dissection, Field, FlowAnnotation, Layer, RawPacket, TcpSummary, Timestamp, Value,
+    Dissection, Field, FlowAnnotation, Layer, RawPacket, Summary, TcpSummary, Timestamp, Value,
 };
 
 /// The field names the tracker adds to a dissection (part of [`crate::dissect::field_names`]).
@@ -319,18 +319,27 @@ impl FlowTracker {
 
     /// Dissect a packet and track it: the usual way to run the pipeline's first two steps.
     pub fn process(&mut self, raw: &RawPacket) -> (Dissection, Option<FlowAnnotation>) {
-        let ctx = Context {
+        let mut d = Dissection::default();
+        let flow = self.process_into(raw, &mut d);
+        (d, flow)
+    }
+
+    /// [`Self::process`] into `d`, reusing the storage of the dissection `d` held (see
+    /// [`dissect_into`]): for a reader going packet after packet with one
+    /// `Dissection`, which then allocates almost nothing per packet.
+    pub fn process_into(&mut self, raw: &RawPacket, d: &mut Dissection) -> Option<FlowAnnotation> {
+        let mut ctx = Context {
             summaries_only: self.summaries_only,
             ..Context::default()
         };
-        let mut d = dissect_with(raw.link_type, &raw.bytes, &ctx);
+        dissect_into(raw.link_type, &raw.bytes, &ctx, d);
         if self.summaries_only && d.endpoints.is_none() {
             // No IP endpoints (ARP, a malformed IP header, a link type without IP): the
             // Source and Destination columns then come from the fields, so record them.
-            d = crate::dissect::dissect(raw.link_type, &raw.bytes);
+            ctx.summaries_only = false;
+            dissect_into(raw.link_type, &raw.bytes, &ctx, d);
         }
-        let flow = self.observe(raw, &mut d);
-        (d, flow)
+        self.observe(raw, d)
     }
 
     /// Track one packet, already dissected as `d`. Adds the flow fields to `d` (and re-decodes
@@ -435,9 +444,10 @@ impl FlowTracker {
             scale,
         };
         if self.summaries_only {
-            // Only the top layer's summary is shown (and written) in this mode.
-            if let Some(top) = d.top_index().filter(|&t| d.layers[t].protocol == "TCP") {
-                relative_summary(&mut d.layers[top], relative, &tcp, (src.port(), dst.port()));
+            // No fields in this mode, but the summary is the same: it is kept as numbers, so
+            // this costs a few stores (see `Summary`).
+            if let Some(layer) = d.layers.iter_mut().find(|l| l.protocol == "TCP") {
+                relative_summary(layer, relative, &tcp, (src.port(), dst.port()));
             }
         } else {
             add_tcp_fields(d, index, relative, &tcp, (src.port(), dst.port()));
@@ -891,14 +901,14 @@ fn add_tcp_fields(
 
 /// Rewrite the TCP layer's summary with the relative numbers and the scaled window.
 fn relative_summary(layer: &mut Layer, rel: Relative, tcp: &TcpSummary, ports: (u16, u16)) {
-    let window = rel.window(tcp);
-    layer.summary = tcp_summary_line(
-        ports.0,
-        ports.1,
-        tcp,
-        (rel.seq, rel.ack.unwrap_or(0), window),
-        "",
-    );
+    // Kept as numbers like the dissector's own (see `Summary`): nothing is written here.
+    layer.summary = Summary(SummaryKind::Tcp {
+        src: ports.0,
+        dst: ports.1,
+        tcp: *tcp,
+        numbers: (rel.seq, rel.ack.unwrap_or(0), rel.window(tcp)),
+        relative: true,
+    });
 }
 
 fn add_stream_field(d: &mut Dissection, protocol: &str, name: &'static str, stream: u32) {

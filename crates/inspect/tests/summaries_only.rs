@@ -1,28 +1,25 @@
 //! A summaries-only dissection (what the one-line view and `--stats` use) must say exactly what a
-//! full one says, minus the fields, the notes and the summaries under the top layer: same
-//! layers, byte ranges, top summary (what the Info column shows), reasons, pulled-out endpoints
-//! and flow annotations. Checked on every packet of every fixture, through
+//! full one says, minus the fields and the notes: same layers, byte ranges, summaries, reasons,
+//! pulled-out endpoints and flow annotations. Checked on every packet of every fixture, through
 //! the flow tracker (relative numbers, scaled windows and the WebSocket upgrade all depend on
 //! facts a summaries-only dissection must still carry).
+//!
+//! Also here: a dissection written into the previous packet's (`dissect_into`, which reuses its
+//! storage) must equal a fresh one, whatever the previous packet was.
 
 #[path = "support/files.rs"]
 mod support;
 
 use netlab_inspect::capfile::CaptureReader;
-use netlab_inspect::dissect::{Context, dissect_with};
+use netlab_inspect::dissect::{Context, dissect_into, dissect_with};
 use netlab_inspect::flows::FlowTracker;
 use netlab_inspect::model::Dissection;
 
-/// The full dissection with what summaries-only mode leaves out removed: fields, notes, and
-/// the summaries of every layer but the top one (the last that is not "malformed").
+/// The full dissection with what summaries-only mode leaves out removed: fields and notes.
 fn without_fields_and_notes(mut d: Dissection) -> Dissection {
-    let top = d.layers.iter().rposition(|l| l.protocol != "malformed");
-    for (i, l) in d.layers.iter_mut().enumerate() {
+    for l in d.layers.iter_mut() {
         l.fields.clear();
         l.notes.clear();
-        if Some(i) != top && l.protocol != "malformed" {
-            l.summary.clear();
-        }
     }
     d
 }
@@ -62,16 +59,6 @@ fn summaries_only_matches_full_dissection_on_every_fixture() {
                 tops += 1;
             }
             with_fields += usize::from(fd.layers.iter().any(|l| !l.fields.is_empty()));
-            // A summary under the top one is either left empty or the full one.
-            for (l, f) in ld.layers.iter().zip(&fd.layers) {
-                assert!(
-                    l.summary.is_empty() || l.summary == f.summary,
-                    "{at}: {} summary {:?}, full {:?}",
-                    l.protocol,
-                    l.summary,
-                    f.summary
-                );
-            }
             assert_eq!(
                 without_fields_and_notes(ld),
                 without_fields_and_notes(fd),
@@ -102,4 +89,62 @@ fn summaries_only_matches_full_dissection_on_every_fixture() {
         with_fields >= 60,
         "only {with_fields} packets compared with fields stripped"
     );
+}
+
+/// Every fixture packet dissected into one reused `Dissection`, after packets of all the other
+/// fixtures (so a layer's storage is reused by other protocols, a packet with more layers is
+/// followed by one with fewer, and a full dissection by a summaries-only one and back), must
+/// equal a fresh dissection of it: nothing of the previous packet may show through.
+#[test]
+fn a_reused_dissection_equals_a_fresh_one() {
+    let mut raws = Vec::new();
+    for path in support::capture_files() {
+        let packets = CaptureReader::open(&path).unwrap().packets();
+        raws.extend(packets.map_while(Result::ok));
+    }
+    assert!(raws.len() >= 90, "only {} packets", raws.len());
+    let lean = Context {
+        summaries_only: true,
+        ..Context::default()
+    };
+    let full = Context::default();
+    let mut reused = Dissection::default();
+    let mut compared = 0;
+    // Forwards, then backwards: each packet follows a different one the second time.
+    for (i, raw) in raws.iter().chain(raws.iter().rev()).enumerate() {
+        // Alternate the depth in a pattern that does not line up with the packets.
+        let ctx = if i % 3 == 0 { &full } else { &lean };
+        dissect_into(raw.link_type, &raw.bytes, ctx, &mut reused);
+        assert_eq!(
+            reused,
+            dissect_with(raw.link_type, &raw.bytes, ctx),
+            "packet {i} ({:?}, summaries only: {})",
+            raw.link_type,
+            ctx.summaries_only
+        );
+        compared += 1;
+    }
+    assert_eq!(compared, 2 * raws.len());
+}
+
+/// The flow tracker's reusing entry point gives what its allocating one gives.
+#[test]
+fn the_tracker_reusing_storage_matches_the_allocating_one() {
+    for path in support::capture_files() {
+        for summaries_only in [false, true] {
+            let mut a = FlowTracker::new();
+            let mut b = FlowTracker::new();
+            a.set_summaries_only(summaries_only);
+            b.set_summaries_only(summaries_only);
+            let mut reused = Dissection::default();
+            for (i, raw) in CaptureReader::open(&path).unwrap().packets().enumerate() {
+                let Ok(raw) = raw else { break };
+                let (d, flow) = a.process(&raw);
+                let reused_flow = b.process_into(&raw, &mut reused);
+                let at = format!("{} packet {}", support::name(&path), i + 1);
+                assert_eq!(reused_flow, flow, "{at}");
+                assert_eq!(reused, d, "{at}");
+            }
+        }
+    }
 }

@@ -54,7 +54,7 @@ pub(super) fn dissect(d: &mut Dissector, t: Transport, src: u16, dst: u16, paylo
     let bytes = d.frame.get(payload.clone()).unwrap_or(&[]);
     let Some((proto, reason)) = choose(d.ctx.upgraded, &t, src, dst, bytes) else {
         // Nobody claims the payload: the transport layer covers it, as the last layer does.
-        if let Some(l) = d.out.layers.last_mut() {
+        if let Some(l) = d.layers_mut().last_mut() {
             l.byte_range.end = payload.end;
         }
         return;

@@ -121,7 +121,7 @@ pub(super) fn dissect(d: &mut Dissector, payload: Range<usize>, reason: Reason) 
         return;
     }
     // The body is the next layer's: HTTP's range ends where it starts.
-    if let Some(http) = d.out.layers.last_mut() {
+    if let Some(http) = d.layers_mut().last_mut() {
         http.byte_range.end = body.start;
         http.fields.retain(|f| f.name != "http.file_data");
     }

@@ -3,7 +3,7 @@
 use super::text::Line;
 use std::net::Ipv4Addr;
 
-use super::{Dissector, IpPacket, LayerBuilder, Malformed, Summary, after_ip};
+use super::{Dissector, IpPacket, LayerBuilder, Malformed, SummaryKind, after_ip};
 use crate::model::{OsiLayer, TcpIpLayer, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
@@ -51,7 +51,8 @@ pub(super) const GSO_NOTE: &str = "larger than a 1500-byte Ethernet MTU: on lo (
     normal; on a network card it means the kernel handed one big segment to the card to cut up \
     (GSO/TSO), and the capture saw it before the cut";
 
-/// What an IPv4 summary says, kept as numbers until it is written (see [`Summary`]).
+/// What an IPv4 summary says, kept as numbers until it is written (see [`SummaryKind`]).
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct SummaryParts {
     src: Ipv4Addr,
     dst: Ipv4Addr,
@@ -63,15 +64,14 @@ pub(crate) struct SummaryParts {
 
 impl SummaryParts {
     /// `Src: 127.0.0.1, Dst: 127.0.0.1, TTL: 64, Protocol: UDP (17)`.
-    pub(super) fn write(self) -> String {
+    pub(super) fn write(&self, l: &mut Line) {
         let SummaryParts {
             src,
             dst,
             ttl,
             proto,
             fragment,
-        } = self;
-        let mut l = Line::new();
+        } = *self;
         l.s("Src: ")
             .ipv4(src)
             .s(", Dst: ")
@@ -88,7 +88,6 @@ impl SummaryParts {
                 .n(u64::from(offset) * 8)
                 .s(if mf { ", MF" } else { "" });
         }
-        l.done()
     }
 }
 
@@ -103,7 +102,7 @@ pub(super) fn dissect(d: &mut Dissector, at: usize, limit: usize) {
 
 /// Decode the header; when even the fixed 20 bytes are cut short, the fields that fit are kept
 /// and the error names the whole header.
-fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, Summary), Malformed> {
+fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, SummaryKind), Malformed> {
     decode_fields(lb, quoted).map_err(|e| match e {
         Malformed::Truncated { .. } if lb.available() < field::MIN_LEN => {
             lb.truncated(field::MIN_LEN)
@@ -112,7 +111,10 @@ fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, Summary), Ma
     })
 }
 
-fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, Summary), Malformed> {
+fn decode_fields(
+    lb: &mut LayerBuilder,
+    quoted: bool,
+) -> Result<(IpPacket, SummaryKind), Malformed> {
     let b0 = lb.read_u8(field::VER_IHL)?;
     let (version, ihl) = (b0 >> 4, usize::from(b0 & 0x0f) * 4);
     lb.bits(0..1, "ip.version", "Version", version.into());
@@ -216,7 +218,7 @@ fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, Summa
     if quoted {
         lb.note("copy of the IP header of the packet that caused the ICMP error above");
     }
-    let summary = Summary::Ipv4(SummaryParts {
+    let summary = SummaryKind::Ipv4(SummaryParts {
         src,
         dst,
         ttl,

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use super::text::Line;
-use super::{Dissector, LayerBuilder, Malformed, Summary, arp, ipv4, ipv6};
+use super::{Dissector, LayerBuilder, Malformed, SummaryKind, arp, ipv4, ipv6};
 use crate::model::{LinkType, MacAddr, OsiLayer, TcpIpLayer, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
@@ -94,7 +94,7 @@ pub(super) fn dissect(d: &mut Dissector, link: LinkType) {
 }
 
 fn link_layer<'a>(
-    d: &Dissector<'a>,
+    d: &mut Dissector<'a, '_>,
     start: usize,
     end: usize,
     protocol: &'static str,
@@ -110,7 +110,7 @@ fn ethernet(d: &mut Dissector, start: usize) {
     }
 }
 
-fn decode_ethernet(lb: &mut LayerBuilder) -> Result<(u16, Summary), Malformed> {
+fn decode_ethernet(lb: &mut LayerBuilder) -> Result<(u16, SummaryKind), Malformed> {
     lb.need(field::ETH_LEN)?;
     let dst = lb.mac(field::ETH_DST.start, "eth.dst", "Destination")?;
     let src = lb.mac(field::ETH_SRC.start, "eth.src", "Source")?;
@@ -134,12 +134,11 @@ fn decode_ethernet(lb: &mut LayerBuilder) -> Result<(u16, Summary), Malformed> {
     if src.is_zero() && dst.is_zero() {
         lb.note(ZERO_MACS);
     }
-    Ok((etype, Summary::Ethernet { src, dst, etype }))
+    Ok((etype, SummaryKind::Ethernet { src, dst, etype }))
 }
 
 /// `Src: 00:00:00:00:00:00, Dst: 00:00:00:00:00:00, Type: IPv4 (0x0800)`.
-pub(super) fn ethernet_summary(src: MacAddr, dst: MacAddr, etype: u16) -> String {
-    let mut l = Line::new();
+pub(super) fn ethernet_summary(l: &mut Line, src: MacAddr, dst: MacAddr, etype: u16) {
     l.s("Src: ")
         .mac(src)
         .s(", Dst: ")
@@ -147,7 +146,6 @@ pub(super) fn ethernet_summary(src: MacAddr, dst: MacAddr, etype: u16) -> String
         .s(", Type: ")
         .s(ethertype_name(etype));
     l.s(" (").hex4(etype).s(")");
-    l.done()
 }
 
 /// Hand the bytes after a link header (or VLAN tag) to the protocol its EtherType names.
@@ -174,7 +172,7 @@ fn unknown_payload(d: &mut Dissector, at: usize, etype: u16) {
 /// Make the last layer cover the rest of the frame (its payload was not decoded).
 fn extend_last(d: &mut Dissector) {
     let len = d.frame.len();
-    if let Some(l) = d.out.layers.last_mut() {
+    if let Some(l) = d.layers_mut().last_mut() {
         l.byte_range.end = l.byte_range.end.max(len);
     }
 }
@@ -371,7 +369,8 @@ fn raw_ip(d: &mut Dissector, version: Option<u8>) {
         Some(6) => ipv6::dissect(d, 0, usize::MAX),
         _ => ipv4::dissect(d, 0, usize::MAX),
     }
-    if let Some(first) = d.out.layers.first_mut().filter(|_| !d.ctx.summaries_only) {
+    let keep = !d.ctx.summaries_only;
+    if let Some(first) = d.layers_mut().first_mut().filter(|_| keep) {
         first.notes.insert(0, Cow::Borrowed(RAW_IP));
     }
 }
@@ -398,6 +397,7 @@ fn unsupported(d: &mut Dissector, link: LinkType) {
 }
 
 /// Ethernet frames shorter than 60 bytes are padded; say so instead of leaving bytes unexplained.
+/// Runs once all layers are in (`out.layers` holds only this packet's).
 pub(super) fn note_padding(d: &mut Dissector) {
     let (Some(end), Some(first)) = (d.network_end, d.out.layers.first_mut()) else {
         return;

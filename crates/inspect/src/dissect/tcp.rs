@@ -1,7 +1,7 @@
 //! TCP (RFC 9293): ports, sequence numbers, flags, window, options, payload length.
 
 use super::text::Line;
-use super::{Dissector, LayerBuilder, Malformed, Summary, app, notes};
+use super::{Dissector, LayerBuilder, Malformed, SummaryKind, app, notes};
 use crate::model::{OsiLayer, TcpIpLayer, TcpSummary, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
@@ -98,7 +98,7 @@ pub(super) fn dissect(d: &mut Dissector, at: usize, end: usize) {
 
 /// Decode the header; when even the fixed 20 bytes are cut short, the fields that fit are kept
 /// and the error names the whole header, as "needs 20 bytes" is what a student can check.
-fn decode(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, Summary), Malformed> {
+fn decode(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, SummaryKind), Malformed> {
     decode_fields(lb, wire_end).map_err(|e| match e {
         Malformed::Truncated { .. } if lb.available() < field::MIN_LEN => {
             lb.truncated(field::MIN_LEN)
@@ -107,7 +107,10 @@ fn decode(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, Summary), 
     })
 }
 
-fn decode_fields(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, Summary), Malformed> {
+fn decode_fields(
+    lb: &mut LayerBuilder,
+    wire_end: usize,
+) -> Result<(Decoded, SummaryKind), Malformed> {
     let src_port = lb.u16(field::SRC_PORT, "tcp.srcport", "Source port")?;
     let dst_port = lb.u16(field::DST_PORT, "tcp.dstport", "Destination port")?;
     let seq = lb.u32(field::SEQ, "tcp.seq_raw", "Sequence number (raw)")?;
@@ -173,10 +176,12 @@ fn decode_fields(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, Sum
         payload_len: wire_len as u32,
         wscale,
     };
-    let summary = Summary::Tcp {
+    let summary = SummaryKind::Tcp {
         src: src_port,
         dst: dst_port,
         tcp,
+        numbers: (seq, ack, window.into()),
+        relative: false,
     };
     Ok((
         Decoded {
@@ -193,14 +198,14 @@ fn decode_fields(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, Sum
 /// `43512 → 7007 [SYN, ACK] Seq=0 Ack=1 Win=65483 Len=0`. The flow tracker calls it again with
 /// relative numbers and the scaled window (`kind` is "" then, "raw " when the numbers are the
 /// header's own).
-pub fn summary_line(
+pub(super) fn summary_line(
+    l: &mut Line,
     src: u16,
     dst: u16,
     tcp: &TcpSummary,
     (seq, ack, window): (u32, u32, u32),
     kind: &str,
-) -> String {
-    let mut l = Line::new();
+) {
     l.n(src).s(" → ").n(dst).s(" [");
     let mut first = true;
     for (bit, _, _, short) in FLAGS.iter().rev() {
@@ -217,7 +222,6 @@ pub fn summary_line(
         l.s(" ").s(kind).s("Ack=").n(ack);
     }
     l.s(" Win=").n(window).s(" Len=").n(tcp.payload_len);
-    l.done()
 }
 
 /// Decode options from byte 20 to the header's end. A broken option ends the list with a note.

@@ -29,6 +29,11 @@ impl Line {
         Line(String::with_capacity(80))
     }
 
+    /// A line that goes on from `text`: summaries are appended to a buffer the views reuse.
+    pub(crate) fn on(text: String) -> Self {
+        Line(text)
+    }
+
     pub(crate) fn s(&mut self, text: &str) -> &mut Self {
         self.0.push_str(text);
         self

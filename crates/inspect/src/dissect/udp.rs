@@ -1,7 +1,7 @@
 //! UDP (RFC 768): ports, length, checksum.
 
 use super::text::Line;
-use super::{Dissector, LayerBuilder, Malformed, Summary, app, notes};
+use super::{Dissector, LayerBuilder, Malformed, SummaryKind, app, notes};
 use crate::model::{OsiLayer, TcpIpLayer, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
@@ -52,7 +52,7 @@ fn decode(
     lb: &mut LayerBuilder,
     quoted: bool,
     fragment_head: bool,
-) -> Result<(Decoded, Summary), Malformed> {
+) -> Result<(Decoded, SummaryKind), Malformed> {
     lb.need(field::HEADER_LEN)?;
     let src_port = lb.u16(field::SRC_PORT, "udp.srcport", "Source port")?;
     let dst_port = lb.u16(field::DST_PORT, "udp.dstport", "Destination port")?;
@@ -99,7 +99,7 @@ fn decode(
     if quoted {
         lb.cover(lb.available());
     }
-    let summary = Summary::Udp {
+    let summary = SummaryKind::Udp {
         src: src_port,
         dst: dst_port,
         payload_len: (len - field::HEADER_LEN) as u64,
@@ -115,8 +115,6 @@ fn decode(
 }
 
 /// `43512 → 7007 Len=5`.
-pub(super) fn summary(src: u16, dst: u16, payload_len: u64) -> String {
-    let mut l = Line::new();
+pub(super) fn summary(l: &mut Line, src: u16, dst: u16, payload_len: u64) {
     l.n(src).s(" → ").n(dst).s(" Len=").n(payload_len);
-    l.done()
 }

@@ -21,7 +21,7 @@ fn layer(protocol: &'static str, osi: OsiLayer, tcpip: TcpIpLayer, fields: Vec<F
         osi,
         tcpip,
         protocol,
-        summary: String::new(),
+        summary: crate::model::Summary::default(),
         fields,
         byte_range: 0..0,
         reason: None,

@@ -31,7 +31,7 @@ fn layer(
         osi,
         tcpip,
         protocol,
-        summary: summary.to_string(),
+        summary: summary.into(),
         fields,
         byte_range: range,
         reason: None,

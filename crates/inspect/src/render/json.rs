@@ -17,8 +17,8 @@ use std::cell::RefCell;
 use std::io::{self, Write};
 
 use super::bytes::{self, num};
-use super::{Clock, endpoints, info_pieces, top_protocol};
-use crate::model::{Field, Layer, Packet, Reason, Value};
+use super::{Clock, endpoints, info_pieces, top_protocol, with_summary};
+use crate::model::{Field, Layer, Packet, Reason, Summary, Value};
 
 /// What one packet's JSON is built in: reused from packet to packet, so after the first few
 /// packets nothing is allocated (a buffer grown for one big packet stays grown).
@@ -169,7 +169,7 @@ fn lean_layer(o: &mut Vec<u8>, names: &mut NameGroups, l: &Layer) {
     o.extend_from_slice(b",\"end\":");
     num(o, l.byte_range.end as u64);
     o.extend_from_slice(b",\"summary\":");
-    string(o, &l.summary);
+    summary(o, &l.summary);
     reason(o, &l.reason);
     o.extend_from_slice(b",\"fields\":");
     lean_fields(o, names, &l.fields);
@@ -449,7 +449,7 @@ fn detailed_layer(o: &mut Vec<u8>, l: &Layer) {
     o.extend_from_slice(b",\"tcpip\":");
     constant(o, l.tcpip.name());
     o.extend_from_slice(b",\"summary\":");
-    string(o, &l.summary);
+    summary(o, &l.summary);
     o.extend_from_slice(b",\"start\":");
     num(o, l.byte_range.start as u64);
     o.extend_from_slice(b",\"end\":");
@@ -533,6 +533,21 @@ fn strings<S: AsRef<str>>(o: &mut Vec<u8>, items: &[S]) {
         string(o, s.as_ref());
     }
     o.push(b']');
+}
+
+/// A layer's summary as a JSON string. One kept as numbers is written straight in: its text
+/// (digits, addresses, fixed words) never needs an escape.
+fn summary(o: &mut Vec<u8>, s: &Summary) {
+    o.push(b'"');
+    let plain = s.is_plain();
+    with_summary(s, |text| {
+        if plain {
+            o.extend_from_slice(text.as_bytes());
+        } else {
+            escaped(o, text);
+        }
+    });
+    o.push(b'"');
 }
 
 fn string(o: &mut Vec<u8>, s: &str) {

@@ -20,7 +20,9 @@ pub mod line;
 pub mod stats;
 pub mod tree;
 
-use crate::model::{OsiLayer, Packet, Timestamp};
+use std::cell::RefCell;
+
+use crate::model::{OsiLayer, Packet, Summary, Timestamp};
 
 /// Whether to colour output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,7 +254,7 @@ pub fn info(p: &Packet) -> String {
 
 /// The Info column as a sequence of pieces, so the views can write (and JSON-escape) it in place
 /// instead of building a `String` per packet.
-pub(crate) fn info_pieces<'p>(p: &'p Packet, mut put: impl FnMut(&'p str)) {
+pub(crate) fn info_pieces(p: &Packet, mut put: impl FnMut(&str)) {
     let mut empty = true;
     if let Some(flow) = &p.flow {
         for (i, n) in flow.notes.iter().enumerate() {
@@ -265,7 +267,7 @@ pub(crate) fn info_pieces<'p>(p: &'p Packet, mut put: impl FnMut(&'p str)) {
         }
     }
     if let Some(last) = p.dissection.top_layer() {
-        put(&last.summary);
+        with_summary(&last.summary, &mut put);
         empty &= last.summary.is_empty();
     }
     if let Some(why) = &p.dissection.malformed {
@@ -276,6 +278,28 @@ pub(crate) fn info_pieces<'p>(p: &'p Packet, mut put: impl FnMut(&'p str)) {
         put(why);
         put("]");
     }
+}
+
+thread_local! {
+    /// Where [`with_summary`] writes a summary kept as numbers; reused from packet to packet.
+    static SUMMARY: RefCell<String> = RefCell::new(String::with_capacity(128));
+}
+
+/// Call `f` with a summary's text. A summary kept as numbers (see [`Summary`]) is written into
+/// a buffer reused from call to call, so showing it allocates nothing.
+pub(crate) fn with_summary<R>(s: &Summary, f: impl FnOnce(&str) -> R) -> R {
+    if let Some(text) = s.as_text() {
+        return f(text);
+    }
+    SUMMARY.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            s.write_to(&mut buf);
+            f(&buf)
+        }
+        // Only if `f` itself shows a summary: use a buffer of its own.
+        Err(_) => f(&s.text()),
+    })
 }
 
 #[cfg(test)]
