@@ -21,6 +21,7 @@ pub mod stats;
 pub mod tree;
 
 use std::cell::RefCell;
+use std::io::Write as _;
 
 use crate::model::{OsiLayer, Packet, Summary, Timestamp};
 
@@ -130,13 +131,28 @@ impl Clock {
 
 /// `a - b` in seconds with six decimals, e.g. `0.000421` or `-1.500000`.
 fn micros_6(o: &mut Vec<u8>, a: Timestamp, b: Timestamp) {
-    let nanos =
-        i128::from(a.secs - b.secs) * 1_000_000_000 + i128::from(a.nanos) - i128::from(b.nanos);
+    // In 64 bits when the difference fits (any capture shorter than 292 years): 128-bit
+    // division is a library call that cost more than the rest of the column.
+    let narrow = a
+        .secs
+        .checked_sub(b.secs)
+        .and_then(|s| s.checked_mul(1_000_000_000))
+        .and_then(|n| n.checked_add(i64::from(a.nanos) - i64::from(b.nanos)))
+        .filter(|n| n.unsigned_abs() <= u64::MAX - 500);
+    let Some(nanos) = narrow else {
+        let nanos = i128::from(a.secs) * 1_000_000_000 + i128::from(a.nanos)
+            - i128::from(b.secs) * 1_000_000_000
+            - i128::from(b.nanos);
+        let micros = (nanos.unsigned_abs() + 500) / 1000;
+        let sign = if nanos < 0 { "-" } else { "" };
+        let _ = write!(o, "{sign}{}.{:06}", micros / 1_000_000, micros % 1_000_000);
+        return;
+    };
+    let micros = (nanos.unsigned_abs() + 500) / 1000;
     if nanos < 0 {
         o.push(b'-');
     }
-    let micros = (nanos.unsigned_abs() + 500) / 1000;
-    bytes::num(o, (micros / 1_000_000) as u64);
+    bytes::num(o, micros / 1_000_000);
     o.push(b'.');
     let frac = (micros % 1_000_000) as u32;
     let start = o.len();

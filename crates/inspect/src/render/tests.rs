@@ -202,3 +202,114 @@ fn relative_and_delta_times_match_the_float_formatter() {
         assert_eq!(got, want, "{secs}.{nanos:09}");
     }
 }
+
+#[test]
+fn time_differences_too_big_for_64_bits_are_still_exact() {
+    // The column is computed in 64 bits when it fits and in 128 otherwise; both must give the
+    // exact difference, rounded half up to the microsecond.
+    let exact = |a: Timestamp, b: Timestamp| {
+        let nanos = (i128::from(a.secs) * 1_000_000_000 + i128::from(a.nanos))
+            - (i128::from(b.secs) * 1_000_000_000 + i128::from(b.nanos));
+        let micros = (nanos.unsigned_abs() + 500) / 1000;
+        let sign = if nanos < 0 { "-" } else { "" };
+        format!("{sign}{}.{:06}", micros / 1_000_000, micros % 1_000_000)
+    };
+    let t = |secs, nanos| Timestamp { secs, nanos };
+    for (a, b) in [
+        (t(i64::MAX, 999_999_999), t(i64::MIN, 0)),
+        (t(i64::MIN, 0), t(i64::MAX, 999_999_999)),
+        (t(9_223_372_036, 854_775_807), t(0, 0)),
+        (t(9_223_372_036, 854_775_808), t(0, 0)),
+        (t(-9_223_372_036, 0), t(0, 854_775_808)),
+        (t(1, 500), t(0, 0)),
+        (t(0, 0), t(1, 500)),
+    ] {
+        let mut clock = Clock::default();
+        clock.saw(b);
+        assert_eq!(
+            clock.column(a, TimeFormat::Rel),
+            exact(a, b),
+            "{a:?} - {b:?}"
+        );
+    }
+}
+
+#[test]
+fn address_columns_stay_right_when_recent_conversations_are_reused() {
+    // The line view copies the address columns of a recent conversation instead of writing
+    // them again: many conversations (more than its slots, IPv4 and IPv6, both directions) in
+    // a scrambled order must each still show their own addresses.
+    use crate::craft;
+    use crate::dissect::dissect;
+    use crate::model::{LinkType, RawPacket};
+    use std::net::IpAddr;
+    let hosts: [IpAddr; 4] = [
+        "127.0.0.1".parse().unwrap(),
+        "10.1.2.3".parse().unwrap(),
+        "::1".parse().unwrap(),
+        "fe80::1:2".parse().unwrap(),
+    ];
+    let mut x: u64 = 7;
+    let mut checked = 0;
+    let mut clock = Clock::default();
+    for i in 0..600u64 {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let conv = (x >> 33) % 40;
+        let (a, b) = (hosts[(conv % 2) as usize], hosts[(conv % 2) as usize]);
+        let (a, b) = if conv % 4 >= 2 {
+            (hosts[2 + (conv % 2) as usize], hosts[2])
+        } else {
+            (a, b)
+        };
+        let (mut sp, mut dp) = (40_000 + conv as u16, 7007 + (conv % 3) as u16 * 16);
+        let (mut src, mut dst) = (a, b);
+        if (x >> 20) & 1 == 1 {
+            std::mem::swap(&mut sp, &mut dp);
+            std::mem::swap(&mut src, &mut dst);
+        }
+        let frame = match (src, dst) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => craft::ethernet(
+                [0; 6],
+                [0; 6],
+                craft::num::ETH_IPV4,
+                &craft::Ipv4::new(s.octets(), d.octets(), 17)
+                    .build(&craft::udp(src, dst, sp, dp, b"x")),
+            ),
+            (IpAddr::V6(s), IpAddr::V6(d)) => craft::ethernet(
+                [0; 6],
+                [0; 6],
+                craft::num::ETH_IPV6,
+                &craft::ipv6(
+                    s.octets(),
+                    d.octets(),
+                    17,
+                    64,
+                    &craft::udp(src, dst, sp, dp, b"x"),
+                ),
+            ),
+            _ => unreachable!(),
+        };
+        let raw = RawPacket {
+            ts: Timestamp { secs: 1, nanos: 0 },
+            link_type: LinkType::ETHERNET,
+            orig_len: frame.len() as u32,
+            bytes: frame,
+        };
+        let packet = Packet {
+            number: i + 1,
+            dissection: dissect(raw.link_type, &raw.bytes),
+            raw,
+            flow: None,
+        };
+        let (s, d) = endpoints(&packet);
+        let row = text(|w| line::row(w, &packet, &mut clock, TimeFormat::Rel, Style::PLAIN));
+        assert!(
+            row.contains(&format!("  {s:<21}  {d:<21}  ")),
+            "packet {i}: {s} -> {d}\n{row}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 600);
+}
