@@ -173,9 +173,9 @@ impl Default for SummaryKind {
 }
 
 impl SummaryKind {
-    /// Append the text to `out`.
-    pub(crate) fn write_to(&self, out: &mut String) {
-        let mut l = text::Line::on(std::mem::take(out));
+    /// Append the text to `out`: a `String`, or a view's byte buffer.
+    pub(crate) fn write<B: text::Buf>(&self, out: B) {
+        let mut l = text::Line(out);
         match self {
             SummaryKind::Text(s) => {
                 l.s(s);
@@ -200,7 +200,6 @@ impl SummaryKind {
                 tcp::summary_line(&mut l, *src, *dst, tcp, *numbers, prefix)
             }
         }
-        *out = l.done();
     }
 }
 

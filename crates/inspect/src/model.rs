@@ -296,9 +296,15 @@ impl Summary {
         }
     }
 
-    /// Append the summary to `out`: what the views use, with a buffer they reuse.
+    /// Append the summary to `out`.
     pub fn write_to(&self, out: &mut String) {
-        self.0.write_to(out);
+        self.0.write(out);
+    }
+
+    /// Append the summary's UTF-8 text to `out`: what the views use, writing a summary kept
+    /// as numbers straight into their output.
+    pub fn write_bytes(&self, out: &mut Vec<u8>) {
+        self.0.write(out);
     }
 
     /// The text, when the summary was handed over as text rather than numbers.

@@ -1,6 +1,6 @@
 //! IPv4 (RFC 791): header, options, fragments.
 
-use super::text::Line;
+use super::text::{Buf, Line};
 use std::net::Ipv4Addr;
 
 use super::{Dissector, IpPacket, LayerBuilder, Malformed, SummaryKind, after_ip};
@@ -64,7 +64,7 @@ pub(crate) struct SummaryParts {
 
 impl SummaryParts {
     /// `Src: 127.0.0.1, Dst: 127.0.0.1, TTL: 64, Protocol: UDP (17)`.
-    pub(super) fn write(&self, l: &mut Line) {
+    pub(super) fn write(&self, l: &mut Line<impl Buf>) {
         let SummaryParts {
             src,
             dst,

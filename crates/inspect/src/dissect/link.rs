@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::text::Line;
+use super::text::{Buf, Line};
 use super::{Dissector, LayerBuilder, Malformed, SummaryKind, arp, ipv4, ipv6};
 use crate::model::{LinkType, MacAddr, OsiLayer, TcpIpLayer, Value};
 
@@ -138,7 +138,7 @@ fn decode_ethernet(lb: &mut LayerBuilder) -> Result<(u16, SummaryKind), Malforme
 }
 
 /// `Src: 00:00:00:00:00:00, Dst: 00:00:00:00:00:00, Type: IPv4 (0x0800)`.
-pub(super) fn ethernet_summary(l: &mut Line, src: MacAddr, dst: MacAddr, etype: u16) {
+pub(super) fn ethernet_summary(l: &mut Line<impl Buf>, src: MacAddr, dst: MacAddr, etype: u16) {
     l.s("Src: ")
         .mac(src)
         .s(", Dst: ")

@@ -1,6 +1,6 @@
 //! TCP (RFC 9293): ports, sequence numbers, flags, window, options, payload length.
 
-use super::text::Line;
+use super::text::{Buf, Line};
 use super::{Dissector, LayerBuilder, Malformed, SummaryKind, app, notes};
 use crate::model::{OsiLayer, TcpIpLayer, TcpSummary, Value};
 
@@ -199,7 +199,7 @@ fn decode_fields(
 /// relative numbers and the scaled window (`kind` is "" then, "raw " when the numbers are the
 /// header's own).
 pub(super) fn summary_line(
-    l: &mut Line,
+    l: &mut Line<impl Buf>,
     src: u16,
     dst: u16,
     tcp: &TcpSummary,

@@ -21,21 +21,68 @@ pub(crate) const PAIRS: [[u8; 2]; 100] = {
     t
 };
 
+/// Where a [`Line`] writes: a `String` (a summary handed over as text), or the byte buffer a
+/// view is filling (a summary kept as numbers, written straight into the output).
+pub(crate) trait Buf {
+    fn put(&mut self, text: &str);
+    /// ASCII bytes (digits, hex, dots and colons), which need no UTF-8 check in either buffer.
+    fn put_ascii(&mut self, ascii: &[u8]);
+}
+
+impl Buf for String {
+    fn put(&mut self, text: &str) {
+        self.push_str(text);
+    }
+
+    #[inline]
+    fn put_ascii(&mut self, ascii: &[u8]) {
+        // Pushed as chars: ASCII, so the string stays valid UTF-8 without a check.
+        for &b in ascii {
+            debug_assert!(b.is_ascii());
+            self.push(char::from(b));
+        }
+    }
+}
+
+impl Buf for Vec<u8> {
+    fn put(&mut self, text: &str) {
+        self.extend_from_slice(text.as_bytes());
+    }
+
+    #[inline]
+    fn put_ascii(&mut self, ascii: &[u8]) {
+        self.extend_from_slice(ascii);
+    }
+}
+
+impl<B: Buf + ?Sized> Buf for &mut B {
+    fn put(&mut self, text: &str) {
+        (**self).put(text);
+    }
+
+    #[inline]
+    fn put_ascii(&mut self, ascii: &[u8]) {
+        (**self).put_ascii(ascii);
+    }
+}
+
 /// A summary line under construction.
-pub(crate) struct Line(String);
+pub(crate) struct Line<B: Buf = String>(pub(crate) B);
 
 impl Line {
     pub(crate) fn new() -> Self {
         Line(String::with_capacity(80))
     }
 
-    /// A line that goes on from `text`: summaries are appended to a buffer the views reuse.
-    pub(crate) fn on(text: String) -> Self {
-        Line(text)
+    /// The finished line.
+    pub(crate) fn done(&mut self) -> String {
+        std::mem::take(&mut self.0)
     }
+}
 
+impl<B: Buf> Line<B> {
     pub(crate) fn s(&mut self, text: &str) -> &mut Self {
-        self.0.push_str(text);
+        self.0.put(text);
         self
     }
 
@@ -45,51 +92,64 @@ impl Line {
         if n < 100 {
             // Most numbers in summaries are short (lengths, TTLs, flags, small sequence
             // numbers): one lookup in the table of pairs, no digit loop.
-            let [tens, ones] = PAIRS[n as usize];
-            if n >= 10 {
-                self.0.push(char::from(tens));
-            }
-            self.0.push(char::from(ones));
+            let pair = &PAIRS[n as usize];
+            self.0.put_ascii(if n >= 10 { pair } else { &pair[1..] });
             return self;
         }
         let mut buf = [0u8; 20];
         let mut i = buf.len();
-        loop {
+        while n >= 100 {
+            i -= 2;
+            buf[i..i + 2].copy_from_slice(&PAIRS[(n % 100) as usize]);
+            n /= 100;
+        }
+        if n >= 10 {
+            i -= 2;
+            buf[i..i + 2].copy_from_slice(&PAIRS[n as usize]);
+        } else {
             i -= 1;
-            buf[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
+            buf[i] = b'0' + n as u8;
         }
-        // Pushed as chars: ASCII digits, so the string stays valid UTF-8 without a check.
-        for &d in &buf[i..] {
-            self.0.push(char::from(d));
-        }
+        self.0.put_ascii(&buf[i..]);
         self
     }
 
     /// A 16-bit number as `0x` and four hex digits, e.g. an EtherType `0x0800`.
     pub(crate) fn hex4(&mut self, n: u16) -> &mut Self {
-        self.0.push_str("0x");
-        for shift in [12, 8, 4, 0] {
-            self.0
-                .push(char::from(HEX[usize::from((n >> shift) & 0xf)]));
+        let mut buf = *b"0x0000";
+        for (i, shift) in [12, 8, 4, 0].into_iter().enumerate() {
+            buf[2 + i] = HEX[usize::from((n >> shift) & 0xf)];
         }
+        self.0.put_ascii(&buf);
         self
     }
 
     pub(crate) fn mac(&mut self, m: MacAddr) -> &mut Self {
-        self.s(m.text().as_str())
+        self.0.put_ascii(m.text().as_bytes());
+        self
     }
 
     pub(crate) fn ipv4(&mut self, a: Ipv4Addr) -> &mut Self {
+        // Built in a stack buffer and appended once, rather than seven appends.
+        let mut buf = [0u8; 15];
+        let mut len = 0;
         for (i, octet) in a.octets().into_iter().enumerate() {
             if i > 0 {
-                self.0.push('.');
+                buf[len] = b'.';
+                len += 1;
             }
-            self.n(octet);
+            if octet >= 100 {
+                buf[len] = b'0' + octet / 100;
+                len += 1;
+            }
+            if octet >= 10 {
+                buf[len] = b'0' + octet / 10 % 10;
+                len += 1;
+            }
+            buf[len] = b'0' + octet % 10;
+            len += 1;
         }
+        self.0.put_ascii(&buf[..len]);
         self
     }
 
@@ -97,17 +157,8 @@ impl Line {
         match a {
             IpAddr::V4(a) => self.ipv4(a),
             // IPv6 compression rules are fiddly; the standard formatter gets them right.
-            IpAddr::V6(a) => {
-                use std::fmt::Write;
-                let _ = write!(self.0, "{a}");
-                self
-            }
+            IpAddr::V6(a) => self.s(&a.to_string()),
         }
-    }
-
-    /// The finished line.
-    pub(crate) fn done(&mut self) -> String {
-        std::mem::take(&mut self.0)
     }
 }
 

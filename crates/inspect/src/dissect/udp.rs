@@ -1,6 +1,6 @@
 //! UDP (RFC 768): ports, length, checksum.
 
-use super::text::Line;
+use super::text::{Buf, Line};
 use super::{Dissector, LayerBuilder, Malformed, SummaryKind, app, notes};
 use crate::model::{OsiLayer, TcpIpLayer, Value};
 
@@ -115,6 +115,6 @@ fn decode(
 }
 
 /// `43512 → 7007 Len=5`.
-pub(super) fn summary(l: &mut Line, src: u16, dst: u16, payload_len: u64) {
+pub(super) fn summary(l: &mut Line<impl Buf>, src: u16, dst: u16, payload_len: u64) {
     l.n(src).s(" → ").n(dst).s(" Len=").n(payload_len);
 }

@@ -6,7 +6,7 @@
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::{info_pieces, rfc3339};
+use super::{Piece, info_pieces, rfc3339};
 use crate::dissect::text::PAIRS;
 use crate::model::{Packet, Timestamp, Value};
 
@@ -197,7 +197,10 @@ pub(crate) fn rfc3339_into(o: &mut Vec<u8>, ts: Timestamp) {
 
 /// The Info column's text, unescaped (see [`info_pieces`]).
 pub(crate) fn info(o: &mut Vec<u8>, p: &Packet) {
-    info_pieces(p, |piece| o.extend_from_slice(piece.as_bytes()));
+    info_pieces(p, |piece| match piece {
+        Piece::Text(t) => o.extend_from_slice(t.as_bytes()),
+        Piece::Summary(s) => s.write_bytes(o),
+    });
 }
 
 #[cfg(test)]

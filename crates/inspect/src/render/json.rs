@@ -17,7 +17,7 @@ use std::cell::RefCell;
 use std::io::{self, Write};
 
 use super::bytes::{self, num};
-use super::{Clock, endpoints, info_pieces, top_protocol, with_summary};
+use super::{Clock, Piece, endpoints, info_pieces, top_protocol};
 use crate::model::{Field, Layer, Packet, Reason, Summary, Value};
 
 /// What one packet's JSON is built in: reused from packet to packet, so after the first few
@@ -117,7 +117,10 @@ fn head(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock, ts: bool) -> io::Result<
     }
     o.extend_from_slice(b"\",\"info\":\"");
     // Escaping piece by piece is escaping the whole: escapes are per character.
-    info_pieces(p, |piece| escaped(o, piece));
+    info_pieces(p, |piece| match piece {
+        Piece::Text(t) => escaped(o, t),
+        Piece::Summary(s) => summary_text(o, s),
+    });
     o.push(b'"');
     Ok(())
 }
@@ -539,15 +542,19 @@ fn strings<S: AsRef<str>>(o: &mut Vec<u8>, items: &[S]) {
 /// (digits, addresses, fixed words) never needs an escape.
 fn summary(o: &mut Vec<u8>, s: &Summary) {
     o.push(b'"');
-    let plain = s.is_plain();
-    with_summary(s, |text| {
-        if plain {
-            o.extend_from_slice(text.as_bytes());
-        } else {
-            escaped(o, text);
-        }
-    });
+    summary_text(o, s);
     o.push(b'"');
+}
+
+/// The inside of [`summary`]'s string.
+fn summary_text(o: &mut Vec<u8>, s: &Summary) {
+    match s.as_text() {
+        Some(text) => escaped(o, text),
+        None => {
+            debug_assert!(s.is_plain());
+            s.write_bytes(o);
+        }
+    }
 }
 
 fn string(o: &mut Vec<u8>, s: &str) {

@@ -20,7 +20,6 @@ pub mod line;
 pub mod stats;
 pub mod tree;
 
-use std::cell::RefCell;
 use std::io::Write as _;
 
 use crate::model::{OsiLayer, Packet, Summary, Timestamp};
@@ -264,58 +263,46 @@ pub fn top_protocol(p: &Packet) -> &'static str {
 /// A hint's explanation after ": " is left to the tree view, to keep the line short.
 pub fn info(p: &Packet) -> String {
     let mut out = String::new();
-    info_pieces(p, |piece| out.push_str(piece));
+    info_pieces(p, |piece| match piece {
+        Piece::Text(t) => out.push_str(t),
+        Piece::Summary(s) => s.write_to(&mut out),
+    });
     out
+}
+
+/// A piece of the Info column: text, or the top layer's summary, which a view writes straight
+/// into its output (see [`Summary`]).
+pub(crate) enum Piece<'a> {
+    Text(&'a str),
+    Summary(&'a Summary),
 }
 
 /// The Info column as a sequence of pieces, so the views can write (and JSON-escape) it in place
 /// instead of building a `String` per packet.
-pub(crate) fn info_pieces(p: &Packet, mut put: impl FnMut(&str)) {
+pub(crate) fn info_pieces<'p>(p: &'p Packet, mut put: impl FnMut(Piece<'p>)) {
     let mut empty = true;
     if let Some(flow) = &p.flow {
         for (i, n) in flow.notes.iter().enumerate() {
-            put(if i == 0 { "[" } else { "; " });
-            put(n.split(": ").next().unwrap_or(n));
+            put(Piece::Text(if i == 0 { "[" } else { "; " }));
+            put(Piece::Text(n.split(": ").next().unwrap_or(n)));
             empty = false;
         }
         if !empty {
-            put("] ");
+            put(Piece::Text("] "));
         }
     }
     if let Some(last) = p.dissection.top_layer() {
-        with_summary(&last.summary, &mut put);
+        put(Piece::Summary(&last.summary));
         empty &= last.summary.is_empty();
     }
     if let Some(why) = &p.dissection.malformed {
         if !empty {
-            put(" ");
+            put(Piece::Text(" "));
         }
-        put("[malformed: ");
-        put(why);
-        put("]");
+        put(Piece::Text("[malformed: "));
+        put(Piece::Text(why));
+        put(Piece::Text("]"));
     }
-}
-
-thread_local! {
-    /// Where [`with_summary`] writes a summary kept as numbers; reused from packet to packet.
-    static SUMMARY: RefCell<String> = RefCell::new(String::with_capacity(128));
-}
-
-/// Call `f` with a summary's text. A summary kept as numbers (see [`Summary`]) is written into
-/// a buffer reused from call to call, so showing it allocates nothing.
-pub(crate) fn with_summary<R>(s: &Summary, f: impl FnOnce(&str) -> R) -> R {
-    if let Some(text) = s.as_text() {
-        return f(text);
-    }
-    SUMMARY.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut buf) => {
-            buf.clear();
-            s.write_to(&mut buf);
-            f(&buf)
-        }
-        // Only if `f` itself shows a summary: use a buffer of its own.
-        Err(_) => f(&s.text()),
-    })
 }
 
 #[cfg(test)]
