@@ -103,17 +103,19 @@ fn head(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock, ts: bool) -> io::Result<
         o.extend_from_slice(b",\"dst\":");
         string(o, &dst);
     }
-    o.extend_from_slice(b",\"protocol\":");
-    constant(o, top_protocol(p));
-    o.extend_from_slice(b",\"chain\":\"");
+    let top = top_protocol(p);
+    debug_assert!(plain_name(top));
+    framed(o, *b",\"protocol\":\"", top.as_bytes(), *b"\",\"chain\":\"");
     for (i, l) in p.dissection.layers.iter().enumerate() {
+        // OSI layers are numbered 1 to 7: one digit.
+        let osi = b'0' + l.osi.number();
+        debug_assert!(osi.is_ascii_digit());
+        let name = l.protocol.as_bytes();
         if i > 0 {
-            o.extend_from_slice(b" > ");
+            framed(o, [b' ', b'>', b' ', b'L', osi, b' '], name, []);
+        } else {
+            framed(o, [b'L', osi, b' '], name, []);
         }
-        o.push(b'L');
-        num(o, u64::from(l.osi.number()));
-        o.push(b' ');
-        o.extend_from_slice(l.protocol.as_bytes());
     }
     o.extend_from_slice(b"\",\"info\":\"");
     // Escaping piece by piece is escaping the whole: escapes are per character.
@@ -158,18 +160,24 @@ fn lean(o: &mut Vec<u8>, names: &mut NameGroups, p: &Packet, clock: &mut Clock) 
 }
 
 fn lean_layer(o: &mut Vec<u8>, names: &mut NameGroups, l: &Layer) {
-    o.extend_from_slice(b"{\"protocol\":");
-    constant(o, l.protocol);
-    o.extend_from_slice(b",\"osi\":");
-    num(o, u64::from(l.osi.number()));
-    o.extend_from_slice(b",\"tcpip\":");
-    constant(o, l.tcpip.name());
-    o.extend_from_slice(b",\"start\":");
+    // The names are the code's own constants (see `constant`), and the OSI number one digit:
+    // the keys around them are written in the same [`framed`] pieces.
+    debug_assert!(plain_name(l.protocol) && plain_name(l.tcpip.name()));
+    let osi = b'0' + l.osi.number();
+    let osi = [b'"', b',', b'"', b'o', b's', b'i', b'"', b':', osi];
+    framed(o, *b"{\"protocol\":\"", l.protocol.as_bytes(), osi);
+    framed(
+        o,
+        *b",\"tcpip\":\"",
+        l.tcpip.name().as_bytes(),
+        *b"\",\"start\":",
+    );
     num(o, l.byte_range.start as u64);
     o.extend_from_slice(b",\"end\":");
     num(o, l.byte_range.end as u64);
-    o.extend_from_slice(b",\"summary\":");
-    string(o, &l.summary);
+    o.extend_from_slice(b",\"summary\":\"");
+    escaped(o, &l.summary);
+    o.push(b'"');
     reason(o, &l.reason);
     o.extend_from_slice(b",\"fields\":");
     lean_fields(o, names, &l.fields);
@@ -226,14 +234,52 @@ fn lean_fields(o: &mut Vec<u8>, names: &mut NameGroups, fields: &[Field]) {
 /// without the escape check, which was a quarter of the writer's instructions per packet.
 fn key(o: &mut Vec<u8>, name: &str) {
     debug_assert!(plain_name(name), "field name {name:?} would need escaping");
-    o.extend_from_slice(b",\"");
-    o.extend_from_slice(name.as_bytes());
-    o.extend_from_slice(b"\":");
+    framed(o, *b",\"", name.as_bytes(), *b"\":");
+}
+
+/// Append `pre`, `b` and `post`. Three appends are three capacity checks and, for `b` (its
+/// length unknown at compile time), a call to memcpy that costs more than copying a field name.
+/// Instead the whole piece is built in a 32-byte stack buffer with fixed-size copies and
+/// appended as all 32 bytes, the unused tail then cut off again: one check, a few stores.
+#[inline]
+fn framed<const P: usize, const Q: usize>(o: &mut Vec<u8>, pre: [u8; P], b: &[u8], post: [u8; Q]) {
+    const ROOM: usize = 32;
+    let n = b.len();
+    if P + n + Q > ROOM {
+        o.extend_from_slice(&pre);
+        o.extend_from_slice(b);
+        o.extend_from_slice(&post);
+        return;
+    }
+    let mut t = [0u8; ROOM];
+    t[..P].copy_from_slice(&pre);
+    let body = &mut t[P..P + n];
+    // Two words that overlap in the middle cover any length between one word and two: the
+    // first bytes and the last, each written where it belongs.
+    match n {
+        0..4 => body.copy_from_slice(b),
+        4..8 => {
+            body[..4].copy_from_slice(&b[..4]);
+            body[n - 4..].copy_from_slice(&b[n - 4..]);
+        }
+        8..=16 => {
+            body[..8].copy_from_slice(&b[..8]);
+            body[n - 8..].copy_from_slice(&b[n - 8..]);
+        }
+        _ => {
+            body[..16].copy_from_slice(&b[..16]);
+            body[n - 16..].copy_from_slice(&b[n - 16..]);
+        }
+    }
+    t[P + n..P + n + Q].copy_from_slice(&post);
+    let at = o.len();
+    o.extend_from_slice(&t);
+    o.truncate(at + P + n + Q);
 }
 
 /// Whether a name can go into JSON as it is: no quote, backslash or control character.
 fn plain_name(name: &str) -> bool {
-    !name.bytes().any(|c| c < 0x20 || c == b'"' || c == b'\\')
+    !name.bytes().any(special)
 }
 
 /// End of a chain in [`Layout::next`].
@@ -516,11 +562,10 @@ fn value(o: &mut Vec<u8>, v: &Value) {
 /// characters as `\u00XX`; everything else (UTF-8 included) as is.
 /// A JSON string for a name the code itself defines (protocol and layer names: `"IPv4"`,
 /// `"802.1Q"`, `"Internet"`): nothing to escape, so no check (a debug assertion guards it).
+#[inline]
 fn constant(o: &mut Vec<u8>, s: &'static str) {
     debug_assert!(plain_name(s), "{s:?} would need escaping");
-    o.push(b'"');
-    o.extend_from_slice(s.as_bytes());
-    o.push(b'"');
+    framed(o, *b"\"", s.as_bytes(), *b"\"");
 }
 
 /// A JSON array of strings (notes).
@@ -544,95 +589,125 @@ fn string(o: &mut Vec<u8>, s: &str) {
 /// The inside of a JSON string: `s` with serde_json's escapes, without the quotes.
 fn escaped(o: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    let start = o.len();
-    // Almost every string needs no escape: copy it while checking, and only if the check fails
-    // take back the copy and go character by character.
-    if !copy_plain(o, bytes) {
-        o.truncate(start);
+    // Almost every string needs no escape. A short one is copied while checking, and the copy
+    // taken back if the check fails; a longer one is checked a word at a time first and then
+    // copied in one piece.
+    if bytes.len() <= 16 {
+        let start = o.len();
+        if !copy_plain(o, bytes) {
+            o.truncate(start);
+            escaped_slowly(o, bytes);
+        }
+    } else if plain_words(bytes) {
+        o.extend_from_slice(bytes);
+    } else {
         escaped_slowly(o, bytes);
     }
 }
 
+/// Whether `b` (at least 8 bytes) has no byte JSON must escape, checked a word at a time; a
+/// length that is not a whole number of words ends with a word that overlaps the one before.
+fn plain_words(b: &[u8]) -> bool {
+    let mut found = 0;
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        let w: &[u8; 8] = w.try_into().expect("chunks of 8");
+        found |= needs_escape(u64::from_le_bytes(*w));
+    }
+    if !words.remainder().is_empty() {
+        let last: &[u8; 8] = b[b.len() - 8..].try_into().expect("at least 8 bytes");
+        found |= needs_escape(u64::from_le_bytes(*last));
+    }
+    found == 0
+}
+
 /// [`escaped`] for a string that has something to escape (a summary quoting a payload, say):
-/// character by character, skipping 8 plain bytes at a time between the escapes.
+/// plain runs are found 8 bytes at a time and copied whole, and only the bytes that need an
+/// escape are looked at one by one.
 #[cold]
 #[inline(never)]
 fn escaped_slowly(o: &mut Vec<u8>, bytes: &[u8]) {
+    // The start of the plain run not yet copied, and where the search goes on.
     let mut start = 0;
     let mut i = 0;
-    while i < bytes.len() {
-        // The plain bytes are copied as one run when the next escape (or the end) is reached.
-        if let Some(w) = bytes.get(i..i + 8) {
-            let w: &[u8; 8] = w.try_into().expect("8 bytes");
-            if needs_escape(u64::from_le_bytes(*w)) == 0 {
-                i += 8;
-                continue;
+    loop {
+        let hit = match bytes.get(i..i + 8) {
+            Some(w) => {
+                let w: &[u8; 8] = w.try_into().expect("8 bytes");
+                let found = needs_escape(u64::from_le_bytes(*w));
+                if found == 0 {
+                    i += 8;
+                    continue;
+                }
+                // The lowest flagged byte is always a real one (see `needs_escape`): jump to it
+                // instead of stepping through the plain bytes before it.
+                i + (found.trailing_zeros() / 8) as usize
             }
-        }
-        let b = bytes[i];
-        i += 1;
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0..=0x1f => b"",
-            _ => continue,
+            // Fewer than 8 bytes left: byte by byte.
+            None => match bytes[i..].iter().position(|&c| special(c)) {
+                Some(k) => i + k,
+                None => break,
+            },
         };
-        o.extend_from_slice(&bytes[start..i - 1]);
-        if escape.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            o.extend_from_slice(b"\\u00");
-            o.push(HEX[usize::from(b >> 4)]);
-            o.push(HEX[usize::from(b & 0xf)]);
-        } else {
-            o.extend_from_slice(escape);
-        }
+        o.extend_from_slice(&bytes[start..hit]);
+        escape(o, bytes[hit]);
+        i = hit + 1;
         start = i;
     }
     o.extend_from_slice(&bytes[start..]);
 }
 
-/// Append `b`, checking it a word (8 bytes) at a time for a byte JSON must escape; false when
-/// there was one (the copy is then incomplete and the caller discards it).
+/// Whether JSON needs byte `c` escaped inside a string.
+fn special(c: u8) -> bool {
+    c < 0x20 || c == b'"' || c == b'\\'
+}
+
+/// The escape serde_json writes for a [`special`] byte.
+fn escape(o: &mut Vec<u8>, c: u8) {
+    let short: &[u8; 2] = match c {
+        b'"' => b"\\\"",
+        b'\\' => b"\\\\",
+        b'\n' => b"\\n",
+        b'\r' => b"\\r",
+        b'\t' => b"\\t",
+        0x08 => b"\\b",
+        0x0c => b"\\f",
+        _ => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            o.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(c >> 4)],
+                HEX[usize::from(c & 0xf)],
+            ]);
+            return;
+        }
+    };
+    o.extend_from_slice(short);
+}
+
+/// Append `b` (at most 16 bytes), checking it for a byte JSON must escape; false when there
+/// was one (the copy is then the caller's to discard).
 ///
-/// Why by words: the strings here are short (a field name, a summary), and for short slices
-/// both a byte loop and `extend_from_slice` (a call to memcpy) cost more than the work, while
-/// a fixed-size copy is one store. A string that is not a whole number of words is covered by
-/// words that overlap: its first word and its last, written where they belong.
+/// Why by words: the strings here are short, and for short slices both a byte loop and
+/// `extend_from_slice` (a call to memcpy) cost more than the work, while a fixed-size copy is
+/// one store. A string that is not a whole number of words is covered by words that overlap:
+/// its first word and its last, written where they belong.
 fn copy_plain(o: &mut Vec<u8>, b: &[u8]) -> bool {
+    debug_assert!(b.len() <= 16);
     match b.len() {
         0..4 => {
-            let mut special = false;
+            let mut found = false;
             for &c in b {
-                special |= c < 0x20 || c == b'"' || c == b'\\';
+                found |= special(c);
                 o.push(c);
             }
-            !special
+            !found
         }
-        // Most field names, without a loop.
         4..8 => two_words::<4>(o, b),
-        8..=16 => two_words::<8>(o, b),
-        n => {
-            let mut special = 0;
-            let mut words = b.chunks_exact(8);
-            for w in &mut words {
-                let w: &[u8; 8] = w.try_into().expect("chunks of 8");
-                special |= needs_escape(u64::from_le_bytes(*w));
-                o.extend_from_slice(w);
-            }
-            let rest = words.remainder().len();
-            if rest > 0 {
-                let last: &[u8; 8] = b[n - 8..].try_into().expect("n > 16");
-                special |= needs_escape(u64::from_le_bytes(*last));
-                o.truncate(o.len() - (8 - rest));
-                o.extend_from_slice(last);
-            }
-            special == 0
-        }
+        _ => two_words::<8>(o, b),
     }
 }
 
@@ -660,17 +735,22 @@ fn two_words<const W: usize>(o: &mut Vec<u8>, b: &[u8]) -> bool {
     needs_escape(word(&first)) | needs_escape(word(&last)) == 0
 }
 
-/// Nonzero when one of the 8 bytes of `w` is a control character, `"` or `\`. The classic
+/// Nonzero when one of the 8 bytes of `w` is a control character, `"` or `\\`. The classic
 /// "has a zero byte" test (x - 0x01..) & !x & 0x80..: a byte's high bit survives only where the
 /// subtraction borrowed from a byte that was zero (or, for `< 0x20`, below 0x20). It can flag a
-/// byte above a real hit, never a word without one; bytes >= 0x80 (UTF-8) are never flagged.
+/// byte above a real hit, never a word without one, so the lowest flagged byte is always a real
+/// hit; bytes >= 0x80 (UTF-8) are never flagged.
+///
+/// The three tests share one `& !x & 0x80..`: `"` and `\\` are below 0x80, so `x ^ '"'` and
+/// `x ^ '\\'` have the high bit of `x` in every byte, and each test's lowest flagged byte is
+/// still a real hit of that test.
 fn needs_escape(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
-    below(w, 0x20)
-        | below(w ^ (ONES * u64::from(b'"')), 1)
-        | below(w ^ (ONES * u64::from(b'\\')), 1)
+    let below_space = w.wrapping_sub(ONES * 0x20);
+    let quote = (w ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
+    let backslash = (w ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
+    (below_space | quote | backslash) & !w & HIGH
 }
 
 #[cfg(test)]
