@@ -18,6 +18,7 @@ use std::io::{self, Write};
 
 use super::bytes::{self, num};
 use super::{Clock, endpoints, info_pieces, top_protocol};
+use crate::dissect::text::PAIRS;
 use crate::model::{Field, Layer, Packet, Reason, Value};
 
 /// What one packet's JSON is built in: reused from packet to packet, so after the first few
@@ -196,8 +197,7 @@ fn lean_fields(o: &mut Vec<u8>, names: &mut NameGroups, fields: &[Field]) {
         // The common case: no name repeats, so no bookkeeping is read while writing.
         None => {
             for f in fields {
-                key(o, f.name);
-                value(o, &f.value);
+                field(o, f.name, &f.value);
             }
         }
         Some((next, later)) => {
@@ -205,12 +205,12 @@ fn lean_fields(o: &mut Vec<u8>, names: &mut NameGroups, fields: &[Field]) {
                 if later[i] {
                     continue; // written with the name's first occurrence
                 }
-                key(o, f.name);
                 let mut j = next[i];
                 if j == NONE {
-                    value(o, &f.value);
+                    field(o, f.name, &f.value);
                     continue;
                 }
+                key(o, f.name);
                 o.push(b'[');
                 value(o, &f.value);
                 while j != NONE {
@@ -229,6 +229,49 @@ fn lean_fields(o: &mut Vec<u8>, names: &mut NameGroups, fields: &[Field]) {
     o.push(b'}');
 }
 
+/// `,"name":value`. Most values are numbers and booleans, whose text is at most 8 bytes here:
+/// the key and the value are then built together in one [`ROOM`]-byte stack buffer and appended
+/// once (as [`framed`] does), instead of a key append and a value append with their capacity
+/// checks and the call to [`value`]. (Addresses too were tried: the bigger buffer every field
+/// then needs cost more than it saved.)
+#[inline(always)]
+fn field(o: &mut Vec<u8>, name: &str, v: &Value) {
+    debug_assert!(plain_name(name), "field name {name:?} would need escaping");
+    let b = name.as_bytes();
+    let n = b.len();
+    // The value's text in the low bytes of a word (first character lowest), and its length.
+    let (text, len) = match *v {
+        Value::U64(x) if x < 10 => (u64::from(b'0' + x as u8), 1),
+        Value::U64(x) if x < 100 => (u64::from(u16::from_le_bytes(PAIRS[x as usize])), 2),
+        Value::U64(x) if x < 100_000_000 => {
+            let d = bytes::eight_digits(x as u32);
+            // Leading zeros are the zero bytes at the bottom; `x >= 100` has a nonzero digit.
+            let zeros = d.trailing_zeros() / 8;
+            ((d | bytes::ZEROS) >> (8 * zeros), 8 - zeros as usize)
+        }
+        Value::Bool(true) => (u64::from_le_bytes(*b"true\0\0\0\0"), 4),
+        Value::Bool(false) => (u64::from_le_bytes(*b"false\0\0\0"), 5),
+        _ => {
+            key(o, name);
+            value(o, v);
+            return;
+        }
+    };
+    if n > ROOM - 12 {
+        key(o, name);
+        o.extend_from_slice(&text.to_le_bytes()[..len]);
+        return;
+    }
+    let mut t = [0u8; ROOM];
+    t[..2].copy_from_slice(b",\"");
+    copy_short(&mut t[2..2 + n], b);
+    t[2 + n..4 + n].copy_from_slice(b"\":");
+    t[4 + n..12 + n].copy_from_slice(&text.to_le_bytes());
+    let at = o.len();
+    o.extend_from_slice(&t);
+    o.truncate(at + 4 + n + len);
+}
+
 /// `,"name":`. Field names are the dissector's constants, dotted lower-case ASCII (the test
 /// `field_names_need_no_json_escape` holds every registered name to that), so they are copied
 /// without the escape check, which was a quarter of the writer's instructions per packet.
@@ -237,15 +280,17 @@ fn key(o: &mut Vec<u8>, name: &str) {
     framed(o, *b",\"", name.as_bytes(), *b"\":");
 }
 
+/// The stack buffer of [`framed`] and [`field`].
+const ROOM: usize = 32;
+
 /// Append `pre`, `b` and `post`. Three appends are three capacity checks and, for `b` (its
 /// length unknown at compile time), a call to memcpy that costs more than copying a field name.
 /// Instead the whole piece is built in a 32-byte stack buffer with fixed-size copies and
 /// appended as all 32 bytes, the unused tail then cut off again: one check, a few stores.
 #[inline]
 fn framed<const P: usize, const Q: usize>(o: &mut Vec<u8>, pre: [u8; P], b: &[u8], post: [u8; Q]) {
-    const ROOM: usize = 32;
     let n = b.len();
-    if P + n + Q > ROOM {
+    if P + n + Q > ROOM || n > 32 {
         o.extend_from_slice(&pre);
         o.extend_from_slice(b);
         o.extend_from_slice(&post);
@@ -253,28 +298,35 @@ fn framed<const P: usize, const Q: usize>(o: &mut Vec<u8>, pre: [u8; P], b: &[u8
     }
     let mut t = [0u8; ROOM];
     t[..P].copy_from_slice(&pre);
-    let body = &mut t[P..P + n];
-    // Two words that overlap in the middle cover any length between one word and two: the
-    // first bytes and the last, each written where it belongs.
-    match n {
-        0..4 => body.copy_from_slice(b),
-        4..8 => {
-            body[..4].copy_from_slice(&b[..4]);
-            body[n - 4..].copy_from_slice(&b[n - 4..]);
-        }
-        8..=16 => {
-            body[..8].copy_from_slice(&b[..8]);
-            body[n - 8..].copy_from_slice(&b[n - 8..]);
-        }
-        _ => {
-            body[..16].copy_from_slice(&b[..16]);
-            body[n - 16..].copy_from_slice(&b[n - 16..]);
-        }
-    }
+    copy_short(&mut t[P..P + n], b);
     t[P + n..P + n + Q].copy_from_slice(&post);
     let at = o.len();
     o.extend_from_slice(&t);
     o.truncate(at + P + n + Q);
+}
+
+/// `to.copy_from_slice(b)` for at most 32 bytes without a call to memcpy: two fixed-size
+/// copies that overlap in the middle cover any length between one size and twice it, the
+/// first bytes and the last, each written where it belongs.
+#[inline(always)]
+fn copy_short(to: &mut [u8], b: &[u8]) {
+    let n = b.len();
+    debug_assert!(n <= 32 && to.len() == n);
+    match n {
+        0..4 => to.copy_from_slice(b),
+        4..8 => {
+            to[..4].copy_from_slice(&b[..4]);
+            to[n - 4..].copy_from_slice(&b[n - 4..]);
+        }
+        8..=16 => {
+            to[..8].copy_from_slice(&b[..8]);
+            to[n - 8..].copy_from_slice(&b[n - 8..]);
+        }
+        _ => {
+            to[..16].copy_from_slice(&b[..16]);
+            to[n - 16..].copy_from_slice(&b[n - 16..]);
+        }
+    }
 }
 
 /// Whether a name can go into JSON as it is: no quote, backslash or control character.
