@@ -77,11 +77,11 @@ pub(crate) const ZEROS: u64 = u64::from_le_bytes([b'0'; 8]);
 /// both checked exhaustively by the tests), and no lane's product reaches the next lane.
 pub(crate) fn eight_digits(n: u32) -> u64 {
     debug_assert!(n < 100_000_000);
-    let x = u64::from(n / 10_000) | u64::from(n % 10_000) << 32;
-    let hundreds = (x * 10_486 >> 20) & 0x0000_007f_0000_007f;
-    let x = (x - hundreds * 100) << 16 | hundreds;
-    let tens = (x * 103 >> 10) & 0x000f_000f_000f_000f;
-    (x - tens * 10) << 8 | tens
+    let x = u64::from(n / 10_000) | (u64::from(n % 10_000) << 32);
+    let hundreds = ((x * 10_486) >> 20) & 0x0000_007f_0000_007f;
+    let x = ((x - hundreds * 100) << 16) | hundreds;
+    let tens = ((x * 103) >> 10) & 0x000f_000f_000f_000f;
+    ((x - tens * 10) << 8) | tens
 }
 
 /// Decimal digits of `n` (1 for 0).
@@ -321,6 +321,27 @@ mod tests {
         }
     }
 
+    /// The reciprocal divisions of `eight_digits`, over their whole ranges, and the digits
+    /// themselves for every number below 10^5 and a stride through the rest of 10^8.
+    #[test]
+    fn eight_digits_are_exact() {
+        for v in 0..10_000u64 {
+            assert_eq!((v * 10_486) >> 20, v / 100, "{v}");
+        }
+        for v in 0..100u64 {
+            assert_eq!((v * 103) >> 10, v / 10, "{v}");
+        }
+        let check = |n: u32| {
+            let text = (eight_digits(n) | ZEROS).to_le_bytes();
+            assert_eq!(text, *format!("{n:08}").as_bytes(), "{n}");
+        };
+        (0..100_000).for_each(check);
+        (0..100_000_000).step_by(9_973).for_each(check);
+        [99_999_999, 10_000_000, 9_999_999, 12_345_678, 87_654_321]
+            .into_iter()
+            .for_each(check);
+    }
+
     #[test]
     fn times_print_like_rfc3339() {
         for secs in [
@@ -335,7 +356,16 @@ mod tests {
             -62_167_219_201, // year -1
             -62_167_219_200, // year 0
         ] {
-            for nanos in [0, 1, 999_999_999] {
+            for nanos in [
+                0,
+                1,
+                9,
+                10,
+                100_000_000,
+                12_345_678,
+                99_999_999,
+                999_999_999,
+            ] {
                 let ts = Timestamp { secs, nanos };
                 assert_eq!(text(|o| rfc3339_into(o, ts)), rfc3339(ts), "{secs}");
                 let day = super::super::time_of_day(ts);

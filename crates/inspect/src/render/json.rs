@@ -900,6 +900,138 @@ mod tests {
         assert!(g.group(&[]).is_none());
     }
 
+    /// A small deterministic generator (xorshift64*), so the property tests below need no
+    /// dependency and fail the same way every run.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// Many random strings, short and long, mixing every control character, quotes,
+    /// backslashes, DEL, ASCII and 2-, 3- and 4-byte UTF-8: the escaped text must be
+    /// serde_json's, through the short copy, the word check and the slow path alike.
+    #[test]
+    fn escaping_matches_serde_json_over_many_strings() {
+        let mut alphabet: Vec<char> = (0u8..0x20).map(char::from).collect();
+        alphabet.extend([
+            '"', '\\', '\x7f', ' ', '/', 'a', 'Z', '0', ':', 'é', '→', '✓', '𝄞',
+        ]);
+        // Mostly plain text, so that long plain runs and the word boundaries get exercised.
+        let plain: Vec<char> = "abcdefghijklmnopqrstuvwxyz .:-0123456789".chars().collect();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for round in 0..20_000 {
+            let len = rng.below(if round % 4 == 0 { 120 } else { 40 });
+            let special_rate = [0, 2, 8, 50][round % 4];
+            let s: String = (0..len)
+                .map(|_| {
+                    if rng.below(100) < special_rate {
+                        alphabet[rng.below(alphabet.len())]
+                    } else {
+                        plain[rng.below(plain.len())]
+                    }
+                })
+                .collect();
+            let mut o = b"x".to_vec();
+            string(&mut o, &s);
+            let expected = serde_json::to_string(&s).unwrap();
+            assert_eq!(&o[1..], expected.as_bytes(), "{s:?}");
+            // The slow path on its own, too (the fast paths send it only some strings).
+            let mut slow = Vec::new();
+            escaped_slowly(&mut slow, s.as_bytes());
+            assert_eq!(slow, &expected.as_bytes()[1..expected.len() - 1], "{s:?}");
+        }
+    }
+
+    /// `needs_escape` flags a word exactly when it holds a byte to escape, and its lowest
+    /// flagged byte is the first such byte (the slow path jumps straight to it).
+    #[test]
+    fn the_word_check_finds_the_first_special_byte() {
+        let mut rng = Rng(7);
+        let bytes: Vec<u8> = (0u8..=0xff).collect();
+        for _ in 0..200_000 {
+            let mut w = [0u8; 8];
+            for b in &mut w {
+                // Half the time a byte near the interesting values, else any byte.
+                *b = match rng.below(4) {
+                    0 => [0x1f, 0x20, 0x21, 0x22, 0x23, 0x5b, 0x5c, 0x5d][rng.below(8)],
+                    1 => (rng.below(0x20)) as u8,
+                    _ => bytes[rng.below(256)],
+                };
+            }
+            let first = w.iter().position(|&c| special(c));
+            let found = needs_escape(u64::from_le_bytes(w));
+            match first {
+                None => assert_eq!(found, 0, "{w:x?}"),
+                Some(i) => assert_eq!(found.trailing_zeros() / 8, i as u32, "{w:x?}"),
+            }
+        }
+    }
+
+    /// `field` writes a key and its value in one piece for numbers and booleans: the same
+    /// bytes as the key and value writers, for every name length (both sides of the one-piece
+    /// limit and of each copy size) and numbers at every digit-count boundary.
+    #[test]
+    fn fields_write_like_key_and_value() {
+        let letters = "abcdefghijklmnopqrstuvwxyz.abcdefghijklmnopqrstuvwxyz";
+        let mut values = vec![Value::Bool(true), Value::Bool(false)];
+        for p in 0..20u32 {
+            let n = 10u64.pow(p);
+            values.extend([n - 1, n, n + 1].map(Value::U64));
+        }
+        values.extend([65_535, 49_835, 99_999_999, 100_000_000, u64::MAX].map(Value::U64));
+        values.push(Value::Text("a \"quoted\" text".into()));
+        values.push(Value::Ipv4(std::net::Ipv4Addr::new(192, 168, 100, 7)));
+        for len in 1..=40 {
+            let name = &letters[..len];
+            for v in &values {
+                let mut one = b"{".to_vec();
+                field(&mut one, name, v);
+                let mut two = b"{".to_vec();
+                key(&mut two, name);
+                value(&mut two, v);
+                assert_eq!(
+                    String::from_utf8(one).unwrap(),
+                    String::from_utf8(two).unwrap()
+                );
+                if let Value::U64(n) = v {
+                    let mut o = Vec::new();
+                    field(&mut o, name, v);
+                    assert_eq!(String::from_utf8(o).unwrap(), format!(",\"{name}\":{n}"));
+                }
+            }
+        }
+    }
+
+    /// `framed` and `copy_short` for every length around their copy sizes and the buffer.
+    #[test]
+    fn framed_pieces_are_exact_for_every_length() {
+        let text: Vec<u8> = (b'a'..=b'z').chain(b'A'..=b'Z').collect();
+        for len in 0..=text.len() {
+            let b = &text[..len];
+            let mut o = b"start".to_vec();
+            framed(&mut o, *b",\"", b, *b"\":");
+            assert_eq!(o, [&b"start,\""[..], b, b"\":"].concat(), "{len}");
+            let mut o = Vec::new();
+            framed(&mut o, [], b, []);
+            assert_eq!(o, b, "{len}");
+            if len <= 32 {
+                let mut to = vec![0u8; len];
+                copy_short(&mut to, b);
+                assert_eq!(to, b, "{len}");
+            }
+        }
+    }
+
     #[test]
     fn numbers_print_like_serde_json() {
         for n in [0u64, 7, 10, 65535, u64::MAX] {
