@@ -25,8 +25,63 @@ pub(crate) fn num(o: &mut Vec<u8>, n: u64) {
     } else if n < 100 {
         o.extend_from_slice(&PAIRS[n as usize]);
     } else {
+        wide(o, n);
+    }
+}
+
+/// [`num`] for `n >= 100`. Ports, checksums, IDs and lengths are mostly 3 to 5 digits: those
+/// are built from two or three table pairs with divisions by constants (multiplications), no
+/// loop and no digit count. Up to 8 digits the text is built in one word, shifted so that it
+/// starts at its first digit, and appended as 8 bytes of which the extra ones are cut off.
+fn wide(o: &mut Vec<u8>, n: u64) {
+    if n < 10_000 {
+        let [a, b] = PAIRS[(n / 100) as usize];
+        let [c, d] = PAIRS[(n % 100) as usize];
+        if n < 1000 {
+            o.extend_from_slice(&[b, c, d]);
+        } else {
+            o.extend_from_slice(&[a, b, c, d]);
+        }
+    } else if n < 100_000 {
+        // The commonest wide numbers: 16-bit ports, checksums and IDs.
+        let [a, b] = PAIRS[(n / 100 % 100) as usize];
+        let [c, d] = PAIRS[(n % 100) as usize];
+        o.extend_from_slice(&[b'0' + (n / 10_000) as u8, a, b, c, d]);
+    } else if n < 100_000_000 {
+        let (hi, lo) = ((n / 10_000) as usize, (n % 10_000) as usize);
+        let [a, b] = PAIRS[hi / 100];
+        let [c, d] = PAIRS[hi % 100];
+        let [e, f] = PAIRS[lo / 100];
+        let [g, h] = PAIRS[lo % 100];
+        let word = u64::from_le_bytes([a, b, c, d, e, f, g, h]);
+        // 6 to 8 digits: 2 to 0 leading zeros to drop, the low bytes of the little-endian word.
+        let len = 6 + usize::from(n >= 1_000_000) + usize::from(n >= 10_000_000);
+        let at = o.len();
+        o.extend_from_slice(&(word >> (8 * (8 - len))).to_le_bytes());
+        o.truncate(at + len);
+    } else {
         digits_into(o, n, digits(n));
     }
+}
+
+/// `'0'` in every byte: turns digit values 0-9 into their ASCII digits.
+pub(crate) const ZEROS: u64 = u64::from_le_bytes([b'0'; 8]);
+
+/// The 8 decimal digits of `n < 100_000_000`, zeros in front, as digit values (0-9, not
+/// ASCII) in the bytes of a word, most significant first in memory (the lowest byte).
+///
+/// All lanes at once (SWAR): the number is split into two 4-digit halves in 32-bit lanes, each
+/// lane into two 2-digit halves in 16-bit lanes, each of those into two digits in bytes. The
+/// divisions are multiplications by a reciprocal and a shift, exact for the ranges used
+/// (`v * 10486 >> 20 == v / 100` for `v < 10_000`, `v * 103 >> 10 == v / 10` for `v < 100`,
+/// both checked exhaustively by the tests), and no lane's product reaches the next lane.
+pub(crate) fn eight_digits(n: u32) -> u64 {
+    debug_assert!(n < 100_000_000);
+    let x = u64::from(n / 10_000) | (u64::from(n % 10_000) << 32);
+    let hundreds = ((x * 10_486) >> 20) & 0x0000_007f_0000_007f;
+    let x = ((x - hundreds * 100) << 16) | hundreds;
+    let tens = ((x * 103) >> 10) & 0x000f_000f_000f_000f;
+    ((x - tens * 10) << 8) | tens
 }
 
 /// Decimal digits of `n` (1 for 0).
@@ -75,27 +130,39 @@ fn digits_at(out: &mut [u8], mut n: u64) {
     }
 }
 
-pub(crate) fn ipv4(o: &mut Vec<u8>, a: Ipv4Addr) {
-    // Built in a stack buffer and appended once, rather than eight appends.
-    let mut buf = [0u8; 15];
-    let mut len = 0;
-    for (i, octet) in a.octets().into_iter().enumerate() {
-        if i > 0 {
-            buf[len] = b'.';
-            len += 1;
-        }
-        if octet >= 100 {
-            buf[len] = b'0' + octet / 100;
-            len += 1;
-        }
-        if octet >= 10 {
-            buf[len] = b'0' + octet / 10 % 10;
-            len += 1;
-        }
-        buf[len] = b'0' + octet % 10;
-        len += 1;
+/// Each octet's digits followed by a dot, and how many of those bytes there are: an address is
+/// four table copies, without the digit branches of three divisions per octet.
+const OCTETS: [([u8; 4], usize); 256] = {
+    let mut t = [([0u8; 4], 0); 256];
+    let mut i = 0;
+    while i < 256 {
+        let (h, d, u) = ((i / 100) as u8, (i / 10 % 10) as u8, (i % 10) as u8);
+        t[i] = if i >= 100 {
+            ([b'0' + h, b'0' + d, b'0' + u, b'.'], 4)
+        } else if i >= 10 {
+            ([b'0' + d, b'0' + u, b'.', 0], 3)
+        } else {
+            ([b'0' + u, b'.', 0, 0], 2)
+        };
+        i += 1;
     }
-    o.extend_from_slice(&buf[..len]);
+    t
+};
+
+pub(crate) fn ipv4(o: &mut Vec<u8>, a: Ipv4Addr) {
+    // Built in a stack buffer and appended as all 16 bytes (a fixed-size copy, where a slice of
+    // the text's own length would be a call to memcpy); the unused tail is cut off again.
+    let mut buf = [0u8; 16];
+    let mut len = 0;
+    for octet in a.octets() {
+        let (text, n) = OCTETS[usize::from(octet)];
+        buf[len..len + 4].copy_from_slice(&text);
+        len += n;
+    }
+    let at = o.len();
+    o.extend_from_slice(&buf);
+    // Without the last octet's dot.
+    o.truncate(at + len - 1);
 }
 
 pub(crate) fn ip(o: &mut Vec<u8>, a: IpAddr) {
@@ -185,13 +252,19 @@ pub(crate) fn rfc3339_into(o: &mut Vec<u8>, ts: Timestamp) {
     // Every part has a fixed width, so the text is filled in place and appended in one copy:
     // the JSON view writes this for every packet.
     let mut t = *b"0000-00-00T00:00:00.000000000Z";
-    digits_at(&mut t[0..4], y as u64);
-    digits_at(&mut t[5..7], u64::from(m));
-    digits_at(&mut t[8..10], u64::from(d));
-    digits_at(&mut t[11..13], s / 3600);
-    digits_at(&mut t[14..16], s / 60 % 60);
-    digits_at(&mut t[17..19], s % 60);
-    digits_at(&mut t[20..29], u64::from(ts.nanos));
+    let [y0, y1] = PAIRS[y as usize / 100];
+    let [y2, y3] = PAIRS[y as usize % 100];
+    t[..4].copy_from_slice(&[y0, y1, y2, y3]);
+    t[5..7].copy_from_slice(&PAIRS[m as usize]);
+    t[8..10].copy_from_slice(&PAIRS[d as usize]);
+    t[11..13].copy_from_slice(&PAIRS[(s / 3600) as usize]);
+    t[14..16].copy_from_slice(&PAIRS[(s / 60 % 60) as usize]);
+    t[17..19].copy_from_slice(&PAIRS[(s % 60) as usize]);
+    // The last nine digits of the nanoseconds (a valid timestamp has no more), as the digit
+    // writer this replaced kept them: one digit, then eight.
+    let nanos = ts.nanos % 1_000_000_000;
+    t[20] = b'0' + (nanos / 100_000_000) as u8;
+    t[21..29].copy_from_slice(&(eight_digits(nanos % 100_000_000) | ZEROS).to_le_bytes());
     o.extend_from_slice(&t);
 }
 
@@ -251,6 +324,27 @@ mod tests {
         }
     }
 
+    /// The reciprocal divisions of `eight_digits`, over their whole ranges, and the digits
+    /// themselves for every number below 10^5 and a stride through the rest of 10^8.
+    #[test]
+    fn eight_digits_are_exact() {
+        for v in 0..10_000u64 {
+            assert_eq!((v * 10_486) >> 20, v / 100, "{v}");
+        }
+        for v in 0..100u64 {
+            assert_eq!((v * 103) >> 10, v / 10, "{v}");
+        }
+        let check = |n: u32| {
+            let text = (eight_digits(n) | ZEROS).to_le_bytes();
+            assert_eq!(text, *format!("{n:08}").as_bytes(), "{n}");
+        };
+        (0..100_000).for_each(check);
+        (0..100_000_000).step_by(9_973).for_each(check);
+        [99_999_999, 10_000_000, 9_999_999, 12_345_678, 87_654_321]
+            .into_iter()
+            .for_each(check);
+    }
+
     #[test]
     fn times_print_like_rfc3339() {
         for secs in [
@@ -265,7 +359,16 @@ mod tests {
             -62_167_219_201, // year -1
             -62_167_219_200, // year 0
         ] {
-            for nanos in [0, 1, 999_999_999] {
+            for nanos in [
+                0,
+                1,
+                9,
+                10,
+                100_000_000,
+                12_345_678,
+                99_999_999,
+                999_999_999,
+            ] {
                 let ts = Timestamp { secs, nanos };
                 assert_eq!(text(|o| rfc3339_into(o, ts)), rfc3339(ts), "{secs}");
                 let day = super::super::time_of_day(ts);

@@ -18,6 +18,7 @@ use std::io::{self, Write};
 
 use super::bytes::{self, num};
 use super::{Clock, Piece, endpoints, info_pieces, top_protocol};
+use crate::dissect::text::PAIRS;
 use crate::model::{Field, Layer, Packet, Reason, Summary, Value};
 
 /// What one packet's JSON is built in: reused from packet to packet, so after the first few
@@ -103,17 +104,19 @@ fn head(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock, ts: bool) -> io::Result<
         o.extend_from_slice(b",\"dst\":");
         string(o, &dst);
     }
-    o.extend_from_slice(b",\"protocol\":");
-    constant(o, top_protocol(p));
-    o.extend_from_slice(b",\"chain\":\"");
+    let top = top_protocol(p);
+    debug_assert!(plain_name(top));
+    framed(o, *b",\"protocol\":\"", top.as_bytes(), *b"\",\"chain\":\"");
     for (i, l) in p.dissection.layers.iter().enumerate() {
+        // OSI layers are numbered 1 to 7: one digit.
+        let osi = b'0' + l.osi.number();
+        debug_assert!(osi.is_ascii_digit());
+        let name = l.protocol.as_bytes();
         if i > 0 {
-            o.extend_from_slice(b" > ");
+            framed(o, [b' ', b'>', b' ', b'L', osi, b' '], name, []);
+        } else {
+            framed(o, [b'L', osi, b' '], name, []);
         }
-        o.push(b'L');
-        num(o, u64::from(l.osi.number()));
-        o.push(b' ');
-        o.extend_from_slice(l.protocol.as_bytes());
     }
     o.extend_from_slice(b"\",\"info\":\"");
     // Escaping piece by piece is escaping the whole: escapes are per character.
@@ -161,18 +164,24 @@ fn lean(o: &mut Vec<u8>, names: &mut NameGroups, p: &Packet, clock: &mut Clock) 
 }
 
 fn lean_layer(o: &mut Vec<u8>, names: &mut NameGroups, l: &Layer) {
-    o.extend_from_slice(b"{\"protocol\":");
-    constant(o, l.protocol);
-    o.extend_from_slice(b",\"osi\":");
-    num(o, u64::from(l.osi.number()));
-    o.extend_from_slice(b",\"tcpip\":");
-    constant(o, l.tcpip.name());
-    o.extend_from_slice(b",\"start\":");
+    // The names are the code's own constants (see `constant`), and the OSI number one digit:
+    // the keys around them are written in the same [`framed`] pieces.
+    debug_assert!(plain_name(l.protocol) && plain_name(l.tcpip.name()));
+    let osi = b'0' + l.osi.number();
+    let osi = [b'"', b',', b'"', b'o', b's', b'i', b'"', b':', osi];
+    framed(o, *b"{\"protocol\":\"", l.protocol.as_bytes(), osi);
+    framed(
+        o,
+        *b",\"tcpip\":\"",
+        l.tcpip.name().as_bytes(),
+        *b"\",\"start\":",
+    );
     num(o, l.byte_range.start as u64);
     o.extend_from_slice(b",\"end\":");
     num(o, l.byte_range.end as u64);
-    o.extend_from_slice(b",\"summary\":");
-    summary(o, &l.summary);
+    o.extend_from_slice(b",\"summary\":\"");
+    summary_text(o, &l.summary);
+    o.push(b'"');
     reason(o, &l.reason);
     o.extend_from_slice(b",\"fields\":");
     lean_fields(o, names, &l.fields);
@@ -191,8 +200,7 @@ fn lean_fields(o: &mut Vec<u8>, names: &mut NameGroups, fields: &[Field]) {
         // The common case: no name repeats, so no bookkeeping is read while writing.
         None => {
             for f in fields {
-                key(o, f.name);
-                value(o, &f.value);
+                field(o, f.name, &f.value);
             }
         }
         Some((next, later)) => {
@@ -200,12 +208,12 @@ fn lean_fields(o: &mut Vec<u8>, names: &mut NameGroups, fields: &[Field]) {
                 if later[i] {
                     continue; // written with the name's first occurrence
                 }
-                key(o, f.name);
                 let mut j = next[i];
                 if j == NONE {
-                    value(o, &f.value);
+                    field(o, f.name, &f.value);
                     continue;
                 }
+                key(o, f.name);
                 o.push(b'[');
                 value(o, &f.value);
                 while j != NONE {
@@ -224,19 +232,109 @@ fn lean_fields(o: &mut Vec<u8>, names: &mut NameGroups, fields: &[Field]) {
     o.push(b'}');
 }
 
+/// `,"name":value`. Most values are numbers and booleans, whose text is at most 8 bytes here:
+/// the key and the value are then built together in one [`ROOM`]-byte stack buffer and appended
+/// once (as [`framed`] does), instead of a key append and a value append with their capacity
+/// checks and the call to [`value`]. (Addresses too were tried: the bigger buffer every field
+/// then needs cost more than it saved.)
+#[inline(always)]
+fn field(o: &mut Vec<u8>, name: &str, v: &Value) {
+    debug_assert!(plain_name(name), "field name {name:?} would need escaping");
+    let b = name.as_bytes();
+    let n = b.len();
+    // The value's text in the low bytes of a word (first character lowest), and its length.
+    let (text, len) = match *v {
+        Value::U64(x) if x < 10 => (u64::from(b'0' + x as u8), 1),
+        Value::U64(x) if x < 100 => (u64::from(u16::from_le_bytes(PAIRS[x as usize])), 2),
+        Value::U64(x) if x < 100_000_000 => {
+            let d = bytes::eight_digits(x as u32);
+            // Leading zeros are the zero bytes at the bottom; `x >= 100` has a nonzero digit.
+            let zeros = d.trailing_zeros() / 8;
+            ((d | bytes::ZEROS) >> (8 * zeros), 8 - zeros as usize)
+        }
+        Value::Bool(true) => (u64::from_le_bytes(*b"true\0\0\0\0"), 4),
+        Value::Bool(false) => (u64::from_le_bytes(*b"false\0\0\0"), 5),
+        _ => {
+            key(o, name);
+            value(o, v);
+            return;
+        }
+    };
+    if n > ROOM - 12 {
+        key(o, name);
+        o.extend_from_slice(&text.to_le_bytes()[..len]);
+        return;
+    }
+    let mut t = [0u8; ROOM];
+    t[..2].copy_from_slice(b",\"");
+    copy_short(&mut t[2..2 + n], b);
+    t[2 + n..4 + n].copy_from_slice(b"\":");
+    t[4 + n..12 + n].copy_from_slice(&text.to_le_bytes());
+    let at = o.len();
+    o.extend_from_slice(&t);
+    o.truncate(at + 4 + n + len);
+}
+
 /// `,"name":`. Field names are the dissector's constants, dotted lower-case ASCII (the test
 /// `field_names_need_no_json_escape` holds every registered name to that), so they are copied
 /// without the escape check, which was a quarter of the writer's instructions per packet.
 fn key(o: &mut Vec<u8>, name: &str) {
     debug_assert!(plain_name(name), "field name {name:?} would need escaping");
-    o.extend_from_slice(b",\"");
-    o.extend_from_slice(name.as_bytes());
-    o.extend_from_slice(b"\":");
+    framed(o, *b",\"", name.as_bytes(), *b"\":");
+}
+
+/// The stack buffer of [`framed`] and [`field`].
+const ROOM: usize = 32;
+
+/// Append `pre`, `b` and `post`. Three appends are three capacity checks and, for `b` (its
+/// length unknown at compile time), a call to memcpy that costs more than copying a field name.
+/// Instead the whole piece is built in a 32-byte stack buffer with fixed-size copies and
+/// appended as all 32 bytes, the unused tail then cut off again: one check, a few stores.
+#[inline]
+fn framed<const P: usize, const Q: usize>(o: &mut Vec<u8>, pre: [u8; P], b: &[u8], post: [u8; Q]) {
+    let n = b.len();
+    if P + n + Q > ROOM || n > 32 {
+        o.extend_from_slice(&pre);
+        o.extend_from_slice(b);
+        o.extend_from_slice(&post);
+        return;
+    }
+    let mut t = [0u8; ROOM];
+    t[..P].copy_from_slice(&pre);
+    copy_short(&mut t[P..P + n], b);
+    t[P + n..P + n + Q].copy_from_slice(&post);
+    let at = o.len();
+    o.extend_from_slice(&t);
+    o.truncate(at + P + n + Q);
+}
+
+/// `to.copy_from_slice(b)` for at most 32 bytes without a call to memcpy: two fixed-size
+/// copies that overlap in the middle cover any length between one size and twice it, the
+/// first bytes and the last, each written where it belongs.
+#[inline(always)]
+fn copy_short(to: &mut [u8], b: &[u8]) {
+    let n = b.len();
+    debug_assert!(n <= 32 && to.len() == n);
+    match n {
+        0..4 => to.copy_from_slice(b),
+        4..8 => {
+            to[..4].copy_from_slice(&b[..4]);
+            to[n - 4..].copy_from_slice(&b[n - 4..]);
+        }
+        8..=16 => {
+            to[..8].copy_from_slice(&b[..8]);
+            to[n - 8..].copy_from_slice(&b[n - 8..]);
+        }
+        _ => {
+            to[..16].copy_from_slice(&b[..16]);
+            to[n - 16..].copy_from_slice(&b[n - 16..]);
+        }
+    }
 }
 
 /// Whether a name can go into JSON as it is: no quote, backslash or control character.
 fn plain_name(name: &str) -> bool {
-    !name.bytes().any(|c| c < 0x20 || c == b'"' || c == b'\\')
+    !name.bytes().any(special)
 }
 
 /// End of a chain in [`Layout::next`].
@@ -519,11 +617,10 @@ fn value(o: &mut Vec<u8>, v: &Value) {
 /// characters as `\u00XX`; everything else (UTF-8 included) as is.
 /// A JSON string for a name the code itself defines (protocol and layer names: `"IPv4"`,
 /// `"802.1Q"`, `"Internet"`): nothing to escape, so no check (a debug assertion guards it).
+#[inline]
 fn constant(o: &mut Vec<u8>, s: &'static str) {
     debug_assert!(plain_name(s), "{s:?} would need escaping");
-    o.push(b'"');
-    o.extend_from_slice(s.as_bytes());
-    o.push(b'"');
+    framed(o, *b"\"", s.as_bytes(), *b"\"");
 }
 
 /// A JSON array of strings (notes).
@@ -566,95 +663,125 @@ fn string(o: &mut Vec<u8>, s: &str) {
 /// The inside of a JSON string: `s` with serde_json's escapes, without the quotes.
 fn escaped(o: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    let start = o.len();
-    // Almost every string needs no escape: copy it while checking, and only if the check fails
-    // take back the copy and go character by character.
-    if !copy_plain(o, bytes) {
-        o.truncate(start);
+    // Almost every string needs no escape. A short one is copied while checking, and the copy
+    // taken back if the check fails; a longer one is checked a word at a time first and then
+    // copied in one piece.
+    if bytes.len() <= 16 {
+        let start = o.len();
+        if !copy_plain(o, bytes) {
+            o.truncate(start);
+            escaped_slowly(o, bytes);
+        }
+    } else if plain_words(bytes) {
+        o.extend_from_slice(bytes);
+    } else {
         escaped_slowly(o, bytes);
     }
 }
 
+/// Whether `b` (at least 8 bytes) has no byte JSON must escape, checked a word at a time; a
+/// length that is not a whole number of words ends with a word that overlaps the one before.
+fn plain_words(b: &[u8]) -> bool {
+    let mut found = 0;
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        let w: &[u8; 8] = w.try_into().expect("chunks of 8");
+        found |= needs_escape(u64::from_le_bytes(*w));
+    }
+    if !words.remainder().is_empty() {
+        let last: &[u8; 8] = b[b.len() - 8..].try_into().expect("at least 8 bytes");
+        found |= needs_escape(u64::from_le_bytes(*last));
+    }
+    found == 0
+}
+
 /// [`escaped`] for a string that has something to escape (a summary quoting a payload, say):
-/// character by character, skipping 8 plain bytes at a time between the escapes.
+/// plain runs are found 8 bytes at a time and copied whole, and only the bytes that need an
+/// escape are looked at one by one.
 #[cold]
 #[inline(never)]
 fn escaped_slowly(o: &mut Vec<u8>, bytes: &[u8]) {
+    // The start of the plain run not yet copied, and where the search goes on.
     let mut start = 0;
     let mut i = 0;
-    while i < bytes.len() {
-        // The plain bytes are copied as one run when the next escape (or the end) is reached.
-        if let Some(w) = bytes.get(i..i + 8) {
-            let w: &[u8; 8] = w.try_into().expect("8 bytes");
-            if needs_escape(u64::from_le_bytes(*w)) == 0 {
-                i += 8;
-                continue;
+    loop {
+        let hit = match bytes.get(i..i + 8) {
+            Some(w) => {
+                let w: &[u8; 8] = w.try_into().expect("8 bytes");
+                let found = needs_escape(u64::from_le_bytes(*w));
+                if found == 0 {
+                    i += 8;
+                    continue;
+                }
+                // The lowest flagged byte is always a real one (see `needs_escape`): jump to it
+                // instead of stepping through the plain bytes before it.
+                i + (found.trailing_zeros() / 8) as usize
             }
-        }
-        let b = bytes[i];
-        i += 1;
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0..=0x1f => b"",
-            _ => continue,
+            // Fewer than 8 bytes left: byte by byte.
+            None => match bytes[i..].iter().position(|&c| special(c)) {
+                Some(k) => i + k,
+                None => break,
+            },
         };
-        o.extend_from_slice(&bytes[start..i - 1]);
-        if escape.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            o.extend_from_slice(b"\\u00");
-            o.push(HEX[usize::from(b >> 4)]);
-            o.push(HEX[usize::from(b & 0xf)]);
-        } else {
-            o.extend_from_slice(escape);
-        }
+        o.extend_from_slice(&bytes[start..hit]);
+        escape(o, bytes[hit]);
+        i = hit + 1;
         start = i;
     }
     o.extend_from_slice(&bytes[start..]);
 }
 
-/// Append `b`, checking it a word (8 bytes) at a time for a byte JSON must escape; false when
-/// there was one (the copy is then incomplete and the caller discards it).
+/// Whether JSON needs byte `c` escaped inside a string.
+fn special(c: u8) -> bool {
+    c < 0x20 || c == b'"' || c == b'\\'
+}
+
+/// The escape serde_json writes for a [`special`] byte.
+fn escape(o: &mut Vec<u8>, c: u8) {
+    let short: &[u8; 2] = match c {
+        b'"' => b"\\\"",
+        b'\\' => b"\\\\",
+        b'\n' => b"\\n",
+        b'\r' => b"\\r",
+        b'\t' => b"\\t",
+        0x08 => b"\\b",
+        0x0c => b"\\f",
+        _ => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            o.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(c >> 4)],
+                HEX[usize::from(c & 0xf)],
+            ]);
+            return;
+        }
+    };
+    o.extend_from_slice(short);
+}
+
+/// Append `b` (at most 16 bytes), checking it for a byte JSON must escape; false when there
+/// was one (the copy is then the caller's to discard).
 ///
-/// Why by words: the strings here are short (a field name, a summary), and for short slices
-/// both a byte loop and `extend_from_slice` (a call to memcpy) cost more than the work, while
-/// a fixed-size copy is one store. A string that is not a whole number of words is covered by
-/// words that overlap: its first word and its last, written where they belong.
+/// Why by words: the strings here are short, and for short slices both a byte loop and
+/// `extend_from_slice` (a call to memcpy) cost more than the work, while a fixed-size copy is
+/// one store. A string that is not a whole number of words is covered by words that overlap:
+/// its first word and its last, written where they belong.
 fn copy_plain(o: &mut Vec<u8>, b: &[u8]) -> bool {
+    debug_assert!(b.len() <= 16);
     match b.len() {
         0..4 => {
-            let mut special = false;
+            let mut found = false;
             for &c in b {
-                special |= c < 0x20 || c == b'"' || c == b'\\';
+                found |= special(c);
                 o.push(c);
             }
-            !special
+            !found
         }
-        // Most field names, without a loop.
         4..8 => two_words::<4>(o, b),
-        8..=16 => two_words::<8>(o, b),
-        n => {
-            let mut special = 0;
-            let mut words = b.chunks_exact(8);
-            for w in &mut words {
-                let w: &[u8; 8] = w.try_into().expect("chunks of 8");
-                special |= needs_escape(u64::from_le_bytes(*w));
-                o.extend_from_slice(w);
-            }
-            let rest = words.remainder().len();
-            if rest > 0 {
-                let last: &[u8; 8] = b[n - 8..].try_into().expect("n > 16");
-                special |= needs_escape(u64::from_le_bytes(*last));
-                o.truncate(o.len() - (8 - rest));
-                o.extend_from_slice(last);
-            }
-            special == 0
-        }
+        _ => two_words::<8>(o, b),
     }
 }
 
@@ -682,17 +809,22 @@ fn two_words<const W: usize>(o: &mut Vec<u8>, b: &[u8]) -> bool {
     needs_escape(word(&first)) | needs_escape(word(&last)) == 0
 }
 
-/// Nonzero when one of the 8 bytes of `w` is a control character, `"` or `\`. The classic
+/// Nonzero when one of the 8 bytes of `w` is a control character, `"` or `\\`. The classic
 /// "has a zero byte" test (x - 0x01..) & !x & 0x80..: a byte's high bit survives only where the
 /// subtraction borrowed from a byte that was zero (or, for `< 0x20`, below 0x20). It can flag a
-/// byte above a real hit, never a word without one; bytes >= 0x80 (UTF-8) are never flagged.
+/// byte above a real hit, never a word without one, so the lowest flagged byte is always a real
+/// hit; bytes >= 0x80 (UTF-8) are never flagged.
+///
+/// The three tests share one `& !x & 0x80..`: `"` and `\\` are below 0x80, so `x ^ '"'` and
+/// `x ^ '\\'` have the high bit of `x` in every byte, and each test's lowest flagged byte is
+/// still a real hit of that test.
 fn needs_escape(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH;
-    below(w, 0x20)
-        | below(w ^ (ONES * u64::from(b'"')), 1)
-        | below(w ^ (ONES * u64::from(b'\\')), 1)
+    let below_space = w.wrapping_sub(ONES * 0x20);
+    let quote = (w ^ (ONES * u64::from(b'"'))).wrapping_sub(ONES);
+    let backslash = (w ^ (ONES * u64::from(b'\\'))).wrapping_sub(ONES);
+    (below_space | quote | backslash) & !w & HIGH
 }
 
 #[cfg(test)]
@@ -788,6 +920,138 @@ mod tests {
         let mixed = [f("x.a", 1), f(elsewhere, 2), f("x.c", 3)];
         assert!(g.group(&mixed).is_some(), "equal text, different pointer");
         assert!(g.group(&[]).is_none());
+    }
+
+    /// A small deterministic generator (xorshift64*), so the property tests below need no
+    /// dependency and fail the same way every run.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// Many random strings, short and long, mixing every control character, quotes,
+    /// backslashes, DEL, ASCII and 2-, 3- and 4-byte UTF-8: the escaped text must be
+    /// serde_json's, through the short copy, the word check and the slow path alike.
+    #[test]
+    fn escaping_matches_serde_json_over_many_strings() {
+        let mut alphabet: Vec<char> = (0u8..0x20).map(char::from).collect();
+        alphabet.extend([
+            '"', '\\', '\x7f', ' ', '/', 'a', 'Z', '0', ':', 'é', '→', '✓', '𝄞',
+        ]);
+        // Mostly plain text, so that long plain runs and the word boundaries get exercised.
+        let plain: Vec<char> = "abcdefghijklmnopqrstuvwxyz .:-0123456789".chars().collect();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for round in 0..20_000 {
+            let len = rng.below(if round % 4 == 0 { 120 } else { 40 });
+            let special_rate = [0, 2, 8, 50][round % 4];
+            let s: String = (0..len)
+                .map(|_| {
+                    if rng.below(100) < special_rate {
+                        alphabet[rng.below(alphabet.len())]
+                    } else {
+                        plain[rng.below(plain.len())]
+                    }
+                })
+                .collect();
+            let mut o = b"x".to_vec();
+            string(&mut o, &s);
+            let expected = serde_json::to_string(&s).unwrap();
+            assert_eq!(&o[1..], expected.as_bytes(), "{s:?}");
+            // The slow path on its own, too (the fast paths send it only some strings).
+            let mut slow = Vec::new();
+            escaped_slowly(&mut slow, s.as_bytes());
+            assert_eq!(slow, &expected.as_bytes()[1..expected.len() - 1], "{s:?}");
+        }
+    }
+
+    /// `needs_escape` flags a word exactly when it holds a byte to escape, and its lowest
+    /// flagged byte is the first such byte (the slow path jumps straight to it).
+    #[test]
+    fn the_word_check_finds_the_first_special_byte() {
+        let mut rng = Rng(7);
+        let bytes: Vec<u8> = (0u8..=0xff).collect();
+        for _ in 0..200_000 {
+            let mut w = [0u8; 8];
+            for b in &mut w {
+                // Half the time a byte near the interesting values, else any byte.
+                *b = match rng.below(4) {
+                    0 => [0x1f, 0x20, 0x21, 0x22, 0x23, 0x5b, 0x5c, 0x5d][rng.below(8)],
+                    1 => (rng.below(0x20)) as u8,
+                    _ => bytes[rng.below(256)],
+                };
+            }
+            let first = w.iter().position(|&c| special(c));
+            let found = needs_escape(u64::from_le_bytes(w));
+            match first {
+                None => assert_eq!(found, 0, "{w:x?}"),
+                Some(i) => assert_eq!(found.trailing_zeros() / 8, i as u32, "{w:x?}"),
+            }
+        }
+    }
+
+    /// `field` writes a key and its value in one piece for numbers and booleans: the same
+    /// bytes as the key and value writers, for every name length (both sides of the one-piece
+    /// limit and of each copy size) and numbers at every digit-count boundary.
+    #[test]
+    fn fields_write_like_key_and_value() {
+        let letters = "abcdefghijklmnopqrstuvwxyz.abcdefghijklmnopqrstuvwxyz";
+        let mut values = vec![Value::Bool(true), Value::Bool(false)];
+        for p in 0..20u32 {
+            let n = 10u64.pow(p);
+            values.extend([n - 1, n, n + 1].map(Value::U64));
+        }
+        values.extend([65_535, 49_835, 99_999_999, 100_000_000, u64::MAX].map(Value::U64));
+        values.push(Value::Text("a \"quoted\" text".into()));
+        values.push(Value::Ipv4(std::net::Ipv4Addr::new(192, 168, 100, 7)));
+        for len in 1..=40 {
+            let name = &letters[..len];
+            for v in &values {
+                let mut one = b"{".to_vec();
+                field(&mut one, name, v);
+                let mut two = b"{".to_vec();
+                key(&mut two, name);
+                value(&mut two, v);
+                assert_eq!(
+                    String::from_utf8(one).unwrap(),
+                    String::from_utf8(two).unwrap()
+                );
+                if let Value::U64(n) = v {
+                    let mut o = Vec::new();
+                    field(&mut o, name, v);
+                    assert_eq!(String::from_utf8(o).unwrap(), format!(",\"{name}\":{n}"));
+                }
+            }
+        }
+    }
+
+    /// `framed` and `copy_short` for every length around their copy sizes and the buffer.
+    #[test]
+    fn framed_pieces_are_exact_for_every_length() {
+        let text: Vec<u8> = (b'a'..=b'z').chain(b'A'..=b'Z').collect();
+        for len in 0..=text.len() {
+            let b = &text[..len];
+            let mut o = b"start".to_vec();
+            framed(&mut o, *b",\"", b, *b"\":");
+            assert_eq!(o, [&b"start,\""[..], b, b"\":"].concat(), "{len}");
+            let mut o = Vec::new();
+            framed(&mut o, [], b, []);
+            assert_eq!(o, b, "{len}");
+            if len <= 32 {
+                let mut to = vec![0u8; len];
+                copy_short(&mut to, b);
+                assert_eq!(to, b, "{len}");
+            }
+        }
     }
 
     #[test]
