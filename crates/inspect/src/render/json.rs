@@ -265,13 +265,11 @@ fn field(o: &mut Vec<u8>, name: &str, v: &Value) {
         o.extend_from_slice(&text.to_le_bytes()[..len]);
         return;
     }
-    let mut t = [0u8; ROOM];
+    let (at, t) = bytes::room::<ROOM>(o);
     t[..2].copy_from_slice(b",\"");
     copy_short(&mut t[2..2 + n], b);
     t[2 + n..4 + n].copy_from_slice(b"\":");
     t[4 + n..12 + n].copy_from_slice(&text.to_le_bytes());
-    let at = o.len();
-    o.extend_from_slice(&t);
     o.truncate(at + 4 + n + len);
 }
 
@@ -283,13 +281,13 @@ fn key(o: &mut Vec<u8>, name: &str) {
     framed(o, *b",\"", name.as_bytes(), *b"\":");
 }
 
-/// The stack buffer of [`framed`] and [`field`].
+/// The room [`framed`] and [`field`] write into.
 const ROOM: usize = 32;
 
 /// Append `pre`, `b` and `post`. Three appends are three capacity checks and, for `b` (its
 /// length unknown at compile time), a call to memcpy that costs more than copying a field name.
-/// Instead the whole piece is built in a 32-byte stack buffer with fixed-size copies and
-/// appended as all 32 bytes, the unused tail then cut off again: one check, a few stores.
+/// Instead 32 bytes of room are appended and the piece written into them with fixed-size
+/// copies, the unused tail then cut off again: one check, a few stores (see `bytes::room`).
 #[inline]
 fn framed<const P: usize, const Q: usize>(o: &mut Vec<u8>, pre: [u8; P], b: &[u8], post: [u8; Q]) {
     let n = b.len();
@@ -299,12 +297,10 @@ fn framed<const P: usize, const Q: usize>(o: &mut Vec<u8>, pre: [u8; P], b: &[u8
         o.extend_from_slice(&post);
         return;
     }
-    let mut t = [0u8; ROOM];
+    let (at, t) = bytes::room::<ROOM>(o);
     t[..P].copy_from_slice(&pre);
     copy_short(&mut t[P..P + n], b);
     t[P + n..P + n + Q].copy_from_slice(&post);
-    let at = o.len();
-    o.extend_from_slice(&t);
     o.truncate(at + P + n + Q);
 }
 
