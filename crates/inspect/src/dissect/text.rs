@@ -29,9 +29,20 @@ impl Line {
         Line(String::with_capacity(80))
     }
 
+    /// An empty line with room for `capacity` bytes, for lines longer than most.
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Line(String::with_capacity(capacity))
+    }
+
     /// A line that goes on from `text`: summaries are appended to a buffer the views reuse.
     pub(crate) fn on(text: String) -> Self {
         Line(text)
+    }
+
+    /// The text so far, for a decoder that writes straight into the line (DNS names, which
+    /// would otherwise be built in a string of their own only to be copied here).
+    pub(crate) fn buf(&mut self) -> &mut String {
+        &mut self.0
     }
 
     pub(crate) fn s(&mut self, text: &str) -> &mut Self {
