@@ -674,17 +674,23 @@ fn field_capacity(protocol: &str) -> usize {
 /// characters with an ellipsis, as the last column of a hex dump does.
 pub(crate) fn preview(bytes: &[u8], max: usize) -> String {
     let mut s = String::with_capacity(bytes.len().min(max) + 3);
-    for &b in bytes.iter().take(max) {
-        s.push(if (0x20..0x7f).contains(&b) {
+    preview_into(&mut s, bytes, max);
+    s
+}
+
+/// [`preview`] appended to `out`: a summary line that shows a preview writes it in place
+/// instead of building it apart and copying it in.
+pub(crate) fn preview_into(out: &mut String, bytes: &[u8], max: usize) {
+    out.extend(bytes.iter().take(max).map(|&b| {
+        if (0x20..0x7f).contains(&b) {
             b as char
         } else {
             '.'
-        });
-    }
+        }
+    }));
     if bytes.len() > max {
-        s.push_str("...");
+        out.push_str("...");
     }
-    s
 }
 
 /// Shared note texts: fixed strings, so adding one to a layer does not allocate.

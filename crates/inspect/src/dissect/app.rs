@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use super::text::Line;
-use super::{Dissector, dns, http, preview, tls, websocket};
+use super::{Dissector, dns, http, preview, preview_into, tls, websocket};
 use crate::model::{OsiLayer, Reason, TcpIpLayer, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
@@ -118,20 +118,27 @@ fn echo(d: &mut Dissector, payload: Range<usize>, reason: Reason, request: bool)
     );
     let len = lb.available();
     let data = lb.slice(0..len).unwrap_or(&[]);
-    let text = preview(data, 64);
-    lb.field_with(0..len, "echo.data", "Data", || Value::Text(text.clone()));
-    lb.reason(reason);
-    lb.note("netlab echo (port 7007): the server sends every byte back unchanged");
     let dir = if request { "request" } else { "reply" };
-    let mut summary = Line::new();
+    // The preview is written straight into the summary, sized for it up front ("Echo reply: ",
+    // the length, " bytes", the quotes and up to 64 characters and an ellipsis); the field,
+    // when recorded, copies it from there.
+    const PREVIEW: usize = 64;
+    let mut summary = Line::with_capacity(40 + PREVIEW + 3);
     summary
         .s("Echo ")
         .s(dir)
         .s(": ")
         .n(len as u64)
-        .s(" bytes \"")
-        .s(&text)
-        .s("\"");
+        .s(" bytes \"");
+    let line = summary.buf();
+    let from = line.len();
+    preview_into(line, data, PREVIEW);
+    lb.field_with(0..len, "echo.data", "Data", || {
+        Value::Text(line[from..].to_owned())
+    });
+    line.push('"');
+    lb.reason(reason);
+    lb.note("netlab echo (port 7007): the server sends every byte back unchanged");
     d.push(lb.finish(summary.done()));
 }
 

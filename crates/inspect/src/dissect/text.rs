@@ -74,6 +74,17 @@ impl Line {
         Line(String::with_capacity(80))
     }
 
+    /// An empty line with room for `capacity` bytes, for lines longer than most.
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        Line(String::with_capacity(capacity))
+    }
+
+    /// The text so far, for a decoder that writes straight into the line (DNS names, which
+    /// would otherwise be built in a string of their own only to be copied here).
+    pub(crate) fn buf(&mut self) -> &mut String {
+        &mut self.0
+    }
+
     /// The finished line.
     pub(crate) fn done(&mut self) -> String {
         std::mem::take(&mut self.0)
