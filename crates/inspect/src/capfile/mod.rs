@@ -14,9 +14,9 @@
 //!   [`RawPacket`] each time, for callers that keep the packets they read.
 //! - [`CaptureReader::read_into`] refills a packet the caller already has, reusing its byte
 //!   buffer. A caller that looks at each packet and moves on (print a line, count, filter) thus
-//!   allocates nothing per packet. The malloc and free of a fresh `Vec` are a fifth of reading
-//!   a pcapng packet and two fifths of a pcap one (`examples/read_loop.rs` counts them: 941
-//!   against 751 instructions per packet, and 477 against 286).
+//!   allocates nothing per packet. The malloc and free of a fresh `Vec` are half of reading a
+//!   packet or more (`examples/read_loop.rs` counts them: 373 against 183 instructions per
+//!   pcapng packet, and 348 against 157 per pcap one).
 //!
 //! `next_packet` is `read_into` on a fresh packet, so both see the same packets and errors.
 
@@ -164,10 +164,12 @@ impl<R: Read> IntoIterator for CaptureReader<R> {
 const READ_CHUNK: usize = 256 * 1024;
 
 /// A buffered reader that counts bytes, so every error can say at which offset it happened.
-/// It keeps its own buffer instead of wrapping a `BufReader`: a packet record is read as half a
-/// dozen small pieces (block type, length, header, data, padding, trailer), and copying them
-/// out of a slice here is a few instructions where each `Read::read` on a `BufReader` was a
-/// call with its own bookkeeping, and packet data goes straight into its `Vec` (no zeroing).
+/// It keeps its own buffer instead of wrapping a `BufReader`: the general path reads a packet
+/// record as half a dozen small pieces (block type, length, header, data, padding, trailer),
+/// and copying them out of a slice here is a few instructions where each `Read::read` on a
+/// `BufReader` was a call with its own bookkeeping, and packet data goes straight into its
+/// `Vec` (no zeroing). And the readers' fast paths can look at a whole buffered record at once
+/// ([`Self::buffered`]).
 pub(crate) struct Source<R> {
     inner: R,
     /// Offset in the file of the next byte handed out.
@@ -192,6 +194,21 @@ impl<R: Read> Source<R> {
     /// Byte offset of the next byte to be read.
     fn offset(&self) -> u64 {
         self.offset
+    }
+
+    /// The bytes read from the input and not handed out yet; empty when the buffer has run dry.
+    /// No I/O: the readers' fast paths parse a whole record from here when it is all buffered
+    /// (nearly always: a record straddles the buffer's end once in hundreds) and [`Self::consume`]
+    /// it, instead of taking it out piece by piece.
+    fn buffered(&self) -> &[u8] {
+        &self.buf[self.pos..self.end]
+    }
+
+    /// Hand out the first `n` bytes of [`Self::buffered`], as if they had been read.
+    fn consume(&mut self, n: usize) {
+        debug_assert!(n <= self.end - self.pos);
+        self.pos += n;
+        self.offset += n as u64;
     }
 
     /// Refill the buffer when it is empty; false at end of input.
@@ -277,14 +294,7 @@ impl<R: Read> Source<R> {
         what: &str,
     ) -> Result<()> {
         let start = self.offset;
-        out.clear();
-        if out.capacity() < len {
-            // A fresh vector, or a reused one meeting a bigger packet than ever: one allocation
-            // of exactly the packet's size. Not `reserve`: growing would copy the stale bytes
-            // (realloc does not know they are dead), and its amortising arithmetic measurably
-            // slowed `next_packet`, whose vectors are always fresh.
-            *out = Vec::with_capacity(len);
-        }
+        empty_with_room(out, len);
         while out.len() < len {
             let piece = self.chunk(len - out.len())?;
             if piece.is_empty() {
@@ -320,6 +330,25 @@ impl<R: Read> Source<R> {
     }
 }
 
+/// Empty `out` and make room in it for `len` bytes, keeping its allocation when it is big enough
+/// (a reused packet).
+fn empty_with_room(out: &mut Vec<u8>, len: usize) {
+    out.clear();
+    if out.capacity() < len {
+        // A fresh vector, or a reused one meeting a bigger packet than ever: one allocation of
+        // exactly the packet's size. Not `reserve`: growing would copy the stale bytes (realloc
+        // does not know they are dead), and its amortising arithmetic measurably slowed
+        // `next_packet`, whose vectors are always fresh.
+        *out = Vec::with_capacity(len);
+    }
+}
+
+/// Replace the contents of `out` with `data`, the way [`Source::read_data_into`] fills it.
+fn set_bytes(out: &mut Vec<u8>, data: &[u8]) {
+    empty_with_room(out, data.len());
+    out.extend_from_slice(data);
+}
+
 /// Byte order of a file, decided by its magic number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Endian {
@@ -342,6 +371,21 @@ impl Endian {
             Endian::Little => u32::from_le_bytes(a),
             Endian::Big => u32::from_be_bytes(a),
         }
+    }
+
+    /// The first `N` 32-bit words of `b` (zeros past its end): a record header's fields with
+    /// the byte order decided once for all of them rather than once per field.
+    fn u32s<const N: usize>(self, b: &[u8]) -> [u32; N] {
+        let mut words = [0u32; N];
+        // `chunks_exact` hands out 4-byte slices only, so the conversion never falls back.
+        let pairs = words
+            .iter_mut()
+            .zip(b.chunks_exact(4).map(|c| c.try_into().unwrap_or([0; 4])));
+        match self {
+            Endian::Little => pairs.for_each(|(w, c)| *w = u32::from_le_bytes(c)),
+            Endian::Big => pairs.for_each(|(w, c)| *w = u32::from_be_bytes(c)),
+        }
+        words
     }
 
     fn u64(self, b: &[u8]) -> u64 {

@@ -41,6 +41,9 @@ pub struct PcapReader<R> {
     snaplen: u32,
     /// Packets read so far; the next one is `record + 1`.
     record: u64,
+    /// Packets that came by the fast path, [`Self::read_buffered`] (for tests).
+    #[cfg(test)]
+    pub(super) fast_path_packets: u64,
 }
 
 impl<R: Read> PcapReader<R> {
@@ -85,6 +88,8 @@ impl<R: Read> PcapReader<R> {
             link_type,
             snaplen,
             record: 0,
+            #[cfg(test)]
+            fast_path_packets: 0,
         })
     }
 
@@ -112,6 +117,10 @@ impl<R: Read> PcapReader<R> {
     /// Read the next packet into `packet`, reusing its byte buffer; `Ok(false)` at a clean end
     /// of file. See [`super::CaptureReader::read_into`].
     pub fn read_into(&mut self, packet: &mut RawPacket) -> Result<bool> {
+        if self.read_buffered(packet) {
+            return Ok(true);
+        }
+        // A record cut by the buffer's end or the file's, an absurd length, end of file.
         let record = self.record + 1;
         let start = self.src.offset();
         let mut h = [0u8; 24];
@@ -154,6 +163,40 @@ impl<R: Read> PcapReader<R> {
         // shorter on the wire than in the file.
         packet.orig_len = orig.max(incl);
         Ok(true)
+    }
+
+    /// The fast path: a record whose header and data are both in the read buffer is parsed
+    /// from one slice, its data copied once, and consumed at once, instead of a header copy and
+    /// a data read. Returns false, having consumed and changed nothing, for anything else; the
+    /// general path then reads the record, so errors (and end of file) are reported as they
+    /// always were, and this path only delivers a record the general path would have.
+    fn read_buffered(&mut self, packet: &mut RawPacket) -> bool {
+        let e = self.endian;
+        let hlen = 16 + self.extra;
+        let b = self.src.buffered();
+        let Some(h) = b.get(..hlen) else {
+            return false;
+        };
+        let incl = e.u32(&h[8..12]);
+        // Refused by the general path; also implied by the record fitting in the buffer.
+        if incl > MAX_RECORD {
+            return false;
+        }
+        let Some(data) = b.get(hlen..hlen + incl as usize) else {
+            return false;
+        };
+        let (secs, frac, orig) = (e.u32(&h[0..4]), e.u32(&h[4..8]), e.u32(&h[12..16]));
+        super::set_bytes(&mut packet.bytes, data);
+        self.src.consume(hlen + data.len());
+        self.record += 1;
+        packet.ts = self.timestamp(secs, frac);
+        packet.link_type = self.link_type;
+        packet.orig_len = orig.max(incl);
+        #[cfg(test)]
+        {
+            self.fast_path_packets += 1;
+        }
+        true
     }
 
     fn timestamp(&self, secs: u32, frac: u32) -> Timestamp {

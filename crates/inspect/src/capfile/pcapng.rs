@@ -43,7 +43,9 @@ impl TsResol {
         }
     }
 
-    /// Split a count of units into whole seconds and nanoseconds.
+    /// Split a count of units into whole seconds and nanoseconds: the definition, kept to check
+    /// [`Clock`] against (see the tests at the end of this file).
+    #[cfg(test)]
     fn to_timestamp(self, units: u64, offset_secs: i64) -> Timestamp {
         let (secs, nanos) = match self {
             TsResol::Decimal(n) if n <= 19 => {
@@ -71,6 +73,65 @@ impl TsResol {
     }
 }
 
+/// An interface's timestamp resolution with its powers of ten worked out once, when the
+/// interface is described, rather than for every packet (two `pow` loops and a branch on the
+/// resolution were most of a packet's timestamp). Gives exactly what
+/// `TsResol::to_timestamp` defines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Clock {
+    /// 10^-n s with n <= 9: `per_sec` (10^n) units a second, each `nanos_per_unit` (10^(9-n)) ns.
+    Coarse { per_sec: u64, nanos_per_unit: u64 },
+    /// 10^-n s with 9 < n <= 19: `per_sec` (10^n) units a second, `units_per_nano` (10^(n-9))
+    /// units a nanosecond.
+    Fine { per_sec: u64, units_per_nano: u64 },
+    /// 2^-n s with n < 64.
+    Binary(u32),
+    /// A resolution finer than a u64 can count is nonsense; the units are taken as seconds
+    /// rather than panic on an overflowing power.
+    Seconds,
+}
+
+impl Clock {
+    fn new(resol: TsResol) -> Clock {
+        match resol {
+            TsResol::Decimal(n) if n <= 9 => Clock::Coarse {
+                per_sec: 10u64.pow(u32::from(n)),
+                nanos_per_unit: 10u64.pow(9 - u32::from(n)),
+            },
+            TsResol::Decimal(n) if n <= 19 => Clock::Fine {
+                per_sec: 10u64.pow(u32::from(n)),
+                units_per_nano: 10u64.pow(u32::from(n) - 9),
+            },
+            TsResol::Binary(n) if n < 64 => Clock::Binary(u32::from(n)),
+            _ => Clock::Seconds,
+        }
+    }
+
+    /// Split a count of units into whole seconds and nanoseconds, then add the offset.
+    #[inline]
+    fn to_timestamp(self, units: u64, offset_secs: i64) -> Timestamp {
+        let (secs, nanos) = match self {
+            Clock::Coarse {
+                per_sec,
+                nanos_per_unit,
+            } => (units / per_sec, (units % per_sec) * nanos_per_unit),
+            Clock::Fine {
+                per_sec,
+                units_per_nano,
+            } => (units / per_sec, (units % per_sec) / units_per_nano),
+            Clock::Binary(n) => {
+                let frac = u128::from(units & ((1u64 << n) - 1));
+                (units >> n, ((frac * 1_000_000_000) >> n) as u64)
+            }
+            Clock::Seconds => (units, 0),
+        };
+        Timestamp {
+            secs: (secs as i64).saturating_add(offset_secs),
+            nanos: nanos as u32,
+        }
+    }
+}
+
 /// How wide a packet block's interface id is: 32 bits in an EPB, 16 in the obsolete PB.
 #[derive(Debug, Clone, Copy)]
 enum IdWidth {
@@ -86,6 +147,9 @@ pub struct Interface {
     /// `if_name`, when the writer recorded one (tcpdump and Wireshark do).
     pub name: Option<String>,
     tsresol: TsResol,
+    /// `tsresol` ready for use on every packet (kept beside it rather than instead of it, so
+    /// that comparing and printing an `Interface` stay as they were).
+    clock: Clock,
     tsoffset: i64,
 }
 
@@ -99,9 +163,13 @@ pub struct PcapngReader<R> {
     block: u64,
     /// Packets delivered so far.
     packets: u64,
-    /// Reused for block bodies and skipped bytes, so reading allocates nothing but the packet
-    /// itself (and not even that through `read_into`).
+    /// Reused for the bodies of section headers and interface descriptions, so reading allocates
+    /// nothing but the packet itself (and not even that through `read_into`).
     scratch: Vec<u8>,
+    /// Packets that came by the fast path, [`Self::read_buffered_epb`]: tests check that it is
+    /// taken where it should be, since its results are (by design) indistinguishable.
+    #[cfg(test)]
+    pub(super) fast_path_packets: u64,
 }
 
 impl<R: Read> PcapngReader<R> {
@@ -126,6 +194,8 @@ impl<R: Read> PcapngReader<R> {
             block: 1,
             packets: 0,
             scratch: Vec::new(),
+            #[cfg(test)]
+            fast_path_packets: 0,
         };
         r.read_shb(0)?;
         Ok(r)
@@ -147,6 +217,11 @@ impl<R: Read> PcapngReader<R> {
     /// consumed on the way. See [`super::CaptureReader::read_into`].
     pub fn read_into(&mut self, packet: &mut RawPacket) -> Result<bool> {
         loop {
+            if self.read_buffered_epb(packet) {
+                return Ok(true);
+            }
+            // Everything else, block by block and piece by piece: any block type, blocks cut by
+            // the buffer's end or the file's, and every error.
             let start = self.src.offset();
             let mut t = [0u8; 4];
             match self.src.read_full(&mut t)? {
@@ -197,6 +272,65 @@ impl<R: Read> PcapngReader<R> {
                 return Ok(true);
             }
         }
+    }
+
+    /// The fast path for the block nearly every packet comes in: an Enhanced Packet Block that
+    /// is whole in the read buffer and sound (its lengths agree, its interface exists). It is
+    /// parsed from one slice, the data copied once, padding and options stepped over, and the
+    /// whole block consumed at once, where the general path takes it out piece by piece (type,
+    /// length, fixed part, data, padding and options, trailer), each a call with its own checks.
+    ///
+    /// Returns false, having consumed and changed nothing, whenever the block is anything else,
+    /// or anything is wrong with it: the general path then reads the same block and reports the
+    /// error (offset, place and message) it always has. So every check below is one the
+    /// general path makes too, and this path only ever delivers a packet the general path
+    /// would have delivered, identically.
+    fn read_buffered_epb(&mut self, packet: &mut RawPacket) -> bool {
+        let e = self.endian;
+        let b = self.src.buffered();
+        // Block type and length (8 bytes), then the EPB's fixed part: interface id, timestamp
+        // high and low, captured and original length (20 bytes).
+        let Some(head) = b.first_chunk::<28>() else {
+            return false;
+        };
+        let [btype, total, id, ts_high, ts_low, caplen, orig] = e.u32s::<7>(head);
+        if btype != BT_EPB {
+            return false;
+        }
+        // `check_len`'s conditions, and a body long enough for the fixed part (`read_timed_packet`
+        // checks that the body is at least 20 bytes). The upper limit is implied by the block
+        // fitting in the buffer, but costs nothing to state.
+        if total < 32 || total % 4 != 0 || total > MAX_RECORD + 4096 {
+            return false;
+        }
+        let Some(block) = b.get(..total as usize) else {
+            // Straddles the buffer's end (or the file's, which the general path will report).
+            return false;
+        };
+        let Some(iface) = self.interfaces.get(id as usize) else {
+            return false;
+        };
+        let units = (u64::from(ts_high) << 32) | u64::from(ts_low);
+        let body_len = total - 12;
+        if caplen > body_len - 20 {
+            return false;
+        }
+        // The closing copy of the length, in the block's last four bytes.
+        if e.u32(&block[block.len() - 4..]) != total {
+            return false;
+        }
+        super::set_bytes(&mut packet.bytes, &block[28..28 + caplen as usize]);
+        packet.ts = iface.clock.to_timestamp(units, iface.tsoffset);
+        packet.link_type = iface.link_type;
+        packet.orig_len = orig.max(caplen);
+        self.src.consume(block.len());
+        self.block += 1;
+        self.packets += 1;
+        #[cfg(test)]
+        {
+            self.fast_path_packets += 1;
+        }
+        true
     }
 
     /// The total length after the type; returns the body length (total minus 12).
@@ -288,6 +422,7 @@ impl<R: Read> PcapngReader<R> {
             snaplen: self.endian.u32(&b[4..8]),
             name: None,
             tsresol: TsResol::DEFAULT,
+            clock: Clock::new(TsResol::DEFAULT),
             tsoffset: 0,
         };
         for (code, value) in Options::new(&b[8..], self.endian) {
@@ -302,6 +437,7 @@ impl<R: Read> PcapngReader<R> {
                 _ => {}
             }
         }
+        iface.clock = Clock::new(iface.tsresol);
         self.interfaces.push(iface);
         Ok(())
     }
@@ -339,9 +475,9 @@ impl<R: Read> PcapngReader<R> {
             IdWidth::U16 => u32::from(e.u16(&h[0..2])),
         };
         // Copy out what the packet needs; the interface (and its name) stays where it is.
-        let (tsresol, tsoffset, link_type) = {
+        let (clock, tsoffset, link_type) = {
             let i = self.interface(start, id)?;
-            (i.tsresol, i.tsoffset, i.link_type)
+            (i.clock, i.tsoffset, i.link_type)
         };
         let units = (u64::from(e.u32(&h[4..8])) << 32) | u64::from(e.u32(&h[8..12]));
         let caplen = e.u32(&h[12..16]);
@@ -357,9 +493,8 @@ impl<R: Read> PcapngReader<R> {
             ));
         }
         self.read_data(caplen, &mut packet.bytes)?;
-        // Padding and options: skipped.
-        self.read_body(body_len - 20 - caplen)?;
-        packet.ts = tsresol.to_timestamp(units, tsoffset);
+        self.skip_rest(body_len - 20 - caplen)?;
+        packet.ts = clock.to_timestamp(units, tsoffset);
         packet.link_type = link_type;
         packet.orig_len = orig.max(caplen);
         Ok(())
@@ -384,7 +519,7 @@ impl<R: Read> PcapngReader<R> {
             caplen = caplen.min(snaplen);
         }
         self.read_data(caplen, &mut packet.bytes)?;
-        self.read_body(body_len - 4 - caplen)?;
+        self.skip_rest(body_len - 4 - caplen)?;
         // The format has no timestamp; zero says "unknown" honestly (and must overwrite the
         // previous packet's time in a reused `packet`).
         packet.ts = Timestamp::default();
@@ -435,6 +570,14 @@ impl<R: Read> PcapngReader<R> {
         )
     }
 
+    /// Skip `len` bytes of a packet block after its data (padding and options, which no caller
+    /// wants) without copying them anywhere. Fails exactly as reading them into the scratch
+    /// buffer with [`Self::read_body`] would: same offset, place and message.
+    fn skip_rest(&mut self, len: u32) -> Result<()> {
+        self.src
+            .skip(u64::from(len), Place::Block(self.block), "the block body")
+    }
+
     fn malformed(&self, offset: u64, what: String) -> InspectError {
         InspectError::Malformed {
             offset,
@@ -481,5 +624,43 @@ impl<'a> Iterator for Options<'a> {
         let padded = (4 + len).next_multiple_of(4).min(self.rest.len());
         self.rest = &self.rest[padded..];
         Some((code, value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The precomputed conversion agrees with the definition for every `if_tsresol` byte,
+    /// including the nonsense ones, on counts that exercise carries, the top bits and the
+    /// offset's saturation.
+    #[test]
+    fn clock_converts_like_the_definition_for_every_resolution() {
+        let units = [
+            0,
+            1,
+            999,
+            1_000_000 - 1,
+            1_000_000,
+            1_000_000_001,
+            1_700_000_000_123_456,
+            u64::from(u32::MAX),
+            1 << 63,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        for v in 0..=255u8 {
+            let resol = TsResol::from_option(v);
+            let clock = Clock::new(resol);
+            for u in units {
+                for offset in [0, -3600, 1_000, i64::MAX, i64::MIN] {
+                    assert_eq!(
+                        clock.to_timestamp(u, offset),
+                        resol.to_timestamp(u, offset),
+                        "if_tsresol {v:#x}, {u} units, offset {offset}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -727,3 +727,357 @@ fn read_into_fails_where_next_packet_fails_on_corrupt_bytes() {
     }
     assert!(malformed > 50, "the flips did hit headers: {malformed}");
 }
+
+// The fast paths (`PcapngReader::read_buffered_epb`, `PcapReader::read_buffered`) read a record
+// that is whole in the read buffer; everything else goes the general way. Whatever the buffer
+// holds, the packets and the errors must be the general path's. A whole file in a slice is read
+// with the fast paths wherever they apply; `Dribble` (7 bytes a read) never lets a record be
+// whole in the buffer, so it is the general path alone.
+
+/// Hands out at most `n` bytes per `read`: after each refill the read buffer holds exactly the
+/// next `n` bytes of the file, so any byte of it can be put at the buffer's end.
+struct Chunks<'a>(&'a [u8], usize);
+
+impl std::io::Read for Chunks<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.1).min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+/// How many of a reader's packets came by its fast path.
+fn fast_path_packets<R>(r: &CaptureReader<R>) -> u64 {
+    match r {
+        CaptureReader::Pcap(r) => r.fast_path_packets,
+        CaptureReader::Pcapng(r) => r.fast_path_packets,
+    }
+}
+
+/// Reads `reader` through `read_into`; the outcome and the packets that took the fast path.
+fn with_fast_count<R: Read>(reader: R) -> (Outcome, u64) {
+    let mut r = match CaptureReader::new(reader) {
+        Ok(r) => r,
+        Err(e) => return ((Vec::new(), Some(format!("{e:?}"))), 0),
+    };
+    let mut p = RawPacket::empty();
+    let mut out = Vec::new();
+    let err = loop {
+        match r.read_into(&mut p) {
+            Ok(true) => out.push(p.clone()),
+            Ok(false) => break None,
+            Err(e) => break Some(format!("{e:?}")),
+        }
+    };
+    ((out, err), fast_path_packets(&r))
+}
+
+/// Reads `file` with the buffer's end put at every possible byte (and both ways, whole and
+/// dribbled, see `read_both_ways`), checks that all agree with the general path, and returns the
+/// outcome and how many packets the whole-file read took by the fast path.
+fn same_whatever_the_buffer(file: &[u8], what: &str) -> (Outcome, u64) {
+    let want = read_both_ways(file, what);
+    for n in 1..=file.len() {
+        assert_eq!(
+            by_read_into(Chunks(file, n)),
+            want,
+            "{what}: {n} bytes a read"
+        );
+    }
+    let (got, fast) = with_fast_count(file);
+    assert_eq!(got, want, "{what}: counting");
+    (want, fast)
+}
+
+#[test]
+fn fast_paths_read_every_block_kind_like_the_general_path_wherever_the_buffer_ends() {
+    let (file, want) = every_block_kind();
+    let (got, fast) = same_whatever_the_buffer(&file, "every block kind");
+    assert_eq!(got, (want, None));
+    // Its three EPBs; the SPB and the obsolete PB go the general way.
+    assert_eq!(fast, 3);
+
+    let pcap = pcap_file(
+        false,
+        0xa1b2c3d4,
+        1,
+        &[
+            (1, 999_999, &[0x45; 300], 300),
+            (2, 1_000_000, b"", 60),
+            (3, 5, b"x", 0),
+        ],
+    );
+    let (got, fast) = same_whatever_the_buffer(&pcap, "pcap");
+    assert_eq!(
+        got,
+        (
+            vec![
+                pkt(1, 999_999_000, LinkType::ETHERNET, 300, &[0x45; 300]),
+                pkt(3, 0, LinkType::ETHERNET, 60, b""),
+                pkt(3, 5_000, LinkType::ETHERNET, 1, b"x"),
+            ],
+            None
+        )
+    );
+    assert_eq!(fast, 3);
+}
+
+#[test]
+fn fast_path_takes_a_block_exactly_filling_the_buffer_and_leaves_one_straddling_its_end() {
+    let mut ng = Ng::new(false);
+    ng.idb(1, 0, None, None);
+    let headers = ng.out.len();
+    ng.epb(0, 2_000_001, b"first", 5);
+    let first_end = ng.out.len();
+    ng.epb(0, 3_000_000, b"second!", 7);
+    let want = vec![
+        pkt(2, 1_000, LinkType::ETHERNET, 5, b"first"),
+        pkt(3, 0, LinkType::ETHERNET, 7, b"second!"),
+    ];
+    // The first refill ends exactly at the first EPB's end: it is whole, so fast. The second
+    // starts on an empty buffer, which only the general path refills.
+    let (got, fast) = with_fast_count(Chunks(&ng.out, first_end));
+    assert_eq!((got, fast), ((want.clone(), None), 1));
+    // One byte short: the first EPB straddles the buffer's end and goes the general way, which
+    // refills the buffer in its middle; the second is then whole in the buffer.
+    let (got, fast) = with_fast_count(Chunks(&ng.out, first_end - 1));
+    assert_eq!((got, fast), ((want.clone(), None), 1));
+    // The buffer's end inside the first EPB's fixed header, and inside its trailer: the
+    // general path, whatever comes after.
+    for n in [headers + 10, first_end - 3] {
+        let (got, _) = with_fast_count(Chunks(&ng.out, n));
+        assert_eq!(got, (want.clone(), None), "{n} bytes a read");
+    }
+    // Both whole in one buffer.
+    let (got, fast) = with_fast_count(&ng.out[..]);
+    assert_eq!((got, fast), ((want, None), 2));
+
+    // The same for pcap records: the first exactly filling the first refill, then straddling.
+    let pcap = pcap_file(
+        false,
+        0xa1b2c3d4,
+        1,
+        &[(1, 2, b"one", 3), (4, 5, b"two", 3)],
+    );
+    let first_end = 24 + 16 + 3;
+    let want = vec![
+        pkt(1, 2_000, LinkType::ETHERNET, 3, b"one"),
+        pkt(4, 5_000, LinkType::ETHERNET, 3, b"two"),
+    ];
+    assert_eq!(
+        with_fast_count(Chunks(&pcap, first_end)),
+        ((want.clone(), None), 1)
+    );
+    assert_eq!(
+        with_fast_count(Chunks(&pcap, first_end - 1)),
+        ((want.clone(), None), 1)
+    );
+    assert_eq!(with_fast_count(&pcap[..]), ((want, None), 2));
+}
+
+/// An EPB body with the given captured length field (which may lie), data and options.
+fn epb_body(ng: &Ng, iface: u32, units: u64, caplen: u32, data: &[u8], options: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(&ng.u32(iface));
+    b.extend_from_slice(&ng.u32((units >> 32) as u32));
+    b.extend_from_slice(&ng.u32(units as u32));
+    b.extend_from_slice(&ng.u32(caplen));
+    b.extend_from_slice(&ng.u32(caplen + 9));
+    b.extend_from_slice(data);
+    while b.len() % 4 != 0 {
+        b.push(0);
+    }
+    b.extend_from_slice(options);
+    b
+}
+
+#[test]
+fn fast_path_skips_padding_and_options_of_every_length() {
+    for big in [false, true] {
+        let mut ng = Ng::new(big);
+        ng.idb(1, 0, Some(9), Some(-10));
+        let mut want = Vec::new();
+        for len in 0..9usize {
+            let data: Vec<u8> = (0..len as u8).collect();
+            // An opt_comment of `len` bytes (padded), epb_flags, then opt_endofopt.
+            let mut opts = Vec::new();
+            opts.extend_from_slice(&ng.u16(1));
+            opts.extend_from_slice(&ng.u16(len as u16));
+            opts.extend(std::iter::repeat_n(b'c', len));
+            while opts.len() % 4 != 0 {
+                opts.push(0);
+            }
+            opts.extend_from_slice(&ng.u16(2));
+            opts.extend_from_slice(&ng.u16(4));
+            opts.extend_from_slice(&ng.u32(1));
+            opts.extend_from_slice(&[0; 4]);
+            let body = epb_body(
+                &ng,
+                0,
+                12_000_000_000 + len as u64,
+                len as u32,
+                &data,
+                &opts,
+            );
+            ng.block(6, &body);
+            want.push(pkt(
+                2,
+                len as u32,
+                LinkType::ETHERNET,
+                len as u32 + 9,
+                &data,
+            ));
+        }
+        let (got, fast) = same_whatever_the_buffer(&ng.out, "options");
+        assert_eq!(got, (want, None), "big endian: {big}");
+        assert_eq!(fast, 9, "big endian: {big}");
+    }
+}
+
+/// A file whose last EPB is built by `bad` from a sound one; returns the file, and the offset
+/// and number of that block.
+fn bad_epb(bad: impl FnOnce(&Ng, &mut Vec<u8>)) -> (Vec<u8>, u64) {
+    let mut ng = Ng::new(false);
+    ng.idb(1, 0, None, None);
+    ng.epb(0, 1_000_000, b"good", 4);
+    let at = ng.out.len() as u64;
+    // Block 4: body of 20 + 4 (data "abc" and a pad byte) + 8 (epb_flags) bytes.
+    let mut opts = ng.u16(2).to_vec();
+    opts.extend_from_slice(&ng.u16(4));
+    opts.extend_from_slice(&ng.u32(1));
+    let body = epb_body(&ng, 0, 2_000_000, 3, b"abc", &opts);
+    ng.block(6, &body);
+    let mut block = ng.out.split_off(at as usize);
+    bad(&ng, &mut block);
+    ng.out.extend_from_slice(&block);
+    (ng.out, at)
+}
+
+/// Reads a file with a bad last block wherever the buffer ends; checks that the good packet
+/// before it came and that the error is `want` (its Debug text), and returns how many packets
+/// the fast path took.
+fn fails_like_the_general_path(file: &[u8], what: &str, want: &str) -> u64 {
+    let ((packets, err), fast) = same_whatever_the_buffer(file, what);
+    assert_eq!(
+        packets,
+        vec![pkt(1, 0, LinkType::ETHERNET, 4, b"good")],
+        "{what}"
+    );
+    assert_eq!(err.as_deref(), Some(want), "{what}");
+    fast
+}
+
+#[test]
+fn fast_path_leaves_every_inconsistent_epb_to_the_general_path_and_its_errors() {
+    // The block of the test above (44 bytes: 12 + 32 of body) read right, for reference.
+    let (file, _) = bad_epb(|_, _| {});
+    let ((packets, err), fast) = same_whatever_the_buffer(&file, "sound");
+    assert_eq!((packets.len(), err, fast), (2, None, 2));
+    assert_eq!(packets[1], pkt(2, 0, LinkType::ETHERNET, 12, b"abc"));
+
+    // A captured length of the whole rest of the body is allowed (the options are then taken
+    // as data); one byte more runs past the block.
+    let (file, _) = bad_epb(|ng, b| b[20..24].copy_from_slice(&ng.u32(12)));
+    let ((packets, err), fast) = same_whatever_the_buffer(&file, "caplen fills the body");
+    assert_eq!((packets.len(), err, fast), (2, None, 2));
+    assert_eq!(packets[1].bytes, b"abc\0\x02\0\x04\0\x01\0\0\0");
+    let (file, at) = bad_epb(|ng, b| b[20..24].copy_from_slice(&ng.u32(13)));
+    let fast = fails_like_the_general_path(
+        &file,
+        "caplen past the block",
+        &format!(
+            "Malformed {{ offset: {at}, place: Block(4), what: \"packet 2 claims 13 captured \
+             bytes but its enhanced packet block holds only 12\" }}"
+        ),
+    );
+    assert_eq!(fast, 1);
+
+    let (file, at) = bad_epb(|ng, b| b[40..44].copy_from_slice(&ng.u32(48)));
+    fails_like_the_general_path(
+        &file,
+        "trailing length",
+        &format!(
+            "Malformed {{ offset: {at}, place: Block(4), what: \"block length 44 at the start \
+             but 48 at the end; the block is corrupt\" }}"
+        ),
+    );
+
+    let (file, at) = bad_epb(|ng, b| b[8..12].copy_from_slice(&ng.u32(1)));
+    fails_like_the_general_path(
+        &file,
+        "missing interface",
+        &format!(
+            "Malformed {{ offset: {at}, place: Block(4), what: \"packet refers to interface 1, \
+             but only 1 interface description block(s) came before it\" }}"
+        ),
+    );
+
+    // Lengths the block header itself gets wrong: shorter than an EPB's fixed part, not a
+    // multiple of 4, longer than the file.
+    let (file, at) = bad_epb(|ng, b| {
+        b.truncate(28);
+        b[4..8].copy_from_slice(&ng.u32(28));
+        b.extend_from_slice(&ng.u32(28));
+    });
+    fails_like_the_general_path(
+        &file,
+        "too short",
+        &format!(
+            "Malformed {{ offset: {at}, place: Block(4), what: \"enhanced packet block too \
+             short\" }}"
+        ),
+    );
+    let (file, at) = bad_epb(|ng, b| b[4..8].copy_from_slice(&ng.u32(42)));
+    fails_like_the_general_path(
+        &file,
+        "odd length",
+        &format!(
+            "Malformed {{ offset: {at}, place: Block(4), what: \"block length 42 is impossible \
+             (a block is at least 12 bytes, a multiple of 4, and at most 16781312 bytes)\" }}"
+        ),
+    );
+    let (file, at) = bad_epb(|ng, b| b[4..8].copy_from_slice(&ng.u32(48)));
+    fails_like_the_general_path(
+        &file,
+        "longer than the file",
+        &format!(
+            "Truncated {{ offset: {}, place: Block(4), what: \"the block's closing length \
+             needs 4 bytes, only 0 left\" }}",
+            at + 44
+        ),
+    );
+}
+
+#[test]
+fn pcap_fast_path_leaves_absurd_and_cut_records_to_the_general_path() {
+    for (magic, hlen) in [(0xa1b2c3d4, 16), (0xa1b2cd34, 24)] {
+        let mut pcap = pcap_file(true, magic, 1, &[(1, 2, b"good", 4), (3, 4, b"next", 4)]);
+        if hlen == 24 {
+            // The modified format's record headers: 8 more bytes after the usual 16, which
+            // `pcap_file` does not write; put them in.
+            for at in [24 + 16, 24 + 16 + 8 + 4 + 16] {
+                pcap.splice(at..at, [0xaa; 8]);
+            }
+        }
+        let want = vec![
+            pkt(1, 2_000, LinkType::ETHERNET, 4, b"good"),
+            pkt(3, 4_000, LinkType::ETHERNET, 4, b"next"),
+        ];
+        let (got, fast) = same_whatever_the_buffer(&pcap, "pcap");
+        assert_eq!((got, fast), ((want, None), 2), "{magic:#x}");
+        // The second record claims more bytes than any packet has: refused, with the general
+        // path's error.
+        let second = 24 + hlen + 4;
+        pcap[second + 8..second + 12].copy_from_slice(&(MAX_RECORD + 1).to_be_bytes());
+        let ((packets, err), fast) = same_whatever_the_buffer(&pcap, "absurd");
+        assert_eq!(packets.len(), 1);
+        assert_eq!(fast, 1);
+        assert!(
+            err.as_deref().unwrap().starts_with(&format!(
+                "Malformed {{ offset: {second}, place: Record(2), what: \"record claims 16777217"
+            )),
+            "{err:?}"
+        );
+    }
+}
