@@ -63,6 +63,10 @@ pub struct FlowTracker {
     /// Dissect with [`Context::summaries_only`] and add no fields: for views that show only
     /// summaries. Stream indexes, relative numbers, hints and summaries stay the same.
     summaries_only: bool,
+    /// The last packet's conversation and its index, looked up before the maps: consecutive
+    /// packets mostly belong to one conversation.
+    last_tcp: Option<(FlowKey, u32)>,
+    last_udp: Option<(FlowKey, u32)>,
 }
 
 /// The index maps hash a flow key on every TCP/UDP packet. The standard SipHash resists
@@ -366,7 +370,13 @@ impl FlowTracker {
     ) -> FlowAnnotation {
         let key = FlowKey::new(src, dst);
         let next = self.udp.len() as u32;
-        let index = *self.udp_index.entry(key).or_insert(next);
+        let index = match self.last_udp {
+            // The same conversation as the packet before (a request and its reply, a stream
+            // of datagrams): no hashing.
+            Some((last, i)) if last == key => i,
+            _ => *self.udp_index.entry(key).or_insert(next),
+        };
+        self.last_udp = Some((key, index));
         if index == next {
             self.udp.push(UdpStream {
                 a: src,
@@ -472,15 +482,22 @@ impl FlowTracker {
     ) -> u32 {
         let key = FlowKey::new(src, dst);
         let fresh_syn = tcp.has(TcpSummary::SYN) && !tcp.has(TcpSummary::ACK);
-        if let Some(&i) = self.tcp_index.get(&key) {
+        let known = match self.last_tcp {
+            // The same connection as the segment before: no hashing.
+            Some((last, i)) if last == key => Some(i),
+            _ => self.tcp_index.get(&key).copied(),
+        };
+        if let Some(i) = known {
             let s = &self.tcp[i as usize];
             let reused = fresh_syn && s.closed && s.dirs[0].isn != Some(tcp.seq);
             if !reused {
+                self.last_tcp = Some((key, i));
                 return i;
             }
         }
         let i = self.tcp.len() as u32;
         self.tcp_index.insert(key, i);
+        self.last_tcp = Some((key, i));
         // Who sent the SYN is the client; without a SYN, the first sender stands in for it.
         let (client, server) = if tcp.has(TcpSummary::SYN) && tcp.has(TcpSummary::ACK) {
             (dst, src)

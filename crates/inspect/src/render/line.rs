@@ -149,6 +149,11 @@ pub fn row(
     })
 }
 
+/// [`row`], appended to a buffer the caller writes out in large pieces.
+pub fn row_into(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock, time: TimeFormat, style: Style) {
+    line(o, p, clock, time, style);
+}
+
 /// The columns of `"{:>5}  {:<15}  {:<21}  {:<21}  {:<9}  {:>5}  {chain}  {info}"`, written in
 /// place: the formatting machinery and a `String` per column cost more than the dissection.
 fn line(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock, time: TimeFormat, style: Style) {
@@ -211,17 +216,27 @@ fn line(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock, time: TimeFormat, style:
 
 /// `{:>width}` for a number: the padding first, as the digits can be counted.
 fn right(o: &mut Vec<u8>, n: u64, width: usize) {
-    o.extend(std::iter::repeat_n(
-        b' ',
-        width.saturating_sub(bytes::digits(n)),
-    ));
+    spaces(o, width.saturating_sub(bytes::digits(n)));
     bytes::num(o, n);
+}
+
+/// `n` spaces of padding. Up to a column's width they are one fixed-size copy cut back to
+/// `n` (a few stores), where a run of unknown length is a call to memset.
+fn spaces(o: &mut Vec<u8>, n: usize) {
+    const ROOM: usize = 48;
+    if n <= ROOM {
+        let at = o.len();
+        o.extend_from_slice(&[b' '; ROOM]);
+        o.truncate(at + n);
+    } else {
+        o.resize(o.len() + n, b' ');
+    }
 }
 
 /// `{:<width}` for ASCII text written since `start` (one byte per character).
 fn pad_ascii(o: &mut Vec<u8>, start: usize, width: usize) {
     let len = o.len() - start;
-    o.extend(std::iter::repeat_n(b' ', width.saturating_sub(len)));
+    spaces(o, width.saturating_sub(len));
 }
 
 /// The layer chain, each step in its layer's colour, padded to the column width.
@@ -246,7 +261,7 @@ fn chain(o: &mut Vec<u8>, p: &Packet, style: Style) {
             chars += char_count(&o[start..]);
         });
     }
-    o.extend(std::iter::repeat_n(b' ', CHAIN_WIDTH.saturating_sub(chars)));
+    spaces(o, CHAIN_WIDTH.saturating_sub(chars));
 }
 
 /// What [`Style::paint`] does, in place: `text` wrapped in an SGR code unless `code` is empty.
@@ -269,5 +284,5 @@ fn char_count(text: &[u8]) -> usize {
 /// `{:<width}` for the text written since `start`.
 fn pad_right(o: &mut Vec<u8>, start: usize, width: usize) {
     let chars = char_count(&o[start..]);
-    o.extend(std::iter::repeat_n(b' ', width.saturating_sub(chars)));
+    spaces(o, width.saturating_sub(chars));
 }
