@@ -421,6 +421,7 @@ impl<'a> LayerBuilder<'a> {
         }
     }
 
+    #[cold]
     fn truncated(&self, needed: usize) -> Malformed {
         Malformed::Truncated {
             protocol: self.protocol,
@@ -439,24 +440,24 @@ impl<'a> LayerBuilder<'a> {
     }
 
     /// The bytes at `r` (relative to the header start), or a truncation error.
-    #[inline]
+    #[inline(always)]
     fn slice(&self, r: Range<usize>) -> Result<&'a [u8], Malformed> {
         let abs = (self.start + r.start)..(self.start + r.end);
         self.data.get(abs).ok_or_else(|| self.truncated(r.end))
     }
 
-    #[inline]
+    #[inline(always)]
     fn read_u8(&self, at: usize) -> Result<u8, Malformed> {
         Ok(self.slice(at..at + 1)?[0])
     }
 
-    #[inline]
+    #[inline(always)]
     fn read_u16(&self, at: usize) -> Result<u16, Malformed> {
         let b = self.slice(at..at + 2)?;
         Ok(u16::from_be_bytes([b[0], b[1]]))
     }
 
-    #[inline]
+    #[inline(always)]
     fn read_u32(&self, at: usize) -> Result<u32, Malformed> {
         let b = self.slice(at..at + 4)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
@@ -518,7 +519,7 @@ impl<'a> LayerBuilder<'a> {
     }
 
     /// Read a byte and record it as a numeric field.
-    #[inline]
+    #[inline(always)]
     fn u8(&mut self, at: usize, name: &'static str, label: &'static str) -> Result<u8, Malformed> {
         let v = self.read_u8(at)?;
         self.field(at..at + 1, name, label, Value::U64(v.into()));
@@ -526,7 +527,7 @@ impl<'a> LayerBuilder<'a> {
     }
 
     /// Read a big-endian u16 and record it.
-    #[inline]
+    #[inline(always)]
     fn u16(
         &mut self,
         at: usize,
@@ -539,7 +540,7 @@ impl<'a> LayerBuilder<'a> {
     }
 
     /// Read a big-endian u32 and record it.
-    #[inline]
+    #[inline(always)]
     fn u32(
         &mut self,
         at: usize,
@@ -552,7 +553,7 @@ impl<'a> LayerBuilder<'a> {
     }
 
     /// Read a MAC address and record it.
-    #[inline]
+    #[inline(always)]
     fn mac(
         &mut self,
         at: usize,
@@ -566,7 +567,7 @@ impl<'a> LayerBuilder<'a> {
     }
 
     /// Read an IPv4 address and record it.
-    #[inline]
+    #[inline(always)]
     fn ipv4(
         &mut self,
         at: usize,
