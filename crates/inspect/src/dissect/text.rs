@@ -27,6 +27,54 @@ pub(crate) trait Buf {
     fn put(&mut self, text: &str);
     /// ASCII bytes (digits, hex, dots and colons), which need no UTF-8 check in either buffer.
     fn put_ascii(&mut self, ascii: &[u8]);
+
+    /// A number in decimal.
+    fn put_num(&mut self, n: u64) {
+        let mut buf = [0u8; 20];
+        let i = digits_at_end(&mut buf, n);
+        self.put_ascii(&buf[i..]);
+    }
+
+    /// A dotted IPv4 address.
+    fn put_ipv4(&mut self, a: Ipv4Addr) {
+        let mut buf = [0u8; 15];
+        let mut len = 0;
+        for (i, octet) in a.octets().into_iter().enumerate() {
+            if i > 0 {
+                buf[len] = b'.';
+                len += 1;
+            }
+            if octet >= 100 {
+                buf[len] = b'0' + octet / 100;
+                len += 1;
+            }
+            if octet >= 10 {
+                buf[len] = b'0' + octet / 10 % 10;
+                len += 1;
+            }
+            buf[len] = b'0' + octet % 10;
+            len += 1;
+        }
+        self.put_ascii(&buf[..len]);
+    }
+}
+
+/// The decimal digits of `n` at the end of `buf`; returns where they start.
+fn digits_at_end(buf: &mut [u8; 20], mut n: u64) -> usize {
+    let mut i = buf.len();
+    while n >= 100 {
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[(n % 100) as usize]);
+        n /= 100;
+    }
+    if n >= 10 {
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[n as usize]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + n as u8;
+    }
+    i
 }
 
 impl Buf for String {
@@ -44,6 +92,9 @@ impl Buf for String {
     }
 }
 
+/// A view's output. Numbers and addresses are written in place by the views' own writers:
+/// built in a stack buffer and then copied, their bytes would be read back right after the
+/// small stores that wrote them, which stalls (see `render::bytes::room`).
 impl Buf for Vec<u8> {
     fn put(&mut self, text: &str) {
         self.extend_from_slice(text.as_bytes());
@@ -52,6 +103,14 @@ impl Buf for Vec<u8> {
     #[inline]
     fn put_ascii(&mut self, ascii: &[u8]) {
         self.extend_from_slice(ascii);
+    }
+
+    fn put_num(&mut self, n: u64) {
+        crate::render::bytes::num(self, n);
+    }
+
+    fn put_ipv4(&mut self, a: Ipv4Addr) {
+        crate::render::bytes::ipv4(self, a);
     }
 }
 
@@ -63,6 +122,14 @@ impl<B: Buf + ?Sized> Buf for &mut B {
     #[inline]
     fn put_ascii(&mut self, ascii: &[u8]) {
         (**self).put_ascii(ascii);
+    }
+
+    fn put_num(&mut self, n: u64) {
+        (**self).put_num(n);
+    }
+
+    fn put_ipv4(&mut self, a: Ipv4Addr) {
+        (**self).put_ipv4(a);
     }
 }
 
@@ -99,7 +166,7 @@ impl<B: Buf> Line<B> {
 
     /// A number in decimal.
     pub(crate) fn n(&mut self, n: impl Into<u64>) -> &mut Self {
-        let mut n: u64 = n.into();
+        let n: u64 = n.into();
         if n < 100 {
             // Most numbers in summaries are short (lengths, TTLs, flags, small sequence
             // numbers): one lookup in the table of pairs, no digit loop.
@@ -107,21 +174,7 @@ impl<B: Buf> Line<B> {
             self.0.put_ascii(if n >= 10 { pair } else { &pair[1..] });
             return self;
         }
-        let mut buf = [0u8; 20];
-        let mut i = buf.len();
-        while n >= 100 {
-            i -= 2;
-            buf[i..i + 2].copy_from_slice(&PAIRS[(n % 100) as usize]);
-            n /= 100;
-        }
-        if n >= 10 {
-            i -= 2;
-            buf[i..i + 2].copy_from_slice(&PAIRS[n as usize]);
-        } else {
-            i -= 1;
-            buf[i] = b'0' + n as u8;
-        }
-        self.0.put_ascii(&buf[i..]);
+        self.0.put_num(n);
         self
     }
 
@@ -141,26 +194,7 @@ impl<B: Buf> Line<B> {
     }
 
     pub(crate) fn ipv4(&mut self, a: Ipv4Addr) -> &mut Self {
-        // Built in a stack buffer and appended once, rather than seven appends.
-        let mut buf = [0u8; 15];
-        let mut len = 0;
-        for (i, octet) in a.octets().into_iter().enumerate() {
-            if i > 0 {
-                buf[len] = b'.';
-                len += 1;
-            }
-            if octet >= 100 {
-                buf[len] = b'0' + octet / 100;
-                len += 1;
-            }
-            if octet >= 10 {
-                buf[len] = b'0' + octet / 10 % 10;
-                len += 1;
-            }
-            buf[len] = b'0' + octet % 10;
-            len += 1;
-        }
-        self.0.put_ascii(&buf[..len]);
+        self.0.put_ipv4(a);
         self
     }
 

@@ -12,7 +12,7 @@
 //!
 //! Colour is plain ANSI and off when NO_COLOR is set or the output is not a terminal.
 
-mod bytes;
+pub(crate) mod bytes;
 pub mod follow;
 pub mod hex;
 pub mod json;
