@@ -12,8 +12,9 @@
 //! `flows` runs the flow tracker too.
 
 use netlab_inspect::capfile::CaptureReader;
-use netlab_inspect::dissect::{Context, dissect_with};
+use netlab_inspect::dissect::{Context, dissect_into};
 use netlab_inspect::flows::FlowTracker;
+use netlab_inspect::model::Dissection;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -37,15 +38,17 @@ fn main() {
     };
     let start = std::time::Instant::now();
     let mut layers = 0usize;
+    // One dissection refilled packet after packet, as the CLI does (`dissect_into`).
+    let mut d = Dissection::default();
     for _ in 0..rounds {
         let mut tracker = FlowTracker::new();
         tracker.set_summaries_only(lean);
         for raw in &packets {
-            let d = if flows {
-                tracker.process(raw).0
+            if flows {
+                std::hint::black_box(tracker.process_into(raw, &mut d));
             } else {
-                dissect_with(raw.link_type, &raw.bytes, &ctx)
-            };
+                dissect_into(raw.link_type, &raw.bytes, &ctx, &mut d);
+            }
             layers += d.layers.len();
             std::hint::black_box(&d);
         }
