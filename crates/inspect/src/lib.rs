@@ -7,7 +7,8 @@
 //! ```
 //!
 //! # Modules
-//! - [`model`]: the shared types: `RawPacket`, `Dissection`, `Layer`, `Field`, OSI and TCP/IP layers.
+//! - [`model`]: the shared types: `RawPacket`, `Dissection`, `Layer` (with its `Summary`, kept as
+//!   numbers until read for the common headers), `Field`, OSI and TCP/IP layers.
 //! - [`error`]: the crate's one error type, [`InspectError`]: what went wrong and where.
 //! - [`capfile`]: pcap and pcapng files, read (streaming) and written.
 //! - [`live`]: live capture on a Linux interface (AF_PACKET), once per packet, untruncated.
@@ -16,7 +17,9 @@
 //! - [`craft`]: frames built byte by byte with correct lengths and checksums (fixtures, tests, lessons).
 //! - [`dissect`]: the pure dissector, `(link type, bytes) -> Dissection`, one submodule per protocol;
 //!   in full (every field and note) or summaries-only (what the one-line view needs, about twice
-//!   as fast: see `dissect::Context::summaries_only`).
+//!   as fast: see `dissect::Context::summaries_only`). `dissect_into` (and the flow tracker's
+//!   `process_into`, and `CaptureReader::read_into`) refill the previous packet's storage, so a
+//!   loop over a capture allocates almost nothing per packet.
 //! - [`flows`]: the flow tracker: stream index, relative seq/ack, TCP hints, conversations, follow-stream.
 
 pub mod capfile;
