@@ -546,20 +546,12 @@ fn read_both_ways(file: &[u8], what: &str) -> Outcome {
     want
 }
 
+/// The committed captures: the same list the integration tests use.
+#[path = "../../tests/support/files.rs"]
+mod files;
+
 fn fixture_files() -> Vec<std::path::PathBuf> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("pcap" | "pcapng")
-            )
-        })
-        .collect();
-    files.sort();
-    files
+    files::capture_files()
 }
 
 #[test]

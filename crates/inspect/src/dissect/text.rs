@@ -6,6 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::model::MacAddr;
+use crate::render::bytes;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -30,9 +31,10 @@ pub(crate) trait Buf {
 
     /// A number in decimal.
     fn put_num(&mut self, n: u64) {
-        let mut buf = [0u8; 20];
-        let i = digits_at_end(&mut buf, n);
-        self.put_ascii(&buf[i..]);
+        let mut buf = [b'0'; 20];
+        let len = bytes::digits(n);
+        bytes::digits_at(&mut buf[..len], n);
+        self.put_ascii(&buf[..len]);
     }
 
     /// A dotted IPv4 address.
@@ -57,24 +59,6 @@ pub(crate) trait Buf {
         }
         self.put_ascii(&buf[..len]);
     }
-}
-
-/// The decimal digits of `n` at the end of `buf`; returns where they start.
-fn digits_at_end(buf: &mut [u8; 20], mut n: u64) -> usize {
-    let mut i = buf.len();
-    while n >= 100 {
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&PAIRS[(n % 100) as usize]);
-        n /= 100;
-    }
-    if n >= 10 {
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&PAIRS[n as usize]);
-    } else {
-        i -= 1;
-        buf[i] = b'0' + n as u8;
-    }
-    i
 }
 
 impl Buf for String {
@@ -106,11 +90,11 @@ impl Buf for Vec<u8> {
     }
 
     fn put_num(&mut self, n: u64) {
-        crate::render::bytes::num(self, n);
+        bytes::num(self, n);
     }
 
     fn put_ipv4(&mut self, a: Ipv4Addr) {
-        crate::render::bytes::ipv4(self, a);
+        bytes::ipv4(self, a);
     }
 }
 

@@ -115,7 +115,7 @@ fn digits_into(o: &mut Vec<u8>, n: u64, width: usize) {
 
 /// The last `out.len()` decimal digits of `n` into `out`, which holds zeros.
 #[inline]
-fn digits_at(out: &mut [u8], mut n: u64) {
+pub(crate) fn digits_at(out: &mut [u8], mut n: u64) {
     // Two digits per division, from a table, as itoa does: half the divisions.
     let mut end = out.len();
     while n >= 100 && end >= 2 {
