@@ -270,7 +270,7 @@ pub struct Field {
     pub len: usize,
 }
 
-/// A layer's one-line summary, e.g. "43512 → 7007 [ACK] Seq=1 Ack=1 Win=512 Len=5".
+/// A layer's one-line summary, e.g. `43512 → 7007 [ACK] Seq=1 Ack=1 Win=512 Len=5`.
 ///
 /// For the headers under almost every packet (Ethernet, IPv4, UDP, TCP) it is kept as the
 /// numbers it is written from and only becomes text when someone reads it: the one-line view
@@ -387,7 +387,7 @@ pub struct Layer {
     pub tcpip: TcpIpLayer,
     /// Short protocol name as shown in the layer chain: "Ethernet", "IPv4", "TCP", "HTTP", ...
     pub protocol: &'static str,
-    /// One line, e.g. "43512 → 7007 [ACK] Seq=1 Ack=1 Win=512 Len=5".
+    /// One line, e.g. `43512 → 7007 [ACK] Seq=1 Ack=1 Win=512 Len=5`.
     pub summary: Summary,
     pub fields: Vec<Field>,
     /// Bytes of the frame this layer covers (its header; for the last layer, header and payload).

@@ -2,7 +2,7 @@
 //! docs/src/inspect-json.md; our own, not the model's serde form, so they stay stable while the
 //! model grows):
 //!
-//! - [`write`], the default: what a script needs (addresses, the chain, every field's value under
+//! - [`write()`], the default: what a script needs (addresses, the chain, every field's value under
 //!   its filter name) in about a third of the bytes, because `jq` over a big capture and a
 //!   grader reading thousands of packets pay for every byte.
 //! - [`write_detailed`], `--json --detail`: everything the tree view shows, each field with its
@@ -43,7 +43,7 @@ pub fn write(w: &mut impl Write, p: &Packet, clock: &mut Clock) -> io::Result<()
     with_scratch(w, |s| lean(&mut s.out, &mut s.names, p, clock))
 }
 
-/// [`write`], appended to a buffer the caller writes out in large pieces: a packet's JSON is
+/// [`write()`], appended to a buffer the caller writes out in large pieces: a packet's JSON is
 /// then copied once less (a packet is about 1.6 KB of it).
 pub fn write_into(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock) -> io::Result<()> {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
