@@ -23,7 +23,7 @@ use std::ops::Range;
 
 use serde::Serialize;
 
-use crate::dissect::{AppProtocol, Context, SummaryKind, dissect_into, dissect_with};
+use crate::dissect::{AppProtocol, Context, SummaryKind, dissect_into};
 use crate::model::{
     Dissection, Field, FlowAnnotation, Layer, RawPacket, Summary, TcpSummary, Timestamp, Value,
 };
@@ -55,18 +55,39 @@ const MAX_FOLLOW: usize = 64 * 1024 * 1024;
 /// Tracks TCP and UDP streams across packets. See the module docs.
 #[derive(Default)]
 pub struct FlowTracker {
-    tcp_index: HashMap<FlowKey, u32, KeyHash>,
+    tcp_index: StreamIndex,
     tcp: Vec<TcpStream>,
-    udp_index: HashMap<FlowKey, u32, KeyHash>,
+    udp_index: StreamIndex,
     udp: Vec<UdpStream>,
     follow: Option<Follow>,
     /// Dissect with [`Context::summaries_only`] and add no fields: for views that show only
     /// summaries. Stream indexes, relative numbers, hints and summaries stay the same.
     summaries_only: bool,
-    /// The last packet's conversation and its index, looked up before the maps: consecutive
-    /// packets mostly belong to one conversation.
-    last_tcp: Option<(FlowKey, u32)>,
-    last_udp: Option<(FlowKey, u32)>,
+}
+
+/// Stream index by conversation: a map, and the conversation looked up last, checked before
+/// the map because consecutive packets mostly belong to one conversation (a request and its
+/// reply, a stream of segments), so most packets need no hashing.
+#[derive(Default)]
+struct StreamIndex {
+    map: HashMap<FlowKey, u32, KeyHash>,
+    last: Option<(FlowKey, u32)>,
+}
+
+impl StreamIndex {
+    fn get(&mut self, key: FlowKey) -> Option<u32> {
+        let i = match self.last {
+            Some((last, i)) if last == key => i,
+            _ => *self.map.get(&key)?,
+        };
+        self.last = Some((key, i));
+        Some(i)
+    }
+
+    fn insert(&mut self, key: FlowKey, i: u32) {
+        self.map.insert(key, i);
+        self.last = Some((key, i));
+    }
 }
 
 /// The index maps hash a flow key on every TCP/UDP packet. The standard SipHash resists
@@ -370,13 +391,10 @@ impl FlowTracker {
     ) -> FlowAnnotation {
         let key = FlowKey::new(src, dst);
         let next = self.udp.len() as u32;
-        let index = match self.last_udp {
-            // The same conversation as the packet before (a request and its reply, a stream
-            // of datagrams): no hashing.
-            Some((last, i)) if last == key => i,
-            _ => *self.udp_index.entry(key).or_insert(next),
-        };
-        self.last_udp = Some((key, index));
+        let index = self.udp_index.get(key).unwrap_or_else(|| {
+            self.udp_index.insert(key, next);
+            next
+        });
         if index == next {
             self.udp.push(UdpStream {
                 a: src,
@@ -482,22 +500,15 @@ impl FlowTracker {
     ) -> u32 {
         let key = FlowKey::new(src, dst);
         let fresh_syn = tcp.has(TcpSummary::SYN) && !tcp.has(TcpSummary::ACK);
-        let known = match self.last_tcp {
-            // The same connection as the segment before: no hashing.
-            Some((last, i)) if last == key => Some(i),
-            _ => self.tcp_index.get(&key).copied(),
-        };
-        if let Some(i) = known {
+        if let Some(i) = self.tcp_index.get(key) {
             let s = &self.tcp[i as usize];
             let reused = fresh_syn && s.closed && s.dirs[0].isn != Some(tcp.seq);
             if !reused {
-                self.last_tcp = Some((key, i));
                 return i;
             }
         }
         let i = self.tcp.len() as u32;
         self.tcp_index.insert(key, i);
-        self.last_tcp = Some((key, i));
         // Who sent the SYN is the client; without a SYN, the first sender stands in for it.
         let (client, server) = if tcp.has(TcpSummary::SYN) && tcp.has(TcpSummary::ACK) {
             (dst, src)
@@ -665,7 +676,7 @@ fn track_application(
             upgraded: Some(AppProtocol::WebSocket),
             summaries_only,
         };
-        *d = dissect_with(raw.link_type, &raw.bytes, &ctx);
+        dissect_into(raw.link_type, &raw.bytes, &ctx, d);
     }
     let app = app_of(d);
     if let Some(app) = app {

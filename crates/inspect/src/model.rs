@@ -11,7 +11,7 @@ use serde::{Serialize, Serializer};
 /// A link-layer header type as numbered by tcpdump.org's LINKTYPE_ registry (pcap and pcapng use
 /// the same numbers). Kept as a number, not an enum, so an unknown type read from a file survives
 /// a round trip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct LinkType(pub u32);
 
 impl LinkType {
@@ -47,7 +47,7 @@ impl Timestamp {
 
 /// One packet as a source delivered it. `bytes` may be shorter than `orig_len` when the capture
 /// had a snap length; the dissector then reports truncation rather than guessing.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawPacket {
     pub ts: Timestamp,
     pub link_type: LinkType,
@@ -58,7 +58,7 @@ pub struct RawPacket {
 
 impl RawPacket {
     /// A packet with no bytes and no allocation: what a reader's `read_into` is handed the first
-    /// time, to be overwritten (so its time and link type mean nothing).
+    /// time, to be overwritten (so its time and link type mean nothing). Also `Default`.
     pub fn empty() -> Self {
         RawPacket {
             ts: Timestamp::default(),
@@ -66,6 +66,12 @@ impl RawPacket {
             orig_len: 0,
             bytes: Vec::new(),
         }
+    }
+}
+
+impl Default for RawPacket {
+    fn default() -> Self {
+        RawPacket::empty()
     }
 }
 

@@ -166,15 +166,7 @@ fn unknown_payload(d: &mut Dissector, at: usize, etype: u16) {
         "EtherType 0x{etype:04x} ({}) is not decoded: {len} bytes of payload follow",
         ethertype_name(etype)
     ));
-    extend_last(d);
-}
-
-/// Make the last layer cover the rest of the frame (its payload was not decoded).
-fn extend_last(d: &mut Dissector) {
-    let len = d.frame.len();
-    if let Some(l) = d.layers_mut().last_mut() {
-        l.byte_range.end = l.byte_range.end.max(len);
-    }
+    d.stretch_last(usize::MAX); // the rest of the frame
 }
 
 /// Filter names of a tag's fields: Wireshark decodes the outer (service) tag of Q-in-Q with
@@ -246,7 +238,7 @@ fn null(d: &mut Dissector, big_endian: bool) {
         match version {
             Some(4) => ipv4::dissect(d, 4, usize::MAX),
             Some(6) => ipv6::dissect(d, 4, usize::MAX),
-            _ => extend_last(d),
+            _ => d.stretch_last(usize::MAX),
         }
     }
 }

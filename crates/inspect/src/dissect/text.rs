@@ -39,24 +39,8 @@ pub(crate) trait Buf {
 
     /// A dotted IPv4 address.
     fn put_ipv4(&mut self, a: Ipv4Addr) {
-        let mut buf = [0u8; 15];
-        let mut len = 0;
-        for (i, octet) in a.octets().into_iter().enumerate() {
-            if i > 0 {
-                buf[len] = b'.';
-                len += 1;
-            }
-            if octet >= 100 {
-                buf[len] = b'0' + octet / 100;
-                len += 1;
-            }
-            if octet >= 10 {
-                buf[len] = b'0' + octet / 10 % 10;
-                len += 1;
-            }
-            buf[len] = b'0' + octet % 10;
-            len += 1;
-        }
+        let mut buf = [0u8; 16];
+        let len = bytes::ipv4_at(&mut buf, a);
         self.put_ascii(&buf[..len]);
     }
 }

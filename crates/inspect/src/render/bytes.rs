@@ -150,9 +150,16 @@ const OCTETS: [([u8; 4], usize); 256] = {
 };
 
 pub(crate) fn ipv4(o: &mut Vec<u8>, a: Ipv4Addr) {
-    // Four fixed-size copies into room at the end (where a slice of the text's own length
-    // would be a call to memcpy); the unused tail is cut off again.
+    // Written into room at the end (where a slice of the text's own length would be a call to
+    // memcpy); the unused tail is cut off again.
     let (at, buf) = room::<16>(o);
+    let len = ipv4_at(buf, a);
+    o.truncate(at + len);
+}
+
+/// The dotted text of `a` at the start of `buf` (four fixed-size copies from [`OCTETS`]); returns
+/// its length.
+pub(crate) fn ipv4_at(buf: &mut [u8; 16], a: Ipv4Addr) -> usize {
     let mut len = 0;
     for octet in a.octets() {
         let (text, n) = OCTETS[usize::from(octet)];
@@ -160,7 +167,7 @@ pub(crate) fn ipv4(o: &mut Vec<u8>, a: Ipv4Addr) {
         len += n;
     }
     // Without the last octet's dot.
-    o.truncate(at + len - 1);
+    len - 1
 }
 
 /// `N` bytes of room at the end of `o`, zero-filled, to write a piece into in place with

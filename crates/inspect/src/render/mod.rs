@@ -153,14 +153,9 @@ fn micros_6(o: &mut Vec<u8>, a: Timestamp, b: Timestamp) {
     }
     bytes::num(o, micros / 1_000_000);
     o.push(b'.');
-    let frac = (micros % 1_000_000) as u32;
-    let start = o.len();
-    o.extend_from_slice(b"000000");
-    let mut rest = frac;
-    for i in (0..6).rev() {
-        o[start + i] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-    }
+    // Six digits: the last six of the eight `eight_digits` gives for a number below 10^6.
+    let frac = bytes::eight_digits((micros % 1_000_000) as u32) | bytes::ZEROS;
+    o.extend_from_slice(&frac.to_le_bytes()[2..]);
 }
 
 fn diff(a: Timestamp, b: Timestamp) -> f64 {
