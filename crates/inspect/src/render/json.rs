@@ -202,43 +202,153 @@ fn lean_layer(o: &mut Vec<u8>, names: &mut NameGroups, l: &Layer) {
 /// its first occurrence: duplicate keys are legal JSON, but jq and most parsers silently keep
 /// only the last one.
 fn lean_fields(o: &mut Vec<u8>, names: &mut NameGroups, fields: &[Field]) {
-    // Every key is written after a comma, and the first comma becomes the opening brace: one
-    // two-byte copy per key instead of a test and a push.
+    let Some(layout) = names.layout(fields) else {
+        o.extend_from_slice(b"{}");
+        return;
+    };
+    // Every key is written with a comma in front, and the first comma becomes the opening
+    // brace: one copy per key instead of a test and a push.
     let open = o.len();
-    match names.group(fields) {
-        // The common case: no name repeats, so no bookkeeping is read while writing.
-        None => {
-            for f in fields {
+    if layout.next.is_empty() {
+        // The common case: no name repeats.
+        templated(o, layout, fields);
+    } else {
+        let (next, later) = (&layout.next, &layout.later);
+        for (i, f) in fields.iter().enumerate() {
+            if later[i] {
+                continue; // written with the name's first occurrence
+            }
+            let mut j = next[i];
+            if j == NONE {
                 field(o, f.name, &f.value);
+                continue;
             }
-        }
-        Some((next, later)) => {
-            for (i, f) in fields.iter().enumerate() {
-                if later[i] {
-                    continue; // written with the name's first occurrence
-                }
-                let mut j = next[i];
-                if j == NONE {
-                    field(o, f.name, &f.value);
-                    continue;
-                }
-                key(o, f.name);
-                o.push(b'[');
-                value(o, &f.value);
-                while j != NONE {
-                    o.push(b',');
-                    value(o, &fields[j as usize].value);
-                    j = next[j as usize];
-                }
-                o.push(b']');
+            key(o, f.name);
+            o.push(b'[');
+            value(o, &f.value);
+            while j != NONE {
+                o.push(b',');
+                value(o, &fields[j as usize].value);
+                j = next[j as usize];
             }
+            o.push(b']');
         }
     }
-    match o.get_mut(open) {
-        Some(comma) => *comma = b'{',
-        None => o.push(b'{'),
-    }
+    o[open] = b'{';
     o.push(b'}');
+}
+
+/// How many bytes of a key [`templated`] copies at once from the layout's keys: every key of
+/// up to this length (all but a few TCP option names) is one fixed-size copy.
+const KEY_COPY: usize = 32;
+
+/// The room [`templated`] keeps for a value written in place: a `u64` has at most 20 digits,
+/// a quoted IPv4 address at most 17 bytes, a quoted MAC address 19, a quoted short text 18.
+const VALUE_ROOM: usize = 24;
+
+/// The fields of a layer in which no name repeats, keys copied from the layout's
+/// [`Layout::keys`].
+///
+/// Room for the whole layer is made once, and every key and value written into it at a
+/// running position, the unused rest cut off at the end: the key is one fixed-size copy from
+/// the layout (the keys are contiguous there, so copying more than a key's length reads the
+/// next keys, never past the end), the value a few stores. Appending field by field instead
+/// (a capacity check, a length update and a copy whose length the compiler does not know, for
+/// each key and each value) was most of this view's time. Values that can be long (texts,
+/// bytes, IPv6 addresses) leave the room, are appended the ordinary way, and room is made
+/// again for the rest.
+fn templated(o: &mut Vec<u8>, layout: &Layout, fields: &[Field]) {
+    let room = |fields_left: usize| layout.keys.len() + fields_left * VALUE_ROOM + KEY_COPY;
+    let mut pos = o.len();
+    o.resize(pos + room(fields.len()), 0);
+    for (i, (f, &(k, n))) in fields.iter().zip(&layout.key_at).enumerate() {
+        let (k, n) = (k as usize, n as usize);
+        if n <= KEY_COPY {
+            o[pos..pos + KEY_COPY].copy_from_slice(&layout.keys[k..k + KEY_COPY]);
+        } else {
+            o[pos..pos + n].copy_from_slice(&layout.keys[k..k + n]);
+        }
+        pos += n;
+        let w: &mut [u8; VALUE_ROOM] = (&mut o[pos..pos + VALUE_ROOM])
+            .try_into()
+            .expect("VALUE_ROOM bytes");
+        pos += match f.value {
+            Value::U64(x) if x < 10 => {
+                w[0] = b'0' + x as u8;
+                1
+            }
+            Value::U64(x) if x < 100 => {
+                w[..2].copy_from_slice(&PAIRS[x as usize]);
+                2
+            }
+            Value::U64(x) if x < 100_000_000 => {
+                let d = bytes::eight_digits(x as u32);
+                // Leading zeros are the zero bytes at the bottom; `x >= 100` has a nonzero digit.
+                let zeros = d.trailing_zeros() / 8;
+                w[..8].copy_from_slice(&((d | bytes::ZEROS) >> (8 * zeros)).to_le_bytes());
+                8 - zeros as usize
+            }
+            Value::U64(x) => {
+                let len = bytes::digits(x);
+                bytes::digits_at(&mut w[..len], x);
+                len
+            }
+            Value::Bool(true) => {
+                w[..4].copy_from_slice(b"true");
+                4
+            }
+            Value::Bool(false) => {
+                w[..5].copy_from_slice(b"false");
+                5
+            }
+            Value::Ipv4(a) => {
+                w[0] = b'"';
+                let t: &mut [u8; 16] = (&mut w[1..17]).try_into().expect("16 bytes");
+                let len = bytes::ipv4_at(t, a);
+                w[1 + len] = b'"';
+                len + 2
+            }
+            Value::Mac(m) => {
+                w[0] = b'"';
+                w[1..18].copy_from_slice(m.text().as_bytes());
+                w[18] = b'"';
+                19
+            }
+            Value::Text(ref t) if t.len() <= 16 && plain_short(t.as_bytes()) => {
+                let len = t.len();
+                w[0] = b'"';
+                copy_short(&mut w[1..1 + len], t.as_bytes());
+                w[1 + len] = b'"';
+                len + 2
+            }
+            ref v => {
+                o.truncate(pos);
+                value(o, v);
+                pos = o.len();
+                o.resize(pos + room(fields.len() - i), 0);
+                0
+            }
+        };
+    }
+    o.truncate(pos);
+}
+
+/// Whether `b` (at most 16 bytes) needs no JSON escape, checked a word at a time like
+/// [`two_words`] does, without copying.
+#[inline(always)]
+fn plain_short(b: &[u8]) -> bool {
+    let n = b.len();
+    debug_assert!(n <= 16);
+    let word = |at: usize, w: usize| -> u64 {
+        let mut buf = [b' '; 8];
+        buf[..w].copy_from_slice(&b[at..at + w]);
+        u64::from_le_bytes(buf)
+    };
+    match n {
+        0..4 => !b.iter().any(|&c| special(c)),
+        4..8 => needs_escape(word(0, 4)) | needs_escape(word(n - 4, 4)) == 0,
+        _ => needs_escape(word(0, 8)) | needs_escape(word(n - 8, 8)) == 0,
+    }
 }
 
 /// `,"name":value`. Most values are numbers and booleans, whose text is at most 8 bytes here:
@@ -348,7 +458,7 @@ const NONE: u32 = u32::MAX;
 /// How many layer layouts are remembered. A capture repeats a few layouts (the same IPv4 or
 /// UDP fields packet after packet, a TCP header with the same options); 16, placed by their
 /// first and last names, is enough for the mixed benchmark capture to hit nearly always.
-const LAYOUTS: usize = 16;
+const LAYOUTS: usize = 64;
 
 /// Which fields of a layer share a name, remembered per layout of the layer.
 ///
@@ -376,25 +486,30 @@ struct Layout {
     next: Vec<u32>,
     /// For each field, whether its name occurred earlier in the layer.
     later: Vec<bool>,
+    /// `,"name":` for every field, one after the other, then [`KEY_COPY`] zero bytes: what
+    /// [`templated`] copies its keys from.
+    keys: Vec<u8>,
+    /// For each field, where its key starts in `keys`, and its length.
+    key_at: Vec<(u32, u32)>,
 }
 
 impl NameGroups {
-    /// For `fields`, the next field with the same name and whether a name occurred earlier,
-    /// or `None` when every name occurs once.
-    fn group(&mut self, fields: &[Field]) -> Option<(&[u32], &[bool])> {
+    /// The remembered layout of `fields` (made now if it was not remembered): which names
+    /// repeat, and the keys written out. `None` for a layer without fields.
+    fn layout(&mut self, fields: &[Field]) -> Option<&Layout> {
         let (Some(first), Some(last)) = (fields.first(), fields.last()) else {
             return None;
         };
         if self.layouts.is_empty() {
             self.layouts.resize_with(LAYOUTS, Layout::default);
         }
-        let key = (first.name.as_ptr() as usize)
+        let slot = (first.name.as_ptr() as usize)
             .wrapping_mul(31)
             .wrapping_add(last.name.as_ptr() as usize)
             .wrapping_add(fields.len())
             .wrapping_mul(0x9e37_79b9_7f4a_7c15_u64 as usize)
             >> 40;
-        let layout = &mut self.layouts[key % LAYOUTS];
+        let layout = &mut self.layouts[slot % LAYOUTS];
         let seen =
             layout.names.len() == fields.len()
                 && layout.names.iter().zip(fields).all(|(a, f)| {
@@ -408,7 +523,23 @@ impl NameGroups {
             if fields.len() > SMALL || has_repeats(fields) {
                 group_names(fields, layout, &mut self.slots, &mut self.last);
             }
+            layout.keys.clear();
+            layout.key_at.clear();
+            for f in fields {
+                let at = layout.keys.len() as u32;
+                key(&mut layout.keys, f.name);
+                layout.key_at.push((at, layout.keys.len() as u32 - at));
+            }
+            layout.keys.extend_from_slice(&[0; KEY_COPY]);
         }
+        Some(layout)
+    }
+
+    /// For `fields`, the next field with the same name and whether a name occurred earlier,
+    /// or `None` when every name occurs once.
+    #[cfg(test)]
+    fn group(&mut self, fields: &[Field]) -> Option<(&[u32], &[bool])> {
+        let layout = self.layout(fields)?;
         if layout.next.is_empty() {
             None
         } else {
@@ -1037,6 +1168,74 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A layer written from its layout's keys ([`templated`]) is byte for byte the layer
+    /// written key by key: names of every length on both sides of the one-copy limit, every
+    /// kind of value including those that leave the room (long and escaped texts, bytes,
+    /// IPv6), several of those in a row, and numbers at every digit-count boundary.
+    #[test]
+    fn templated_layers_write_like_key_and_value() {
+        let letters = "abcdefghijklmnopqrstuvwxyz.abcdefghijklmnopqrstuvwxyz.abc";
+        let mut values = vec![
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Ipv4(std::net::Ipv4Addr::new(192, 168, 100, 7)),
+            Value::Ipv4(std::net::Ipv4Addr::new(1, 2, 3, 4)),
+            Value::Ipv6("fe80::1:2".parse().unwrap()),
+            Value::Mac(crate::model::MacAddr([0, 0x1b, 0x21, 0xaa, 0xff, 9])),
+            Value::Bytes(vec![1, 0xab, 0xff]),
+            Value::Text(String::new()),
+            Value::Text("GET".into()),
+            Value::Text("echo 0.".into()),
+            Value::Text("sixteen bytes ok".into()),
+            Value::Text("seventeen bytes!!".into()),
+            Value::Text("a \"quoted\" text".into()),
+            Value::Text("tab\t".into()),
+            Value::Text("é → ✓ and a long line of text to go past the room".into()),
+        ];
+        for p in 0..20u32 {
+            let n = 10u64.pow(p);
+            values.extend([n - 1, n, n + 1].map(Value::U64));
+        }
+        values.push(Value::U64(u64::MAX));
+        // Names are `&'static str` in the model: leak each test name once.
+        let names: Vec<&'static str> = (1..=letters.len())
+            .map(|len| &*String::from(&letters[..len]).leak())
+            .collect();
+        let mut groups = NameGroups::default();
+        for shift in 0..values.len() {
+            let fields: Vec<Field> = names
+                .iter()
+                .enumerate()
+                .map(|(i, &name)| Field {
+                    name,
+                    label: "",
+                    value: values[(i + shift) % values.len()].clone(),
+                    offset: 0,
+                    len: 0,
+                })
+                .collect();
+            for _ in 0..2 {
+                // Once as a new layout, once remembered.
+                let mut fast = b"[".to_vec();
+                lean_fields(&mut fast, &mut groups, &fields);
+                let mut slow = b"[".to_vec();
+                for f in &fields {
+                    key(&mut slow, f.name);
+                    value(&mut slow, &f.value);
+                }
+                slow[1] = b'{';
+                slow.push(b'}');
+                assert_eq!(
+                    String::from_utf8(fast).unwrap(),
+                    String::from_utf8(slow).unwrap()
+                );
+            }
+        }
+        let mut o = b"x".to_vec();
+        lean_fields(&mut o, &mut groups, &[]);
+        assert_eq!(o, b"x{}");
     }
 
     /// `framed` and `copy_short` for every length around their copy sizes and the buffer.
