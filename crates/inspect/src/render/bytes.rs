@@ -238,10 +238,17 @@ pub(crate) fn endpoint(o: &mut Vec<u8>, p: &Packet, src: bool) -> bool {
             o.extend_from_slice(b"]:");
             num(o, u64::from(port));
         }
-        (a, Some(port)) => {
-            ip(o, a);
-            o.push(b':');
-            num(o, u64::from(port));
+        (IpAddr::V4(a), Some(port)) => {
+            // In place, like [`ipv4`]: at most 15 + 1 + 8 bytes (the port's word has 5 digits
+            // and 3 to cut off).
+            let (at, t) = room::<24>(o);
+            let n = ipv4_at((&mut t[..16]).try_into().expect("16 bytes"), a);
+            t[n] = b':';
+            let d = eight_digits(u32::from(port));
+            // Leading zeros are the zero bytes at the bottom; keep at least the last digit.
+            let zeros = ((d | 1 << 56).trailing_zeros() / 8) as usize;
+            t[n + 1..n + 9].copy_from_slice(&((d | ZEROS) >> (8 * zeros)).to_le_bytes());
+            o.truncate(at + n + 1 + 8 - zeros);
         }
         (a, None) => ip(o, a),
     }
@@ -282,11 +289,24 @@ pub(crate) fn rfc3339_into(o: &mut Vec<u8>, ts: Timestamp) {
     t[11..13].copy_from_slice(&PAIRS[(s / 3600) as usize]);
     t[14..16].copy_from_slice(&PAIRS[(s / 60 % 60) as usize]);
     t[17..19].copy_from_slice(&PAIRS[(s % 60) as usize]);
+    nanos_at(&mut t[19..], ts.nanos);
+}
+
+/// The end of [`rfc3339_into`] after the seconds: `.123456789Z`.
+pub(crate) fn nanos_z(o: &mut Vec<u8>, nanos: u32) {
+    let at = o.len();
+    o.extend_from_slice(b".000000000Z");
+    nanos_at(&mut o[at..], nanos);
+}
+
+/// The nine digits of `.123456789Z` into `t`, which holds that template.
+#[inline(always)]
+fn nanos_at(t: &mut [u8], nanos: u32) {
     // The last nine digits of the nanoseconds (a valid timestamp has no more), as the digit
     // writer this replaced kept them: one digit, then eight.
-    let nanos = ts.nanos % 1_000_000_000;
-    t[20] = b'0' + (nanos / 100_000_000) as u8;
-    t[21..29].copy_from_slice(&(eight_digits(nanos % 100_000_000) | ZEROS).to_le_bytes());
+    let nanos = nanos % 1_000_000_000;
+    t[1] = b'0' + (nanos / 100_000_000) as u8;
+    t[2..10].copy_from_slice(&(eight_digits(nanos % 100_000_000) | ZEROS).to_le_bytes());
 }
 
 /// The Info column's text, unescaped (see [`info_pieces`]).
@@ -394,6 +414,54 @@ mod tests {
                 assert_eq!(text(|o| rfc3339_into(o, ts)), rfc3339(ts), "{secs}");
                 let day = super::super::time_of_day(ts);
                 assert_eq!(text(|o| time_of_day_into(o, ts)), day, "{secs}");
+            }
+        }
+    }
+
+    /// Source and destination columns, written in place for IPv4 with a port: every port
+    /// digit count, and the other address kinds through the general path.
+    #[test]
+    fn endpoints_print_like_display() {
+        use crate::model::{Dissection, Endpoints, Packet, RawPacket};
+        let addrs: [IpAddr; 4] = [
+            "127.0.0.1".parse().unwrap(),
+            "255.255.255.255".parse().unwrap(),
+            "0.0.0.0".parse().unwrap(),
+            "::1".parse().unwrap(),
+        ];
+        for src in addrs {
+            for port in [
+                None,
+                Some(0),
+                Some(9),
+                Some(10),
+                Some(999),
+                Some(7007),
+                Some(65535),
+            ] {
+                let p = Packet {
+                    number: 1,
+                    raw: RawPacket::empty(),
+                    dissection: Dissection {
+                        endpoints: Some(Endpoints {
+                            src,
+                            dst: addrs[1],
+                            ip_proto: 17,
+                            src_port: port,
+                            dst_port: Some(80),
+                        }),
+                        ..Dissection::default()
+                    },
+                    flow: None,
+                };
+                let want = match (src, port) {
+                    (IpAddr::V6(a), Some(port)) => format!("[{a}]:{port}"),
+                    (a, Some(port)) => format!("{a}:{port}"),
+                    (a, None) => a.to_string(),
+                };
+                assert_eq!(text(|o| assert!(endpoint(o, &p, true))), want);
+                let dst = format!("{}:80", addrs[1]);
+                assert_eq!(text(|o| assert!(endpoint(o, &p, false))), dst);
             }
         }
     }

@@ -15,6 +15,7 @@
 
 use std::cell::RefCell;
 use std::io::{self, Write};
+use std::ops::Range;
 
 use super::bytes::{self, num};
 use super::{Clock, Piece, endpoints, info_pieces, top_protocol};
@@ -27,34 +28,46 @@ use crate::model::{Field, Layer, Packet, Reason, Summary, Value};
 struct Scratch {
     /// The object, written to the output with one `write_all`.
     out: Vec<u8>,
-    /// The lean schema's bookkeeping for field names that repeat within a layer.
+    /// What is remembered from one packet to the next.
+    memo: Memo,
+}
+
+/// What the writers remember from packet to packet because the next packet most likely
+/// repeats it.
+#[derive(Default)]
+struct Memo {
+    /// The lean schema's layer layouts: their keys, and which field names repeat.
     names: NameGroups,
+    /// The last timestamp's whole second and its RFC 3339 text up to the seconds
+    /// (`2026-11-26T05:33:55`): the packets of a capture mostly share their second with the
+    /// one before, and working out the date was most of the time column.
+    second: Option<(i64, [u8; 19])>,
 }
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
         out: Vec::with_capacity(16 * 1024),
-        names: NameGroups::default(),
+        memo: Memo::default(),
     });
 }
 
 /// Write one packet as one line of JSON in the lean (default) schema.
 pub fn write(w: &mut impl Write, p: &Packet, clock: &mut Clock) -> io::Result<()> {
-    with_scratch(w, |s| lean(&mut s.out, &mut s.names, p, clock))
+    with_scratch(w, |s| lean(&mut s.out, &mut s.memo, p, clock))
 }
 
 /// [`write()`], appended to a buffer the caller writes out in large pieces: a packet's JSON is
 /// then copied once less (a packet is about 1.6 KB of it).
 pub fn write_into(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock) -> io::Result<()> {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut s) => lean(o, &mut s.names, p, clock),
-        Err(_) => lean(o, &mut NameGroups::default(), p, clock),
+        Ok(mut s) => lean(o, &mut s.memo, p, clock),
+        Err(_) => lean(o, &mut Memo::default(), p, clock),
     })
 }
 
 /// Write one packet as one line of JSON in the full schema (`--json --detail`).
 pub fn write_detailed(w: &mut impl Write, p: &Packet, clock: &mut Clock) -> io::Result<()> {
-    with_scratch(w, |s| detailed(&mut s.out, p, clock))
+    with_scratch(w, |s| detailed(&mut s.out, &mut s.memo, p, clock))
 }
 
 fn with_scratch(
@@ -76,14 +89,19 @@ fn with_scratch(
     })
 }
 
+/// The top layer's summary as the `info` key holds it: which layer, and where in the output
+/// its escaped text is, so the layer's own `summary` key copies it instead of writing (and
+/// escaping) it again.
+type TopSummary = Option<(usize, Range<usize>)>;
+
 /// The keys both schemas start with, from `{"number":` to the end of `"info"`. The full schema
 /// also has the `ts` object, which repeats `time` as numbers.
-fn head(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock, ts: bool) -> io::Result<()> {
+fn head(o: &mut Vec<u8>, memo: &mut Memo, p: &Packet, clock: &mut Clock, ts: bool) -> TopSummary {
     clock.saw(p.raw.ts);
     o.extend_from_slice(b"{\"number\":");
     num(o, p.number);
     o.extend_from_slice(b",\"time\":\"");
-    bytes::rfc3339_into(o, p.raw.ts);
+    time(o, &mut memo.second, p.raw.ts);
     if ts {
         o.extend_from_slice(b"\",\"ts\":{\"secs\":");
         bytes::int(o, p.raw.ts.secs);
@@ -93,7 +111,7 @@ fn head(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock, ts: bool) -> io::Result<
     } else {
         o.extend_from_slice(b"\",\"time_relative\":");
     }
-    serde_json::to_writer(&mut *o, &clock.relative(p.raw.ts))?;
+    super::relative_json(o, p.raw.ts, clock.first().unwrap_or(p.raw.ts));
     o.extend_from_slice(b",\"link_type\":");
     num(o, u64::from(p.raw.link_type.0));
     o.extend_from_slice(b",\"orig_len\":");
@@ -129,18 +147,45 @@ fn head(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock, ts: bool) -> io::Result<
     }
     o.extend_from_slice(b"\",\"info\":\"");
     // Escaping piece by piece is escaping the whole: escapes are per character.
+    let mut top_summary = None;
     info_pieces(p, |piece| match piece {
         Piece::Text(t) => escaped(o, t),
-        Piece::Summary(s) => summary_text(o, s),
+        Piece::Summary(s) => {
+            let start = o.len();
+            summary_text(o, s);
+            top_summary = Some(start..o.len());
+        }
     });
     o.push(b'"');
-    Ok(())
+    // `info_pieces` writes the top layer's summary, if there is a top layer.
+    p.dissection.top_index().zip(top_summary)
+}
+
+/// RFC 3339 time with nanoseconds, the part up to the seconds copied from `second` when the
+/// second is the one before's (see [`Memo::second`]).
+fn time(o: &mut Vec<u8>, second: &mut Option<(i64, [u8; 19])>, ts: crate::model::Timestamp) {
+    match second {
+        Some((secs, text)) if *secs == ts.secs => {
+            o.extend_from_slice(text);
+            bytes::nanos_z(o, ts.nanos);
+        }
+        _ => {
+            let at = o.len();
+            bytes::rfc3339_into(o, ts);
+            // Remembered only in the common form (a four-digit year: 30 bytes with the dot,
+            // nine digits and the Z).
+            *second = o[at..]
+                .first_chunk::<19>()
+                .filter(|_| o.len() - at == 30)
+                .map(|text| (ts.secs, *text));
+        }
+    }
 }
 
 /// The lean schema: optional keys are left out instead of written as `null` or `[]`, and the
 /// flow annotation is flattened into the packet, so `jq '.stream'` works without a `?`.
-fn lean(o: &mut Vec<u8>, names: &mut NameGroups, p: &Packet, clock: &mut Clock) -> io::Result<()> {
-    head(o, p, clock, false)?;
+fn lean(o: &mut Vec<u8>, memo: &mut Memo, p: &Packet, clock: &mut Clock) -> io::Result<()> {
+    let top_summary = head(o, memo, p, clock, false);
     if let Some(flow) = &p.flow {
         o.extend_from_slice(b",\"stream\":");
         num(o, u64::from(flow.stream));
@@ -166,13 +211,23 @@ fn lean(o: &mut Vec<u8>, names: &mut NameGroups, p: &Packet, clock: &mut Clock) 
         if i > 0 {
             o.push(b',');
         }
-        lean_layer(o, names, l);
+        let summary = match &top_summary {
+            Some((top, text)) if *top == i => Err(text.clone()),
+            _ => Ok(&l.summary),
+        };
+        lean_layer(o, &mut memo.names, l, summary);
     }
     o.extend_from_slice(b"]}\n");
     Ok(())
 }
 
-fn lean_layer(o: &mut Vec<u8>, names: &mut NameGroups, l: &Layer) {
+/// One layer; `summary` is the layer's summary, or where in `o` its text already is.
+fn lean_layer(
+    o: &mut Vec<u8>,
+    names: &mut NameGroups,
+    l: &Layer,
+    summary: Result<&Summary, Range<usize>>,
+) {
     // The names are the code's own constants (see `constant`), and the OSI number one digit:
     // the keys around them are written in the same [`framed`] pieces.
     debug_assert!(plain_name(l.protocol) && plain_name(l.tcpip.name()));
@@ -189,7 +244,10 @@ fn lean_layer(o: &mut Vec<u8>, names: &mut NameGroups, l: &Layer) {
     o.extend_from_slice(b",\"end\":");
     num(o, l.byte_range.end as u64);
     o.extend_from_slice(b",\"summary\":\"");
-    summary_text(o, &l.summary);
+    match summary {
+        Ok(s) => summary_text(o, s),
+        Err(text) => o.extend_from_within(text),
+    }
     o.push(b'"');
     reason(o, &l.reason);
     o.extend_from_slice(b",\"fields\":");
@@ -653,8 +711,8 @@ fn load<const N: usize>(b: &[u8], at: usize) -> u64 {
 }
 
 /// The full schema: today's keys and order, byte for byte.
-fn detailed(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock) -> io::Result<()> {
-    head(o, p, clock, true)?;
+fn detailed(o: &mut Vec<u8>, memo: &mut Memo, p: &Packet, clock: &mut Clock) -> io::Result<()> {
+    head(o, memo, p, clock, true);
     o.extend_from_slice(b",\"layers\":[");
     for (i, l) in p.dissection.layers.iter().enumerate() {
         if i > 0 {
@@ -1236,6 +1294,34 @@ mod tests {
         let mut o = b"x".to_vec();
         lean_fields(&mut o, &mut groups, &[]);
         assert_eq!(o, b"x{}");
+    }
+
+    /// The time remembered by its second prints like `rfc3339` for a run of timestamps that
+    /// stay in a second, move on, go back, cross a day and leave four-digit years.
+    #[test]
+    fn remembered_seconds_print_like_rfc3339() {
+        let mut second = None;
+        for (secs, nanos) in [
+            (1_795_000_000, 5),
+            (1_795_000_000, 999_999_999),
+            (1_795_000_001, 0),
+            (1_795_000_000, 123_456_789),
+            (1_795_046_399, 1),
+            (1_795_046_400, 2),
+            (253_402_300_800, 3), // year 10000: not remembered
+            (253_402_300_800, 4),
+            (1_795_046_400, 5),
+            (-1, 6),
+            (-1, 7),
+        ] {
+            let ts = crate::model::Timestamp { secs, nanos };
+            let mut o = b"x".to_vec();
+            time(&mut o, &mut second, ts);
+            assert_eq!(
+                String::from_utf8(o).unwrap(),
+                format!("x{}", super::super::rfc3339(ts))
+            );
+        }
     }
 
     /// `framed` and `copy_short` for every length around their copy sizes and the buffer.
