@@ -64,6 +64,9 @@ impl Buf for String {
 /// built in a stack buffer and then copied, their bytes would be read back right after the
 /// small stores that wrote them, which stalls (see `render::bytes::room`).
 impl Buf for Vec<u8> {
+    // Inlined: the texts are mostly literals, whose append is then a few stores instead of a
+    // call to memcpy.
+    #[inline(always)]
     fn put(&mut self, text: &str) {
         self.extend_from_slice(text.as_bytes());
     }
@@ -127,6 +130,7 @@ impl Line {
 }
 
 impl<B: Buf> Line<B> {
+    #[inline(always)]
     pub(crate) fn s(&mut self, text: &str) -> &mut Self {
         self.0.put(text);
         self
