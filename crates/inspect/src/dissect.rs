@@ -25,7 +25,7 @@ mod arp;
 mod dns;
 mod http;
 mod icmp;
-mod ipv4;
+pub(crate) mod ipv4;
 mod ipv6;
 mod link;
 mod tcp;

@@ -52,7 +52,7 @@ pub(super) const GSO_NOTE: &str = "larger than a 1500-byte Ethernet MTU: on lo (
     (GSO/TSO), and the capture saw it before the cut";
 
 /// What an IPv4 summary says, kept as numbers until it is written (see [`SummaryKind`]).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct SummaryParts {
     src: Ipv4Addr,
     dst: Ipv4Addr,

@@ -20,7 +20,7 @@ use std::ops::Range;
 use super::bytes::{self, num};
 use super::{Clock, Piece, endpoints, info_pieces, top_protocol};
 use crate::dissect::text::PAIRS;
-use crate::model::{Field, Layer, Packet, Reason, Summary, Value};
+use crate::model::{Field, Layer, Packet, Reason, Summary, SummaryKind, Value};
 
 /// What one packet's JSON is built in: reused from packet to packet, so after the first few
 /// packets nothing is allocated (a buffer grown for one big packet stays grown).
@@ -42,6 +42,49 @@ struct Memo {
     /// (`2026-11-26T05:33:55`): the packets of a capture mostly share their second with the
     /// one before, and working out the date was most of the time column.
     second: Option<(i64, [u8; 19])>,
+    /// The last Ethernet and IPv4 summaries written, and their text.
+    headers: HeaderSummaries,
+}
+
+/// The Ethernet and IPv4 summaries repeat from packet to packet (on loopback every frame has
+/// the same zero addresses, and a conversation the same IP addresses, TTL and protocol), so
+/// the last one of each is remembered with its text, and a summary with the same numbers is
+/// copied instead of written again: comparing the numbers is a few instructions, writing the
+/// text (two MAC or IP addresses and the rest) a few hundred.
+#[derive(Default)]
+struct HeaderSummaries {
+    ethernet: Option<(crate::model::MacAddr, crate::model::MacAddr, u16)>,
+    ethernet_text: Vec<u8>,
+    ipv4: Option<crate::dissect::ipv4::SummaryParts>,
+    ipv4_text: Vec<u8>,
+}
+
+impl HeaderSummaries {
+    /// [`summary_text`], for a summary that is not text, through the memory.
+    fn write(&mut self, o: &mut Vec<u8>, s: &Summary) {
+        let (text, hit) = match s.0 {
+            SummaryKind::Ethernet { src, dst, etype } => {
+                let key = Some((src, dst, etype));
+                let hit = self.ethernet == key;
+                self.ethernet = key;
+                (&mut self.ethernet_text, hit)
+            }
+            SummaryKind::Ipv4(parts) => {
+                let hit = self.ipv4 == Some(parts);
+                self.ipv4 = Some(parts);
+                (&mut self.ipv4_text, hit)
+            }
+            _ => return summary_text(o, s),
+        };
+        if hit {
+            o.extend_from_slice(text);
+        } else {
+            let at = o.len();
+            summary_text(o, s);
+            text.clear();
+            text.extend_from_slice(&o[at..]);
+        }
+    }
 }
 
 thread_local! {
@@ -215,19 +258,14 @@ fn lean(o: &mut Vec<u8>, memo: &mut Memo, p: &Packet, clock: &mut Clock) -> io::
             Some((top, text)) if *top == i => Err(text.clone()),
             _ => Ok(&l.summary),
         };
-        lean_layer(o, &mut memo.names, l, summary);
+        lean_layer(o, memo, l, summary);
     }
     o.extend_from_slice(b"]}\n");
     Ok(())
 }
 
 /// One layer; `summary` is the layer's summary, or where in `o` its text already is.
-fn lean_layer(
-    o: &mut Vec<u8>,
-    names: &mut NameGroups,
-    l: &Layer,
-    summary: Result<&Summary, Range<usize>>,
-) {
+fn lean_layer(o: &mut Vec<u8>, memo: &mut Memo, l: &Layer, summary: Result<&Summary, Range<usize>>) {
     // The names are the code's own constants (see `constant`), and the OSI number one digit:
     // the keys around them are written in the same [`framed`] pieces.
     debug_assert!(plain_name(l.protocol) && plain_name(l.tcpip.name()));
@@ -245,13 +283,13 @@ fn lean_layer(
     num(o, l.byte_range.end as u64);
     o.extend_from_slice(b",\"summary\":\"");
     match summary {
-        Ok(s) => summary_text(o, s),
+        Ok(s) => memo.headers.write(o, s),
         Err(text) => o.extend_from_within(text),
     }
     o.push(b'"');
     reason(o, &l.reason);
     o.extend_from_slice(b",\"fields\":");
-    lean_fields(o, names, &l.fields);
+    lean_fields(o, &mut memo.names, &l.fields);
     o.push(b'}');
 }
 
