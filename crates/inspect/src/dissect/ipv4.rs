@@ -63,6 +63,18 @@ pub(crate) struct SummaryParts {
 }
 
 impl SummaryParts {
+    /// A summary of a loopback packet with this TTL, for tests elsewhere.
+    #[cfg(test)]
+    pub(crate) fn example(ttl: u8) -> Self {
+        SummaryParts {
+            src: Ipv4Addr::LOCALHOST,
+            dst: Ipv4Addr::new(127, 0, 0, 2),
+            ttl,
+            proto: 17,
+            fragment: None,
+        }
+    }
+
     /// `Src: 127.0.0.1, Dst: 127.0.0.1, TTL: 64, Protocol: UDP (17)`.
     pub(super) fn write(&self, l: &mut Line<impl Buf>) {
         let SummaryParts {

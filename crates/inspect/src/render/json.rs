@@ -42,11 +42,11 @@ struct Memo {
     /// (`2026-11-26T05:33:55`): the packets of a capture mostly share their second with the
     /// one before, and working out the date was most of the time column.
     second: Option<(i64, [u8; 19])>,
-    /// The last Ethernet and IPv4 summaries written, and their text.
+    /// The last Ethernet, IPv4 and UDP summaries written, and their text.
     headers: HeaderSummaries,
 }
 
-/// The Ethernet and IPv4 summaries repeat from packet to packet (on loopback every frame has
+/// The Ethernet, IPv4 and UDP summaries repeat from packet to packet (on loopback every frame has
 /// the same zero addresses, and a conversation the same IP addresses, TTL and protocol), so
 /// the last one of each is remembered with its text, and a summary with the same numbers is
 /// copied instead of written again: comparing the numbers is a few instructions, writing the
@@ -57,6 +57,11 @@ struct HeaderSummaries {
     ethernet_text: Vec<u8>,
     ipv4: Option<crate::dissect::ipv4::SummaryParts>,
     ipv4_text: Vec<u8>,
+    /// UDP summaries come in pairs, a request's and its reply's (the ports swapped): the last
+    /// two are remembered, and a new one replaces the one not used last.
+    udp: [Option<(u16, u16, u64)>; 2],
+    udp_text: [Vec<u8>; 2],
+    udp_last: usize,
 }
 
 impl HeaderSummaries {
@@ -73,6 +78,20 @@ impl HeaderSummaries {
                 let hit = self.ipv4 == Some(parts);
                 self.ipv4 = Some(parts);
                 (&mut self.ipv4_text, hit)
+            }
+            SummaryKind::Udp {
+                src,
+                dst,
+                payload_len,
+            } => {
+                let key = Some((src, dst, payload_len));
+                let (i, hit) = match self.udp.iter().position(|k| *k == key) {
+                    Some(i) => (i, true),
+                    None => (1 - self.udp_last, false),
+                };
+                self.udp[i] = key;
+                self.udp_last = i;
+                (&mut self.udp_text[i], hit)
             }
             _ => return summary_text(o, s),
         };
@@ -265,7 +284,12 @@ fn lean(o: &mut Vec<u8>, memo: &mut Memo, p: &Packet, clock: &mut Clock) -> io::
 }
 
 /// One layer; `summary` is the layer's summary, or where in `o` its text already is.
-fn lean_layer(o: &mut Vec<u8>, memo: &mut Memo, l: &Layer, summary: Result<&Summary, Range<usize>>) {
+fn lean_layer(
+    o: &mut Vec<u8>,
+    memo: &mut Memo,
+    l: &Layer,
+    summary: Result<&Summary, Range<usize>>,
+) {
     // The names are the code's own constants (see `constant`), and the OSI number one digit:
     // the keys around them are written in the same [`framed`] pieces.
     debug_assert!(plain_name(l.protocol) && plain_name(l.tcpip.name()));
@@ -1355,6 +1379,61 @@ mod tests {
         let mut o = b"x".to_vec();
         lean_fields(&mut o, &mut groups, &[]);
         assert_eq!(o, b"x{}");
+    }
+
+    /// Remembered header summaries are the summaries' own text whatever the order: repeats,
+    /// changes in any number, UDP pairs alternating and a third UDP summary replacing one of
+    /// them, and text summaries in between.
+    #[test]
+    fn remembered_summaries_are_the_summaries_text() {
+        use crate::dissect::ipv4::SummaryParts;
+        use crate::model::MacAddr;
+        let eth = |b: u8, etype| {
+            Summary(SummaryKind::Ethernet {
+                src: MacAddr([b; 6]),
+                dst: MacAddr([0; 6]),
+                etype,
+            })
+        };
+        let udp = |src, dst, payload_len| {
+            Summary(SummaryKind::Udp {
+                src,
+                dst,
+                payload_len,
+            })
+        };
+        let ip = |ttl| Summary(SummaryKind::Ipv4(SummaryParts::example(ttl)));
+        let sequence = [
+            eth(0, 0x0800),
+            eth(0, 0x0800),
+            eth(1, 0x0800),
+            eth(1, 0x86dd),
+            ip(64),
+            ip(64),
+            ip(1),
+            udp(49835, 7007, 7),
+            udp(7007, 49835, 7),
+            udp(49835, 7007, 7),
+            udp(7007, 49835, 7),
+            udp(49835, 7007, 8),
+            udp(7007, 49835, 7),
+            udp(53, 5353, 0),
+            Summary::from("text \"quoted\""),
+            udp(49835, 7007, 8),
+            eth(0, 0x0800),
+            ip(64),
+        ];
+        let mut memo = HeaderSummaries::default();
+        for s in &sequence {
+            let mut o = b"x".to_vec();
+            memo.write(&mut o, s);
+            let mut want = b"x".to_vec();
+            summary_text(&mut want, s);
+            assert_eq!(
+                String::from_utf8(o).unwrap(),
+                String::from_utf8(want).unwrap()
+            );
+        }
     }
 
     /// The time remembered by its second prints like `rfc3339` for a run of timestamps that
