@@ -44,6 +44,106 @@ struct Memo {
     second: Option<(i64, [u8; 19])>,
     /// The last Ethernet, IPv4 and UDP summaries written, and their text.
     headers: HeaderSummaries,
+    /// The last two packets' endpoints and their text.
+    endpoints: EndpointTexts,
+    /// The last two layer sequences and their `protocol` and `chain` text.
+    chains: ChainTexts,
+}
+
+/// The `src` and `dst` texts of the last two packets' endpoints: a conversation goes back and
+/// forth between two, and writing two addresses and ports was a fifth of the keys before
+/// the layers.
+#[derive(Default)]
+struct EndpointTexts {
+    seen: [Option<crate::model::Endpoints>; 2],
+    /// From the first address to the closing quote after the second.
+    text: [Vec<u8>; 2],
+    last: usize,
+}
+
+impl EndpointTexts {
+    /// `127.0.0.1:49835","dst":"127.0.0.1:7007"`, after the opening quote of `src`.
+    fn write(&mut self, o: &mut Vec<u8>, p: &Packet, e: crate::model::Endpoints) {
+        let key = Some(e);
+        if let Some(i) = self.seen.iter().position(|k| *k == key) {
+            self.last = i;
+            o.extend_from_slice(&self.text[i]);
+            return;
+        }
+        let at = o.len();
+        bytes::endpoint(o, p, true);
+        o.extend_from_slice(b"\",\"dst\":\"");
+        bytes::endpoint(o, p, false);
+        o.push(b'"');
+        let i = 1 - self.last;
+        self.seen[i] = key;
+        self.text[i].clear();
+        self.text[i].extend_from_slice(&o[at..]);
+        self.last = i;
+    }
+}
+
+/// The `protocol` and `chain` keys of the last two layer sequences: a capture has a handful
+/// of chains, and consecutive packets mostly share one.
+#[derive(Default)]
+struct ChainTexts {
+    /// Each layer's protocol name (address and length) and OSI number; `None` before the first.
+    seen: [Option<Vec<(usize, usize, u8)>>; 2],
+    /// From the top protocol's name to the end of the chain.
+    text: [Vec<u8>; 2],
+    last: usize,
+}
+
+impl ChainTexts {
+    /// `IPv4","chain":"L2 Ethernet > L3 IPv4`, after `,"protocol":"`... written whole.
+    fn write(&mut self, o: &mut Vec<u8>, p: &Packet) {
+        let layers = &p.dissection.layers;
+        let key = |l: &Layer| {
+            (
+                l.protocol.as_ptr() as usize,
+                l.protocol.len(),
+                l.osi.number(),
+            )
+        };
+        let same = |seen: &Option<Vec<(usize, usize, u8)>>| {
+            seen.as_ref().is_some_and(|k| {
+                k.len() == layers.len() && k.iter().zip(layers).all(|(k, l)| *k == key(l))
+            })
+        };
+        if let Some(i) = self.seen.iter().position(same) {
+            self.last = i;
+            o.extend_from_slice(&self.text[i]);
+            return;
+        }
+        let at = o.len();
+        chain(o, p);
+        let i = 1 - self.last;
+        let seen = self.seen[i].get_or_insert_with(Vec::new);
+        seen.clear();
+        seen.extend(layers.iter().map(key));
+        self.text[i].clear();
+        self.text[i].extend_from_slice(&o[at..]);
+        self.last = i;
+    }
+}
+
+/// `,"protocol":"TOP","chain":"L2 Ethernet > ...` (the protocol is the top layer's, so the
+/// layers decide the whole text).
+fn chain(o: &mut Vec<u8>, p: &Packet) {
+    let top = top_protocol(p);
+    debug_assert!(plain_name(top));
+    framed(o, *b",\"protocol\":\"", top.as_bytes(), *b"\",\"chain\":\"");
+    for (i, l) in p.dissection.layers.iter().enumerate() {
+        // OSI layers are numbered 1 to 7: one digit.
+        let osi = b'0' + l.osi.number();
+        debug_assert!(osi.is_ascii_digit());
+        let name = l.protocol.as_bytes();
+        if i > 0 {
+            framed(o, [b' ', b'>', b' ', b'L', osi, b' '], name, []);
+        } else {
+            framed(o, [b'L', osi, b' '], name, []);
+        }
+    }
 }
 
 /// The Ethernet, IPv4 and UDP summaries repeat from packet to packet (on loopback every frame has
@@ -181,10 +281,8 @@ fn head(o: &mut Vec<u8>, memo: &mut Memo, p: &Packet, clock: &mut Clock, ts: boo
     o.extend_from_slice(b",\"cap_len\":");
     num(o, p.raw.bytes.len() as u64);
     o.extend_from_slice(b",\"src\":\"");
-    if bytes::endpoint(o, p, true) {
-        o.extend_from_slice(b"\",\"dst\":\"");
-        bytes::endpoint(o, p, false);
-        o.push(b'"');
+    if let Some(e) = p.dissection.endpoints {
+        memo.endpoints.write(o, p, e);
     } else {
         // No pulled-out endpoints (ARP, bare Ethernet): the general path, which allocates.
         o.pop();
@@ -193,20 +291,7 @@ fn head(o: &mut Vec<u8>, memo: &mut Memo, p: &Packet, clock: &mut Clock, ts: boo
         o.extend_from_slice(b",\"dst\":");
         string(o, &dst);
     }
-    let top = top_protocol(p);
-    debug_assert!(plain_name(top));
-    framed(o, *b",\"protocol\":\"", top.as_bytes(), *b"\",\"chain\":\"");
-    for (i, l) in p.dissection.layers.iter().enumerate() {
-        // OSI layers are numbered 1 to 7: one digit.
-        let osi = b'0' + l.osi.number();
-        debug_assert!(osi.is_ascii_digit());
-        let name = l.protocol.as_bytes();
-        if i > 0 {
-            framed(o, [b' ', b'>', b' ', b'L', osi, b' '], name, []);
-        } else {
-            framed(o, [b'L', osi, b' '], name, []);
-        }
-    }
+    memo.chains.write(o, p);
     o.extend_from_slice(b"\",\"info\":\"");
     // Escaping piece by piece is escaping the whole: escapes are per character.
     let mut top_summary = None;
