@@ -10,8 +10,12 @@
 //!
 //! Written by hand rather than through serde's derive: a packet has dozens of fields and this
 //! view runs on every packet of a capture, so keys are written as constant bytes, strings are
-//! escaped only when they need it, and nothing is allocated per packet or per field. The output
-//! is exactly what serde_json would print for the same structure (the snapshot tests pin it).
+//! escaped only when they need it, and nothing is allocated per packet or per field. What
+//! repeats from packet to packet is remembered and copied instead of written again (`Memo`:
+//! layer layouts with their keys, the date of the current second, header summaries, endpoints,
+//! layer chains); tests/json_memory.rs holds that to never changing a packet's output. The
+//! output is exactly what serde_json would print for the same structure (the snapshot tests pin
+//! it).
 
 use std::cell::RefCell;
 use std::io::{self, Write};
