@@ -156,6 +156,16 @@ fn no_color_wins() {
     assert!(!Style::detect(false).color, "never colour a pipe");
 }
 
+/// A fixed pseudo-random sequence (a linear congruential generator's top bits), so that a
+/// failing case repeats.
+fn lcg(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed;
+    move || {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        x >> 11
+    }
+}
+
 /// The JSON view's `time_relative` is serde_json's text of the float for every difference:
 /// nanoseconds to weeks, both signs, the boundaries of the scientific notation (1e-5) and of
 /// the exact path (10^15 ns), and start times whose nanoseconds make the float's sum round
@@ -163,11 +173,7 @@ fn no_color_wins() {
 /// be dead code that this test could not catch.
 #[test]
 fn relative_seconds_print_like_serde_json() {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = || {
-        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-        x >> 11
-    };
+    let mut next = lcg(0x9e37_79b9_7f4a_7c15);
     let mut differences: Vec<i64> = vec![0, 1, 9, 10, 999, 1000, 1234, 4200, 9_999, 10_000];
     differences.extend([
         10_001,
@@ -221,11 +227,7 @@ fn relative_seconds_print_like_serde_json() {
 fn relative_and_delta_times_match_the_float_formatter() {
     // Pseudo-random pairs (a fixed LCG, so a failure repeats), ties at exactly half a
     // microsecond excluded: there the float's rounding depends on its binary error.
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = || {
-        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-        x >> 11
-    };
+    let mut next = lcg(0x2545_f491_4f6c_dd1d);
     let mut checked = 0;
     for _ in 0..20_000 {
         let mut ts = || Timestamp {
