@@ -190,6 +190,18 @@ fn decode(lb: &mut LayerBuilder, tcp: bool) -> Result<((), String), Malformed> {
 
 /// The text shown for a name whose compression pointers would loop (as Wireshark shows it).
 const LOOPING_NAME: &str = "<Name contains a pointer that loops>";
+/// What a name cut off by [`MAX_POINTERS`] is shown as.
+const LONG_CHAIN_NAME: &str = "<Name has too many compression pointers>";
+
+/// Why a name's compression pointers were not followed to the end, and the message offset of
+/// the pointer where they stopped.
+#[derive(Clone, Copy)]
+enum Cut {
+    /// The pointer does not point backwards: following it could loop.
+    Loop(usize),
+    /// The pointer would be the name's 65th.
+    LongChain(usize),
+}
 
 /// Walks a DNS message, recording fields as it goes. `at` is an offset in `msg`; fields are
 /// placed at `base + at` in the layer (after the TCP length prefix, if any).
@@ -387,17 +399,26 @@ impl Reader<'_, '_> {
     /// message can still be read.
     fn name(&mut self, start: usize, mut out: Option<&mut String>) -> Result<usize, Malformed> {
         let from = out.as_ref().map_or(0, |o| o.len());
-        let (len, looped) = self.raw_name(start, out.as_deref_mut())?;
-        if let Some(at) = looped {
+        let (len, cut) = self.raw_name(start, out.as_deref_mut())?;
+        if let Some(cut) = cut {
             // Checked here too so that a summaries-only dissection does not format the note.
             if self.lb.keep {
-                self.lb.note(format!(
-                    "malformed name: the compression pointer at message offset {at} does not point backwards, so following it would loop forever"
-                ));
+                self.lb.note(match cut {
+                    Cut::Loop(at) => format!(
+                        "malformed name: the compression pointer at message offset {at} does not point backwards, so following it would loop forever"
+                    ),
+                    Cut::LongChain(at) => format!(
+                        "malformed name: the compression pointer at message offset {at} would be the name's {}th; this inspector follows at most {MAX_POINTERS} per name, so the name is not shown",
+                        MAX_POINTERS + 1
+                    ),
+                });
             }
             if let Some(out) = out {
                 out.truncate(from);
-                out.push_str(LOOPING_NAME);
+                out.push_str(match cut {
+                    Cut::Loop(_) => LOOPING_NAME,
+                    Cut::LongChain(_) => LONG_CHAIN_NAME,
+                });
             }
         }
         Ok(len)
@@ -406,13 +427,13 @@ impl Reader<'_, '_> {
     /// Read the name at `start`, appending it in dotted form to `out` when given (without
     /// `out` the name is only walked: its length is counted all the same, so the checks and
     /// errors are the same either way). Returns the bytes it takes in place (a pointer takes
-    /// two, whatever it points to) and where a looping pointer was found; on a loop, `out`
-    /// holds the part read before it.
+    /// two, whatever it points to) and where and why pointers stopped being followed; then `out`
+    /// holds the part read before.
     fn raw_name(
         &self,
         start: usize,
         mut out: Option<&mut String>,
-    ) -> Result<(usize, Option<usize>), Malformed> {
+    ) -> Result<(usize, Option<Cut>), Malformed> {
         // The length of the dotted name so far: every label byte becomes one character.
         let mut written = 0;
         let mut at = start;
@@ -458,8 +479,11 @@ impl Reader<'_, '_> {
                     let in_place = *in_place.get_or_insert_with(|| at + 2 - start);
                     pointers += 1;
                     // Pointing backwards only: a pointer to itself or forward could loop.
-                    if target >= at || pointers > MAX_POINTERS {
-                        return Ok((in_place, Some(at)));
+                    if target >= at {
+                        return Ok((in_place, Some(Cut::Loop(at))));
+                    }
+                    if pointers > MAX_POINTERS {
+                        return Ok((in_place, Some(Cut::LongChain(at))));
                     }
                     at = target;
                 }
@@ -764,7 +788,7 @@ mod tests {
         );
         check(
             &pointer_chain(64),
-            "Standard query response 0x1234 A x TYPE? (128 bytes) CNAME <Name contains a pointer that loops>\n\
+            "Standard query response 0x1234 A x TYPE? (128 bytes) CNAME <Name has too many compression pointers>\n\
              dns.id@28+2=U64(4660)\n\
              dns.qry.name@40+3=Text(\"x\")\n\
              dns.qry.type@43+2=U64(1)\n\
@@ -779,8 +803,8 @@ mod tests {
              dns.resp.class@189+2=U64(1)\n\
              dns.resp.ttl@191+4=U64(60)\n\
              dns.resp.len@195+2=U64(2)\n\
-             dns.cname@197+2=Text(\"<Name contains a pointer that loops>\")\n\
-             note: malformed name: the compression pointer at message offset 30 does not point backwards, so following it would loop forever",
+             dns.cname@197+2=Text(\"<Name has too many compression pointers>\")\n\
+             note: malformed name: the compression pointer at message offset 30 would be the name's 65th; this inspector follows at most 64 per name, so the name is not shown",
         );
     }
 
