@@ -1,7 +1,9 @@
 //! Times each stage of the inspector's pipeline on a capture file, one stage added at a time:
 //! read, + dissect, + flows, + filter, + one-line view, + JSON (all to an in-memory sink), each
 //! the best of three runs. The JSON stage is the default lean schema; the last line is the full
-//! schema of `--json --detail` instead, for comparison.
+//! schema of `--json --detail` instead, for comparison. Each stage reuses its storage from packet
+//! to packet as the CLI does, and the one-line stage dissects summaries only, as the CLI does
+//! for that view (the other stages up to the filter dissect in full, as for `--json`).
 //! Used for docs/performance.md ("Inspector"). Run:
 //!
 //! ```text
@@ -12,7 +14,7 @@ use std::time::Instant;
 
 use netlab_inspect::Packet;
 use netlab_inspect::capfile::CaptureReader;
-use netlab_inspect::dissect::dissect;
+use netlab_inspect::dissect::{Context, dissect_into};
 use netlab_inspect::filter::Filter;
 use netlab_inspect::flows::FlowTracker;
 use netlab_inspect::render::{self, Clock, Style, TimeFormat};
@@ -28,32 +30,37 @@ enum Stage {
     JsonDetailed,
 }
 
+/// One pass over the file up to `stage`, the way the CLI goes: one `RawPacket` refilled by the
+/// reader and one `Packet` dissected in place (`dissect_into`, `FlowTracker::process_into`),
+/// summaries only for the one-line view (its filter reads no fields), in full for the rest.
 fn run(path: &str, stage: Stage) -> (u64, f64, usize) {
     let start = Instant::now();
     let mut flows = FlowTracker::new();
     let filter = Filter::parse("not arp and (tcp or udp)").unwrap();
+    flows.set_summaries_only(stage == Stage::Line && !filter.needs_fields());
     let mut clock = Clock::default();
     let mut out: Vec<u8> = Vec::with_capacity(1 << 20);
     let mut bytes = 0usize;
     let mut n = 0u64;
-    for raw in CaptureReader::open(path).unwrap() {
-        let raw = raw.unwrap();
+    let mut reader = CaptureReader::open(path).unwrap();
+    let mut p = Packet::default();
+    while reader.read_into(&mut p.raw).unwrap() {
         n += 1;
         if stage == Stage::Read {
-            bytes += raw.bytes.len();
+            bytes += p.raw.bytes.len();
             continue;
         }
-        let mut d = dissect(raw.link_type, &raw.bytes);
-        let flow = if stage >= Stage::Flows {
-            flows.observe(&raw, &mut d)
+        p.number = n;
+        p.flow = if stage >= Stage::Flows {
+            flows.process_into(&p.raw, &mut p.dissection)
         } else {
+            dissect_into(
+                p.raw.link_type,
+                &p.raw.bytes,
+                &Context::default(),
+                &mut p.dissection,
+            );
             None
-        };
-        let p = Packet {
-            number: n,
-            raw,
-            dissection: d,
-            flow,
         };
         if stage >= Stage::Filter && !filter.matches(&p) {
             continue;
