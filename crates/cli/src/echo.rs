@@ -138,6 +138,9 @@ pub struct TargetArgs {
     #[arg(value_enum)]
     proto: ProtoArg,
     /// The server: IP:PORT, [IPv6]:PORT, localhost:PORT, or just a port.
+    // This comment is clap's help text too, where `\[IPv6\]` would show its backslashes:
+    // rustdoc is told that the brackets are not a link instead.
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(default_value = "127.0.0.1:7007")]
     addr: String,
 }

@@ -21,7 +21,7 @@
 //!   the client reads end of stream immediately (instead of hanging in the kernel's backlog).
 //!   It is counted in `rejected`.
 //! - **Idle timeout**: a connection that sends nothing for that long is closed (`idle_closed`),
-//!   within a quarter of the timeout (at most 1 s) after it expires; see [`idle`](crate::idle).
+//!   within a quarter of the timeout (at most 1 s) after it expires; see [`idle`](mod@crate::idle).
 //!   A connection stuck writing to a client that never reads counts as idle too.
 //! - **Graceful shutdown**: stop accepting, let open connections finish until the drain deadline,
 //!   then cut the rest (`aborted`), and return a [`TcpSummary`].

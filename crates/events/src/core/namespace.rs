@@ -57,7 +57,8 @@ impl Namespace {
         self
     }
 
-    /// Runs for each socket once it is connected (again after a resume; see [`Ctx::recovered`]).
+    /// Runs for each socket once it is connected (again after a resume, which middleware sees in
+    /// [`Handshake::resuming`]).
     pub fn on_connection(&mut self, f: impl Fn(&mut Ctx<'_>) + Send + Sync + 'static) -> &mut Self {
         self.on_connect.push(Arc::new(f));
         self
