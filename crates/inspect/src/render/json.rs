@@ -52,6 +52,8 @@ struct Memo {
     endpoints: EndpointTexts,
     /// The last two layer sequences and their `protocol` and `chain` text.
     chains: ChainTexts,
+    /// The start of the last layer object written at each depth.
+    heads: LayerHeads,
 }
 
 /// The `src` and `dst` texts of the last two packets' endpoints: a conversation goes back and
@@ -129,6 +131,64 @@ impl ChainTexts {
         self.text[i].extend_from_slice(&o[at..]);
         self.last = i;
     }
+}
+
+/// The start of a layer's object, `{"protocol":...,"end":N,"summary":"`, remembered per depth
+/// in the packet (first layer, second, ...): the headers under the application mostly cover
+/// the same bytes of every frame (Ethernet 0 to 14, IPv4 14 to 34), so the text repeats.
+#[derive(Default)]
+struct LayerHeads {
+    /// Per depth: the protocol name (address and length), OSI and TCP/IP layers and bytes, and
+    /// the text they make.
+    seen: Vec<Option<(HeadKey, Vec<u8>)>>,
+}
+
+type HeadKey = (usize, usize, u8, crate::model::TcpIpLayer, Range<usize>);
+
+impl LayerHeads {
+    fn write(&mut self, o: &mut Vec<u8>, depth: usize, l: &Layer) {
+        let key = (
+            l.protocol.as_ptr() as usize,
+            l.protocol.len(),
+            l.osi.number(),
+            l.tcpip,
+            l.byte_range.clone(),
+        );
+        if self.seen.len() <= depth {
+            self.seen.resize_with(depth + 1, || None);
+        }
+        match &mut self.seen[depth] {
+            Some((seen, text)) if *seen == key => o.extend_from_slice(text),
+            slot => {
+                let at = o.len();
+                layer_head(o, l);
+                let (seen, text) = slot.get_or_insert_with(|| (key.clone(), Vec::new()));
+                *seen = key;
+                text.clear();
+                text.extend_from_slice(&o[at..]);
+            }
+        }
+    }
+}
+
+/// `{"protocol":"IPv4","osi":3,"tcpip":"Internet","start":14,"end":34,"summary":"`.
+fn layer_head(o: &mut Vec<u8>, l: &Layer) {
+    // The names are the code's own constants (see `constant`), and the OSI number one digit:
+    // the keys around them are written in the same [`framed`] pieces.
+    debug_assert!(plain_name(l.protocol) && plain_name(l.tcpip.name()));
+    let osi = b'0' + l.osi.number();
+    let osi = [b'"', b',', b'"', b'o', b's', b'i', b'"', b':', osi];
+    framed(o, *b"{\"protocol\":\"", l.protocol.as_bytes(), osi);
+    framed(
+        o,
+        *b",\"tcpip\":\"",
+        l.tcpip.name().as_bytes(),
+        *b"\",\"start\":",
+    );
+    num(o, l.byte_range.start as u64);
+    o.extend_from_slice(b",\"end\":");
+    num(o, l.byte_range.end as u64);
+    o.extend_from_slice(b",\"summary\":\"");
 }
 
 /// `,"protocol":"TOP","chain":"L2 Ethernet > ...` (the protocol is the top layer's, so the
@@ -366,7 +426,7 @@ fn lean(o: &mut Vec<u8>, memo: &mut Memo, p: &Packet, clock: &mut Clock) -> io::
             Some((top, text)) if *top == i => Err(text.clone()),
             _ => Ok(&l.summary),
         };
-        lean_layer(o, memo, l, summary);
+        lean_layer(o, memo, i, l, summary);
     }
     o.extend_from_slice(b"]}\n");
     Ok(())
@@ -376,25 +436,11 @@ fn lean(o: &mut Vec<u8>, memo: &mut Memo, p: &Packet, clock: &mut Clock) -> io::
 fn lean_layer(
     o: &mut Vec<u8>,
     memo: &mut Memo,
+    depth: usize,
     l: &Layer,
     summary: Result<&Summary, Range<usize>>,
 ) {
-    // The names are the code's own constants (see `constant`), and the OSI number one digit:
-    // the keys around them are written in the same [`framed`] pieces.
-    debug_assert!(plain_name(l.protocol) && plain_name(l.tcpip.name()));
-    let osi = b'0' + l.osi.number();
-    let osi = [b'"', b',', b'"', b'o', b's', b'i', b'"', b':', osi];
-    framed(o, *b"{\"protocol\":\"", l.protocol.as_bytes(), osi);
-    framed(
-        o,
-        *b",\"tcpip\":\"",
-        l.tcpip.name().as_bytes(),
-        *b"\",\"start\":",
-    );
-    num(o, l.byte_range.start as u64);
-    o.extend_from_slice(b",\"end\":");
-    num(o, l.byte_range.end as u64);
-    o.extend_from_slice(b",\"summary\":\"");
+    memo.heads.write(o, depth, l);
     match summary {
         Ok(s) => memo.headers.write(o, s),
         Err(text) => o.extend_from_within(text),
