@@ -765,46 +765,48 @@ mod tests {
         m
     }
 
+    /// What `check` prints for `pointer_chain(n)` whose CNAME reads `cname`, then `more`:
+    /// everything else follows from `n` (the first answer's data is the chain, 2 bytes a
+    /// pointer, and the CNAME answer comes after it).
+    fn pointer_chain_dump(n: usize, cname: &str, more: &str) -> String {
+        let len = 2 * n;
+        let at = 58 + len;
+        format!(
+            "Standard query response 0x1234 A x TYPE? ({len} bytes) CNAME {cname}\n\
+             dns.id@28+2=U64(4660)\n\
+             dns.qry.name@40+3=Text(\"x\")\n\
+             dns.qry.type@43+2=U64(1)\n\
+             dns.qry.class@45+2=U64(1)\n\
+             dns.resp.name@47+1=Text(\"<Root>\")\n\
+             dns.resp.type@48+2=U64(99)\n\
+             dns.resp.class@50+2=U64(1)\n\
+             dns.resp.ttl@52+4=U64(60)\n\
+             dns.resp.len@56+2=U64({len})\n\
+             dns.resp.name@{at}+1=Text(\"<Root>\")\n\
+             dns.resp.type@{}+2=U64(5)\n\
+             dns.resp.class@{}+2=U64(1)\n\
+             dns.resp.ttl@{}+4=U64(60)\n\
+             dns.resp.len@{}+2=U64(2)\n\
+             dns.cname@{}+2=Text(\"{cname}\"){more}",
+            at + 1,
+            at + 3,
+            at + 5,
+            at + 9,
+            at + 11,
+        )
+    }
+
     #[test]
     fn a_long_backward_pointer_chain_is_cut() {
-        check(
-            &pointer_chain(63),
-            "Standard query response 0x1234 A x TYPE? (126 bytes) CNAME x\n\
-             dns.id@28+2=U64(4660)\n\
-             dns.qry.name@40+3=Text(\"x\")\n\
-             dns.qry.type@43+2=U64(1)\n\
-             dns.qry.class@45+2=U64(1)\n\
-             dns.resp.name@47+1=Text(\"<Root>\")\n\
-             dns.resp.type@48+2=U64(99)\n\
-             dns.resp.class@50+2=U64(1)\n\
-             dns.resp.ttl@52+4=U64(60)\n\
-             dns.resp.len@56+2=U64(126)\n\
-             dns.resp.name@184+1=Text(\"<Root>\")\n\
-             dns.resp.type@185+2=U64(5)\n\
-             dns.resp.class@187+2=U64(1)\n\
-             dns.resp.ttl@189+4=U64(60)\n\
-             dns.resp.len@193+2=U64(2)\n\
-             dns.cname@195+2=Text(\"x\")",
-        );
+        check(&pointer_chain(63), &pointer_chain_dump(63, "x", ""));
         check(
             &pointer_chain(64),
-            "Standard query response 0x1234 A x TYPE? (128 bytes) CNAME <Name has too many compression pointers>\n\
-             dns.id@28+2=U64(4660)\n\
-             dns.qry.name@40+3=Text(\"x\")\n\
-             dns.qry.type@43+2=U64(1)\n\
-             dns.qry.class@45+2=U64(1)\n\
-             dns.resp.name@47+1=Text(\"<Root>\")\n\
-             dns.resp.type@48+2=U64(99)\n\
-             dns.resp.class@50+2=U64(1)\n\
-             dns.resp.ttl@52+4=U64(60)\n\
-             dns.resp.len@56+2=U64(128)\n\
-             dns.resp.name@186+1=Text(\"<Root>\")\n\
-             dns.resp.type@187+2=U64(5)\n\
-             dns.resp.class@189+2=U64(1)\n\
-             dns.resp.ttl@191+4=U64(60)\n\
-             dns.resp.len@195+2=U64(2)\n\
-             dns.cname@197+2=Text(\"<Name has too many compression pointers>\")\n\
-             note: malformed name: the compression pointer at message offset 30 would be the name's 65th; this inspector follows at most 64 per name, so the name is not shown",
+            &pointer_chain_dump(
+                64,
+                "<Name has too many compression pointers>",
+                "\nnote: malformed name: the compression pointer at message offset 30 would be the \
+                 name's 65th; this inspector follows at most 64 per name, so the name is not shown",
+            ),
         );
     }
 
