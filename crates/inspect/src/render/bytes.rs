@@ -219,12 +219,14 @@ pub(crate) fn value(o: &mut Vec<u8>, v: &Value) {
     }
 }
 
-/// One side of the Source/Destination columns when the dissector pulled out the endpoints
-/// (`127.0.0.1:7007`, `[::1]:7007`, or the bare address); false when it did not, and the
-/// caller falls back to [`super::endpoints`]. The text is ASCII and never needs escaping.
-pub(crate) fn endpoint(o: &mut Vec<u8>, p: &Packet, src: bool) -> bool {
+/// One side of the Source/Destination columns of a packet whose endpoints the dissector
+/// pulled out (`127.0.0.1:7007`, `[::1]:7007`, or the bare address); nothing without them
+/// (the callers check, and use [`super::endpoints`] then). The text is ASCII and never needs
+/// escaping. Both views remember this text for recent endpoints, so it is written only when a
+/// conversation is new to them.
+pub(crate) fn endpoint(o: &mut Vec<u8>, p: &Packet, src: bool) {
     let Some(e) = &p.dissection.endpoints else {
-        return false;
+        return;
     };
     let (addr, port) = if src {
         (e.src, e.src_port)
@@ -238,21 +240,13 @@ pub(crate) fn endpoint(o: &mut Vec<u8>, p: &Packet, src: bool) -> bool {
             o.extend_from_slice(b"]:");
             num(o, u64::from(port));
         }
-        (IpAddr::V4(a), Some(port)) => {
-            // In place, like [`ipv4`]: at most 15 + 1 + 8 bytes (the port's word has 5 digits
-            // and 3 to cut off).
-            let (at, t) = room::<24>(o);
-            let n = ipv4_at((&mut t[..16]).try_into().expect("16 bytes"), a);
-            t[n] = b':';
-            let d = eight_digits(u32::from(port));
-            // Leading zeros are the zero bytes at the bottom; keep at least the last digit.
-            let zeros = ((d | 1 << 56).trailing_zeros() / 8) as usize;
-            t[n + 1..n + 9].copy_from_slice(&((d | ZEROS) >> (8 * zeros)).to_le_bytes());
-            o.truncate(at + n + 1 + 8 - zeros);
+        (a, Some(port)) => {
+            ip(o, a);
+            o.push(b':');
+            num(o, u64::from(port));
         }
         (a, None) => ip(o, a),
     }
-    true
 }
 
 /// "HH:MM:SS.uuuuuu" in UTC, as [`super::time_of_day`] prints it.
@@ -299,14 +293,21 @@ pub(crate) fn nanos_z(o: &mut Vec<u8>, nanos: u32) {
     nanos_at(&mut o[at..], nanos);
 }
 
-/// The nine digits of `.123456789Z` into `t`, which holds that template.
+/// The nine digits of `.123456789Z` into `t`, which holds that template: the last nine digits
+/// of the nanoseconds (a valid timestamp has no more), as the digit writer this replaced kept
+/// them.
 #[inline(always)]
 fn nanos_at(t: &mut [u8], nanos: u32) {
-    // The last nine digits of the nanoseconds (a valid timestamp has no more), as the digit
-    // writer this replaced kept them: one digit, then eight.
-    let nanos = nanos % 1_000_000_000;
-    t[1] = b'0' + (nanos / 100_000_000) as u8;
-    t[2..10].copy_from_slice(&(eight_digits(nanos % 100_000_000) | ZEROS).to_le_bytes());
+    let t: &mut [u8; 9] = (&mut t[1..10]).try_into().expect("9 bytes");
+    nine_digits(t, nanos % 1_000_000_000);
+}
+
+/// The 9 decimal digits of `n < 10^9`, zeros in front: one digit, then [`eight_digits`].
+#[inline(always)]
+pub(crate) fn nine_digits(out: &mut [u8; 9], n: u32) {
+    debug_assert!(n < 1_000_000_000);
+    out[0] = b'0' + (n / 100_000_000) as u8;
+    out[1..].copy_from_slice(&(eight_digits(n % 100_000_000) | ZEROS).to_le_bytes());
 }
 
 /// The Info column's text, unescaped (see [`info_pieces`]).
@@ -418,8 +419,7 @@ mod tests {
         }
     }
 
-    /// Source and destination columns, written in place for IPv4 with a port: every port
-    /// digit count, and the other address kinds through the general path.
+    /// Source and destination columns: every port digit count, and every address kind.
     #[test]
     fn endpoints_print_like_display() {
         use crate::model::{Dissection, Endpoints, Packet, RawPacket};
@@ -459,9 +459,9 @@ mod tests {
                     (a, Some(port)) => format!("{a}:{port}"),
                     (a, None) => a.to_string(),
                 };
-                assert_eq!(text(|o| assert!(endpoint(o, &p, true))), want);
+                assert_eq!(text(|o| endpoint(o, &p, true)), want);
                 let dst = format!("{}:80", addrs[1]);
-                assert_eq!(text(|o| assert!(endpoint(o, &p, false))), dst);
+                assert_eq!(text(|o| endpoint(o, &p, false)), dst);
             }
         }
     }

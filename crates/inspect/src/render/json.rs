@@ -320,6 +320,15 @@ fn with_scratch(
 /// escaping) it again.
 type TopSummary = Option<(usize, Range<usize>)>;
 
+/// The inside of the `summary` string of layer `i`: copied from `info` for the top layer,
+/// through the remembered header summaries for the others.
+fn layer_summary(o: &mut Vec<u8>, memo: &mut Memo, i: usize, l: &Layer, top: &TopSummary) {
+    match top {
+        Some((top, text)) if *top == i => o.extend_from_within(text.clone()),
+        _ => memo.headers.write(o, &l.summary),
+    }
+}
+
 /// The keys both schemas start with, from `{"number":` to the end of `"info"`. The full schema
 /// also has the `ts` object, which repeats `time` as numbers.
 fn head(o: &mut Vec<u8>, memo: &mut Memo, p: &Packet, clock: &mut Clock, ts: bool) -> TopSummary {
@@ -337,7 +346,7 @@ fn head(o: &mut Vec<u8>, memo: &mut Memo, p: &Packet, clock: &mut Clock, ts: boo
     } else {
         o.extend_from_slice(b"\",\"time_relative\":");
     }
-    super::relative_json(o, p.raw.ts, clock.first().unwrap_or(p.raw.ts));
+    clock.relative_json_into(o, p.raw.ts);
     o.extend_from_slice(b",\"link_type\":");
     num(o, u64::from(p.raw.link_type.0));
     o.extend_from_slice(b",\"orig_len\":");
@@ -363,7 +372,7 @@ fn head(o: &mut Vec<u8>, memo: &mut Memo, p: &Packet, clock: &mut Clock, ts: boo
         Piece::Text(t) => escaped(o, t),
         Piece::Summary(s) => {
             let start = o.len();
-            summary_text(o, s);
+            memo.headers.write(o, s);
             top_summary = Some(start..o.len());
         }
     });
@@ -422,29 +431,16 @@ fn lean(o: &mut Vec<u8>, memo: &mut Memo, p: &Packet, clock: &mut Clock) -> io::
         if i > 0 {
             o.push(b',');
         }
-        let summary = match &top_summary {
-            Some((top, text)) if *top == i => Err(text.clone()),
-            _ => Ok(&l.summary),
-        };
-        lean_layer(o, memo, i, l, summary);
+        lean_layer(o, memo, i, l, &top_summary);
     }
     o.extend_from_slice(b"]}\n");
     Ok(())
 }
 
 /// One layer; `summary` is the layer's summary, or where in `o` its text already is.
-fn lean_layer(
-    o: &mut Vec<u8>,
-    memo: &mut Memo,
-    depth: usize,
-    l: &Layer,
-    summary: Result<&Summary, Range<usize>>,
-) {
+fn lean_layer(o: &mut Vec<u8>, memo: &mut Memo, depth: usize, l: &Layer, top: &TopSummary) {
     memo.heads.write(o, depth, l);
-    match summary {
-        Ok(s) => memo.headers.write(o, s),
-        Err(text) => o.extend_from_within(text),
-    }
+    layer_summary(o, memo, depth, l, top);
     o.push(b'"');
     reason(o, &l.reason);
     o.extend_from_slice(b",\"fields\":");
@@ -799,9 +795,7 @@ impl NameGroups {
         layout.names.extend(fields.iter().map(|f| f.name));
         layout.next.clear();
         layout.later.clear();
-        if fields.len() > SMALL || has_repeats(fields) {
-            group_names(fields, layout, &mut self.slots, &mut self.last);
-        }
+        group_names(fields, layout, &mut self.slots, &mut self.last);
         layout.keys.clear();
         layout.key_at.clear();
         for f in fields {
@@ -811,18 +805,6 @@ impl NameGroups {
         }
         layout.keys.extend_from_slice(&[0; KEY_COPY]);
         Some(layout)
-    }
-
-    /// For `fields`, the next field with the same name and whether a name occurred earlier,
-    /// or `None` when every name occurs once.
-    #[cfg(test)]
-    fn group(&mut self, fields: &[Field]) -> Option<(&[u32], &[bool])> {
-        let layout = self.layout(fields)?;
-        if layout.next.is_empty() {
-            None
-        } else {
-            Some((&layout.next, &layout.later))
-        }
     }
 }
 
@@ -869,32 +851,6 @@ fn group_names(fields: &[Field], layout: &mut Layout, slots: &mut Vec<u32>, last
     }
 }
 
-/// Layers with up to this many fields are first checked for a repeated name at all, with a
-/// table on the stack: most layers (Ethernet, IPv4, UDP, DNS without answers) have none, and
-/// then the grouping tables are never touched.
-const SMALL: usize = 32;
-
-/// Whether some name occurs twice among at most [`SMALL`] fields: the first-occurrence hash
-/// table of [`group_names`] alone, 64 one-byte slots (so at most half full).
-fn has_repeats(fields: &[Field]) -> bool {
-    debug_assert!(fields.len() <= SMALL);
-    let mut slots = [0u8; 2 * SMALL];
-    for (i, f) in fields.iter().enumerate() {
-        let mut slot = (name_hash(f.name) >> 58) as usize;
-        loop {
-            match slots[slot] {
-                0 => {
-                    slots[slot] = i as u8 + 1;
-                    break;
-                }
-                s if same_name(fields[usize::from(s) - 1].name, f.name) => return true,
-                _ => slot = (slot + 1) % slots.len(),
-            }
-        }
-    }
-    false
-}
-
 /// Field names are `&'static str` constants, so the same name is nearly always the same pointer;
 /// the content compare covers a name spelled out in two places.
 fn same_name(a: &str, b: &str) -> bool {
@@ -932,13 +888,13 @@ fn load<const N: usize>(b: &[u8], at: usize) -> u64 {
 
 /// The full schema: today's keys and order, byte for byte.
 fn detailed(o: &mut Vec<u8>, memo: &mut Memo, p: &Packet, clock: &mut Clock) -> io::Result<()> {
-    head(o, memo, p, clock, true);
+    let top_summary = head(o, memo, p, clock, true);
     o.extend_from_slice(b",\"layers\":[");
     for (i, l) in p.dissection.layers.iter().enumerate() {
         if i > 0 {
             o.push(b',');
         }
-        detailed_layer(o, l);
+        detailed_layer(o, memo, i, l, &top_summary);
     }
     o.extend_from_slice(b"],\"flow\":");
     match &p.flow {
@@ -954,7 +910,7 @@ fn detailed(o: &mut Vec<u8>, memo: &mut Memo, p: &Packet, clock: &mut Clock) -> 
     Ok(())
 }
 
-fn detailed_layer(o: &mut Vec<u8>, l: &Layer) {
+fn detailed_layer(o: &mut Vec<u8>, memo: &mut Memo, i: usize, l: &Layer, top: &TopSummary) {
     o.extend_from_slice(b"{\"protocol\":");
     constant(o, l.protocol);
     o.extend_from_slice(b",\"osi\":");
@@ -963,9 +919,9 @@ fn detailed_layer(o: &mut Vec<u8>, l: &Layer) {
     constant(o, l.osi.name());
     o.extend_from_slice(b",\"tcpip\":");
     constant(o, l.tcpip.name());
-    o.extend_from_slice(b",\"summary\":");
-    summary(o, &l.summary);
-    o.extend_from_slice(b",\"start\":");
+    o.extend_from_slice(b",\"summary\":\"");
+    layer_summary(o, memo, i, l, top);
+    o.extend_from_slice(b"\",\"start\":");
     num(o, l.byte_range.start as u64);
     o.extend_from_slice(b",\"end\":");
     num(o, l.byte_range.end as u64);
@@ -1027,8 +983,6 @@ fn value(o: &mut Vec<u8>, v: &Value) {
     }
 }
 
-/// A JSON string with the escapes serde_json uses: `\"`, `\\`, `\b \f \n \r \t`, other control
-/// characters as `\u00XX`; everything else (UTF-8 included) as is.
 /// A JSON string for a name the code itself defines (protocol and layer names: `"IPv4"`,
 /// `"802.1Q"`, `"Internet"`): nothing to escape, so no check (a debug assertion guards it).
 #[inline]
@@ -1049,15 +1003,8 @@ fn strings<S: AsRef<str>>(o: &mut Vec<u8>, items: &[S]) {
     o.push(b']');
 }
 
-/// A layer's summary as a JSON string. One kept as numbers is written straight in: its text
-/// (digits, addresses, fixed words) never needs an escape.
-fn summary(o: &mut Vec<u8>, s: &Summary) {
-    o.push(b'"');
-    summary_text(o, s);
-    o.push(b'"');
-}
-
-/// The inside of [`summary`]'s string.
+/// The inside of a layer's summary string. One kept as numbers is written straight in: its
+/// text (digits, addresses, fixed words) never needs an escape.
 fn summary_text(o: &mut Vec<u8>, s: &Summary) {
     match s.as_text() {
         Some(text) => escaped(o, text),
@@ -1068,6 +1015,8 @@ fn summary_text(o: &mut Vec<u8>, s: &Summary) {
     }
 }
 
+/// A JSON string with the escapes serde_json uses: `\"`, `\\`, `\b \f \n \r \t`, other control
+/// characters as `\u00XX`; everything else (UTF-8 included) as is.
 fn string(o: &mut Vec<u8>, s: &str) {
     o.push(b'"');
     escaped(o, s);
@@ -1322,18 +1271,24 @@ mod tests {
             offset: 0,
             len: 0,
         };
+        // For `fields`, the next field with the same name and whether a name occurred earlier,
+        // or `None` when every name occurs once.
+        fn group<'g>(g: &'g mut NameGroups, fields: &[Field]) -> Option<(&'g [u32], &'g [bool])> {
+            let layout = g.layout(fields)?;
+            (!layout.next.is_empty()).then_some((&layout.next, &layout.later))
+        }
         let plain = [f("x.a", 1), f("x.b", 2), f("x.c", 3)];
         let repeat = [f("x.a", 1), f("x.a", 2), f("x.c", 3)];
-        let mut g = NameGroups::default();
-        assert!(g.group(&plain).is_none());
-        assert!(g.group(&plain).is_none(), "remembered");
-        let (next, later) = g.group(&repeat).expect("x.a repeats");
+        let g = &mut NameGroups::default();
+        assert!(group(g, &plain).is_none());
+        assert!(group(g, &plain).is_none(), "remembered");
+        let (next, later) = group(g, &repeat).expect("x.a repeats");
         assert_eq!((next[0], next[1], later[1]), (1, NONE, true));
-        assert!(g.group(&plain).is_none());
+        assert!(group(g, &plain).is_none());
         let elsewhere: &'static str = String::from("x.a").leak();
         let mixed = [f("x.a", 1), f(elsewhere, 2), f("x.c", 3)];
-        assert!(g.group(&mixed).is_some(), "equal text, different pointer");
-        assert!(g.group(&[]).is_none());
+        assert!(group(g, &mixed).is_some(), "equal text, different pointer");
+        assert!(group(g, &[]).is_none());
     }
 
     /// A small deterministic generator (xorshift64*), so the property tests below need no

@@ -100,14 +100,15 @@ impl Clock {
         self.first.get_or_insert(ts);
     }
 
-    /// The first packet's time, once one was seen.
-    pub(crate) fn first(&self) -> Option<Timestamp> {
-        self.first
-    }
-
     /// Seconds since the first packet.
     pub fn relative(&self, ts: Timestamp) -> f64 {
         diff(ts, self.first.unwrap_or(ts))
+    }
+
+    /// [`Clock::relative`] as the JSON view writes it: serde_json's text of that float (see
+    /// [`relative_json`]).
+    pub(crate) fn relative_json_into(&self, o: &mut Vec<u8>, ts: Timestamp) {
+        relative_json(o, ts, self.first.unwrap_or(ts));
     }
 
     /// Format the time column for a packet being shown, and remember it for the next delta.
@@ -146,14 +147,9 @@ impl Clock {
 /// to the same double), which is what serde_json prints, in its notation: plain decimals from
 /// 1e-5 up, `1.234e-6` below. Anything else (a sum that rounded differently, more than 15
 /// digits) goes to serde_json itself. The tests compare the two over many differences.
-pub(crate) fn relative_json(o: &mut Vec<u8>, a: Timestamp, b: Timestamp) {
+fn relative_json(o: &mut Vec<u8>, a: Timestamp, b: Timestamp) {
     let float = diff(a, b);
-    let nanos = a
-        .secs
-        .checked_sub(b.secs)
-        .and_then(|s| s.checked_mul(1_000_000_000))
-        .and_then(|n| n.checked_add(i64::from(a.nanos) - i64::from(b.nanos)))
-        .filter(|n| n.unsigned_abs() < 1_000_000_000_000_000);
+    let nanos = nanos_between(a, b).filter(|n| n.unsigned_abs() < 1_000_000_000_000_000);
     match nanos {
         Some(d) if (d as f64 / 1e9).to_bits() == float.to_bits() => exact_seconds(o, d),
         _ => {
@@ -195,29 +191,29 @@ fn exact_seconds(o: &mut Vec<u8>, d: i64) {
         if frac == 0 {
             o.push(b'0');
         } else {
-            // Nine digits, one and then eight, without the zeros at the end.
-            let at = o.len();
-            o.push(b'0' + (frac / 100_000_000) as u8);
-            let rest = bytes::eight_digits((frac % 100_000_000) as u32) | bytes::ZEROS;
-            o.extend_from_slice(&rest.to_le_bytes());
-            while o.last() == Some(&b'0') && o.len() > at + 1 {
-                o.pop();
-            }
+            // Nine digits without the zeros at the end.
+            let mut digits = [0; 9];
+            bytes::nine_digits(&mut digits, frac as u32);
+            let len = 9 - digits.iter().rev().take_while(|&&d| d == b'0').count();
+            o.extend_from_slice(&digits[..len]);
         }
     }
+}
+
+/// `a - b` in nanoseconds, when that fits in an `i64` (any two times less than 292 years
+/// apart).
+fn nanos_between(a: Timestamp, b: Timestamp) -> Option<i64> {
+    a.secs
+        .checked_sub(b.secs)
+        .and_then(|s| s.checked_mul(1_000_000_000))
+        .and_then(|n| n.checked_add(i64::from(a.nanos) - i64::from(b.nanos)))
 }
 
 /// `a - b` in seconds with six decimals, e.g. `0.000421` or `-1.500000`.
 fn micros_6(o: &mut Vec<u8>, a: Timestamp, b: Timestamp) {
     // In 64 bits when the difference fits (any capture shorter than 292 years): 128-bit
     // division is a library call that cost more than the rest of the column.
-    let narrow = a
-        .secs
-        .checked_sub(b.secs)
-        .and_then(|s| s.checked_mul(1_000_000_000))
-        .and_then(|n| n.checked_add(i64::from(a.nanos) - i64::from(b.nanos)))
-        .filter(|n| n.unsigned_abs() <= u64::MAX - 500);
-    let Some(nanos) = narrow else {
+    let Some(nanos) = nanos_between(a, b) else {
         let nanos = i128::from(a.secs) * 1_000_000_000 + i128::from(a.nanos)
             - i128::from(b.secs) * 1_000_000_000
             - i128::from(b.nanos);
