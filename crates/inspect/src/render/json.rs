@@ -523,6 +523,8 @@ fn templated(o: &mut Vec<u8>, layout: &Layout, fields: &[Field]) {
         let w: &mut [u8; VALUE_ROOM] = (&mut o[pos..pos + VALUE_ROOM])
             .try_into()
             .expect("VALUE_ROOM bytes");
+        // Not through `word_value`: one 8-byte store for every small number was 2 % slower
+        // than the stores of their own length.
         pos += match f.value {
             Value::U64(x) if x < 10 => {
                 w[0] = b'0' + x as u8;
@@ -533,11 +535,9 @@ fn templated(o: &mut Vec<u8>, layout: &Layout, fields: &[Field]) {
                 2
             }
             Value::U64(x) if x < 100_000_000 => {
-                let d = bytes::eight_digits(x as u32);
-                // Leading zeros are the zero bytes at the bottom; `x >= 100` has a nonzero digit.
-                let zeros = d.trailing_zeros() / 8;
-                w[..8].copy_from_slice(&((d | bytes::ZEROS) >> (8 * zeros)).to_le_bytes());
-                8 - zeros as usize
+                let (text, len) = bytes::digit_word(x as u32);
+                w[..8].copy_from_slice(&text.to_le_bytes());
+                len
             }
             Value::U64(x) => {
                 let len = bytes::digits(x);
@@ -612,23 +612,10 @@ fn field(o: &mut Vec<u8>, name: &str, v: &Value) {
     debug_assert!(plain_name(name), "field name {name:?} would need escaping");
     let b = name.as_bytes();
     let n = b.len();
-    // The value's text in the low bytes of a word (first character lowest), and its length.
-    let (text, len) = match *v {
-        Value::U64(x) if x < 10 => (u64::from(b'0' + x as u8), 1),
-        Value::U64(x) if x < 100 => (u64::from(u16::from_le_bytes(PAIRS[x as usize])), 2),
-        Value::U64(x) if x < 100_000_000 => {
-            let d = bytes::eight_digits(x as u32);
-            // Leading zeros are the zero bytes at the bottom; `x >= 100` has a nonzero digit.
-            let zeros = d.trailing_zeros() / 8;
-            ((d | bytes::ZEROS) >> (8 * zeros), 8 - zeros as usize)
-        }
-        Value::Bool(true) => (u64::from_le_bytes(*b"true\0\0\0\0"), 4),
-        Value::Bool(false) => (u64::from_le_bytes(*b"false\0\0\0"), 5),
-        _ => {
-            key(o, name);
-            value(o, v);
-            return;
-        }
+    let Some((text, len)) = word_value(v) else {
+        key(o, name);
+        value(o, v);
+        return;
     };
     if n > ROOM - 12 {
         key(o, name);
@@ -641,6 +628,21 @@ fn field(o: &mut Vec<u8>, name: &str, v: &Value) {
     t[2 + n..4 + n].copy_from_slice(b"\":");
     t[4 + n..12 + n].copy_from_slice(&text.to_le_bytes());
     o.truncate(at + 4 + n + len);
+}
+
+/// The JSON text of a number below 10^8 or a boolean in the low bytes of a word (first
+/// character lowest), and its length; `None` for other values. Such a text is written with
+/// one 8-byte store into room that has space for it.
+#[inline(always)]
+fn word_value(v: &Value) -> Option<(u64, usize)> {
+    Some(match *v {
+        Value::U64(x) if x < 10 => (u64::from(b'0' + x as u8), 1),
+        Value::U64(x) if x < 100 => (u64::from(u16::from_le_bytes(PAIRS[x as usize])), 2),
+        Value::U64(x) if x < 100_000_000 => bytes::digit_word(x as u32),
+        Value::Bool(true) => (u64::from_le_bytes(*b"true\0\0\0\0"), 4),
+        Value::Bool(false) => (u64::from_le_bytes(*b"false\0\0\0"), 5),
+        _ => return None,
+    })
 }
 
 /// `,"name":`. Field names are the dissector's constants, dotted lower-case ASCII (the test
