@@ -225,16 +225,7 @@ impl MacText {
 impl MacAddr {
     pub fn text(self) -> MacText {
         // Two hex digits per byte from one table look-up, into a template that has the colons.
-        const PAIRS: [[u8; 2]; 256] = {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            let mut t = [[0u8; 2]; 256];
-            let mut i = 0;
-            while i < 256 {
-                t[i] = [HEX[i >> 4], HEX[i & 0xf]];
-                i += 1;
-            }
-            t
-        };
+        use crate::dissect::text::HEX_PAIRS as PAIRS;
         let mut buf = *b"00:00:00:00:00:00";
         for (i, b) in self.0.into_iter().enumerate() {
             buf[i * 3..i * 3 + 2].copy_from_slice(&PAIRS[usize::from(b)]);

@@ -3,12 +3,24 @@
 //! every packet gets a summary. A [`Line`] appends to one pre-sized `String`; digits are pushed
 //! as ASCII chars, so no UTF-8 check is needed at the end.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::model::MacAddr;
 use crate::render::bytes;
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
+/// Hex digits, lower case as Wireshark prints them.
+pub(crate) const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// "00", "01", ... "ff": a byte's two hex digits in one lookup (MAC addresses).
+pub(crate) const HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [HEX[i >> 4], HEX[i & 0xf]];
+        i += 1;
+    }
+    t
+};
 
 /// "00", "01", ... "99": two digits per lookup, for the summary lines here and the views'
 /// number writers (`render::bytes`).
@@ -31,6 +43,13 @@ pub(crate) trait Buf {
 
     /// A number in decimal.
     fn put_num(&mut self, n: u64) {
+        if n < 100 {
+            // Most numbers in summaries are short (lengths, TTLs, flags, small sequence
+            // numbers): one lookup in the table of pairs, no digit loop.
+            let pair = &PAIRS[n as usize];
+            self.put_ascii(if n >= 10 { pair } else { &pair[1..] });
+            return;
+        }
         let mut buf = [b'0'; 20];
         let len = bytes::digits(n);
         bytes::digits_at(&mut buf[..len], n);
@@ -43,6 +62,10 @@ pub(crate) trait Buf {
         let len = bytes::ipv4_at(&mut buf, a);
         self.put_ascii(&buf[..len]);
     }
+
+    /// An IPv6 address as the standard formatter prints it (its compression rules are fiddly;
+    /// the formatter gets them right), without a `String` of its own.
+    fn put_ipv6(&mut self, a: Ipv6Addr);
 }
 
 impl Buf for String {
@@ -57,6 +80,12 @@ impl Buf for String {
             debug_assert!(b.is_ascii());
             self.push(char::from(b));
         }
+    }
+
+    fn put_ipv6(&mut self, a: Ipv6Addr) {
+        use std::fmt::Write as _;
+        // Writing to a String does not fail.
+        let _ = write!(self, "{a}");
     }
 }
 
@@ -83,6 +112,12 @@ impl Buf for Vec<u8> {
     fn put_ipv4(&mut self, a: Ipv4Addr) {
         bytes::ipv4(self, a);
     }
+
+    fn put_ipv6(&mut self, a: Ipv6Addr) {
+        use std::io::Write as _;
+        // Writing to a Vec does not fail.
+        let _ = write!(self, "{a}");
+    }
 }
 
 impl<B: Buf + ?Sized> Buf for &mut B {
@@ -101,6 +136,10 @@ impl<B: Buf + ?Sized> Buf for &mut B {
 
     fn put_ipv4(&mut self, a: Ipv4Addr) {
         (**self).put_ipv4(a);
+    }
+
+    fn put_ipv6(&mut self, a: Ipv6Addr) {
+        (**self).put_ipv6(a);
     }
 }
 
@@ -138,15 +177,7 @@ impl<B: Buf> Line<B> {
 
     /// A number in decimal.
     pub(crate) fn n(&mut self, n: impl Into<u64>) -> &mut Self {
-        let n: u64 = n.into();
-        if n < 100 {
-            // Most numbers in summaries are short (lengths, TTLs, flags, small sequence
-            // numbers): one lookup in the table of pairs, no digit loop.
-            let pair = &PAIRS[n as usize];
-            self.0.put_ascii(if n >= 10 { pair } else { &pair[1..] });
-            return self;
-        }
-        self.0.put_num(n);
+        self.0.put_num(n.into());
         self
     }
 
@@ -173,8 +204,10 @@ impl<B: Buf> Line<B> {
     pub(crate) fn ip(&mut self, a: IpAddr) -> &mut Self {
         match a {
             IpAddr::V4(a) => self.ipv4(a),
-            // IPv6 compression rules are fiddly; the standard formatter gets them right.
-            IpAddr::V6(a) => self.s(&a.to_string()),
+            IpAddr::V6(a) => {
+                self.0.put_ipv6(a);
+                self
+            }
         }
     }
 }

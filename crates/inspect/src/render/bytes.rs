@@ -7,10 +7,8 @@ use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{Piece, info_pieces, rfc3339};
-use crate::dissect::text::PAIRS;
+use crate::dissect::text::{HEX, PAIRS};
 use crate::model::{Packet, Timestamp, Value};
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// An unsigned number in decimal, like `{}`. Inlined: it is called for nearly every field, and
 /// for the small numbers most fields hold the call cost more than the digits (about 8% of the

@@ -23,7 +23,7 @@ use std::ops::Range;
 
 use super::bytes::{self, num};
 use super::{Clock, Piece, endpoints, info_pieces, top_protocol};
-use crate::dissect::text::PAIRS;
+use crate::dissect::text::{HEX, PAIRS};
 use crate::model::{Field, Layer, Packet, Reason, Summary, SummaryKind, Value};
 
 /// What one packet's JSON is built in: reused from packet to packet, so after the first few
@@ -1112,7 +1112,6 @@ fn escape(o: &mut Vec<u8>, c: u8) {
         0x08 => b"\\b",
         0x0c => b"\\f",
         _ => {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
             o.extend_from_slice(&[
                 b'\\',
                 b'u',
