@@ -203,9 +203,8 @@ struct Pipeline {
     /// Stream indexes, relative seq/ack, hints, WebSocket after an upgrade; conversations.
     flows: FlowTracker,
     /// The packet just pushed. It is refilled by the next one, which then reuses its storage
-    /// (see `FlowTracker::process_into`).
+    /// (see `FlowTracker::process_into`). Its `number` counts the packets read so far.
     packet: Packet,
-    number: u64,
     shown: u64,
 }
 
@@ -237,7 +236,6 @@ impl Pipeline {
             },
             flows,
             packet: Packet::default(),
-            number: 0,
             shown: 0,
         })
     }
@@ -246,13 +244,12 @@ impl Pipeline {
     /// `self.packet`). `raw` is swapped with the previous packet's, so a reader can refill
     /// that one's buffer instead of allocating another.
     fn push<W: Write>(&mut self, raw: &mut RawPacket, w: &mut Out<W>) -> io::Result<bool> {
-        self.number += 1;
         self.view.clock.saw(raw.ts);
         // Filled in place: a `Packet` is a few hundred bytes, and moving it in and out cost
         // more than some of the layers' decoding.
         let p = &mut self.packet;
         std::mem::swap(&mut p.raw, raw);
-        p.number = self.number;
+        p.number += 1;
         // Every packet goes through the tracker, shown or not: stream numbers and relative
         // sequence numbers must not depend on the filter.
         p.flow = self.flows.process_into(&p.raw, &mut p.dissection);
@@ -349,7 +346,7 @@ fn read(file: &Path, filter: &str, view: &ViewArgs) -> anyhow::Result<()> {
         Some(e) => Err(anyhow::Error::new(e).context(format!(
             "{}: read {} packets, then the file broke",
             file.display(),
-            pipe.number
+            pipe.packet.number
         ))),
         None => Ok(()),
     }

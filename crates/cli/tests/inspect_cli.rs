@@ -10,7 +10,14 @@ use std::time::{Duration, Instant};
 /// 12 packets: curl fetching / from `python3 -m http.server` on 127.0.0.1:18080, captured with
 /// `netlab inspect live -w`.
 fn fixture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../inspect/tests/fixtures/http-get.pcapng")
+    fixture_named("http-get.pcapng")
+}
+
+/// A capture in crates/inspect/tests/fixtures.
+fn fixture_named(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../inspect/tests/fixtures")
+        .join(name)
 }
 
 fn netlab(args: &[&str]) -> Output {
@@ -64,8 +71,7 @@ fn read_shows_one_line_per_packet_with_the_layer_chain() {
 
 #[test]
 fn ws_fields_are_websocket_fields() {
-    let f = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../inspect/tests/fixtures/http-websocket.pcap");
+    let f = fixture_named("http-websocket.pcap");
     let f = f.to_str().unwrap();
     let short = netlab(&["inspect", "read", f, "ws.opcode == 1"]);
     let long = netlab(&["inspect", "read", f, "websocket.opcode == 1"]);
@@ -136,7 +142,7 @@ fn json_is_one_object_per_packet() {
 fn json_doc_examples_are_real_output() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let doc = std::fs::read_to_string(root.join("docs/src/inspect-json.md")).unwrap();
-    let f = root.join("crates/inspect/tests/fixtures/linktype-ipv6.pcap");
+    let f = fixture_named("linktype-ipv6.pcap");
     for extra in [&[][..], &["--detail"][..]] {
         let mut args = vec!["inspect", "read", f.to_str().unwrap(), "--json"];
         args.extend_from_slice(extra);

@@ -157,12 +157,10 @@ impl Frame {
         let f = Fields(&obj);
         Ok(match kind {
             "hello" => Frame::Hello {
-                // Checked, not cast: 4294967297 must not be read as version 1.
-                version: u32::try_from(f.u64_req("version")?)
-                    .map_err(|_| FrameError::field("version", "a version number below 2^32"))?,
+                version: f.num_req("version", "a version number below 2^32")?,
                 ping_interval_ms: f.u64_req("ping_interval_ms")?,
                 ping_timeout_ms: f.u64_req("ping_timeout_ms")?,
-                max_frame_bytes: f.u64_req("max_frame_bytes")? as usize,
+                max_frame_bytes: f.num_req("max_frame_bytes", "a size this machine can address")?,
             },
             "connect" => Frame::Connect {
                 ns: f.ns()?,
@@ -259,6 +257,16 @@ impl Fields<'_> {
     fn u64_req(&self, key: &'static str) -> Result<u64, FrameError> {
         self.u64_opt(key)?
             .ok_or(FrameError::MissingField { field: key })
+    }
+
+    /// A required number that must fit `T`: checked, not cast, so that 4294967297 is not read
+    /// as version 1 (nor a size as something else on a 32-bit machine).
+    fn num_req<T: TryFrom<u64>>(
+        &self,
+        key: &'static str,
+        expected: &'static str,
+    ) -> Result<T, FrameError> {
+        T::try_from(self.u64_req(key)?).map_err(|_| FrameError::field(key, expected))
     }
 
     fn bool_or(&self, key: &'static str, default: bool) -> Result<bool, FrameError> {

@@ -4,33 +4,22 @@
 //! every fixture, written after any other packets, must come out exactly as written by a writer
 //! that has seen nothing before it.
 
+#[path = "support/packets.rs"]
+mod packets;
 #[path = "support/files.rs"]
 mod support;
 
-use netlab_inspect::capfile::CaptureReader;
-use netlab_inspect::flows::FlowTracker;
 use netlab_inspect::model::Packet;
 use netlab_inspect::render::Clock;
 use netlab_inspect::render::json;
 
 /// Every packet of every fixture, through a flow tracker per file (so relative numbers and
-/// stream indexes are filled in as the CLI fills them).
+/// stream indexes are filled in as the CLI fills them), with where it is from.
 fn fixture_packets() -> Vec<(String, Packet)> {
     let mut out = Vec::new();
     for path in support::capture_files() {
-        let mut tracker = FlowTracker::new();
-        for (i, raw) in CaptureReader::open(&path).unwrap().packets().enumerate() {
-            // truncated.pcap ends mid-record on purpose.
-            let Ok(raw) = raw else { break };
-            let (dissection, flow) = tracker.process(&raw);
-            let at = format!("{} packet {}", support::name(&path), i + 1);
-            let packet = Packet {
-                number: i as u64 + 1,
-                raw,
-                dissection,
-                flow,
-            };
-            out.push((at, packet));
+        for p in packets::tracked_packets(&path) {
+            out.push((format!("{} packet {}", support::name(&path), p.number), p));
         }
     }
     out

@@ -4,6 +4,8 @@
 
 #[path = "support/files.rs"]
 mod support;
+#[path = "support/packets.rs"]
+mod tracked;
 
 use netlab_inspect::Packet;
 use netlab_inspect::capfile::CaptureReader;
@@ -13,22 +15,7 @@ use netlab_inspect::render::{self, Clock, Style, TimeFormat, stats::Stats};
 
 fn packets(name: &str) -> Vec<Packet> {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    let mut flows = FlowTracker::new();
-    CaptureReader::open(&path)
-        .unwrap()
-        .packets()
-        .enumerate()
-        .map(|(i, raw)| {
-            let raw = raw.unwrap();
-            let (dissection, flow) = flows.process(&raw);
-            Packet {
-                number: i as u64 + 1,
-                dissection,
-                raw,
-                flow,
-            }
-        })
-        .collect()
+    tracked::tracked_packets(std::path::Path::new(&path))
 }
 
 fn text(f: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) -> String {
@@ -214,18 +201,9 @@ fn json_lean_of_every_fixture_has_no_duplicate_keys_and_loses_no_field() {
     assert!(files.len() >= 19, "only {} fixtures found", files.len());
     for path in &files {
         let name = support::name(path);
-        let mut flows = FlowTracker::new();
         let mut clock = Clock::default();
         // truncated.pcap ends mid-record on purpose: render what it does hold.
-        for raw in CaptureReader::open(path).unwrap().packets() {
-            let Ok(raw) = raw else { break };
-            let (dissection, flow) = flows.process(&raw);
-            let p = Packet {
-                number: 1,
-                raw,
-                dissection,
-                flow,
-            };
+        for p in tracked::tracked_packets(path) {
             let line = text(|w| render::json::write(w, &p, &mut clock));
             assert!(
                 line.ends_with('\n') && line.matches('\n').count() == 1,

@@ -53,9 +53,8 @@ fn summaries_only_matches_full_dissection_on_every_fixture() {
                     .all(|l| l.fields.is_empty() && l.notes.is_empty()),
                 "{at}: summaries-only recorded fields or notes"
             );
-            let top = ld.layers.iter().rposition(|l| l.protocol != "malformed");
-            if let Some(top) = top {
-                assert!(!ld.layers[top].summary.is_empty(), "{at}: no top summary");
+            if let Some(top) = ld.top_layer() {
+                assert!(!top.summary.is_empty(), "{at}: no top summary");
                 tops += 1;
             }
             with_fields += usize::from(fd.layers.iter().any(|l| !l.fields.is_empty()));

@@ -312,23 +312,20 @@ fn address_columns_stay_right_when_recent_conversations_are_reused() {
         "::1".parse().unwrap(),
         "fe80::1:2".parse().unwrap(),
     ];
-    let mut x: u64 = 7;
+    let mut next = lcg(7);
     let mut checked = 0;
     let mut clock = Clock::default();
     for i in 0..600u64 {
-        x = x
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        let conv = (x >> 33) % 40;
-        let (a, b) = (hosts[(conv % 2) as usize], hosts[(conv % 2) as usize]);
-        let (a, b) = if conv % 4 >= 2 {
+        let r = next();
+        let conv = (r >> 22) % 40;
+        // IPv4 to itself, or IPv6 (its own two addresses or ::1).
+        let (mut src, mut dst) = if conv % 4 >= 2 {
             (hosts[2 + (conv % 2) as usize], hosts[2])
         } else {
-            (a, b)
+            (hosts[(conv % 2) as usize], hosts[(conv % 2) as usize])
         };
         let (mut sp, mut dp) = (40_000 + conv as u16, 7007 + (conv % 3) as u16 * 16);
-        let (mut src, mut dst) = (a, b);
-        if (x >> 20) & 1 == 1 {
+        if (r >> 9) & 1 == 1 {
             std::mem::swap(&mut sp, &mut dp);
             std::mem::swap(&mut src, &mut dst);
         }
