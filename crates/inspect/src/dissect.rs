@@ -349,13 +349,14 @@ impl<'a, 'o> Dissector<'a, 'o> {
         self.push(layer);
     }
 
-    /// Add a note to the most recent layer.
-    fn note_last(&mut self, note: impl Into<Cow<'static, str>>) {
+    /// Add a note to the most recent layer, made only when notes are kept (the notes added
+    /// this way are formatted).
+    fn note_last_with<N: Into<Cow<'static, str>>>(&mut self, note: impl FnOnce() -> N) {
         if self.ctx.summaries_only {
             return;
         }
         if let Some(l) = self.layers_mut().last_mut() {
-            l.notes.push(note.into());
+            l.notes.push(note().into());
         }
     }
 
@@ -627,8 +628,15 @@ impl<'a> LayerBuilder<'a> {
 
     #[inline]
     fn note(&mut self, note: impl Into<Cow<'static, str>>) {
+        self.note_with(|| note);
+    }
+
+    /// [`Self::note`] for a note that has to be formatted: a summaries-only dissection keeps
+    /// no notes, so it does not format them either.
+    #[inline]
+    fn note_with<N: Into<Cow<'static, str>>>(&mut self, note: impl FnOnce() -> N) {
         if self.keep {
-            self.notes.push(note.into());
+            self.notes.push(note().into());
         }
     }
 
@@ -782,10 +790,12 @@ fn transport(d: &mut Dissector, proto: u8, at: usize, end: usize) {
         58 => icmp::dissect_v6(d, at, end),
         other => {
             let len = end.min(d.frame.len()).saturating_sub(at);
-            d.note_last(format!(
-                "protocol {other} ({}) is not decoded: {len} bytes of payload follow",
-                ipv4::proto_name(other)
-            ));
+            d.note_last_with(|| {
+                format!(
+                    "protocol {other} ({}) is not decoded: {len} bytes of payload follow",
+                    ipv4::proto_name(other)
+                )
+            });
             d.stretch_last(end);
         }
     }

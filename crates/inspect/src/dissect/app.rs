@@ -207,9 +207,9 @@ pub(super) fn events(d: &mut Dissector, payload: Range<usize>, reason: Reason) {
                     "Not an event frame",
                     || Value::Text(preview(body, 64)),
                 );
-                lb.note(format!(
-                    "a line at payload offset {at} is not a JSON event frame: {err}"
-                ));
+                lb.note_with(|| {
+                    format!("a line at payload offset {at} is not a JSON event frame: {err}")
+                });
             }
         }
         at += line.len();

@@ -179,9 +179,8 @@ fn decode(lb: &mut LayerBuilder, tcp: bool) -> Result<((), String), Malformed> {
             r.record(answer.then_some(&mut summary))?;
         }
     }
-    // Checked here too so that a summaries-only dissection does not even format the note.
-    if budget == 0 && r.lb.keep {
-        r.lb.note(format!("only the first {MAX_RECORDS} records are decoded"));
+    if budget == 0 {
+        r.lb.note_with(|| format!("only the first {MAX_RECORDS} records are decoded"));
     }
     let end = r.at;
     r.lb.cover(base + end);
@@ -401,18 +400,15 @@ impl Reader<'_, '_> {
         let from = out.as_ref().map_or(0, |o| o.len());
         let (len, cut) = self.raw_name(start, out.as_deref_mut())?;
         if let Some(cut) = cut {
-            // Checked here too so that a summaries-only dissection does not format the note.
-            if self.lb.keep {
-                self.lb.note(match cut {
-                    Cut::Loop(at) => format!(
-                        "malformed name: the compression pointer at message offset {at} does not point backwards, so following it would loop forever"
-                    ),
-                    Cut::LongChain(at) => format!(
-                        "malformed name: the compression pointer at message offset {at} would be the name's {}th; this inspector follows at most {MAX_POINTERS} per name, so the name is not shown",
-                        MAX_POINTERS + 1
-                    ),
-                });
-            }
+            self.lb.note_with(|| match cut {
+                Cut::Loop(at) => format!(
+                    "malformed name: the compression pointer at message offset {at} does not point backwards, so following it would loop forever"
+                ),
+                Cut::LongChain(at) => format!(
+                    "malformed name: the compression pointer at message offset {at} would be the name's {}th; this inspector follows at most {MAX_POINTERS} per name, so the name is not shown",
+                    MAX_POINTERS + 1
+                ),
+            });
             if let Some(out) = out {
                 out.truncate(from);
                 out.push_str(match cut {

@@ -201,12 +201,12 @@ fn decode_fields(
         ));
     } else {
         if total > lb.available() {
-            lb.note(if quoted {
+            let here = lb.available();
+            lb.note_with(|| if quoted {
                 std::borrow::Cow::Borrowed("quoted packet: an ICMP error carries only the start of the packet that caused it")
             } else {
                 std::borrow::Cow::Owned(format!(
-                    "only {} of the packet's {total} bytes were captured (snap length or a cut-off frame)",
-                    lb.available()
+                    "only {here} of the packet's {total} bytes were captured (snap length or a cut-off frame)"
                 ))
             });
         } else if total > ETHERNET_MTU && !quoted {
@@ -216,7 +216,7 @@ fn decode_fields(
     };
     let fragment = mf || offset != 0;
     if fragment {
-        lb.note(format!(
+        lb.note_with(|| format!(
             "fragment: bytes {}.. of the original payload{}; this inspector does not reassemble \
              IP fragments, so the payload is shown as bytes",
             usize::from(offset) * 8,
@@ -275,7 +275,7 @@ fn options(lb: &mut LayerBuilder, ihl: usize) {
             _ => {
                 let len = lb.read_u8(at + 1).map(usize::from).unwrap_or(0);
                 if len < 2 || at + len > ihl {
-                    lb.note(format!("IP option {kind} at header offset {at} has a bad length {len}; options not decoded further"));
+                    lb.note_with(|| format!("IP option {kind} at header offset {at} has a bad length {len}; options not decoded further"));
                     return;
                 }
                 lb.field(

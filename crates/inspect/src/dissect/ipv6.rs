@@ -99,12 +99,12 @@ fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, Strin
         lb.limit()
     } else {
         if field::LEN + plen > lb.available() {
-            lb.note(if quoted {
+            let here = lb.available();
+            lb.note_with(|| if quoted {
                 std::borrow::Cow::Borrowed("quoted packet: an ICMPv6 error carries only the start of the packet that caused it")
             } else {
                 std::borrow::Cow::Owned(format!(
-                    "only {} of the packet's {} bytes were captured (snap length or a cut-off frame)",
-                    lb.available(),
+                    "only {here} of the packet's {} bytes were captured (snap length or a cut-off frame)",
                     field::LEN + plen
                 ))
             });
@@ -246,7 +246,7 @@ fn fragment_header(lb: &mut LayerBuilder, at: usize) -> Result<(bool, bool), Mal
     lb.u32(at + 4, "ipv6.fraghdr.ident", "Identification")?;
     let fragment = offset != 0 || more;
     if fragment {
-        lb.note(format!(
+        lb.note_with(|| format!(
             "fragment: bytes {}.. of the original payload{}; this inspector does not reassemble \
              fragments, so the payload is shown as bytes",
             usize::from(offset) * 8,

@@ -162,10 +162,12 @@ pub(super) fn network(d: &mut Dissector, etype: u16, at: usize) {
 
 fn unknown_payload(d: &mut Dissector, at: usize, etype: u16) {
     let len = d.frame.len().saturating_sub(at);
-    d.note_last(format!(
-        "EtherType 0x{etype:04x} ({}) is not decoded: {len} bytes of payload follow",
-        ethertype_name(etype)
-    ));
+    d.note_last_with(|| {
+        format!(
+            "EtherType 0x{etype:04x} ({}) is not decoded: {len} bytes of payload follow",
+            ethertype_name(etype)
+        )
+    });
     d.stretch_last(usize::MAX); // the rest of the frame
 }
 
@@ -376,7 +378,7 @@ fn unsupported(d: &mut Dissector, link: LinkType) {
         "Length",
         Value::U64(lb.available() as u64),
     );
-    lb.note(format!(
+    lb.note_with(|| format!(
         "link type {} is not one this inspector decodes (it knows 0, 1, 101, 108, 113, 228, 229 and 276)",
         link.0
     ));

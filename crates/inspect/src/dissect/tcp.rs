@@ -162,9 +162,9 @@ fn decode_fields(
         Value::U64(wire_len as u64),
     );
     if wire_len > len {
-        lb.note(format!(
-            "only {len} of the segment's {wire_len} payload bytes were captured"
-        ));
+        lb.note_with(|| {
+            format!("only {len} of the segment's {wire_len} payload bytes were captured")
+        });
     }
     // `field` grows the range; the payload belongs to the next layer unless none claims it.
     lb.end = lb.start() + hdr_len;
@@ -250,7 +250,7 @@ fn options(lb: &mut LayerBuilder, hdr_len: usize) -> Option<u8> {
         }
         let len = lb.read_u8(at + 1).map(usize::from).unwrap_or(0);
         if len < 2 || at + len > hdr_len {
-            lb.note(format!("TCP option {kind} at header offset {at} has a bad length {len}; options not decoded further"));
+            lb.note_with(|| format!("TCP option {kind} at header offset {at} has a bad length {len}; options not decoded further"));
             return wscale;
         }
         lb.field(

@@ -76,10 +76,12 @@ pub(super) fn dissect(d: &mut Dissector, payload: Range<usize>, reason: Reason) 
         }
     }
     if at < payload.end {
-        d.note_last(format!(
-            "{} more bytes of records in this segment are not decoded",
-            payload.end - at
-        ));
+        d.note_last_with(|| {
+            format!(
+                "{} more bytes of records in this segment are not decoded",
+                payload.end - at
+            )
+        });
     }
 }
 
@@ -101,9 +103,9 @@ fn record(lb: &mut LayerBuilder) -> Result<(usize, String), Malformed> {
     lb.note(PRESENTATION);
     let mut summary = format!("{} Record: {}", version_name(version), content_name(ct));
     if have < len {
-        lb.note(format!(
-            "the record continues in the next segment ({have} of {len} bytes here)"
-        ));
+        lb.note_with(|| {
+            format!("the record continues in the next segment ({have} of {len} bytes here)")
+        });
     }
     match ct {
         22 => match handshake(lb, len.min(have)) {

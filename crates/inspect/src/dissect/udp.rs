@@ -70,15 +70,15 @@ fn decode(
         if quoted {
             lb.note("quoted: the UDP header of the datagram that caused the ICMP error above");
         } else if fragment_head {
-            lb.note(format!(
-                "first fragment: {} of the datagram's {len} bytes are here, the rest follow in later fragments",
-                lb.available()
+            let here = lb.available();
+            lb.note_with(|| format!(
+                "first fragment: {here} of the datagram's {len} bytes are here, the rest follow in later fragments"
             ));
         } else {
-            lb.note(format!(
-                "the length field says {len} bytes but only {} were captured",
-                lb.available()
-            ));
+            let here = lb.available();
+            lb.note_with(|| {
+                format!("the length field says {len} bytes but only {here} were captured")
+            });
         }
         lb.limit()
     } else {

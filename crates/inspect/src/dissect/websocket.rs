@@ -60,10 +60,12 @@ pub(super) fn dissect(d: &mut Dissector, payload: Range<usize>, reason: Reason) 
         }
     }
     if at < payload.end {
-        d.note_last(format!(
-            "{} more bytes of frames in this segment are not decoded",
-            payload.end - at
-        ));
+        d.note_last_with(|| {
+            format!(
+                "{} more bytes of frames in this segment are not decoded",
+                payload.end - at
+            )
+        });
     }
 }
 
@@ -173,9 +175,11 @@ fn decode(lb: &mut LayerBuilder) -> Result<Frame, Malformed> {
         lb.note("client-to-server frames are masked (XORed with the 4-byte key) so that old proxies cannot mistake them for HTTP; the preview shows the unmasked text");
     }
     if (take as u64) < len {
-        lb.note(format!(
-            "the frame's payload continues in the next segment ({take} of {len} bytes here)"
-        ));
+        lb.note_with(|| {
+            format!(
+                "the frame's payload continues in the next segment ({take} of {len} bytes here)"
+            )
+        });
     }
     let summary = format!(
         "{}{}{}, payload {len} bytes{}",
