@@ -140,7 +140,7 @@ impl Malformed {
 
 /// How a [`crate::model::Summary`] is kept: finished text, or, for the headers under almost
 /// every packet (Ethernet, IPv4, UDP, TCP), the numbers to write it from when it is read.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum SummaryKind {
     Text(String),
     Ethernet {

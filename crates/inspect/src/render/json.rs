@@ -22,7 +22,8 @@ use std::io::{self, Write};
 use std::ops::Range;
 
 use super::bytes::{self, num};
-use super::{Clock, Piece, endpoints, info_pieces, top_protocol};
+use super::recent::Recent;
+use super::{Clock, LayerKey, Piece, endpoints, info_pieces, layer_key, same_layers, top_protocol};
 use crate::dissect::text::{HEX, PAIRS};
 use crate::model::{Field, Layer, Packet, Reason, Summary, SummaryKind, Value};
 
@@ -58,117 +59,56 @@ struct Memo {
 
 /// The `src` and `dst` texts of the last two packets' endpoints: a conversation goes back and
 /// forth between two, and writing two addresses and ports was a fifth of the keys before
-/// the layers.
-#[derive(Default)]
-struct EndpointTexts {
-    seen: [Option<crate::model::Endpoints>; 2],
-    /// From the first address to the closing quote after the second.
-    text: [Vec<u8>; 2],
-    last: usize,
-}
+/// the layers. The text runs from the first address to the closing quote after the second.
+type EndpointTexts = Recent<crate::model::Endpoints, 2>;
 
-impl EndpointTexts {
-    /// `127.0.0.1:49835","dst":"127.0.0.1:7007"`, after the opening quote of `src`.
-    fn write(&mut self, o: &mut Vec<u8>, p: &Packet, e: crate::model::Endpoints) {
-        let key = Some(e);
-        if let Some(i) = self.seen.iter().position(|k| *k == key) {
-            self.last = i;
-            o.extend_from_slice(&self.text[i]);
-            return;
-        }
-        let at = o.len();
-        bytes::endpoint(o, p, true);
-        o.extend_from_slice(b"\",\"dst\":\"");
-        bytes::endpoint(o, p, false);
-        o.push(b'"');
-        let i = 1 - self.last;
-        self.seen[i] = key;
-        self.text[i].clear();
-        self.text[i].extend_from_slice(&o[at..]);
-        self.last = i;
-    }
-}
-
-/// The `protocol` and `chain` keys of the last two layer sequences: a capture has a handful
-/// of chains, and consecutive packets mostly share one.
-#[derive(Default)]
-struct ChainTexts {
-    /// Each layer's protocol name (address and length) and OSI number; `None` before the first.
-    seen: [Option<Vec<(usize, usize, u8)>>; 2],
-    /// From the top protocol's name to the end of the chain.
-    text: [Vec<u8>; 2],
-    last: usize,
-}
-
-impl ChainTexts {
-    /// `IPv4","chain":"L2 Ethernet > L3 IPv4`, after `,"protocol":"`... written whole.
-    fn write(&mut self, o: &mut Vec<u8>, p: &Packet) {
-        let layers = &p.dissection.layers;
-        let key = |l: &Layer| {
-            (
-                l.protocol.as_ptr() as usize,
-                l.protocol.len(),
-                l.osi.number(),
-            )
-        };
-        let same = |seen: &Option<Vec<(usize, usize, u8)>>| {
-            seen.as_ref().is_some_and(|k| {
-                k.len() == layers.len() && k.iter().zip(layers).all(|(k, l)| *k == key(l))
-            })
-        };
-        if let Some(i) = self.seen.iter().position(same) {
-            self.last = i;
-            o.extend_from_slice(&self.text[i]);
-            return;
-        }
-        let at = o.len();
-        chain(o, p);
-        let i = 1 - self.last;
-        let seen = self.seen[i].get_or_insert_with(Vec::new);
-        seen.clear();
-        seen.extend(layers.iter().map(key));
-        self.text[i].clear();
-        self.text[i].extend_from_slice(&o[at..]);
-        self.last = i;
-    }
-}
+/// The `protocol` and `chain` keys of the last two layer sequences (each layer's
+/// [`layer_key`]): a capture has a handful of chains, and consecutive packets mostly share one.
+type ChainTexts = Recent<Vec<LayerKey>, 2>;
 
 /// The start of a layer's object, `{"protocol":...,"end":N,"summary":"`, remembered per depth
 /// in the packet (first layer, second, ...): the headers under the application mostly cover
 /// the same bytes of every frame (Ethernet 0 to 14, IPv4 14 to 34), so the text repeats.
-#[derive(Default)]
-struct LayerHeads {
-    /// Per depth: the protocol name (address and length), OSI and TCP/IP layers and bytes, and
-    /// the text they make.
-    seen: Vec<Option<(HeadKey, Vec<u8>)>>,
+type LayerHeads = Vec<Recent<(LayerKey, crate::model::TcpIpLayer, Range<usize>), 1>>;
+
+/// `127.0.0.1:49835","dst":"127.0.0.1:7007"`, after the opening quote of `src`.
+fn endpoints_text(
+    o: &mut Vec<u8>,
+    memo: &mut EndpointTexts,
+    p: &Packet,
+    e: crate::model::Endpoints,
+) {
+    memo.write(
+        o,
+        |k| *k == e,
+        || e,
+        |o| {
+            bytes::endpoint(o, p, true);
+            o.extend_from_slice(b"\",\"dst\":\"");
+            bytes::endpoint(o, p, false);
+            o.push(b'"');
+        },
+    );
 }
 
-type HeadKey = (usize, usize, u8, crate::model::TcpIpLayer, Range<usize>);
+/// `IPv4","chain":"L2 Ethernet > L3 IPv4`, after `,"protocol":"`... written whole.
+fn chain_text(o: &mut Vec<u8>, memo: &mut ChainTexts, p: &Packet) {
+    let layers = &p.dissection.layers;
+    memo.write(
+        o,
+        |k| same_layers(k, layers),
+        || layers.iter().map(layer_key).collect(),
+        |o| chain(o, p),
+    );
+}
 
-impl LayerHeads {
-    fn write(&mut self, o: &mut Vec<u8>, depth: usize, l: &Layer) {
-        let key = (
-            l.protocol.as_ptr() as usize,
-            l.protocol.len(),
-            l.osi.number(),
-            l.tcpip,
-            l.byte_range.clone(),
-        );
-        if self.seen.len() <= depth {
-            self.seen.resize_with(depth + 1, || None);
-        }
-        match &mut self.seen[depth] {
-            Some((seen, text)) if *seen == key => o.extend_from_slice(text),
-            slot => {
-                let at = o.len();
-                layer_head(o, l);
-                let (seen, text) = slot.get_or_insert_with(|| (key.clone(), Vec::new()));
-                *seen = key;
-                text.clear();
-                text.extend_from_slice(&o[at..]);
-            }
-        }
+/// [`layer_head`] through the memory of the layer's depth.
+fn layer_head_text(o: &mut Vec<u8>, heads: &mut LayerHeads, depth: usize, l: &Layer) {
+    if heads.len() <= depth {
+        heads.resize_with(depth + 1, Recent::default);
     }
+    let key = (layer_key(l), l.tcpip, l.byte_range.clone());
+    heads[depth].write(o, |k| *k == key, || key.clone(), |o| layer_head(o, l));
 }
 
 /// `{"protocol":"IPv4","osi":3,"tcpip":"Internet","start":14,"end":34,"summary":"`.
@@ -217,55 +157,25 @@ fn chain(o: &mut Vec<u8>, p: &Packet) {
 /// text (two MAC or IP addresses and the rest) a few hundred.
 #[derive(Default)]
 struct HeaderSummaries {
-    ethernet: Option<(crate::model::MacAddr, crate::model::MacAddr, u16)>,
-    ethernet_text: Vec<u8>,
-    ipv4: Option<crate::dissect::ipv4::SummaryParts>,
-    ipv4_text: Vec<u8>,
-    /// UDP summaries come in pairs, a request's and its reply's (the ports swapped): the last
-    /// two are remembered, and a new one replaces the one not used last.
-    udp: [Option<(u16, u16, u64)>; 2],
-    udp_text: [Vec<u8>; 2],
-    udp_last: usize,
+    ethernet: Recent<SummaryKind, 1>,
+    ipv4: Recent<SummaryKind, 1>,
+    /// UDP summaries come in pairs, a request's and its reply's (the ports swapped).
+    udp: Recent<SummaryKind, 2>,
 }
 
 impl HeaderSummaries {
     /// [`summary_text`], for a summary that is not text, through the memory.
     fn write(&mut self, o: &mut Vec<u8>, s: &Summary) {
-        let (text, hit) = match s.0 {
-            SummaryKind::Ethernet { src, dst, etype } => {
-                let key = Some((src, dst, etype));
-                let hit = self.ethernet == key;
-                self.ethernet = key;
-                (&mut self.ethernet_text, hit)
-            }
-            SummaryKind::Ipv4(parts) => {
-                let hit = self.ipv4 == Some(parts);
-                self.ipv4 = Some(parts);
-                (&mut self.ipv4_text, hit)
-            }
-            SummaryKind::Udp {
-                src,
-                dst,
-                payload_len,
-            } => {
-                let key = Some((src, dst, payload_len));
-                let (i, hit) = match self.udp.iter().position(|k| *k == key) {
-                    Some(i) => (i, true),
-                    None => (1 - self.udp_last, false),
-                };
-                self.udp[i] = key;
-                self.udp_last = i;
-                (&mut self.udp_text[i], hit)
-            }
-            _ => return summary_text(o, s),
-        };
-        if hit {
-            o.extend_from_slice(text);
-        } else {
-            let at = o.len();
-            summary_text(o, s);
-            text.clear();
-            text.extend_from_slice(&o[at..]);
+        let (matches, key, make) = (
+            |k: &SummaryKind| *k == s.0,
+            || s.0.clone(),
+            |o: &mut Vec<u8>| summary_text(o, s),
+        );
+        match s.0 {
+            SummaryKind::Ethernet { .. } => self.ethernet.write(o, matches, key, make),
+            SummaryKind::Ipv4(_) => self.ipv4.write(o, matches, key, make),
+            SummaryKind::Udp { .. } => self.udp.write(o, matches, key, make),
+            _ => summary_text(o, s),
         }
     }
 }
@@ -355,7 +265,7 @@ fn head(o: &mut Vec<u8>, memo: &mut Memo, p: &Packet, clock: &mut Clock, ts: boo
     num(o, p.raw.bytes.len() as u64);
     o.extend_from_slice(b",\"src\":\"");
     if let Some(e) = p.dissection.endpoints {
-        memo.endpoints.write(o, p, e);
+        endpoints_text(o, &mut memo.endpoints, p, e);
     } else {
         // No pulled-out endpoints (ARP, bare Ethernet): the general path, which allocates.
         o.pop();
@@ -364,7 +274,7 @@ fn head(o: &mut Vec<u8>, memo: &mut Memo, p: &Packet, clock: &mut Clock, ts: boo
         o.extend_from_slice(b",\"dst\":");
         string(o, &dst);
     }
-    memo.chains.write(o, p);
+    chain_text(o, &mut memo.chains, p);
     o.extend_from_slice(b"\",\"info\":\"");
     // Escaping piece by piece is escaping the whole: escapes are per character.
     let mut top_summary = None;
@@ -439,7 +349,7 @@ fn lean(o: &mut Vec<u8>, memo: &mut Memo, p: &Packet, clock: &mut Clock) -> io::
 
 /// One layer; `summary` is the layer's summary, or where in `o` its text already is.
 fn lean_layer(o: &mut Vec<u8>, memo: &mut Memo, depth: usize, l: &Layer, top: &TopSummary) {
-    memo.heads.write(o, depth, l);
+    layer_head_text(o, &mut memo.heads, depth, l);
     layer_summary(o, memo, depth, l, top);
     o.push(b'"');
     reason(o, &l.reason);

@@ -9,7 +9,11 @@
 use std::cell::RefCell;
 use std::io::{self, Write};
 
-use super::{Clock, Style, TimeFormat, bytes, endpoints, layer_color, top_protocol};
+use super::recent::Recent;
+use super::{
+    Clock, LayerKey, Style, TimeFormat, bytes, endpoints, layer_color, layer_key, same_layers,
+    top_protocol,
+};
 use crate::model::{Endpoints, Packet};
 
 /// Width of the layer-chain column: fits "L2 Ethernet > L3 IPv4 > L4 TCP > L7 HTTP".
@@ -32,45 +36,11 @@ pub fn header(w: &mut impl Write, time: TimeFormat, style: Style) -> io::Result<
 thread_local! {
     /// The line is built here and written with one `write_all`; reused from packet to packet.
     static BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(512));
-    /// The last layer chain written: consecutive packets mostly have the same one.
-    static CHAIN: RefCell<ChainCache> = const { RefCell::new(ChainCache::new()) };
+    /// The last Layers column written, padded, by the colour and the layers it was made for:
+    /// consecutive packets mostly have the same one.
+    static CHAIN: RefCell<Recent<(bool, Vec<LayerKey>), 1>> = RefCell::new(Recent::default());
     /// The address columns of recent conversations.
     static ENDPOINTS: RefCell<EndpointCache> = const { RefCell::new(EndpointCache::new()) };
-}
-
-/// The Layers column of the previous packet, padded, and what it was made from.
-struct ChainCache {
-    /// Per layer: the protocol name's address and length, and the OSI number. Protocol names
-    /// are `&'static str` constants, so the same address means the same name (a different
-    /// address with the same name only costs a rebuild).
-    key: Vec<(usize, usize, u8)>,
-    color: bool,
-    text: Vec<u8>,
-}
-
-impl ChainCache {
-    const fn new() -> Self {
-        ChainCache {
-            key: Vec::new(),
-            color: false,
-            text: Vec::new(),
-        }
-    }
-
-    fn matches(&self, p: &Packet, color: bool) -> bool {
-        let layers = &p.dissection.layers;
-        self.color == color
-            && self.key.len() == layers.len()
-            && self.key.iter().zip(layers).all(|(k, l)| *k == key(l))
-    }
-}
-
-fn key(l: &crate::model::Layer) -> (usize, usize, u8) {
-    (
-        l.protocol.as_ptr() as usize,
-        l.protocol.len(),
-        l.osi.number(),
-    )
 }
 
 /// The Source and Destination columns of recent packets, by their endpoints: a capture holds
@@ -197,15 +167,13 @@ fn line(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock, time: TimeFormat, style:
     o.extend_from_slice(b"  ");
     CHAIN.with(|cache| match cache.try_borrow_mut() {
         Ok(mut cache) => {
-            if !cache.matches(p, style.color) {
-                let cache = &mut *cache;
-                cache.text.clear();
-                chain(&mut cache.text, p, style);
-                cache.key.clear();
-                cache.key.extend(p.dissection.layers.iter().map(key));
-                cache.color = style.color;
-            }
-            o.extend_from_slice(&cache.text);
+            let layers = &p.dissection.layers;
+            cache.write(
+                o,
+                |(color, keys)| *color == style.color && same_layers(keys, layers),
+                || (style.color, layers.iter().map(layer_key).collect()),
+                |o| chain(o, p, style),
+            );
         }
         Err(_) => chain(o, p, style),
     });

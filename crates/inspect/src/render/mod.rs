@@ -20,9 +20,30 @@ pub mod line;
 pub mod stats;
 pub mod tree;
 
+mod recent;
+
 use std::io::Write as _;
 
 use crate::model::{OsiLayer, Packet, Summary, Timestamp};
+
+/// What identifies a layer in a layer chain: its protocol name (by address and length: names
+/// are `&'static str` constants, so the same address means the same name, and a different
+/// address with the same name only costs a rebuild) and its OSI number. The views remember the
+/// chain text of recent packets by it.
+pub(crate) type LayerKey = (usize, usize, u8);
+
+pub(crate) fn layer_key(l: &crate::model::Layer) -> LayerKey {
+    (
+        l.protocol.as_ptr() as usize,
+        l.protocol.len(),
+        l.osi.number(),
+    )
+}
+
+/// Whether `keys` are the [`layer_key`]s of `layers`.
+pub(crate) fn same_layers(keys: &[LayerKey], layers: &[crate::model::Layer]) -> bool {
+    keys.len() == layers.len() && keys.iter().zip(layers).all(|(k, l)| *k == layer_key(l))
+}
 
 /// Whether to colour output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
