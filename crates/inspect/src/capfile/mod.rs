@@ -240,10 +240,9 @@ impl<R: Read> Source<R> {
             return Ok(&[]);
         }
         let n = max.min(self.end - self.pos);
-        let piece = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        self.offset += n as u64;
-        Ok(piece)
+        let at = self.pos;
+        self.consume(n);
+        Ok(&self.buf[at..at + n])
     }
 
     /// Fill `buf` as far as the input goes; returns how many bytes were read (less than
@@ -252,8 +251,7 @@ impl<R: Read> Source<R> {
         // The common case, a small header inside the buffer: one copy.
         if self.end - self.pos >= buf.len() {
             buf.copy_from_slice(&self.buf[self.pos..self.pos + buf.len()]);
-            self.pos += buf.len();
-            self.offset += buf.len() as u64;
+            self.consume(buf.len());
             return Ok(buf.len());
         }
         let mut filled = 0;

@@ -4,6 +4,7 @@
 
 use std::io::Read;
 
+use super::pcapng::{Clock, TsResol};
 use super::{Endian, MAX_RECORD, Source};
 use crate::error::{InspectError, Place, Result};
 use crate::model::{LinkType, RawPacket, Timestamp};
@@ -35,6 +36,8 @@ pub struct PcapReader<R> {
     src: Source<R>,
     endian: Endian,
     nanos: bool,
+    /// Record times in micro- or nanoseconds, as `nanos` says.
+    clock: Clock,
     /// Extra record-header bytes of the "modified" format (ifindex, protocol, packet type).
     extra: usize,
     link_type: LinkType,
@@ -84,6 +87,7 @@ impl<R: Read> PcapReader<R> {
             src,
             endian,
             nanos,
+            clock: Clock::new(TsResol::Decimal(if nanos { 9 } else { 6 })),
             extra,
             link_type,
             snaplen,
@@ -201,14 +205,8 @@ impl<R: Read> PcapReader<R> {
 
     fn timestamp(&self, secs: u32, frac: u32) -> Timestamp {
         // Seconds are unsigned in practice (tcpdump writes them as u32), which also covers 2038.
-        let (carry, nanos) = if self.nanos {
-            (frac / 1_000_000_000, frac % 1_000_000_000)
-        } else {
-            (frac / 1_000_000, (frac % 1_000_000) * 1000)
-        };
-        Timestamp {
-            secs: i64::from(secs) + i64::from(carry),
-            nanos,
-        }
+        // The fraction is in micro- or nanoseconds, a pcapng `if_tsresol` of 6 or 9 (an
+        // overlong one carries into the seconds, as there).
+        self.clock.to_timestamp(u64::from(frac), i64::from(secs))
     }
 }

@@ -26,7 +26,7 @@ const OPT_IF_TSOFFSET: u16 = 14;
 
 /// Timestamp units of an interface: 10^-n or 2^-n seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TsResol {
+pub(super) enum TsResol {
     Decimal(u8),
     Binary(u8),
 }
@@ -46,7 +46,7 @@ impl TsResol {
     /// Split a count of units into whole seconds and nanoseconds: the definition, kept to check
     /// [`Clock`] against (see the tests at the end of this file).
     #[cfg(test)]
-    fn to_timestamp(self, units: u64, offset_secs: i64) -> Timestamp {
+    pub(super) fn to_timestamp(self, units: u64, offset_secs: i64) -> Timestamp {
         let (secs, nanos) = match self {
             TsResol::Decimal(n) if n <= 19 => {
                 let per_sec = 10u64.pow(u32::from(n));
@@ -78,7 +78,7 @@ impl TsResol {
 /// resolution were most of a packet's timestamp). Gives exactly what
 /// `TsResol::to_timestamp` defines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Clock {
+pub(super) enum Clock {
     /// 10^-n s with n <= 9: `per_sec` (10^n) units a second, each `nanos_per_unit` (10^(9-n)) ns.
     Coarse { per_sec: u64, nanos_per_unit: u64 },
     /// 10^-n s with 9 < n <= 19: `per_sec` (10^n) units a second, `units_per_nano` (10^(n-9))
@@ -92,7 +92,7 @@ enum Clock {
 }
 
 impl Clock {
-    fn new(resol: TsResol) -> Clock {
+    pub(super) fn new(resol: TsResol) -> Clock {
         match resol {
             TsResol::Decimal(n) if n <= 9 => Clock::Coarse {
                 per_sec: 10u64.pow(u32::from(n)),
@@ -109,7 +109,7 @@ impl Clock {
 
     /// Split a count of units into whole seconds and nanoseconds, then add the offset.
     #[inline]
-    fn to_timestamp(self, units: u64, offset_secs: i64) -> Timestamp {
+    pub(super) fn to_timestamp(self, units: u64, offset_secs: i64) -> Timestamp {
         let (secs, nanos) = match self {
             Clock::Coarse {
                 per_sec,

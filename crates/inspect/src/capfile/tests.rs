@@ -65,6 +65,26 @@ fn pcap_little_endian_microseconds() {
     assert_eq!(p[1], pkt(101, 5_000, LinkType::ETHERNET, 60, b"xy"));
 }
 
+/// A fraction of a second that is a second or more (a writer's bug) carries into the seconds,
+/// in both units, up to the largest fraction a u32 holds; nothing wraps or is dropped.
+#[test]
+fn pcap_overlong_fractions_carry_into_the_seconds() {
+    for (magic, frac, secs, nanos) in [
+        (0xa1b2c3d4, 2_500_000, 102, 500_000_000),
+        (0xa1b2c3d4, u32::MAX, 100 + 4294, 967_295_000),
+        (0xa1b23c4d, 1_500_000_000, 101, 500_000_000),
+        (0xa1b23c4d, u32::MAX, 104, 294_967_295),
+    ] {
+        let f = pcap_file(false, magic, 1, &[(100, frac, b"ab", 2)]);
+        let p = read_all(&f).unwrap();
+        assert_eq!(
+            p,
+            vec![pkt(secs, nanos, LinkType::ETHERNET, 2, b"ab")],
+            "{frac}"
+        );
+    }
+}
+
 #[test]
 fn pcap_big_endian_nanoseconds() {
     let f = pcap_file(true, 0xa1b23c4d, 101, &[(7, 123_456_789, b"\x45\x00", 2)]);
