@@ -146,9 +146,7 @@ pub struct Interface {
     pub snaplen: u32,
     /// `if_name`, when the writer recorded one (tcpdump and Wireshark do).
     pub name: Option<String>,
-    tsresol: TsResol,
-    /// `tsresol` ready for use on every packet (kept beside it rather than instead of it, so
-    /// that comparing and printing an `Interface` stay as they were).
+    /// `if_tsresol` ready for use on every packet.
     clock: Clock,
     tsoffset: i64,
 }
@@ -421,14 +419,13 @@ impl<R: Read> PcapngReader<R> {
             link_type: LinkType(u32::from(self.endian.u16(&b[0..2]))),
             snaplen: self.endian.u32(&b[4..8]),
             name: None,
-            tsresol: TsResol::DEFAULT,
             clock: Clock::new(TsResol::DEFAULT),
             tsoffset: 0,
         };
         for (code, value) in Options::new(&b[8..], self.endian) {
             match code {
                 OPT_IF_TSRESOL if value.len() == 1 => {
-                    iface.tsresol = TsResol::from_option(value[0])
+                    iface.clock = Clock::new(TsResol::from_option(value[0]))
                 }
                 OPT_IF_TSOFFSET if value.len() == 8 => {
                     iface.tsoffset = self.endian.u64(value) as i64;
@@ -437,7 +434,6 @@ impl<R: Read> PcapngReader<R> {
                 _ => {}
             }
         }
-        iface.clock = Clock::new(iface.tsresol);
         self.interfaces.push(iface);
         Ok(())
     }
