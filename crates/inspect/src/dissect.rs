@@ -154,15 +154,14 @@ pub(crate) enum SummaryKind {
         dst: u16,
         payload_len: u64,
     },
-    /// `numbers` are the sequence number, acknowledgement number and window the line shows:
-    /// the header's own ("raw Seq=") or, once the flow tracker has seen the stream, relative
-    /// ones and the scaled window (`relative`, "Seq=").
+    /// The line shows the header's own sequence number, acknowledgement number and window
+    /// ("raw Seq="), or, once the flow tracker has seen the stream, the `relative` ones and
+    /// the scaled window ("Seq=").
     Tcp {
         src: u16,
         dst: u16,
         tcp: crate::model::TcpSummary,
-        numbers: (u32, u32, u32),
-        relative: bool,
+        relative: Option<(u32, u32, u32)>,
     },
 }
 
@@ -193,11 +192,13 @@ impl SummaryKind {
                 src,
                 dst,
                 tcp,
-                numbers,
                 relative,
             } => {
-                let prefix = if *relative { "" } else { "raw " };
-                tcp::summary_line(&mut l, *src, *dst, tcp, *numbers, prefix)
+                let (numbers, prefix) = match *relative {
+                    Some(numbers) => (numbers, ""),
+                    None => ((tcp.seq, tcp.ack, u32::from(tcp.window)), "raw "),
+                };
+                tcp::summary_line(&mut l, *src, *dst, tcp, numbers, prefix)
             }
         }
     }

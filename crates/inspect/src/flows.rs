@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use crate::dissect::{AppProtocol, Context, SummaryKind, dissect_into};
 use crate::model::{
-    Dissection, Field, FlowAnnotation, Layer, RawPacket, Summary, TcpSummary, Timestamp, Value,
+    Dissection, Field, FlowAnnotation, Layer, RawPacket, TcpSummary, Timestamp, Value,
 };
 
 /// The field names the tracker adds to a dissection (part of [`crate::dissect::field_names`]).
@@ -927,16 +927,21 @@ fn add_tcp_fields(
     relative_summary(layer, rel, tcp, ports);
 }
 
-/// Rewrite the TCP layer's summary with the relative numbers and the scaled window.
+/// Give the TCP layer's summary the relative numbers and the scaled window.
 fn relative_summary(layer: &mut Layer, rel: Relative, tcp: &TcpSummary, ports: (u16, u16)) {
     // Kept as numbers like the dissector's own (see `Summary`): nothing is written here.
-    layer.summary = Summary(SummaryKind::Tcp {
-        src: ports.0,
-        dst: ports.1,
-        tcp: *tcp,
-        numbers: (rel.seq, rel.ack.unwrap_or(0), rel.window(tcp)),
-        relative: true,
-    });
+    let numbers = Some((rel.seq, rel.ack.unwrap_or(0), rel.window(tcp)));
+    match &mut layer.summary.0 {
+        SummaryKind::Tcp { relative, .. } => *relative = numbers,
+        other => {
+            *other = SummaryKind::Tcp {
+                src: ports.0,
+                dst: ports.1,
+                tcp: *tcp,
+                relative: numbers,
+            }
+        }
+    }
 }
 
 fn add_stream_field(d: &mut Dissection, protocol: &str, name: &'static str, stream: u32) {

@@ -180,8 +180,7 @@ fn decode_fields(
         src: src_port,
         dst: dst_port,
         tcp,
-        numbers: (seq, ack, window.into()),
-        relative: false,
+        relative: None,
     };
     Ok((
         Decoded {
