@@ -180,7 +180,14 @@ async fn serve(out: &Output, args: ServeArgs) -> anyhow::Result<()> {
     } else {
         out.line(format!("listening on tcp {}", server.local_addr()));
     }
-    let why = signals.recv().await;
+    let why = tokio::select! {
+        why = signals.recv() => why,
+        // The store failed: every client was told `store_failed`; stop and say why.
+        failure = server.failure() => {
+            server.shutdown().await;
+            return Err(failure.into());
+        }
+    };
     eprintln!("{why}: telling every client \"server shutting down\" and stopping");
     let stats = server.handle().with(|c, _| c.stats().clone());
     server.shutdown().await;

@@ -30,4 +30,9 @@ pub enum EventsError {
     Timeout(std::time::Duration, &'static str),
     #[error("store {path}: {message}; check the path is writable, or run without --store")]
     Store { path: String, message: String },
+    #[error(
+        "the server stopped: {0}; no client was sent an event that is not on disk. Free some \
+         space (or move the store file aside) and start the server again: clients resume"
+    )]
+    Stopped(String),
 }

@@ -65,7 +65,17 @@ pub struct Hub {
     state: Mutex<State>,
     writers: Mutex<HashMap<ConnId, Arc<Notify>>>,
     trace: Option<TraceSink>,
+    /// Why the server stopped serving on its own (its store failed); `None` while it serves.
+    failed: watch::Sender<Option<String>>,
 }
+
+/// The `error` frame's code when the store fails (docs/src/protocol.md).
+pub const STORE_FAILED: &str = "store_failed";
+
+/// What every client is told when the store fails. The store's own error stays in the server's
+/// log: it names server paths that are none of the client's business.
+const STORE_FAILED_MESSAGE: &str = "the server could not write to its store, so it stopped \
+     rather than send events a restart would lose; reconnect with your session once it is back";
 
 impl Hub {
     fn new(core: Core, store: Option<Box<dyn Store>>, trace: Option<TraceSink>) -> Arc<Self> {
@@ -73,20 +83,33 @@ impl Hub {
             state: Mutex::new(State { core, store }),
             writers: Mutex::new(HashMap::new()),
             trace,
+            failed: watch::Sender::new(None),
         })
     }
 
     /// Run `f` on the core, then persist its store ops, then wake the writers it queued for.
     /// The order matters: a reliable event is stored before any client can have seen it.
+    ///
+    /// If the store refuses the ops (a full disk, say), this step's frames are not on disk, so
+    /// none of them may go out: every queued frame is dropped, every connection gets an `error`
+    /// frame `store_failed` and is closed, and the server stops (see [`Hub::failed`]). From then
+    /// on each step does the same to whatever it opened, and nothing is written to the store.
     pub fn step<R>(&self, f: impl FnOnce(&mut Core, std::time::Instant) -> R) -> R {
         let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let r = f(&mut st.core, now());
+        let now = now();
+        let r = f(&mut st.core, now);
         let ops = st.core.take_store_ops();
-        if !ops.is_empty()
+        if self.failed.borrow().is_some() {
+            st.core.abort(STORE_FAILED, STORE_FAILED_MESSAGE, now);
+            st.core.take_store_ops();
+        } else if !ops.is_empty()
             && let Some(store) = st.store.as_mut()
             && let Err(e) = store.apply(&ops)
         {
-            tracing::error!("store write failed, reliable events may not survive a restart: {e}");
+            tracing::error!("store write failed; stopping the server: {e}");
+            st.core.abort(STORE_FAILED, STORE_FAILED_MESSAGE, now);
+            st.core.take_store_ops();
+            self.failed.send_replace(Some(e.to_string()));
         }
         let wake = st.core.take_wakeups();
         let notes = st.core.take_notes();
@@ -116,6 +139,11 @@ impl Hub {
         // `open` queued the hello before the writer was registered: make sure it is written.
         notify.notify_one();
         (conn, notify)
+    }
+
+    /// Becomes `Some(why)` when the server stops serving on its own because its store failed.
+    pub fn failed(&self) -> watch::Receiver<Option<String>> {
+        self.failed.subscribe()
     }
 
     fn forget(&self, conn: ConnId, reason: &str) {
@@ -224,6 +252,19 @@ impl Server {
         })
     }
 
+    /// Completes if the server stops on its own, with why: its store failed, and serving on
+    /// would send events that are not on disk (see [`Hub::step`]). Pending while all is well.
+    pub async fn failure(&self) -> EventsError {
+        let mut failed = self.handle.hub.failed();
+        // The hub (the sender) lives as long as `self` holds a handle to it, so this only
+        // returns once a failure is set.
+        let why = failed
+            .wait_for(Option::is_some)
+            .await
+            .map(|why| why.clone());
+        EventsError::Stopped(why.ok().flatten().unwrap_or_default())
+    }
+
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
@@ -268,6 +309,7 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 async fn accept_loop(listener: TcpListener, hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
+    let mut failed = hub.failed();
     loop {
         tokio::select! {
             r = listener.accept() => match r {
@@ -282,6 +324,8 @@ async fn accept_loop(listener: TcpListener, hub: Arc<Hub>, mut stop: watch::Rece
                 }
             },
             _ = stop.changed() => return,
+            // A server that cannot store takes no new clients (dropping the listener).
+            _ = async { failed.wait_for(Option::is_some).await.map(|_| ()) } => return,
         }
     }
 }

@@ -451,6 +451,30 @@ impl Core {
         self.finish(now);
     }
 
+    /// The server can no longer keep its delivery promise (its store failed): drop every frame
+    /// no transport has taken yet, except `error` frames, and close each open connection with an
+    /// `error` frame. Calling it again also closes connections opened since.
+    pub fn abort(&mut self, code: &str, message: &str, now: Instant) {
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in conns {
+            // A connection handled earlier in this loop is closing, so a disconnect hook of a
+            // later one cannot queue anything but an error frame on it.
+            let Some(c) = self.conns.get_mut(&conn) else {
+                continue;
+            };
+            c.queue.retain(|f| matches!(**f, Frame::Error { .. }));
+            if c.closing.is_none() {
+                let f = Frame::Error {
+                    code: code.to_string(),
+                    message: message.to_string(),
+                };
+                self.enqueue(conn, Arc::new(f), false);
+                self.close_conn(conn, &format!("server error: {code}"), now);
+            }
+        }
+        self.finish(now);
+    }
+
     /// Connections with output (or a close) waiting since the last call.
     pub fn take_wakeups(&mut self) -> Vec<ConnId> {
         std::mem::take(&mut self.wake)
