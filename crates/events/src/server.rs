@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,7 +28,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant as TokioInstant;
 
 use crate::codec::{LineDecoder, encode_line};
-use crate::core::{AckError, ConnId, Core, Note};
+use crate::core::{AckError, ConnId, Core, Note, panic_message};
 use crate::error::EventsError;
 use crate::frame::{Frame, FrameError};
 use crate::store::Store;
@@ -144,6 +145,49 @@ impl Hub {
     /// Becomes `Some(why)` when the server stops serving on its own because its store failed.
     pub fn failed(&self) -> watch::Receiver<Option<String>> {
         self.failed.subscribe()
+    }
+
+    /// One decoded frame from connection `conn`. A panic inside the core is contained: it is
+    /// logged with the frame's kind and names, and only this connection is closed (with an
+    /// `internal_error` frame); the lock is recovered and every other connection carries on.
+    pub fn receive(&self, conn: ConnId, frame: Frame) {
+        self.trace(|| Trace::In {
+            conn,
+            frame: frame.clone(),
+        });
+        let about = describe(&frame);
+        self.step_for(conn, &about, |c, now| c.receive(conn, frame, now));
+    }
+
+    /// The transport could not decode what connection `conn` sent: error frame, then close.
+    pub fn decode_error(&self, conn: ConnId, err: &FrameError) {
+        self.step_for(conn, "an undecodable line", |c, now| {
+            c.decode_error(conn, err, now)
+        });
+    }
+
+    /// [`Hub::step`] on behalf of one connection, with a panic in `f` contained (see
+    /// [`Hub::receive`]).
+    pub fn step_for(
+        &self,
+        conn: ConnId,
+        about: &str,
+        f: impl FnOnce(&mut Core, std::time::Instant),
+    ) {
+        let ran = self.step(|c, now| catch_unwind(AssertUnwindSafe(|| f(c, now))));
+        if let Err(panic) = ran {
+            let panic = panic_message(&*panic);
+            tracing::error!(conn, frame = about, "the event core panicked: {panic}");
+            let msg = "the server hit an internal error handling your frame; reconnect to carry on";
+            let closed = self.step(|c, now| {
+                catch_unwind(AssertUnwindSafe(|| {
+                    c.protocol_error(conn, "internal_error", msg, now)
+                }))
+            });
+            if closed.is_err() {
+                tracing::error!(conn, "closing after a panic panicked too");
+            }
+        }
     }
 
     fn forget(&self, conn: ConnId, reason: &str) {
@@ -454,16 +498,10 @@ async fn read_loop(
         decoder.feed(&buf[..n]);
         loop {
             match decoder.next_frame() {
-                Ok(Some(frame)) => {
-                    hub.trace(|| Trace::In {
-                        conn,
-                        frame: frame.clone(),
-                    });
-                    hub.step(|c, now| c.receive(conn, frame, now));
-                }
+                Ok(Some(frame)) => hub.receive(conn, frame),
                 Ok(None) => break,
                 Err(e) => {
-                    fail(&hub, conn, &e);
+                    hub.decode_error(conn, &e);
                     failed = true;
                     break;
                 }
@@ -477,8 +515,16 @@ async fn read_loop(
     }
 }
 
-fn fail(hub: &Hub, conn: ConnId, e: &FrameError) {
-    hub.step(|c, now| c.decode_error(conn, e, now));
+/// A frame in a few words for a log line: its type, namespace and event name, never its
+/// arguments (they can be a megabyte).
+fn describe(f: &Frame) -> String {
+    match f {
+        Frame::Event { ns, name, .. } => format!("event {name:?} on {ns:?}"),
+        other => match other.ns() {
+            Some(ns) => format!("{} on {ns:?}", other.kind()),
+            None => other.kind().to_string(),
+        },
+    }
 }
 
 /// Discard input for a short while so that closing does not reset the connection.
@@ -492,4 +538,34 @@ async fn drain(rd: &mut OwnedReadHalf) {
         }
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::Config;
+
+    fn frames(hub: &Hub, conn: ConnId) -> (Vec<Frame>, bool) {
+        let tx = hub.step(|c, _| c.poll_transmit(conn, usize::MAX));
+        (tx.frames.iter().map(|f| (**f).clone()).collect(), tx.close)
+    }
+
+    /// A panic inside the core itself (a bug, not application code) is caught at the hub: that
+    /// connection gets `internal_error` and a close, the lock is recovered, the others go on.
+    #[test]
+    fn a_panic_inside_the_core_closes_only_that_connection() {
+        let hub = Hub::new(Core::new(Config::default()), None, None);
+        let (a, _) = hub.open();
+        let (b, _) = hub.open();
+        hub.step_for(a, "a test frame", |_, _| panic!("a core bug"));
+        let (got, close) = frames(&hub, a);
+        assert!(
+            matches!(&got[..], [Frame::Hello { .. }, Frame::Error { code, .. }] if code == "internal_error"),
+            "{got:?}"
+        );
+        assert!(close);
+        frames(&hub, b);
+        hub.receive(b, Frame::Ping);
+        assert_eq!(frames(&hub, b), (vec![Frame::Pong], false));
+    }
 }

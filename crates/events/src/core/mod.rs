@@ -405,7 +405,7 @@ impl Core {
             self.enqueue(conn, Arc::new(Frame::Ping), false);
         }
         for p in expired {
-            (p.callback)(Err(AckError::Timeout));
+            run_ack_callback(p.callback, Err(AckError::Timeout));
         }
         self.finish(now);
     }
@@ -438,7 +438,11 @@ impl Core {
     pub fn shutdown(&mut self, reason: &str, now: Instant) {
         let conns: Vec<ConnId> = self.conns.keys().copied().collect();
         for conn in conns {
-            let nss: Vec<String> = self.conns[&conn].sockets.keys().cloned().collect();
+            let nss: Vec<String> = self
+                .conns
+                .get(&conn)
+                .map(|c| c.sockets.keys().cloned().collect())
+                .unwrap_or_default();
             for ns in nss {
                 let f = Frame::Disconnect {
                     ns,
@@ -605,7 +609,7 @@ impl Core {
             self.protocol_error(conn, "unknown_namespace", &msg, now);
             return;
         };
-        if self.conns[&conn].sockets.contains_key(&ns) {
+        if self.socket_on(conn, &ns).is_some() {
             self.enqueue(
                 conn,
                 connect_error(&ns, "already connected to this namespace"),
@@ -620,10 +624,18 @@ impl Core {
             data: Map::new(),
         };
         for mw in namespace.middleware.clone() {
-            if let Err(reason) = mw(&mut hs) {
-                tracing::debug!(conn, ns, reason, "middleware refused the socket");
-                self.enqueue(conn, connect_error(&ns, &reason), false);
-                return;
+            match contain(|| mw(&mut hs)) {
+                Ok(Ok(())) => {}
+                Ok(Err(reason)) => {
+                    tracing::debug!(conn, ns, reason, "middleware refused the socket");
+                    self.enqueue(conn, connect_error(&ns, &reason), false);
+                    return;
+                }
+                Err(panic) => {
+                    let frame = format!("connect to {ns:?}");
+                    self.app_panicked(conn, "connection middleware", &frame, &panic, now);
+                    return;
+                }
             }
         }
         let resumed = resume.and_then(|r| self.try_resume(conn, &ns, &r, now));
@@ -631,7 +643,10 @@ impl Core {
             Some(sid) => (sid, true),
             None => (self.new_socket(conn, &ns, hs, now), false),
         };
-        let s = &self.sockets[&sid];
+        let Some(s) = self.sockets.get(&sid) else {
+            self.internal_error(conn, "the new socket vanished during connect", now);
+            return;
+        };
         let f = Frame::Connected {
             ns: ns.clone(),
             sid: sid.clone(),
@@ -642,7 +657,7 @@ impl Core {
         if recovered {
             self.replay(conn, &sid);
         }
-        self.run_connect_hooks(&sid, now);
+        self.run_connect_hooks(conn, &sid, now);
     }
 
     fn new_socket(&mut self, conn: ConnId, ns: &str, hs: Handshake, now: Instant) -> String {
@@ -682,13 +697,28 @@ impl Core {
         sid
     }
 
-    /// Reattach a detached session if its log can bring the client up to date.
+    /// Reattach a session if its log can bring the client up to date (the rules are in
+    /// docs/src/protocol.md, "Resume"). `None` means "start a new session instead".
+    ///
+    /// A resume never harms a session it cannot take: a token from another namespace, or a `seq`
+    /// beyond anything the session numbered (a client cannot have received it), leaves the named
+    /// session as it was. Only a detached session whose log has lost events is ended here, since
+    /// nobody can ever resume it completely.
     fn try_resume(&mut self, conn: ConnId, ns: &str, r: &Resume, now: Instant) -> Option<String> {
         let sid = self.tokens.get(&r.session)?.clone();
         let max_age = self.config.log_max_age;
         let s = self.sockets.get_mut(&sid)?;
         if s.rec.ns != ns {
             // A token from another namespace: not this session, and not ours to end.
+            return None;
+        }
+        if r.seq > s.rec.next_seq {
+            tracing::info!(
+                sid,
+                seq = r.seq,
+                next_seq = s.rec.next_seq,
+                "resume names a seq the session never sent; starting a new session"
+            );
             return None;
         }
         s.expire(now, max_age);
@@ -698,15 +728,18 @@ impl Core {
                 seq = r.seq,
                 "resume impossible; starting a new session"
             );
-            self.remove_socket(&sid);
+            if s.conn.is_none() {
+                self.remove_socket(&sid);
+            }
             return None;
         }
-        // The old connection may not have noticed it is dead yet: take the session over.
-        if let Some(old) = s.conn.take()
-            && let Some(c) = self.conns.get_mut(&old)
-        {
-            c.sockets.remove(ns);
+        // A live session is taken over, as socket.io does: the client may know its old connection
+        // is dead before the server does. The old connection is told, and keeps its other
+        // namespaces.
+        if let Some(old) = s.conn.take() {
+            self.detach_taken_over(old, ns, &sid);
         }
+        let s = self.sockets.get_mut(&sid)?;
         s.conn = Some(conn);
         s.detached_at = None;
         s.confirm(r.seq);
@@ -723,8 +756,31 @@ impl Core {
         Some(sid)
     }
 
+    /// The old connection of a session that another connection resumed: it leaves the namespace
+    /// with a `disconnect` frame saying why, and its pending acks for it fail.
+    fn detach_taken_over(&mut self, old: ConnId, ns: &str, sid: &str) {
+        let Some(c) = self.conns.get_mut(&old) else {
+            return;
+        };
+        if c.sockets.get(ns).map(String::as_str) == Some(sid) {
+            c.sockets.remove(ns);
+        }
+        tracing::info!(
+            conn = old,
+            sid,
+            "session resumed by another connection; detaching the old one"
+        );
+        let f = Frame::Disconnect {
+            ns: ns.to_string(),
+            reason: Some(TAKEN_OVER.to_string()),
+        };
+        self.enqueue(old, Arc::new(f), false);
+    }
+
     fn replay(&mut self, conn: ConnId, sid: &str) {
-        let s = &self.sockets[sid];
+        let Some(s) = self.sockets.get(sid) else {
+            return;
+        };
         let ns = s.rec.ns.clone();
         let frames: Vec<_> = s.log.iter().map(|(r, _)| reliable_frame(&ns, r)).collect();
         self.stats.replayed += frames.len() as u64;
@@ -733,8 +789,12 @@ impl Core {
         }
     }
 
+    /// The socket `conn` has in `ns`, if both sides agree on it (a connection's map and the
+    /// socket's own `conn` are checked together, so a stale entry can never be followed).
     fn socket_on(&self, conn: ConnId, ns: &str) -> Option<String> {
-        self.conns.get(&conn)?.sockets.get(ns).cloned()
+        let sid = self.conns.get(&conn)?.sockets.get(ns)?;
+        let s = self.sockets.get(sid)?;
+        (s.conn == Some(conn)).then(|| sid.clone())
     }
 
     fn on_event(&mut self, conn: ConnId, ev: Event, now: Instant) {
@@ -747,7 +807,9 @@ impl Core {
             return;
         };
         if let Some(id) = ev.ack {
-            let c = self.conns.get_mut(&conn).expect("conn exists");
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
             if c.last_client_ack.is_some_and(|last| id <= last) {
                 let msg =
                     format!("ack id {id} is not greater than the previous one; ack ids increase");
@@ -757,7 +819,10 @@ impl Core {
             c.last_client_ack = Some(id);
         }
         if let Some(seq) = ev.seq {
-            let s = self.sockets.get_mut(&sid).expect("socket exists");
+            let Some(s) = self.sockets.get_mut(&sid) else {
+                self.internal_error(conn, "the socket vanished while an event arrived", now);
+                return;
+            };
             if seq <= s.rec.client_seq {
                 // A retry of an event already handled: confirm again, do not run the handler.
                 self.stats.duplicates_ignored += 1;
@@ -778,8 +843,11 @@ impl Core {
     }
 
     fn dispatch(&mut self, conn: ConnId, sid: &str, ev: &Event, now: Instant) {
-        let ns = &self.namespaces[&ev.ns];
-        let named = self.sockets[sid]
+        let (Some(ns), Some(s)) = (self.namespaces.get(&ev.ns), self.sockets.get(sid)) else {
+            self.internal_error(conn, "the socket vanished while an event arrived", now);
+            return;
+        };
+        let named = s
             .handlers
             .get(&ev.name)
             .or_else(|| ns.handlers.get(&ev.name))
@@ -802,11 +870,23 @@ impl Core {
             return;
         }
         let mut ctx = Ctx::new(self, sid, ev.ack, now);
-        if let Some(h) = named {
-            h(&mut ctx, ev);
-        }
-        if let Some(h) = any {
-            h(&mut ctx, ev);
+        let ran = contain(|| {
+            if let Some(h) = named {
+                h(&mut ctx, ev);
+            }
+            if let Some(h) = any {
+                h(&mut ctx, ev);
+            }
+        });
+        if let Err(panic) = ran {
+            let frame = event_frame(ev);
+            self.app_panicked(
+                conn,
+                &format!("the {:?} event handler", ev.name),
+                &frame,
+                &panic,
+                now,
+            );
         }
     }
 
@@ -816,7 +896,7 @@ impl Core {
             .get_mut(&conn)
             .and_then(|c| c.pending_acks.remove(&id));
         match pending {
-            Some(p) => (p.callback)(Ok(args)),
+            Some(p) => run_ack_callback(p.callback, Ok(args)),
             None => {
                 tracing::debug!(conn, ns, id, "late or unknown ack ignored");
                 if self.config.trace {
@@ -830,7 +910,9 @@ impl Core {
         let Some(sid) = self.socket_on(conn, ns) else {
             return;
         };
-        let s = self.sockets.get_mut(&sid).expect("socket exists");
+        let Some(s) = self.sockets.get_mut(&sid) else {
+            return;
+        };
         if s.confirm(seq) {
             self.store_ops.push(StoreOp::PutSession(s.rec.clone()));
             self.store_ops.push(StoreOp::Forget {
@@ -868,14 +950,18 @@ impl Core {
         let sockets: Vec<String> = c.sockets.drain().map(|(_, sid)| sid).collect();
         let acks = std::mem::take(&mut c.pending_acks);
         for sid in sockets {
-            if let Some(s) = self.sockets.get_mut(&sid) {
-                s.conn = None;
-                s.detached_at = Some(now);
+            match self.sockets.get_mut(&sid) {
+                Some(s) if s.conn == Some(conn) => {
+                    s.conn = None;
+                    s.detached_at = Some(now);
+                }
+                // Taken over by another connection meanwhile: not ours to detach.
+                _ => continue,
             }
             self.run_disconnect_hooks(&sid, reason, now);
         }
         for (_, p) in acks {
-            (p.callback)(Err(AckError::Disconnected));
+            run_ack_callback(p.callback, Err(AckError::Disconnected));
         }
     }
 
@@ -886,20 +972,57 @@ impl Core {
         }
     }
 
-    fn run_connect_hooks(&mut self, sid: &str, now: Instant) {
-        let ns = self.sockets[sid].rec.ns.clone();
-        for hook in self.namespaces[&ns].on_connect.clone() {
-            hook(&mut Ctx::new(self, sid, None, now));
+    fn run_connect_hooks(&mut self, conn: ConnId, sid: &str, now: Instant) {
+        let Some(hooks) = self.hooks_of(sid, |n| n.on_connect.clone()) else {
+            return;
+        };
+        for hook in hooks {
+            if let Err(panic) = contain(|| hook(&mut Ctx::new(self, sid, None, now))) {
+                let what = "a connection hook";
+                self.app_panicked(conn, what, "(connect)", &panic, now);
+                return;
+            }
         }
     }
 
     fn run_disconnect_hooks(&mut self, sid: &str, reason: &str, now: Instant) {
-        let Some(ns) = self.sockets.get(sid).map(|s| s.rec.ns.clone()) else {
+        let Some(hooks) = self.hooks_of(sid, |n| n.on_disconnect.clone()) else {
             return;
         };
-        for hook in self.namespaces[&ns].on_disconnect.clone() {
-            hook(&mut Ctx::new(self, sid, None, now), reason);
+        for hook in hooks {
+            if let Err(panic) = contain(|| hook(&mut Ctx::new(self, sid, None, now), reason)) {
+                // The connection is already going: log, and run the other hooks.
+                tracing::error!(sid, reason, "a disconnect hook panicked: {panic}");
+            }
         }
+    }
+
+    /// Some hooks of the namespace of socket `sid` (none if either is gone).
+    fn hooks_of<T>(&self, sid: &str, pick: impl Fn(&Namespace) -> Vec<T>) -> Option<Vec<T>> {
+        let ns = &self.sockets.get(sid)?.rec.ns;
+        self.namespaces.get(ns).map(pick)
+    }
+
+    /// Application code panicked while handling `frame` from `conn`: log it with the frame, and
+    /// close that connection with an error frame. Everyone else carries on (see [`contain`]).
+    fn app_panicked(&mut self, conn: ConnId, what: &str, frame: &str, panic: &str, now: Instant) {
+        tracing::error!(
+            conn,
+            frame,
+            "{what} panicked: {panic}; closing the connection"
+        );
+        let msg = format!(
+            "the server failed while handling your frame ({what} panicked); this is a server bug, not a mistake in the frame. Reconnect to carry on"
+        );
+        self.protocol_error(conn, "internal_error", &msg, now);
+    }
+
+    /// The core found its own state inconsistent: a bug, handled as a refusal of this
+    /// connection instead of a panic that would kill its reader.
+    fn internal_error(&mut self, conn: ConnId, what: &str, now: Instant) {
+        tracing::error!(conn, "internal error: {what}");
+        let msg = format!("the server hit an internal error ({what}); reconnect to carry on");
+        self.protocol_error(conn, "internal_error", &msg, now);
     }
 
     fn index_socket(&mut self, s: &Socket) {
@@ -917,6 +1040,12 @@ impl Core {
         let Some(s) = self.sockets.remove(sid) else {
             return;
         };
+        // The connection must not keep pointing at a socket that is gone.
+        if let Some(c) = s.conn.and_then(|conn| self.conns.get_mut(&conn))
+            && c.sockets.get(&s.rec.ns).map(String::as_str) == Some(sid)
+        {
+            c.sockets.remove(&s.rec.ns);
+        }
         self.tokens.remove(&s.rec.token);
         if let Some(st) = self.ns_state.get_mut(&s.rec.ns) {
             st.members.remove(sid);
@@ -1122,6 +1251,49 @@ fn connect_error(ns: &str, message: &str) -> Arc<Frame> {
         ns: ns.to_string(),
         message: message.to_string(),
     })
+}
+
+/// The reason a connection hears when another connection resumed its session.
+pub const TAKEN_OVER: &str = "session resumed by another connection";
+
+/// Run application code (a handler, hook, middleware or ack callback) and catch a panic in it,
+/// returning the panic's message.
+///
+/// Why catching is sound here: application code changes the core only through [`Ctx`] and
+/// [`Broadcast`], and each of their operations completes before it returns, so a panic between
+/// two of them leaves every map and index consistent. (`AssertUnwindSafe` says exactly that.)
+fn contain<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| panic_message(&*p))
+}
+
+/// Tell whoever waits for an ack; a panic in that code is logged and goes no further.
+fn run_ack_callback(callback: AckCallback, result: Result<Vec<Value>, AckError>) {
+    if let Err(panic) = contain(|| callback(result)) {
+        tracing::error!("an ack callback panicked: {panic}");
+    }
+}
+
+/// The text of a panic payload (`panic!("...")` carries a `&str` or a `String`).
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-text payload".to_string()
+    }
+}
+
+/// An event as it was on the wire, cut short for a log line.
+fn event_frame(ev: &Event) -> String {
+    let f = Frame::Event {
+        ns: ev.ns.clone(),
+        name: ev.name.clone(),
+        args: ev.args.clone(),
+        ack: ev.ack,
+        seq: ev.seq,
+    };
+    f.to_json().chars().take(512).collect()
 }
 
 fn reliable_frame(ns: &str, r: &LogRecord) -> Arc<Frame> {

@@ -619,3 +619,216 @@ fn restored_sessions_resume_with_their_rooms() {
     h2.event(c, "join", vec![json!("r")], None);
     assert_eq!(names(&h2.out(b2)), ["joined"]);
 }
+
+// ----- attacks (issue 18) ---------------------------------------------------------------------
+
+fn resume_frame(token: &str, seq: u64) -> F {
+    F::Connect {
+        ns: "/chat".into(),
+        auth: Some(json!({"name": "eve"})),
+        resume: Some(Resume {
+            session: token.to_string(),
+            seq,
+        }),
+    }
+}
+
+/// Reproduces issue 18, item 1: a resume naming a live session with seq u64::MAX deleted the
+/// session under its connection, whose next event then panicked the core (`no entry found`).
+#[test]
+fn a_resume_with_an_impossible_seq_leaves_the_live_session_alone() {
+    let mut h = H::new(Config::default());
+    let (a, asid, token) = h.chat("ada");
+    h.event(a, "join", vec![json!("r")], Some(1));
+    h.out(a);
+    let b = h.open();
+    h.send(b, resume_frame(&token, u64::MAX));
+    match &h.out(b)[..] {
+        [
+            F::Connected {
+                sid,
+                recovered: false,
+                ..
+            },
+        ] => assert_ne!(sid, &asid),
+        other => panic!("{other:?}"),
+    }
+    // Ada's connection still has its session: a message, its confirmation, a join all work.
+    h.event(a, "message", vec![json!("r"), json!("hi")], Some(2));
+    let got = h.out(a);
+    assert_eq!(names(&got), ["message", "ack"], "{got:?}");
+    h.send(
+        a,
+        F::Received {
+            ns: "/chat".into(),
+            seq: 2,
+        },
+    );
+    h.event(a, "join", vec![json!("s")], Some(3));
+    assert_eq!(names(&h.out(a)), ["joined", "ack"]);
+    assert!(!h.closing(a));
+    assert!(h.core.rooms_of(&asid).contains(&"s".to_string()));
+}
+
+/// The decision for a resume of a live session: the new connection takes it over (as socket.io
+/// does), the old one is told with a `disconnect` and keeps its connection.
+#[test]
+fn a_valid_resume_of_a_live_session_takes_it_over_cleanly() {
+    let mut h = H::new(Config::default());
+    let (a, asid, token) = h.chat("ada");
+    let (c, _, _) = h.chat("cy");
+    for conn in [a, c] {
+        h.event(conn, "join", vec![json!("r")], None);
+    }
+    h.out(a);
+    h.out(c);
+    let b = h.open();
+    h.send(b, resume_frame(&token, 0));
+    let got = h.out(b);
+    assert!(
+        matches!(&got[0], F::Connected { sid, recovered: true, .. } if *sid == asid),
+        "{got:?}"
+    );
+    assert_eq!(
+        h.out(a),
+        [F::Disconnect {
+            ns: "/chat".into(),
+            reason: Some(TAKEN_OVER.into()),
+        }]
+    );
+    assert!(!h.closing(a), "the old connection stays open");
+    // The room now reaches the new connection only.
+    h.event(c, "message", vec![json!("r"), json!("x")], None);
+    assert_eq!(names(&h.out(b)), ["message"]);
+    assert!(h.out(a).is_empty());
+    // The old connection's next event is a handled error, not a panic.
+    h.event(a, "message", vec![json!("r"), json!("y")], None);
+    match &h.out(a)[..] {
+        [F::Error { code, .. }] => assert_eq!(code, "not_connected"),
+        other => panic!("{other:?}"),
+    }
+    // And its close does not detach the session from its new connection.
+    h.core.closed(a, "transport close", h.now);
+    h.event(c, "message", vec![json!("r"), json!("z")], None);
+    assert_eq!(names(&h.out(b)), ["message"]);
+}
+
+/// A resume that cannot be complete (the log lost events) must not end a live session either.
+#[test]
+fn an_incomplete_resume_of_a_live_session_leaves_it_alone() {
+    let mut h = H::new(Config {
+        log_max_len: 2,
+        ..Config::default()
+    });
+    let (a, asid, token) = h.chat("ada");
+    h.event(a, "join", vec![json!("r")], None);
+    for i in 0..3 {
+        h.event(a, "message", vec![json!("r"), json!(i.to_string())], None);
+    }
+    h.out(a);
+    let b = h.open();
+    h.send(b, resume_frame(&token, 0));
+    assert!(matches!(
+        &h.out(b)[..],
+        [F::Connected {
+            recovered: false,
+            ..
+        }]
+    ));
+    h.event(a, "message", vec![json!("r"), json!("still here")], Some(9));
+    assert_eq!(names(&h.out(a)), ["message", "ack"]);
+    assert!(h.core.rooms_of(&asid).contains(&"r".to_string()));
+}
+
+fn panicking_core() -> H {
+    let mut h = H::new(Config::default());
+    let ns = h.core.namespace("/boom");
+    ns.on("boom", |ctx, _| {
+        ctx.join("half-done");
+        panic!("handler bug");
+    });
+    ns.on("fine", |ctx, _| {
+        ctx.ack(vec![json!("ok")]);
+    });
+    h.core
+        .namespace("/mw")
+        .use_middleware(|_| panic!("middleware bug"));
+    h.core
+        .namespace("/hook")
+        .on_connection(|_| panic!("hook bug"));
+    h
+}
+
+fn connect_to(h: &mut H, ns: &str) -> ConnId {
+    let c = h.open();
+    h.send(
+        c,
+        F::Connect {
+            ns: ns.into(),
+            auth: None,
+            resume: None,
+        },
+    );
+    c
+}
+
+fn assert_internal_error_and_close(h: &mut H, conn: ConnId) {
+    let got = h.out(conn);
+    match got.last() {
+        Some(F::Error { code, message }) => {
+            assert_eq!(code, "internal_error");
+            assert!(message.contains("server bug"), "{message}");
+        }
+        other => panic!("{other:?} in {got:?}"),
+    }
+    assert!(h.closing(conn));
+}
+
+/// Issue 18, item 2: a panicking handler, middleware or hook closes only the connection whose
+/// frame caused it, with an error frame; the core keeps serving everyone else.
+#[test]
+fn a_panic_in_application_code_closes_only_that_connection() {
+    let mut h = panicking_core();
+    let (bystander, _, _) = h.chat("bob");
+    h.event(bystander, "join", vec![json!("r")], None);
+    h.out(bystander);
+
+    let c = connect_to(&mut h, "/boom");
+    assert!(matches!(&h.out(c)[..], [F::Connected { .. }]));
+    h.send(
+        c,
+        F::Event {
+            ns: "/boom".into(),
+            name: "boom".into(),
+            args: vec![json!(1)],
+            ack: Some(1),
+            seq: None,
+        },
+    );
+    assert_internal_error_and_close(&mut h, c);
+    h.core.closed(c, "transport close", h.now);
+
+    for ns in ["/mw", "/hook"] {
+        let c = connect_to(&mut h, ns);
+        assert_internal_error_and_close(&mut h, c);
+        h.core.closed(c, "transport close", h.now);
+    }
+
+    // Everyone else is served, and the namespace that panicked still works for a new client.
+    h.event(bystander, "message", vec![json!("r"), json!("hi")], Some(1));
+    assert_eq!(names(&h.out(bystander)), ["message", "ack"]);
+    let d = connect_to(&mut h, "/boom");
+    h.out(d);
+    h.send(
+        d,
+        F::Event {
+            ns: "/boom".into(),
+            name: "fine".into(),
+            args: vec![],
+            ack: Some(1),
+            seq: None,
+        },
+    );
+    assert_eq!(names(&h.out(d)), ["ack"]);
+    assert_eq!(h.core.connection_count(), 2);
+}
