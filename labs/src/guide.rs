@@ -207,6 +207,38 @@ fn strip_links(text: &str) -> String {
     out
 }
 
+/// Wraps plain text (a question, a hint, a verdict) at word boundaries to `width` columns;
+/// continuation lines start with `indent`. Existing line breaks are kept. A word longer than the
+/// line (a long address) is left whole on a line of its own rather than cut.
+pub fn wrap_text(text: &str, width: usize, indent: &str) -> String {
+    let indent_width = indent.chars().count();
+    let mut out: Vec<String> = Vec::new();
+    for paragraph in text.split('\n') {
+        // A paragraph's own leading spaces (a verdict's indentation) stay on its first line.
+        let lead = paragraph.len() - paragraph.trim_start_matches(' ').len();
+        let mut line = paragraph[..lead].to_string();
+        let mut line_width = lead;
+        let mut has_word = false;
+        for word in paragraph.split(' ').filter(|w| !w.is_empty()) {
+            let w = word.chars().count();
+            if has_word && line_width + 1 + w > width {
+                out.push(std::mem::replace(&mut line, indent.to_string()));
+                line_width = indent_width;
+                has_word = false;
+            }
+            if has_word {
+                line.push(' ');
+                line_width += 1;
+            }
+            line.push_str(word);
+            line_width += w;
+            has_word = true;
+        }
+        out.push(line);
+    }
+    out.join("\n")
+}
+
 /// Greedy word wrap on visible width; the `**` and `` ` `` markers do not count.
 fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
@@ -335,5 +367,24 @@ mod tests {
             "see the book now"
         );
         assert_eq!(strip_links("a [b] c"), "a [b] c");
+    }
+
+    #[test]
+    fn wrap_text_breaks_at_spaces_and_indents_continuations() {
+        let text = "  Not quite. Hint: count the rows from the first FIN to the last one";
+        let wrapped = wrap_text(text, 24, "    ");
+        assert_eq!(
+            wrapped,
+            "  Not quite. Hint: count\n    the rows from the\n    first FIN to the\n    last one"
+        );
+        for width in [20, 33, 57, 80] {
+            for line in wrap_text(text, width, "  ").lines() {
+                assert!(line.chars().count() <= width, "{width}: {line:?}");
+            }
+        }
+        assert_eq!(
+            wrap_text("a 127.0.0.1:40000 b", 5, ""),
+            "a\n127.0.0.1:40000\nb"
+        );
     }
 }

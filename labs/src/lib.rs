@@ -6,9 +6,12 @@
 //! (`--ci`), as a JSON report (`--json`) and as a graded run (`--answers FILE`).
 //!
 //! # Modules
-//! - [`session`]: the [`Session`] a lab drives: explain, act, show, measure, check, ask; modes,
-//!   hints, exit codes.
-//! - [`question`]: questions (multiple choice or a number) and how an answer is checked.
+//! - [`session`]: the [`Session`] a lab drives: explain, act, show, measure, check, predict and
+//!   reveal, ask; modes, hints, wrapping, exit codes.
+//! - [`question`]: questions (multiple choice or a number), hints per try, and how an answer is
+//!   checked.
+//! - [`variant`]: per-student variants: the student's id (`--student`, `NETLAB_STUDENT`,
+//!   `GITHUB_ACTOR`, `GITLAB_USER_LOGIN`) and the values derived from it.
 //! - [`answers`]: the `--answers FILE` format for graded runs.
 //! - [`report`]: the record of a run, printed as JSON lines with `--json`.
 //! - [`guide`]: splits a guide at its `## ` headings and renders Markdown for a terminal.
@@ -22,6 +25,26 @@
 //! - [`style`]: colour that honours `NO_COLOR`.
 //! - [`error`]: the crate's one error type, `LabError`.
 //! - [`labs`]: the labs themselves, one module each, and their [`LabInfo`].
+//!
+//! # Writing a lab's questions: the engine's small API
+//!
+//! A lab's `run` drives its [`Session`]; four calls make a graded run fair and make students
+//! reason (see labs/src/labs/lab03.rs for all of them in use):
+//!
+//! - `s.variant().pick("lab03.seed", 7, 1..=1_000_000)`: every value a question depends on
+//!   (a seed, a size, a count, a number to compute with) comes from the student's variant: the
+//!   default (7) in the shared practice variant, else a value in the range derived from the
+//!   student's id and the key. `choose(key, &options)` picks one of a list. Values that change
+//!   captured packets must keep their default when the capture is the shipped one (offline);
+//!   ask a computation with the variant's number instead.
+//! - `s.ask(question)`: choice questions get their options shuffled per student by the session
+//!   itself, and an answers file must answer a choice by its letter; nothing to do in the lab.
+//! - `Question::hint(..).hint(..)`: hints shown in turn after each wrong answer.
+//! - `let p = s.predict("predict-id", "prompt")?;` before an experiment, then
+//!   `s.reveal(p, measured, "unit")` after it: recorded in the report, never graded.
+//!
+//! Text is wrapped at word boundaries to the terminal's width by the session; a lab passes
+//! prompts and hints as single lines.
 
 pub mod answers;
 pub mod capture;
@@ -36,6 +59,7 @@ pub mod report;
 pub mod servers;
 pub mod session;
 pub mod style;
+pub mod variant;
 
 use std::future::Future;
 use std::io::{BufRead, Write};

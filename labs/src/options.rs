@@ -25,6 +25,11 @@ pub struct LabOptions {
     /// Also set by NETLAB_OFFLINE=1.
     #[arg(long)]
     pub offline: bool,
+    /// The student whose variant to run: seeds, sizes and option orders derived from this id, so
+    /// each student's answers differ. Without it: NETLAB_STUDENT, then GITHUB_ACTOR, then
+    /// GITLAB_USER_LOGIN; with none, the shared practice variant.
+    #[arg(long, value_name = "ID")]
+    pub student: Option<String>,
 }
 
 /// How a run meets its questions.
@@ -57,6 +62,11 @@ impl LabOptions {
         } else {
             Mode::Interactive
         }
+    }
+
+    /// The student id from `--student` or the environment ([`crate::variant::ENV_VARS`]).
+    pub fn student_id(&self) -> Option<crate::variant::StudentId> {
+        crate::variant::StudentId::from_env(self.student.as_deref())
     }
 
     /// `--offline`, or NETLAB_OFFLINE set to anything but empty, `0` or `false`.

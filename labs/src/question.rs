@@ -30,8 +30,9 @@ pub struct Question {
     pub expected: Expected,
     /// Unit shown after the prompt and accepted after a number (`20 bytes`).
     pub unit: Option<String>,
-    /// Shown after a wrong answer: where to look, not the answer.
-    pub hint: String,
+    /// Shown after a wrong answer, one per try (the last one repeats): where to look, then a
+    /// step further each time, never the answer itself.
+    pub hints: Vec<String>,
     /// Shown once the question is settled: why the answer is what it is.
     pub why: String,
 }
@@ -61,7 +62,7 @@ impl Question {
                 correct,
             },
             unit: None,
-            hint: String::new(),
+            hints: Vec::new(),
             why: String::new(),
         }
     }
@@ -76,7 +77,7 @@ impl Question {
                 tolerance: 0.0,
             },
             unit: None,
-            hint: String::new(),
+            hints: Vec::new(),
             why: String::new(),
         }
     }
@@ -93,9 +94,53 @@ impl Question {
         self
     }
 
+    /// Adds a hint. Called more than once, the hints are shown in turn: the first after the
+    /// first wrong answer, the second after the second, and so on.
     pub fn hint(mut self, hint: &str) -> Question {
-        self.hint = hint.to_string();
+        self.hints.push(hint.to_string());
         self
+    }
+
+    /// The hint for the `tries`-th wrong answer (from 1); the last hint repeats.
+    pub fn hint_for_try(&self, tries: u32) -> &str {
+        let i = (tries.max(1) as usize - 1).min(self.hints.len().saturating_sub(1));
+        self.hints.get(i).map_or("", String::as_str)
+    }
+
+    /// The same question with a choice's options in this order (`order[i]` is the old index of
+    /// new option `i`): a student's variant shuffles them, so the right letter differs between
+    /// students. Numbers are unchanged.
+    pub fn reordered(mut self, order: &[usize]) -> Question {
+        let Expected::Choice { options, correct } = &mut self.expected else {
+            return self;
+        };
+        if order.len() == options.len() {
+            let old = std::mem::take(options);
+            *options = order.iter().map(|&i| old[i].clone()).collect();
+            *correct = order
+                .iter()
+                .position(|&i| i == *correct)
+                .unwrap_or(*correct);
+        }
+        self
+    }
+
+    /// Checks an answer from an answers file: like [`Question::check`], but a choice must be
+    /// given by its letter (or number), because the option text is the same for every student
+    /// while the letters are shuffled per student.
+    pub fn check_graded(&self, answer: &str) -> Verdict {
+        if let Expected::Choice { options, .. } = &self.expected {
+            let a = answer.trim().trim_end_matches(')').trim();
+            let positional = (a.len() == 1 && a.as_bytes()[0].is_ascii_alphabetic())
+                || a.parse::<usize>().is_ok();
+            if !positional {
+                return Verdict::Invalid(format!(
+                    "answer a choice with its letter, a to {}",
+                    (b'a' + options.len() as u8 - 1) as char
+                ));
+            }
+        }
+        self.check(answer)
     }
 
     pub fn why(mut self, why: &str) -> Question {
@@ -234,6 +279,35 @@ mod tests {
             Verdict::Invalid("answer with a number, e.g. 42".into())
         );
         assert_eq!(q.expected_text(), "98.5");
+    }
+
+    #[test]
+    fn hints_change_from_try_to_try_and_the_last_repeats() {
+        let q = layers()
+            .hint("where do routers look?")
+            .hint("OSI 3 is called...");
+        assert_eq!(q.hint_for_try(1), "where do routers look?");
+        assert_eq!(q.hint_for_try(2), "OSI 3 is called...");
+        assert_eq!(q.hint_for_try(5), "OSI 3 is called...");
+        assert_eq!(layers().hint_for_try(1), "");
+    }
+
+    #[test]
+    fn reordered_options_move_the_right_letter() {
+        let q = layers().reordered(&[2, 0, 1]);
+        assert_eq!(q.expected_text(), "c) Network");
+        assert_eq!(q.check("c"), Verdict::Correct);
+        assert_eq!(q.check("b"), Verdict::Wrong);
+    }
+
+    #[test]
+    fn graded_choices_need_a_letter() {
+        let q = layers();
+        assert_eq!(q.check_graded("b"), Verdict::Correct);
+        assert_eq!(q.check_graded("2"), Verdict::Correct);
+        assert!(matches!(q.check_graded("Network"), Verdict::Invalid(m) if m.contains("letter")));
+        let n = Question::number("n", "?", 3.0);
+        assert_eq!(n.check_graded("3"), Verdict::Correct);
     }
 
     #[test]

@@ -8,11 +8,14 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
-    /// First line: which lab, in which mode.
+    /// First line: which lab, in which mode, for which student's variant (`student` null: the
+    /// shared practice variant; `student_source` says where the id came from).
     Lab {
         lab: u32,
         title: String,
         mode: &'static str,
+        student: Option<String>,
+        student_source: Option<String>,
     },
     /// Where a step's packets came from: `live` (captured now) or `shipped` (labs/captures/).
     Capture {
@@ -36,15 +39,25 @@ pub enum Event {
         ok: bool,
         detail: String,
     },
-    /// A question and what was answered. `given` is `None` when no answer came (a `--ci` run, a
-    /// question missing from the answers file, end of input).
+    /// A question and what was answered. `given` and `correct` are `None` (JSON `null`) when no
+    /// answer came (a `--ci` run, a question missing from the answers file, end of input): not
+    /// answered is not the same as answered wrong.
     Answer {
         question: String,
         prompt: String,
         expected: String,
         given: Option<String>,
-        correct: bool,
+        correct: Option<bool>,
         tries: u32,
+    },
+    /// A "predict, then run" step: what the student predicted before the experiment (`given`,
+    /// null if nothing was predicted) beside what was then measured. Recorded, never graded.
+    Prediction {
+        id: String,
+        prompt: String,
+        given: Option<String>,
+        measured: serde_json::Value,
+        unit: Option<String>,
     },
     Summary(Summary),
 }
@@ -57,6 +70,9 @@ pub struct Summary {
     pub questions: usize,
     pub answered: usize,
     pub correct: usize,
+    /// "Predict, then run" steps, and how many of them had a prediction.
+    pub predictions: usize,
+    pub predicted: usize,
     /// Names of the failed checks, so a CI log says what broke without scrolling.
     pub failed: Vec<String>,
 }
@@ -86,7 +102,11 @@ impl Report {
                 Event::Answer { given, correct, .. } => {
                     s.questions += 1;
                     s.answered += usize::from(given.is_some());
-                    s.correct += usize::from(*correct);
+                    s.correct += usize::from(*correct == Some(true));
+                }
+                Event::Prediction { given, .. } => {
+                    s.predictions += 1;
+                    s.predicted += usize::from(given.is_some());
                 }
                 _ => {}
             }
@@ -123,6 +143,8 @@ mod tests {
             lab: 1,
             title: "Layers".into(),
             mode: "ci",
+            student: None,
+            student_source: None,
         });
         r.push(Event::Measurement {
             name: "tcp.header_len".into(),
@@ -144,7 +166,7 @@ mod tests {
             prompt: "?".into(),
             expected: "32 bytes".into(),
             given: Some("32".into()),
-            correct: true,
+            correct: Some(true),
             tries: 1,
         });
         r.push(Event::Answer {
@@ -152,8 +174,15 @@ mod tests {
             prompt: "?".into(),
             expected: "8".into(),
             given: None,
-            correct: false,
+            correct: None,
             tries: 0,
+        });
+        r.push(Event::Prediction {
+            id: "predict-drops".into(),
+            prompt: "How many?".into(),
+            given: Some("0".into()),
+            measured: 991.into(),
+            unit: None,
         });
         r
     }
@@ -169,6 +198,8 @@ mod tests {
                 questions: 2,
                 answered: 1,
                 correct: 1,
+                predictions: 1,
+                predicted: 1,
                 failed: vec!["udp header is 8 bytes".into()],
             }
         );
@@ -180,7 +211,7 @@ mod tests {
         let lines: Vec<String> = r.events.iter().map(Event::to_json_line).collect();
         assert_eq!(
             lines[0],
-            r#"{"type":"lab","lab":1,"title":"Layers","mode":"ci"}"#
+            r#"{"type":"lab","lab":1,"title":"Layers","mode":"ci","student":null,"student_source":null}"#
         );
         assert_eq!(
             lines[1],
@@ -188,7 +219,11 @@ mod tests {
         );
         assert_eq!(
             lines[5],
-            r#"{"type":"answer","question":"q2","prompt":"?","expected":"8","given":null,"correct":false,"tries":0}"#
+            r#"{"type":"answer","question":"q2","prompt":"?","expected":"8","given":null,"correct":null,"tries":0}"#
+        );
+        assert_eq!(
+            lines[6],
+            r#"{"type":"prediction","id":"predict-drops","prompt":"How many?","given":"0","measured":991,"unit":null}"#
         );
         let summary = Event::Summary(r.summary()).to_json_line();
         assert!(

@@ -4,9 +4,13 @@
 //! [`Session::explain`] (a section of the guide), [`Session::act`] (announce an experiment, then
 //! run it, usually inside [`Session::capture`]), [`Session::show`] (a table, a layer tree, a hex
 //! dump), [`Session::measure`] and [`Session::check`] (what was measured, and whether it is what
-//! the guide says), and [`Session::ask`] (a question whose answer was just measured). The session
-//! decides, from the [`Mode`], whether to pause, prompt, grade, or only record; the lab's code is
-//! the same in every mode.
+//! the guide says), [`Session::predict`] and [`Session::reveal`] (a prediction asked before an
+//! experiment, shown beside the measurement after it; recorded, never graded) and
+//! [`Session::ask`] (a question whose answer was just measured or computed). The session decides,
+//! from the [`Mode`], whether to pause, prompt, grade, or only record; the lab's code is the same
+//! in every mode. The values a question depends on come from [`Session::variant`], so each
+//! student gets numbers of their own; the session also shuffles every choice question's options
+//! per student.
 
 use std::io::{BufRead, Write};
 
@@ -17,6 +21,7 @@ use crate::options::{LabOptions, Mode};
 use crate::question::{Expected, Question, Verdict};
 use crate::report::{Event, Report, Summary};
 use crate::style::Style;
+use crate::variant::Variant;
 
 /// Wrong answers before the session shows the answer and moves on: enough to think twice, few
 /// enough that nobody is stuck.
@@ -46,6 +51,7 @@ pub struct Session {
     /// Set at end of input in interactive mode: the rest of the run goes on without prompts.
     input_closed: bool,
     answers: Option<AnswerSheet>,
+    variant: Variant,
     report: Report,
     /// Why live capture was not used, once it was not; the notice is printed only the first time.
     pub(crate) fallback_reason: Option<String>,
@@ -66,6 +72,7 @@ impl Session {
             None => None,
         };
         let mode = options.mode();
+        let variant = Variant::new(options.student_id());
         let style = if options.json { Style::plain() } else { style };
         Ok(Session {
             lab_number,
@@ -73,11 +80,12 @@ impl Session {
             options,
             mode,
             style,
-            width: terminal_width(),
+            width: text_width(),
             out,
             input,
             input_closed: false,
             answers,
+            variant,
             report: Report::default(),
             fallback_reason: None,
         })
@@ -93,6 +101,32 @@ impl Session {
 
     pub fn report(&self) -> &Report {
         &self.report
+    }
+
+    /// The student's variant: where a lab takes every value a question depends on.
+    pub fn variant(&self) -> &Variant {
+        &self.variant
+    }
+
+    /// Runs this variant instead of the one from `--student` or the environment (tests, and
+    /// tools that grade several students in one process).
+    pub fn set_variant(&mut self, variant: Variant) {
+        self.variant = variant;
+    }
+
+    /// Columns for wrapped text (explanations, questions, hints); tests set it to check that
+    /// everything fits a narrow terminal.
+    pub fn set_width(&mut self, columns: usize) {
+        self.width = columns.max(MIN_TEXT_WIDTH);
+    }
+
+    /// Prints `text` wrapped at word boundaries to the text width, continuation lines indented
+    /// by `indent`, each line painted with `paint` (colour codes never count as width).
+    fn say_wrapped(&mut self, text: &str, indent: &str, paint: fn(Style, &str) -> String) {
+        let wrapped = guide::wrap_text(text, self.width, indent);
+        let style = self.style;
+        let lines: Vec<String> = wrapped.lines().map(|l| paint(style, l)).collect();
+        self.say(&lines.join("\n"));
     }
 
     /// Whether human text is printed (everything but `--json`).
@@ -124,14 +158,31 @@ impl Session {
     /// Starts the run: the guide's title and introduction, and the first report line.
     pub fn begin(&mut self) {
         let title = self.guide.title.clone();
+        let student = self.variant.student().cloned();
         self.emit(Event::Lab {
             lab: self.lab_number,
             title: title.clone(),
             mode: self.mode.name(),
+            student: student.as_ref().map(|s| s.id.clone()),
+            student_source: student.as_ref().map(|s| s.source.clone()),
         });
         let intro = guide::render(&self.guide.intro, self.style, self.width);
         let rule = "=".repeat(title.chars().count());
         self.say(&format!("\n{}\n{rule}\n\n{intro}", self.style.bold(&title)));
+        let variant = match &student {
+            Some(s) => format!(
+                "Variant: student {} (from {}). Your numbers are your own: answers written for \
+                 another student's variant do not fit yours.",
+                s.id, s.source
+            ),
+            None if self.mode == Mode::Graded => "Variant: the shared practice variant (no \
+                 student id). To grade a student, pass --student ID or set NETLAB_STUDENT."
+                .to_string(),
+            None => "Variant: the shared practice variant. `--student ID` (or NETLAB_STUDENT) \
+                 gives you numbers of your own."
+                .to_string(),
+        };
+        self.say_wrapped(&variant, "", Style::dim);
         if self.mode == Mode::Interactive {
             self.say(&self.style.dim(
                 "(Answer questions by typing and pressing Enter. Ctrl-C leaves at any time.)",
@@ -212,16 +263,27 @@ impl Session {
     /// answer after [`MAX_TRIES`]. Graded: check the answer from the file. CI: list the question
     /// and its measured answer. Returns whether the answer counted as correct.
     pub fn ask(&mut self, q: Question) -> Result<bool, LabError> {
-        self.say(&format!(
-            "\n{} {}",
-            self.style.yellow(&format!("Question [{}]:", q.id)),
-            q.prompt
-        ));
+        let q = match &q.expected {
+            Expected::Choice { options, .. } => {
+                let order = self.variant.permutation(&q.id, options.len());
+                q.reordered(&order)
+            }
+            Expected::Number { .. } => q,
+        };
+        let head = format!("Question [{}]:", q.id);
+        let prompt = format!("\n{head} {}", q.prompt);
+        let wrapped = guide::wrap_text(&prompt, self.width, "");
+        // Only the "Question [id]:" label is coloured, wherever the wrap left it.
+        let painted = wrapped.replacen(&head, &self.style.yellow(&head), 1);
+        self.say(&painted);
         if let Expected::Choice { options, .. } = &q.expected {
             let lines: Vec<String> = options
                 .iter()
                 .enumerate()
-                .map(|(i, o)| format!("  {}) {o}", (b'a' + i as u8) as char))
+                .map(|(i, o)| {
+                    let line = format!("  {}) {o}", (b'a' + i as u8) as char);
+                    guide::wrap_text(&line, self.width, "     ")
+                })
                 .collect();
             self.say(&lines.join("\n"));
         }
@@ -230,7 +292,7 @@ impl Session {
             Mode::Graded => self.ask_graded(&q),
             _ => {
                 let line = format!("  (answer from this run: {})", q.expected_text());
-                self.say(&self.style.dim(&line));
+                self.say_wrapped(&line, "   ", Style::dim);
                 (None, false, 0)
             }
         };
@@ -238,8 +300,8 @@ impl Session {
             question: q.id.clone(),
             prompt: q.prompt.clone(),
             expected: q.expected_text(),
+            correct: given.is_some().then_some(correct),
             given,
-            correct,
             tries,
         });
         Ok(correct)
@@ -254,23 +316,23 @@ impl Session {
                 return Ok((last, false, tries));
             };
             match q.check(&answer) {
-                Verdict::Invalid(msg) => self.say(&self.style.dim(&format!("  {msg}"))),
+                Verdict::Invalid(msg) => self.say_wrapped(&format!("  {msg}"), "  ", Style::dim),
                 Verdict::Correct => {
                     let line = format!("  Right: {}.", q.expected_text());
-                    self.say(&self.style.green(&line));
+                    self.say_wrapped(&line, "  ", Style::green);
                     self.say_why(q);
                     return Ok((Some(answer), true, tries + 1));
                 }
                 Verdict::Wrong => {
                     tries += 1;
                     last = Some(answer);
-                    let line = format!("  Not quite. Hint: {}", q.hint);
-                    self.say(&self.style.red(&line));
+                    let line = format!("  Not quite. Hint: {}", q.hint_for_try(tries));
+                    self.say_wrapped(&line, "  ", Style::red);
                 }
             }
         }
         let line = format!("  The answer is {}.", q.expected_text());
-        self.say(&self.style.yellow(&line));
+        self.say_wrapped(&line, "  ", Style::yellow);
         self.say_why(q);
         Ok((last, false, tries))
     }
@@ -281,19 +343,96 @@ impl Session {
             .as_ref()
             .and_then(|a| a.get(&q.id))
             .map(str::to_string);
-        let correct = given.as_deref().map(|a| q.check(a)) == Some(Verdict::Correct);
-        let verdict = match (&given, correct) {
-            (None, _) => self.style.red("  no answer in the answers file"),
-            (Some(g), true) => self.style.green(&format!("  {g}: right")),
-            (Some(g), false) => self.style.red(&format!(
-                "  {g}: wrong, the answer is {}. Hint: {}",
-                q.expected_text(),
-                q.hint
-            )),
+        let verdict = given.as_deref().map(|a| q.check_graded(a));
+        let correct = verdict == Some(Verdict::Correct);
+        let (line, paint): (String, fn(Style, &str) -> String) = match (&given, verdict) {
+            (None, _) | (_, None) => ("  no answer in the answers file".into(), Style::red),
+            (Some(g), Some(Verdict::Correct)) => (format!("  {g}: right"), Style::green),
+            (Some(g), Some(Verdict::Invalid(msg))) => (
+                format!("  {g}: not an answer to this question ({msg})"),
+                Style::red,
+            ),
+            (Some(g), Some(Verdict::Wrong)) => (
+                format!(
+                    "  {g}: wrong, the answer is {}. Hint: {}",
+                    q.expected_text(),
+                    q.hint_for_try(1)
+                ),
+                Style::red,
+            ),
         };
-        self.say(&verdict);
+        self.say_wrapped(&line, "  ", paint);
         let tries = u32::from(given.is_some());
         (given, correct, tries)
+    }
+
+    /// Step: predict, before an experiment runs. Interactive: the student types a prediction
+    /// (any text; Enter alone skips). Graded: taken from the answers file under `id`, if there.
+    /// CI: none. Nothing is graded; [`Session::reveal`] shows it beside the measurement and
+    /// records both in the report.
+    pub fn predict(&mut self, id: &str, prompt: &str) -> Result<Prediction, LabError> {
+        let head = format!("Predict [{id}]:");
+        let text = format!("\n{head} {prompt}");
+        let wrapped = guide::wrap_text(&text, self.width, "");
+        let painted = wrapped.replacen(&head, &self.style.cyan(&head), 1);
+        self.say(&painted);
+        let given = match self.mode {
+            Mode::Interactive if !self.input_closed => self
+                .read_line("prediction> ")?
+                .filter(|line| !line.is_empty()),
+            Mode::Graded => self
+                .answers
+                .as_ref()
+                .and_then(|a| a.get(id))
+                .map(str::to_string),
+            _ => None,
+        };
+        if self.mode != Mode::Interactive {
+            let line = match &given {
+                Some(g) => format!("  (prediction from the answers file: {g}; not graded)"),
+                None => "  (a prediction step: the student guesses first; not graded)".into(),
+            };
+            self.say_wrapped(&line, "   ", Style::dim);
+        }
+        Ok(Prediction {
+            id: id.to_string(),
+            prompt: prompt.to_string(),
+            given,
+        })
+    }
+
+    /// Shows a prediction beside what the experiment measured, and records both.
+    pub fn reveal(
+        &mut self,
+        prediction: Prediction,
+        measured: impl Into<serde_json::Value>,
+        unit: &str,
+    ) {
+        let measured = measured.into();
+        let shown = match &measured {
+            serde_json::Value::String(s) => s.clone(),
+            v => v.to_string(),
+        };
+        let unit_text = if unit.is_empty() {
+            String::new()
+        } else {
+            format!(" {unit}")
+        };
+        let line = match &prediction.given {
+            Some(g) => format!(
+                "  [{}] you predicted: {g}; measured: {shown}{unit_text}",
+                prediction.id
+            ),
+            None => format!("  [{}] measured: {shown}{unit_text}", prediction.id),
+        };
+        self.say_wrapped(&line, "  ", Style::cyan);
+        self.emit(Event::Prediction {
+            id: prediction.id,
+            prompt: prediction.prompt,
+            given: prediction.given,
+            measured,
+            unit: (!unit.is_empty()).then(|| unit.to_string()),
+        });
     }
 
     fn say_why(&mut self, q: &Question) {
@@ -376,14 +515,35 @@ fn summary_text(s: &Summary, mode: Mode, style: Style) -> String {
     format!("\n{}\n{table}\n{verdict}", style.bold("Summary"))
 }
 
-/// Columns for wrapped text: `COLUMNS` if the shell exports it, else 80, capped at 100 because
-/// long lines are hard to read.
-fn terminal_width() -> usize {
+/// The narrowest text honoured: narrower terminals get lines of this width, which they fold.
+const MIN_TEXT_WIDTH: usize = 20;
+
+/// Columns for wrapped text: `COLUMNS` if the shell exports it, else the terminal's width when
+/// stdout is one, else 80; capped at 100 because long lines are hard to read.
+fn text_width() -> usize {
+    use std::io::IsTerminal;
+    let terminal = || {
+        std::io::stdout()
+            .is_terminal()
+            .then(|| comfy_table::Table::new().width().map(usize::from))
+            .flatten()
+    };
     std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse::<usize>().ok())
+        .or_else(terminal)
         .unwrap_or(80)
-        .clamp(40, 100)
+        .clamp(MIN_TEXT_WIDTH, 100)
+}
+
+/// A prediction made before an experiment, to pass to [`Session::reveal`] after it.
+#[must_use = "reveal the prediction after the experiment"]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prediction {
+    pub id: String,
+    pub prompt: String,
+    /// What the student predicted; `None` when nothing was (CI, Enter alone, not in the file).
+    pub given: Option<String>,
 }
 
 #[cfg(test)]
@@ -426,6 +586,9 @@ mod tests {
             Box::new(Cursor::new(input.to_string())),
         )
         .unwrap();
+        // Whatever NETLAB_STUDENT or GITHUB_ACTOR the test runs under: the practice variant.
+        let mut s = s;
+        s.set_variant(Variant::default());
         (s, out)
     }
 
@@ -546,6 +709,12 @@ mod tests {
         assert_eq!(types, ["lab", "measurement", "check", "answer", "summary"]);
         assert_eq!(lines[0]["mode"], "ci");
         assert_eq!(lines[3]["expected"], "32 bytes");
+        assert_eq!(lines[3]["given"], serde_json::Value::Null);
+        assert_eq!(
+            lines[3]["correct"],
+            serde_json::Value::Null,
+            "not answered is null"
+        );
         assert_eq!(lines[4]["checks_passed"], 1);
     }
 
@@ -556,5 +725,147 @@ mod tests {
             s.explain("Nope"),
             Err(LabError::MissingSection { .. })
         ));
+    }
+
+    fn answers_file(name: &str, text: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("netlab-labs-session-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("answers.txt");
+        std::fs::write(&file, text).unwrap();
+        file
+    }
+
+    fn osi_choice() -> Question {
+        Question::choice(
+            "osi",
+            "IP is OSI layer?",
+            &["2 Data link", "3 Network", "4 Transport", "7 Application"],
+            1,
+        )
+    }
+
+    /// The letter of the right option in `student`'s variant.
+    fn right_letter(student: &str) -> String {
+        let order = Variant::for_student(student).permutation("osi", 4);
+        let q = osi_choice().reordered(&order);
+        q.expected_text()[..1].to_string()
+    }
+
+    #[test]
+    fn choice_options_are_shuffled_per_student_and_graded_by_letter() {
+        // Two students whose right letters differ: one answers file, two verdicts.
+        let students = ["ada", "bob", "cy", "dee", "eve", "fay", "gus"];
+        let (a, b) = students
+            .iter()
+            .flat_map(|a| students.iter().map(move |b| (*a, *b)))
+            .find(|(a, b)| right_letter(a) != right_letter(b))
+            .expect("some two students get different letters");
+        let file = answers_file("shuffle", &format!("osi = {}\n", right_letter(a)));
+        let options = LabOptions {
+            answers: Some(file.clone()),
+            ..LabOptions::default()
+        };
+        let (mut s, _) = session(options.clone(), "");
+        s.set_variant(Variant::for_student(a));
+        assert!(s.ask(osi_choice()).unwrap(), "passes for {a}");
+        assert_eq!(s.finish(), exit::OK);
+        let (mut s, out) = session(options, "");
+        s.set_variant(Variant::for_student(b));
+        assert!(!s.ask(osi_choice()).unwrap(), "fails for {b}");
+        assert!(
+            out.text().contains("wrong, the answer is"),
+            "{}",
+            out.text()
+        );
+        assert_eq!(s.finish(), exit::WRONG_ANSWERS);
+        std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn hints_change_from_try_to_try() {
+        let q = tcp_len().hint("20 fixed bytes, plus options");
+        let (mut s, out) = session(LabOptions::default(), "1\n2\n3\n");
+        assert!(!s.ask(q).unwrap());
+        let text = out.text();
+        assert!(
+            text.contains("Hint: look at the data offset field"),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("Hint: 20 fixed bytes, plus options").count(),
+            2
+        );
+    }
+
+    #[test]
+    fn prompts_and_hints_wrap_at_word_boundaries() {
+        let q = Question::number(
+            "long",
+            "A question long enough that it cannot possibly fit on one narrow line of a terminal",
+            1.0,
+        )
+        .hint("a hint that is also long enough to need more than one line when it is shown");
+        for width in [24, 41, 80] {
+            let (mut s, out) = session(LabOptions::default(), "2\n1\n");
+            s.set_width(width);
+            s.ask(q.clone()).unwrap();
+            let text = out.text();
+            for line in text.lines() {
+                let line = line.trim_start_matches("answer> ");
+                assert!(line.chars().count() <= width, "{width}: {line:?}");
+            }
+            assert!(text.contains("narrow"), "no word is cut: {text}");
+        }
+    }
+
+    #[test]
+    fn predictions_are_recorded_beside_the_measurement_and_never_graded() {
+        let (mut s, out) = session(LabOptions::default(), "50\n");
+        s.set_width(80);
+        let p = s
+            .predict("predict-kept", "How many of 1000 datagrams arrive?")
+            .unwrap();
+        assert_eq!(p.given.as_deref(), Some("50"));
+        s.reveal(p, 9, "datagrams");
+        let text = out.text();
+        assert!(
+            text.contains("[predict-kept] you predicted: 50; measured: 9 datagrams"),
+            "{text}"
+        );
+        let Event::Prediction {
+            given, measured, ..
+        } = s.report().events.last().unwrap()
+        else {
+            panic!("last event is not a prediction");
+        };
+        assert_eq!((given.as_deref(), measured), (Some("50"), &9.into()));
+        let summary = s.report().summary();
+        assert_eq!(
+            (summary.predictions, summary.predicted, summary.questions),
+            (1, 1, 0)
+        );
+        assert_eq!(s.finish(), exit::OK, "a prediction is not a question");
+
+        let file = answers_file("predict", "predict-kept = 1000\n");
+        let options = LabOptions {
+            answers: Some(file.clone()),
+            json: true,
+            ..LabOptions::default()
+        };
+        let (mut s, out) = session(options, "");
+        let p = s.predict("predict-kept", "How many?").unwrap();
+        s.reveal(p, 9, "");
+        let p = s.predict("predict-other", "And this?").unwrap();
+        s.reveal(p, 1, "");
+        assert_eq!(s.finish(), exit::OK);
+        let lines: Vec<serde_json::Value> = out
+            .text()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["given"], "1000");
+        assert_eq!(lines[1]["given"], serde_json::Value::Null);
+        std::fs::remove_dir_all(file.parent().unwrap()).unwrap();
     }
 }
