@@ -9,6 +9,8 @@
 //! - [`store`]: where sessions and reliable logs persist: in memory, or a redb file.
 //! - [`server`]: the TCP transport: accept loop, one reader and one writer task per connection.
 //! - [`client`]: the client library: namespaces, emit/on/acks, reconnect, offline buffer, resume.
+//!   [`client::core`] is its protocol logic with no I/O and no clock (numbering, renumbering
+//!   after a new session, de-duplication, acks, resume), driven by the TCP task in `client`.
 //! - [`chat`]: the chat application `netlab events serve` runs (namespace /chat).
 //! - [`error`]: the crate's error type.
 

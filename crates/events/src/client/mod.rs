@@ -1,7 +1,10 @@
 //! The client library: one connection, several namespaces, socket.io-style emit/on.
 //!
-//! A driver task owns the TCP connection; [`Client`] and [`Socket`] are handles that send it
-//! commands. What the driver does for you:
+//! The protocol logic lives in [`core`] ([`ClientCore`]: frames in, frames and events out, no
+//! I/O, no clock). This file is its driver: a task that owns the TCP connection, feeds the core
+//! what it reads and the commands of the [`Client`] and [`Socket`] handles, writes what the core
+//! wants written, and hands its events to handlers, status watchers and ack waiters. What a client
+//! does for you:
 //! - reconnects with exponential backoff and jitter ([`Backoff`]: 1 s rising to 5 s, jitter 0.5);
 //! - buffers emits while disconnected, up to [`ClientOptions::offline_buffer`], and flushes them
 //!   in order once the namespace is connected again (volatile emits are dropped instead);
@@ -14,7 +17,9 @@
 //! Lifecycle changes (connected, connect error, disconnected, reconnecting) are broadcast to
 //! [`Client::lifecycle`] subscribers, with reasons.
 
-use std::collections::{HashMap, VecDeque};
+pub mod core;
+
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,13 +29,15 @@ use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
+pub use self::core::{AckLost, AckToken, ClientCore, ClientEvent, CoreOptions};
 use crate::codec::{DEFAULT_MAX_FRAME_BYTES, LineDecoder, encode_line};
+use crate::core::Delivery;
 use crate::error::EventsError;
-use crate::frame::{Frame, Resume};
+use crate::server::now;
 
 /// Reconnection delays: `min * factor^(attempt-1)`, capped at `max`, spread by `jitter`
 /// (0.5 means anywhere from half to one and a half times the base), as socket.io does.
@@ -152,12 +159,11 @@ pub struct AckReply {
 
 impl AckReply {
     pub fn send(&self, args: Vec<Value>) {
-        let f = Frame::Ack {
+        let _ = self.cmd.send(Cmd::Ack {
             ns: self.ns.clone(),
             id: self.id,
             args,
-        };
-        let _ = self.cmd.send(Cmd::Raw(f));
+        });
     }
 }
 
@@ -171,18 +177,10 @@ struct Handlers {
 
 type AckTx = oneshot::Sender<Result<Vec<Value>, EventsError>>;
 
-/// How an emit should travel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Default,
-    Volatile,
-    Reliable,
-}
-
 struct Emit {
     name: String,
     args: Vec<Value>,
-    kind: Kind,
+    delivery: Delivery,
     ack: Option<AckTx>,
 }
 
@@ -198,7 +196,11 @@ enum Cmd {
         emit: Emit,
         done: oneshot::Sender<Result<(), EventsError>>,
     },
-    Raw(Frame),
+    Ack {
+        ns: String,
+        id: u64,
+        args: Vec<Value>,
+    },
     Leave {
         ns: String,
     },
@@ -223,12 +225,15 @@ impl Client {
         let driver = Driver {
             addr,
             rng: StdRng::seed_from_u64(opts.seed),
+            core: ClientCore::new(CoreOptions {
+                offline_buffer: opts.offline_buffer,
+                resume: opts.resume,
+            }),
             opts,
-            nss: Vec::new(),
+            faces: HashMap::new(),
+            acks: HashMap::new(),
             cmd_tx: cmd.clone(),
             lifecycle: lifecycle.clone(),
-            next_ack: 1,
-            ping_window: None,
         };
         tokio::spawn(driver.run(rx));
         Client { cmd, lifecycle }
@@ -334,7 +339,7 @@ impl Socket {
 
     async fn send(
         &self,
-        kind: Kind,
+        delivery: Delivery,
         name: &str,
         args: Vec<Value>,
         ack: Option<AckTx>,
@@ -343,7 +348,7 @@ impl Socket {
         let emit = Emit {
             name: name.to_string(),
             args,
-            kind,
+            delivery,
             ack,
         };
         self.cmd
@@ -358,18 +363,18 @@ impl Socket {
 
     /// Emit (at most once; buffered while disconnected).
     pub async fn emit(&self, name: &str, args: Vec<Value>) -> Result<(), EventsError> {
-        self.send(Kind::Default, name, args, None).await
+        self.send(Delivery::Default, name, args, None).await
     }
 
     /// Emit that may be dropped: never buffered while disconnected.
     pub async fn emit_volatile(&self, name: &str, args: Vec<Value>) -> Result<(), EventsError> {
-        self.send(Kind::Volatile, name, args, None).await
+        self.send(Delivery::Volatile, name, args, None).await
     }
 
     /// Emit at least once: numbered, retried after reconnects until the server confirms it;
     /// the server deduplicates, so its handler runs once.
     pub async fn emit_reliable(&self, name: &str, args: Vec<Value>) -> Result<(), EventsError> {
-        self.send(Kind::Reliable, name, args, None).await
+        self.send(Delivery::Reliable, name, args, None).await
     }
 
     /// Emit and wait for the server's ack; always resolves: the reply, a timeout, or an error.
@@ -380,7 +385,7 @@ impl Socket {
         timeout: Duration,
     ) -> Result<Vec<Value>, EventsError> {
         let (tx, rx) = oneshot::channel();
-        self.send(Kind::Default, name, args, Some(tx)).await?;
+        self.send(Delivery::Default, name, args, Some(tx)).await?;
         match tokio::time::timeout(timeout, rx).await {
             Err(_) => Err(EventsError::AckTimeout(timeout)),
             Ok(Err(_)) => Err(EventsError::Disconnected),
@@ -396,41 +401,22 @@ impl Socket {
     }
 }
 
-/// Per-namespace state kept by the driver across reconnects.
-struct Ns {
-    name: String,
-    auth: Value,
+/// What the driver keeps per namespace beside the core: the application's side of it.
+struct Face {
     handlers: Arc<Mutex<Handlers>>,
     status: watch::Sender<Status>,
-    connected: bool,
-    session: Option<String>,
-    /// Highest reliable seq received from the server (cumulative).
-    last_seq: u64,
-    offline: VecDeque<Emit>,
-    /// The client's own reliable emits not yet confirmed by the server.
-    unconfirmed: VecDeque<(u64, String, Vec<Value>)>,
-    next_reliable: u64,
-    /// Ack id -> who waits for it (ids are per connection).
-    acks: HashMap<u64, AckTx>,
-}
-
-struct Link {
-    rd: OwnedReadHalf,
-    wr: OwnedWriteHalf,
-    decoder: LineDecoder,
-    last_rx: Instant,
 }
 
 struct Driver {
     addr: SocketAddr,
     opts: ClientOptions,
     rng: StdRng,
-    nss: Vec<Ns>,
+    core: ClientCore,
+    faces: HashMap<String, Face>,
+    /// Who waits for each ack the core will report.
+    acks: HashMap<AckToken, AckTx>,
     cmd_tx: mpsc::UnboundedSender<Cmd>,
     lifecycle: broadcast::Sender<Lifecycle>,
-    next_ack: u64,
-    /// ping interval + timeout from `hello`: silence longer than this means the server is gone.
-    ping_window: Option<Duration>,
 }
 
 /// Why a connection ended, from the driver's side.
@@ -443,39 +429,28 @@ impl Driver {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Cmd>) {
         let mut attempt = 0u32;
         loop {
-            let link = match tokio::time::timeout(
+            let stream = match tokio::time::timeout(
                 self.opts.connect_timeout,
                 TcpStream::connect(self.addr),
             )
             .await
             {
-                Ok(Ok(s)) => {
-                    let _ = s.set_nodelay(true);
-                    let (rd, wr) = s.into_split();
-                    Some(Link {
-                        rd,
-                        wr,
-                        decoder: LineDecoder::new(DEFAULT_MAX_FRAME_BYTES),
-                        last_rx: Instant::now(),
-                    })
-                }
+                Ok(Ok(s)) => Some(s),
                 Ok(Err(e)) => {
                     tracing::debug!("connect to {} failed: {e}", self.addr);
                     None
                 }
                 Err(_) => None,
             };
-            if let Some(link) = link {
+            if let Some(stream) = stream {
                 attempt = 0;
-                match self.serve(link, &mut rx).await {
+                match self.serve(stream, &mut rx).await {
                     Ended::Closed => break,
-                    Ended::Lost(reason) => {
-                        self.lost(&reason);
-                    }
+                    Ended::Lost(reason) => self.link_down(&reason),
                 }
             }
             if !self.opts.reconnect {
-                self.lost("reconnect disabled");
+                self.all_down("reconnect disabled");
                 break;
             }
             attempt += 1;
@@ -490,7 +465,7 @@ impl Driver {
                     _ = tokio::time::sleep_until(until) => break,
                     cmd = rx.recv() => match cmd {
                         None | Some(Cmd::Close(_)) => { self.finish(); return; }
-                        Some(cmd) => { self.offline_cmd(cmd); }
+                        Some(cmd) => self.command(cmd),
                     }
                 }
             }
@@ -498,170 +473,109 @@ impl Driver {
         self.finish();
     }
 
+    /// The client is done: every namespace is closed, every ack waiter hears "disconnected".
     fn finish(&mut self) {
-        for ns in &mut self.nss {
-            let _ = ns.status.send(Status::Closed);
-            ns.acks.clear();
+        for face in self.faces.values() {
+            let _ = face.status.send(Status::Closed);
         }
+        self.acks.clear();
     }
 
-    /// The connection is gone: namespaces are disconnected, waiting acks fail.
-    fn lost(&mut self, reason: &str) {
-        let _ = self.lifecycle.send(Lifecycle::Disconnected {
-            reason: reason.to_string(),
-        });
-        for ns in &mut self.nss {
-            ns.connected = false;
-            ns.acks.clear();
-            let _ = ns.status.send(Status::Disconnected(reason.to_string()));
-        }
+    fn link_down(&mut self, reason: &str) {
+        self.core.link_down(reason);
+        self.deliver();
     }
 
-    /// A command while there is no connection.
-    fn offline_cmd(&mut self, cmd: Cmd) {
-        match cmd {
-            Cmd::Open {
-                ns,
-                auth,
-                handlers,
-                status,
-            } => self.add_ns(ns, auth, handlers, status),
-            Cmd::Emit { ns, emit, done } => {
-                let r = self.buffer(&ns, emit);
-                let _ = done.send(r);
-            }
-            Cmd::Leave { ns } => self.nss.retain(|n| n.name != ns),
-            Cmd::Raw(_) | Cmd::Drop { .. } | Cmd::Close(_) => {}
-        }
-    }
-
-    fn add_ns(
-        &mut self,
-        name: String,
-        auth: Value,
-        handlers: Arc<Mutex<Handlers>>,
-        status: watch::Sender<Status>,
-    ) {
-        self.nss.push(Ns {
-            name,
-            auth,
-            handlers,
-            status,
-            connected: false,
-            session: None,
-            last_seq: 0,
-            offline: VecDeque::new(),
-            unconfirmed: VecDeque::new(),
-            next_reliable: 0,
-            acks: HashMap::new(),
-        });
-    }
-
-    /// Keep an emit for later. Reliable emits wait in `unconfirmed` (they are resent anyway).
-    fn buffer(&mut self, ns: &str, emit: Emit) -> Result<(), EventsError> {
-        let cap = self.opts.offline_buffer;
-        let Some(n) = self.nss.iter_mut().find(|n| n.name == ns) else {
-            return Err(EventsError::ClientClosed);
-        };
-        match emit.kind {
-            Kind::Volatile => Ok(()),
-            Kind::Reliable => {
-                if n.unconfirmed.len() >= cap {
-                    return Err(EventsError::OfflineBufferFull(cap));
-                }
-                n.next_reliable += 1;
-                n.unconfirmed
-                    .push_back((n.next_reliable, emit.name, emit.args));
-                Ok(())
-            }
-            Kind::Default => {
-                if n.offline.len() >= cap {
-                    return Err(EventsError::OfflineBufferFull(cap));
-                }
-                n.offline.push_back(emit);
-                Ok(())
-            }
-        }
-    }
-
-    async fn serve(&mut self, mut link: Link, rx: &mut mpsc::UnboundedReceiver<Cmd>) -> Ended {
-        self.next_ack = 1;
-        self.ping_window = None;
-        if !self.opts.resume {
-            for n in &mut self.nss {
-                n.session = None;
-            }
-        }
-        let connects: Vec<Frame> = self.nss.iter().map(connect_frame).collect();
-        for f in connects {
-            if let Err(e) = write(&mut link.wr, &f).await {
+    /// Talk to the server over one connection until it ends.
+    async fn serve(&mut self, stream: TcpStream, rx: &mut mpsc::UnboundedReceiver<Cmd>) -> Ended {
+        let _ = stream.set_nodelay(true);
+        let (mut rd, mut wr) = stream.into_split();
+        let mut decoder = LineDecoder::new(DEFAULT_MAX_FRAME_BYTES);
+        let mut buf = vec![0u8; 8192];
+        self.core.link_up(now());
+        loop {
+            // Events first, then frames: a `received` leaves after its handler ran.
+            self.deliver();
+            if let Err(e) = self.flush(&mut wr).await {
                 return Ended::Lost(format!("transport error: {e}"));
             }
-        }
-        let mut buf = vec![0u8; 8192];
-        loop {
             let silence = async {
-                match self.ping_window {
-                    Some(w) => tokio::time::sleep_until(link.last_rx + w).await,
+                match self.core.poll_timeout() {
+                    Some(t) => tokio::time::sleep_until(Instant::from_std(t)).await,
                     None => std::future::pending().await,
                 }
             };
             tokio::select! {
-                r = link.rd.read(&mut buf) => match r {
+                r = rd.read(&mut buf) => match r {
                     Ok(0) => return Ended::Lost("transport close".into()),
                     Err(e) => return Ended::Lost(format!("transport error: {e}")),
                     Ok(n) => {
-                        link.last_rx = Instant::now();
-                        link.decoder.feed(&buf[..n]);
-                        loop {
-                            match link.decoder.next_frame() {
-                                Ok(Some(f)) => {
-                                    if let Err(e) = self.on_frame(f, &mut link.wr).await {
-                                        return Ended::Lost(e);
-                                    }
-                                }
-                                Ok(None) => break,
-                                Err(e) => return Ended::Lost(format!("bad frame from server: {e}")),
-                            }
+                        decoder.feed(&buf[..n]);
+                        if let Err(reason) = self.read_frames(&mut decoder) {
+                            return Ended::Lost(reason);
                         }
                     }
                 },
-                _ = silence => return Ended::Lost("ping timeout".into()),
+                _ = silence => if let Err(reason) = self.core.handle_timeout(now()) {
+                    return Ended::Lost(reason);
+                },
                 cmd = rx.recv() => match cmd {
-                    None | Some(Cmd::Close(None)) => return self.close_link(link, None).await,
-                    Some(Cmd::Close(Some(done))) => return self.close_link(link, Some(done)).await,
+                    None | Some(Cmd::Close(None)) => return self.close_link(wr, None).await,
+                    Some(Cmd::Close(Some(done))) => return self.close_link(wr, Some(done)).await,
                     Some(Cmd::Drop { reason }) => return Ended::Lost(reason),
-                    Some(cmd) => if let Err(e) = self.online_cmd(cmd, &mut link.wr).await {
-                        return Ended::Lost(format!("transport error: {e}"));
-                    }
+                    Some(cmd) => self.command(cmd),
                 }
             }
         }
     }
 
-    /// Leave every namespace politely, then close; `done` hears when the bytes are out.
-    async fn close_link(&mut self, mut link: Link, done: Option<oneshot::Sender<()>>) -> Ended {
-        let leaves: Vec<Frame> = self
-            .nss
-            .iter()
-            .filter(|n| n.connected)
-            .map(|n| Frame::Disconnect {
-                ns: n.name.clone(),
-                reason: None,
-            })
-            .collect();
-        for f in leaves {
-            let _ = write(&mut link.wr, &f).await;
+    /// Hand every complete frame to the core. `Err` ends the connection.
+    fn read_frames(&mut self, decoder: &mut LineDecoder) -> Result<(), String> {
+        loop {
+            match decoder.next_frame() {
+                Ok(Some(f)) => {
+                    let r = self.core.handle_frame(f, now());
+                    if r.is_err() {
+                        self.deliver();
+                    }
+                    r?;
+                }
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(format!("bad frame from server: {e}")),
+            }
         }
-        let _ = link.wr.shutdown().await;
-        self.lost("client closed");
+    }
+
+    /// Write everything the core wants written, in one go.
+    async fn flush(&mut self, wr: &mut OwnedWriteHalf) -> std::io::Result<()> {
+        let mut bytes = Vec::new();
+        while let Some(f) = self.core.poll_transmit() {
+            bytes.extend_from_slice(&encode_line(&f));
+        }
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        wr.write_all(&bytes).await
+    }
+
+    /// Leave every namespace politely, then close; `done` hears when the bytes are out.
+    async fn close_link(
+        &mut self,
+        mut wr: OwnedWriteHalf,
+        done: Option<oneshot::Sender<()>>,
+    ) -> Ended {
+        self.core.close();
+        let _ = self.flush(&mut wr).await;
+        let _ = wr.shutdown().await;
+        self.link_down("client closed");
         if let Some(done) = done {
             let _ = done.send(());
         }
         Ended::Closed
     }
 
-    async fn online_cmd(&mut self, cmd: Cmd, wr: &mut OwnedWriteHalf) -> std::io::Result<()> {
+    /// A command from a handle, with or without a connection: the core knows which.
+    fn command(&mut self, cmd: Cmd) {
         match cmd {
             Cmd::Open {
                 ns,
@@ -669,234 +583,113 @@ impl Driver {
                 handlers,
                 status,
             } => {
-                self.add_ns(ns, auth, handlers, status);
-                let f = connect_frame(self.nss.last().expect("just added"));
-                write(wr, &f).await
+                self.core.open(&ns, auth);
+                self.faces.insert(ns, Face { handlers, status });
             }
             Cmd::Emit { ns, emit, done } => {
-                let connected = self.nss.iter().any(|n| n.name == ns && n.connected);
-                if !connected {
-                    let _ = done.send(self.buffer(&ns, emit));
-                    return Ok(());
-                }
-                let r = self.send_emit(&ns, emit, wr).await;
-                let _ = done.send(Ok(()));
-                r
+                let want_ack = emit.ack.is_some();
+                let r = self
+                    .core
+                    .emit(&ns, &emit.name, emit.args, emit.delivery, want_ack);
+                let r = r.map(|token| {
+                    if let (Some(token), Some(tx)) = (token, emit.ack) {
+                        self.acks.insert(token, tx);
+                    }
+                });
+                let _ = done.send(r);
+                // An offline volatile emit with an ack fails at once: tell the waiter now.
+                self.deliver();
             }
-            Cmd::Raw(f) => write(wr, &f).await,
+            Cmd::Ack { ns, id, args } => self.core.ack(&ns, id, args),
             Cmd::Leave { ns } => {
-                self.nss.retain(|n| n.name != ns);
-                write(wr, &Frame::Disconnect { ns, reason: None }).await
+                self.core.leave(&ns);
+                self.faces.remove(&ns);
+                self.deliver();
             }
-            Cmd::Drop { .. } | Cmd::Close(_) => Ok(()),
+            Cmd::Drop { .. } | Cmd::Close(_) => {}
         }
     }
 
-    /// Send one emit on a connected namespace.
-    async fn send_emit(
-        &mut self,
-        ns: &str,
-        emit: Emit,
-        wr: &mut OwnedWriteHalf,
-    ) -> std::io::Result<()> {
-        let Some(n) = self.nss.iter_mut().find(|n| n.name == ns) else {
-            return Ok(());
-        };
-        let mut seq = None;
-        if emit.kind == Kind::Reliable {
-            n.next_reliable += 1;
-            n.unconfirmed
-                .push_back((n.next_reliable, emit.name.clone(), emit.args.clone()));
-            seq = Some(n.next_reliable);
-        }
-        let ack = emit.ack.map(|tx| {
-            let id = self.next_ack;
-            self.next_ack += 1;
-            n.acks.insert(id, tx);
-            id
-        });
-        let f = Frame::Event {
-            ns: ns.to_string(),
-            name: emit.name,
-            args: emit.args,
-            ack,
-            seq,
-        };
-        write(wr, &f).await
-    }
-
-    async fn on_frame(&mut self, f: Frame, wr: &mut OwnedWriteHalf) -> Result<(), String> {
-        let io = |e: std::io::Error| format!("transport error: {e}");
-        match f {
-            Frame::Hello {
-                ping_interval_ms,
-                ping_timeout_ms,
-                ..
-            } => {
-                self.ping_window = Some(Duration::from_millis(ping_interval_ms + ping_timeout_ms));
-            }
-            Frame::Ping => write(wr, &Frame::Pong).await.map_err(io)?,
-            Frame::Connected {
-                ns,
-                sid,
-                session,
-                recovered,
-            } => {
-                self.on_connected(&ns, sid, session, recovered, wr)
-                    .await
-                    .map_err(io)?;
-            }
-            Frame::ConnectError { ns, message } => {
-                if let Some(n) = self.nss.iter_mut().find(|n| n.name == ns) {
-                    let _ = n.status.send(Status::Refused(message.clone()));
+    /// Hand the core's events to the application: statuses, lifecycle, handlers, ack waiters.
+    fn deliver(&mut self) {
+        while let Some(ev) = self.core.poll_event() {
+            match ev {
+                ClientEvent::Connected { ns, sid, recovered } => {
+                    self.set_status(
+                        &ns,
+                        Status::Connected {
+                            sid: sid.clone(),
+                            recovered,
+                        },
+                    );
+                    let _ = self
+                        .lifecycle
+                        .send(Lifecycle::Connected { ns, sid, recovered });
                 }
-                let _ = self.lifecycle.send(Lifecycle::ConnectError { ns, message });
-            }
-            Frame::Event {
-                ns,
-                name,
-                args,
-                ack,
-                seq,
-            } => {
-                self.on_event(ns, name, args, ack, seq, wr)
-                    .await
-                    .map_err(io)?;
-            }
-            Frame::Ack { ns, id, args } => {
-                if let Some(tx) = self
-                    .nss
-                    .iter_mut()
-                    .find(|n| n.name == ns)
-                    .and_then(|n| n.acks.remove(&id))
-                {
-                    let _ = tx.send(Ok(args));
-                } else {
-                    tracing::debug!(ns, id, "late or unknown ack ignored");
+                ClientEvent::ConnectError { ns, message } => {
+                    self.set_status(&ns, Status::Refused(message.clone()));
+                    let _ = self.lifecycle.send(Lifecycle::ConnectError { ns, message });
                 }
-            }
-            Frame::Received { ns, seq } => {
-                if let Some(n) = self.nss.iter_mut().find(|n| n.name == ns) {
-                    while n.unconfirmed.front().is_some_and(|(s, _, _)| *s <= seq) {
-                        n.unconfirmed.pop_front();
+                ClientEvent::NsDisconnected { ns, reason } => {
+                    self.set_status(&ns, Status::Disconnected(reason.clone()));
+                    let _ = self.lifecycle.send(Lifecycle::Disconnected { reason });
+                }
+                ClientEvent::LinkDown { reason } => self.all_down(&reason),
+                ClientEvent::ServerError { code, message } => {
+                    let _ = self
+                        .lifecycle
+                        .send(Lifecycle::ServerError { code, message });
+                }
+                ClientEvent::AckResult { token, result } => {
+                    if let Some(tx) = self.acks.remove(&token) {
+                        let _ = tx.send(
+                            result.map_err(|AckLost::Disconnected| EventsError::Disconnected),
+                        );
                     }
                 }
+                ClientEvent::Event {
+                    ns,
+                    name,
+                    args,
+                    seq,
+                    ack,
+                } => self.run_handlers(Incoming {
+                    ack: ack.map(|id| AckReply {
+                        ns: ns.clone(),
+                        id,
+                        cmd: self.cmd_tx.clone(),
+                    }),
+                    ns,
+                    name,
+                    args,
+                    seq,
+                }),
             }
-            Frame::Disconnect { ns, reason } => {
-                let reason = reason.unwrap_or_else(|| "server namespace disconnect".into());
-                if let Some(n) = self.nss.iter_mut().find(|n| n.name == ns) {
-                    n.connected = false;
-                    n.session = None;
-                    let _ = n.status.send(Status::Disconnected(reason.clone()));
-                }
-                let _ = self.lifecycle.send(Lifecycle::Disconnected { reason });
-            }
-            Frame::Error { code, message } => {
-                let _ = self.lifecycle.send(Lifecycle::ServerError {
-                    code: code.clone(),
-                    message: message.clone(),
-                });
-                return Err(format!("server error {code}: {message}"));
-            }
-            Frame::Connect { .. } | Frame::Pong => {}
         }
-        Ok(())
     }
 
-    async fn on_connected(
-        &mut self,
-        ns: &str,
-        sid: String,
-        session: String,
-        recovered: bool,
-        wr: &mut OwnedWriteHalf,
-    ) -> std::io::Result<()> {
-        let Some(n) = self.nss.iter_mut().find(|n| n.name == ns) else {
-            return Ok(());
-        };
-        n.connected = true;
-        n.session = Some(session);
-        if !recovered {
-            // A new session: the server knows nothing of our numbering. Start again from 1
-            // (the events it lost for us are gone; the application should resync).
-            n.last_seq = 0;
-            let mut seq = 0;
-            for (s, _, _) in n.unconfirmed.iter_mut() {
-                seq += 1;
-                *s = seq;
-            }
-            n.next_reliable = seq;
-        }
-        let _ = n.status.send(Status::Connected {
-            sid: sid.clone(),
-            recovered,
+    /// Every namespace is disconnected, for `reason`.
+    fn all_down(&self, reason: &str) {
+        let _ = self.lifecycle.send(Lifecycle::Disconnected {
+            reason: reason.to_string(),
         });
-        let _ = self.lifecycle.send(Lifecycle::Connected {
-            ns: ns.to_string(),
-            sid,
-            recovered,
-        });
-        // Retry unconfirmed reliable emits first (in order), then the offline buffer.
-        let retries: Vec<Frame> = n
-            .unconfirmed
-            .iter()
-            .map(|(seq, name, args)| Frame::Event {
-                ns: ns.to_string(),
-                name: name.clone(),
-                args: args.clone(),
-                ack: None,
-                seq: Some(*seq),
-            })
-            .collect();
-        let offline: Vec<Emit> = n.offline.drain(..).collect();
-        for f in retries {
-            write(wr, &f).await?;
+        for face in self.faces.values() {
+            let _ = face.status.send(Status::Disconnected(reason.to_string()));
         }
-        for emit in offline {
-            self.send_emit(ns, emit, wr).await?;
-        }
-        Ok(())
     }
 
-    async fn on_event(
-        &mut self,
-        ns: String,
-        name: String,
-        args: Vec<Value>,
-        ack: Option<u64>,
-        seq: Option<u64>,
-        wr: &mut OwnedWriteHalf,
-    ) -> std::io::Result<()> {
-        let Some(n) = self.nss.iter_mut().find(|n| n.name == ns) else {
-            return Ok(());
-        };
-        if let Some(s) = seq {
-            if s <= n.last_seq {
-                // A replay of something we already have.
-                return write(
-                    wr,
-                    &Frame::Received {
-                        ns,
-                        seq: n.last_seq,
-                    },
-                )
-                .await;
-            }
-            n.last_seq = s;
+    fn set_status(&self, ns: &str, status: Status) {
+        if let Some(face) = self.faces.get(ns) {
+            let _ = face.status.send(status);
         }
-        let ev = Incoming {
-            ns: ns.clone(),
-            name,
-            args,
-            seq,
-            ack: ack.map(|id| AckReply {
-                ns: ns.clone(),
-                id,
-                cmd: self.cmd_tx.clone(),
-            }),
+    }
+
+    fn run_handlers(&self, ev: Incoming) {
+        let Some(face) = self.faces.get(&ev.ns) else {
+            return;
         };
         let (named, any) = {
-            let h = n.handlers.lock().unwrap_or_else(|p| p.into_inner());
+            let h = face.handlers.lock().unwrap_or_else(|p| p.into_inner());
             (h.named.get(&ev.name).cloned(), h.any.clone())
         };
         if named.is_none() && any.is_none() {
@@ -908,26 +701,7 @@ impl Driver {
         if let Some(f) = any {
             f(&ev);
         }
-        if let Some(s) = seq {
-            write(wr, &Frame::Received { ns, seq: s }).await?;
-        }
-        Ok(())
     }
-}
-
-fn connect_frame(n: &Ns) -> Frame {
-    Frame::Connect {
-        ns: n.name.clone(),
-        auth: (!n.auth.is_null()).then(|| n.auth.clone()),
-        resume: n.session.as_ref().map(|s| Resume {
-            session: s.clone(),
-            seq: n.last_seq,
-        }),
-    }
-}
-
-async fn write(wr: &mut OwnedWriteHalf, f: &Frame) -> std::io::Result<()> {
-    wr.write_all(&encode_line(f)).await
 }
 
 #[cfg(test)]
