@@ -196,8 +196,8 @@ fn lab01_live() {
     live_run(
         env!("CARGO_BIN_EXE_lab01"),
         &["lab01-tcp", "lab01-udp", "lab01-sizes"],
-        21,
-        7,
+        23,
+        9,
     );
 }
 
@@ -206,8 +206,8 @@ fn lab01_offline_matches_the_shipped_captures() {
     offline_run(
         env!("CARGO_BIN_EXE_lab01"),
         &[("lab01-tcp", 10), ("lab01-udp", 2), ("lab01-sizes", 20)],
-        21,
-        7,
+        23,
+        9,
     );
 }
 
@@ -240,8 +240,8 @@ fn lab03_live() {
     live_run(
         env!("CARGO_BIN_EXE_lab03"),
         &["lab03-datagrams", "lab03-compare"],
+        12,
         8,
-        6,
     );
 }
 
@@ -250,8 +250,8 @@ fn lab03_offline_matches_the_shipped_captures() {
     offline_run(
         env!("CARGO_BIN_EXE_lab03"),
         &[("lab03-datagrams", 6), ("lab03-compare", 12)],
+        12,
         8,
-        6,
     );
 }
 
@@ -264,8 +264,9 @@ fn lab01_graded_run_with_the_offline_answers_scores_full_marks() {
     let file = dir.join("answers.txt");
     std::fs::write(
         &file,
-        "tcp-offset = 34\ntcp-header-len = 32 bytes\nip-osi-layer = b\nudp-header-len = 8\n\
-         udp-frame-len = 47\noverhead-tcp-1 = 98.5%\nosi-no-header = c\n",
+        "tcp-offset = 34\ntcp-header-len = 32 bytes\nip-osi-layer = b\nchecksum-verifies = a\n\
+         udp-header-len = 8\nudp-frame-len = 47\noverhead-tcp = 98.5%\nwire-bytes = 84\n\
+         osi-no-header = c\n",
     )
     .unwrap();
     let out = run_lab(
@@ -275,7 +276,7 @@ fn lab01_graded_run_with_the_offline_answers_scores_full_marks() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("7 of 7 right"), "{stdout}");
+    assert!(stdout.contains("9 of 9 right"), "{stdout}");
     assert!(stdout.contains("recorded by an earlier run"), "{stdout}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -358,8 +359,13 @@ fn without_capture_privilege_the_lab_says_how_to_allow_it_and_finishes() {
 #[test]
 fn lab01_interactive_with_typed_answers_gives_a_hint_then_accepts() {
     // What a student types: Enter after each explanation, one wrong answer, then right ones.
-    let typed = "\n\n\n30\n34\n32\nb\n\n8\n47\n\n98\n\nc\n\n";
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lab01"))
+    // The prediction ("50") is typed after the Enter of its section; it is never graded.
+    let typed = "\n\n\n30\n34\n32\nb\n\na\n\n8\n47\n\n50\n98\n\n84\n\nc\n\n";
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lab01"));
+    for name in netlab_labs::variant::ENV_VARS {
+        command.env_remove(name);
+    }
+    let mut child = command
         .arg("--offline")
         .env("NO_COLOR", "1")
         .stdin(Stdio::piped())
@@ -383,13 +389,17 @@ fn lab01_interactive_with_typed_answers_gives_a_hint_then_accepts() {
     let out = child.wait_with_output().expect("output");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    assert_eq!(stdout.matches("[Enter] to continue").count(), 7, "{stdout}");
+    assert_eq!(stdout.matches("[Enter] to continue").count(), 9, "{stdout}");
     assert!(
         stdout.contains("Not quite. Hint: the headers before it are Ethernet and IPv4"),
         "{stdout}"
     );
     assert!(stdout.contains("Right: 34."), "{stdout}");
-    assert!(stdout.contains("7 of 7 right"), "{stdout}");
+    assert!(
+        stdout.contains("[predict-overhead] you predicted: 50; measured: 98.5 %"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("9 of 9 right"), "{stdout}");
 }
 
 #[test]
@@ -486,4 +496,78 @@ fn the_setcap_advice_works_for_an_unprivileged_user() {
     for (name, source, _) in caps {
         assert_eq!(source, "live", "{name}: setcap should allow live capture");
     }
+}
+
+/// An answers file with every answer a `--ci --json` run of `student`'s variant printed: a
+/// choice by its letter, a number as printed. What a student who did the lab would hand in.
+fn answers_of(binary: &str, student: &str, extra: &[&str]) -> String {
+    let mut args = vec!["--ci", "--json"];
+    args.extend_from_slice(extra);
+    let out = run_lab(binary, &args, &[("NETLAB_STUDENT", student)]);
+    let lines = json_lines(&out);
+    assert_eq!(lines[0]["student"], student, "{}", lines[0]);
+    let mut file = String::new();
+    for l in lines.iter().filter(|l| l["type"] == "answer") {
+        let expected = l["expected"].as_str().unwrap();
+        assert_eq!(
+            l["correct"],
+            serde_json::Value::Null,
+            "a --ci run answers nothing"
+        );
+        let answer = match expected.split_once(") ") {
+            Some((letter, _)) if letter.len() == 1 => letter,
+            _ => expected,
+        };
+        file.push_str(&format!("{} = {answer}\n", l["question"].as_str().unwrap()));
+    }
+    file
+}
+
+/// Grades `answers` against `student`'s variant; returns (exit code, stdout).
+fn grade(binary: &str, student: &str, answers: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let dir = std::env::temp_dir().join(format!(
+        "netlab-grade-{}-{student}-{}",
+        std::process::id(),
+        binary.rsplit('/').next().unwrap()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("answers.txt");
+    std::fs::write(&file, answers).unwrap();
+    let mut args = vec!["--answers", file.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = run_lab(binary, &args, &[("NETLAB_STUDENT", student)]);
+    std::fs::remove_dir_all(&dir).ok();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// The fairness promise: a student's answers pass for that student's variant and fail for
+/// another student's.
+fn answers_pass_for_their_student_only(binary: &str, extra: &[&str]) {
+    let ada = answers_of(binary, "ada", extra);
+    let bob = answers_of(binary, "bob", extra);
+    assert_ne!(ada, bob, "two students got the same answers");
+    let questions = ada.lines().count();
+    let (code, stdout) = grade(binary, "ada", &ada, extra);
+    assert_eq!(code, Some(0), "ada's answers for ada:\n{ada}\n{stdout}");
+    assert!(
+        stdout.contains(&format!("{questions} of {questions} right")),
+        "{stdout}"
+    );
+    let (code, stdout) = grade(binary, "bob", &ada, extra);
+    assert_eq!(code, Some(3), "ada's answers for bob:\n{ada}\n{stdout}");
+    assert!(stdout.contains("wrong, the answer is"), "{stdout}");
+}
+
+#[test]
+fn lab01_answers_pass_for_their_student_only() {
+    answers_pass_for_their_student_only(env!("CARGO_BIN_EXE_lab01"), &["--offline"]);
+}
+
+#[test]
+fn lab03_answers_pass_for_their_student_only() {
+    // Live: the ping, the overflow and the refused datagram run for real in every mode.
+    answers_pass_for_their_student_only(env!("CARGO_BIN_EXE_lab03"), &[]);
 }

@@ -61,6 +61,7 @@ fn run(s: &mut Session) -> LabFuture<'_> {
 
         let tcp_pkts = tcp_exchange(s, &tcp_rec)?;
         labelled_frame(s, &tcp_pkts)?;
+        checksums(s, &tcp_pkts)?;
         udp_frame(s, &udp_rec)?;
         overhead(s, &tcp, &udp).await?;
         tcp.stop();
@@ -166,6 +167,134 @@ fn labelled_frame(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
         .why("IP is the network layer (OSI 3), called the Internet layer in the TCP/IP model."),
     )?;
     Ok(())
+}
+
+/// The two checksums of the client's data frame, computed here from its bytes: the IPv4 header's
+/// verifies; the TCP field holds only the pseudo-header's partial sum, for offload to finish.
+fn checksums(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
+    s.explain("Checksums: one finished, one left for later")?;
+    let Some(p) = pkts.iter().find(|p| p.payload_len() > 0) else {
+        return Ok(());
+    };
+    let Some(c) = frame_checksums(p) else {
+        s.check(
+            "the data frame has IPv4 and TCP headers",
+            false,
+            "not found",
+        );
+        return Ok(());
+    };
+    let mut t = render::table(
+        &["checksum", "field holds", "computed over", "result"],
+        s.style(),
+    );
+    t.add_row(vec![
+        "IPv4 header".into(),
+        format!("0x{:04x}", c.ip_field),
+        "the 20-byte IPv4 header".into(),
+        format!(
+            "sum 0x{:04x}: {}",
+            c.ip_sum,
+            if c.ip_sum == 0xffff {
+                "verifies"
+            } else {
+                "does not verify"
+            }
+        ),
+    ]);
+    t.add_row(vec![
+        "TCP".into(),
+        format!("0x{:04x}", c.tcp_field),
+        "pseudo-header + TCP header + data".into(),
+        format!(
+            "sum 0x{:04x}: {}",
+            c.tcp_sum,
+            if c.tcp_sum == 0xffff {
+                "verifies"
+            } else {
+                "does not verify"
+            }
+        ),
+    ]);
+    t.add_row(vec![
+        "TCP, pseudo-header only".into(),
+        format!("0x{:04x}", c.tcp_field),
+        "addresses, protocol 6, TCP length".into(),
+        format!(
+            "sum 0x{:04x}: {}",
+            c.pseudo_sum,
+            if c.pseudo_sum == c.tcp_field {
+                "= the field: a partial sum"
+            } else {
+                "differs from the field"
+            }
+        ),
+    ]);
+    s.show(
+        "Ones' complement sums over the client's data frame (0xffff means it verifies)",
+        &t.to_string(),
+    );
+    s.measure("checksum.ip_verifies", c.ip_sum == 0xffff, "");
+    s.measure("checksum.tcp_is_partial", c.pseudo_sum == c.tcp_field, "");
+    s.check_eq("the IPv4 header checksum verifies", c.ip_sum, 0xffff);
+    s.check(
+        "the TCP checksum field holds the pseudo-header's partial sum",
+        c.pseudo_sum == c.tcp_field && c.tcp_sum != 0xffff,
+        format!(
+            "field 0x{:04x}, pseudo-header sum 0x{:04x}",
+            c.tcp_field, c.pseudo_sum
+        ),
+    );
+    s.ask(
+        Question::choice(
+            "checksum-verifies",
+            "Which checksum of this loopback frame verifies when you recompute it?",
+            &[
+                "only the IPv4 header's",
+                "only the TCP checksum",
+                "both",
+                "neither: loopback skips every checksum",
+            ],
+            0,
+        )
+        .hint("read the result column of the table above")
+        .hint("the IPv4 header is summed by the kernel itself; TCP's sum is left to a network card that lo does not have")
+        .why("Linux computes the IPv4 header checksum in software (20 bytes, cheap). For TCP it writes only the sum of the pseudo-header, which a network card would complete over the data; on lo nothing completes it, and nothing checks it either, because the bytes never leave memory."),
+    )?;
+    Ok(())
+}
+
+/// Ones' complement sums (RFC 1071) over one IPv4/TCP frame. A correct checksum makes the sum
+/// over its range 0xffff.
+struct FrameChecksums {
+    ip_field: u16,
+    ip_sum: u16,
+    tcp_field: u16,
+    tcp_sum: u16,
+    pseudo_sum: u16,
+}
+
+fn frame_checksums(p: &Pkt) -> Option<FrameChecksums> {
+    let segs = packets::segments(p);
+    let ip = segs.iter().find(|x| x.what == "IPv4 header")?.range.clone();
+    let tcp_start = segs.iter().find(|x| x.what == "TCP header")?.range.start;
+    let bytes = &p.raw.bytes;
+    let ip_header = bytes.get(ip.clone())?;
+    let total = usize::from(u16::from_be_bytes([ip_header[2], ip_header[3]]));
+    let segment = bytes.get(tcp_start..ip.start + total)?;
+    let mut pseudo = Vec::with_capacity(12);
+    pseudo.extend_from_slice(ip_header.get(12..20)?);
+    pseudo.extend_from_slice(&[0, 6]);
+    pseudo.extend_from_slice(&(segment.len() as u16).to_be_bytes());
+    // craft::checksum returns the complement of the sum: undo it to show the sum itself.
+    let sum = |parts: &[&[u8]]| !netlab_inspect::craft::checksum(parts);
+    Some(FrameChecksums {
+        ip_field: u16::from_be_bytes([ip_header[10], ip_header[11]]),
+        ip_sum: sum(&[ip_header]),
+        tcp_field: u16::from_be_bytes([*segment.get(16)?, *segment.get(17)?]),
+        tcp_sum: sum(&[&pseudo, segment]),
+        pseudo_sum: sum(&[&pseudo]),
+    })
 }
 
 /// Why the TCP header has the length it has in this frame.
@@ -285,6 +414,10 @@ async fn overhead(s: &mut Session, tcp: &Running, udp: &Running) -> Result<(), L
     s.explain("What the headers cost")?;
     let payloads: Vec<Vec<u8>> = SIZES.iter().map(|&n| vec![b'x'; n]).collect();
     let refs: Vec<&[u8]> = payloads.iter().map(Vec::as_slice).collect();
+    let guess = s.predict(
+        "predict-overhead",
+        "Before measuring: what percentage of a TCP frame carrying 1 byte of data do you expect to be headers?",
+    )?;
     s.act("sending 1, 100 and 1400 bytes over TCP, then over UDP");
     let (tcp_addr, udp_addr) = (tcp.addr, udp.addr);
     let (_, rec) = s
@@ -307,7 +440,7 @@ async fn overhead(s: &mut Session, tcp: &Running, udp: &Running) -> Result<(), L
         ],
         s.style(),
     );
-    let mut tcp_1_percent = 0.0;
+    let mut tcp_small_headers = None;
     for proto in ["TCP", "UDP"] {
         for &size in &SIZES {
             // The request, not the echo: the first packet of this protocol with this payload.
@@ -336,7 +469,7 @@ async fn overhead(s: &mut Session, tcp: &Running, udp: &Running) -> Result<(), L
             let frame = p.raw.bytes.len();
             let percent = 100.0 * headers as f64 / frame as f64;
             if proto == "TCP" && size == 1 {
-                tcp_1_percent = percent;
+                tcp_small_headers = Some(headers as u64);
             }
             s.check_eq(
                 &format!("{proto} {size} B: frame = headers + payload"),
@@ -361,21 +494,82 @@ async fn overhead(s: &mut Session, tcp: &Running, udp: &Running) -> Result<(), L
         }
     }
     s.show("Header bytes per layer, measured", &t.to_string());
+    let header_len = tcp_small_headers.unwrap_or(66);
+    let one_byte = 100.0 * header_len as f64 / (header_len as f64 + 1.0);
+    s.reveal(guess, (one_byte * 10.0).round() / 10.0, "%");
+    let payload = s.variant().pick("lab01.tcp-payload", 1, 1..=200);
+    let percent = 100.0 * header_len as f64 / (header_len as f64 + payload as f64);
     s.ask(
         Question::number(
-            "overhead-tcp-1",
-            "For a 1-byte payload over TCP, what percentage of the frame is headers? (to the nearest whole number)",
-            tcp_1_percent,
+            "overhead-tcp",
+            &format!(
+                "This run's small TCP frames carry {header_len} bytes of headers (Ethernet, IPv4, TCP with its options). For a {payload}-byte payload, what percentage of the frame is headers? (to the nearest whole number)"
+            ),
+            percent,
         )
         .tolerance(1.0)
         .unit("%")
-        .hint("headers divided by frame length, times 100: read the TCP row with payload 1")
+        .hint("headers divided by the whole frame (headers + payload), times 100")
+        .hint(&format!("{header_len} / ({header_len} + {payload}) x 100"))
         .why(&format!(
-            "{tcp_1_percent:.1}% of that frame is headers: sending one byte at a time wastes almost the whole network."
+            "{header_len} / {} = {percent:.1}%: headers cost the same whatever the payload, so small messages are mostly overhead.",
+            header_len + payload
+        )),
+    )?;
+    wire_cost(s)
+}
+
+/// What a capture does not show: the bytes a real Ethernet wire adds to each frame.
+fn wire_cost(s: &mut Session) -> Result<(), LabError> {
+    s.explain("What a capture does not show")?;
+    let payload = s.variant().pick("lab01.wire-payload", 1, 1..=60);
+    let captured = 14 + 20 + 8 + payload;
+    let wire = (captured + FCS).max(MIN_FRAME) + PREAMBLE + GAP;
+    let mut t = render::table(&["on the wire", "bytes", "in a capture?"], s.style());
+    let rows: [(&str, String, &str); 5] = [
+        ("preamble and start delimiter", PREAMBLE.to_string(), "no"),
+        (
+            "the frame: headers and payload",
+            "as captured".into(),
+            "yes",
+        ),
+        (
+            "padding up to the 64-byte minimum (with FCS)",
+            "0 to 46".into(),
+            "no (sent, stripped on receipt)",
+        ),
+        ("frame check sequence (CRC-32)", FCS.to_string(), "no"),
+        ("inter-frame gap (idle)", GAP.to_string(), "no"),
+    ];
+    for (what, bytes, captured) in rows {
+        t.add_row(vec![what.to_string(), bytes, captured.to_string()]);
+    }
+    s.show("What Ethernet adds around every frame", &t.to_string());
+    s.measure("wire.payload", payload, "bytes");
+    s.ask(
+        Question::number(
+            "wire-bytes",
+            &format!(
+                "A UDP datagram with a {payload}-byte payload is captured as a {captured}-byte frame (14 Ethernet + 20 IPv4 + 8 UDP + {payload}). How many byte times does it occupy on a real Ethernet wire, counting FCS, padding, preamble and gap?"
+            ),
+            wire as f64,
+        )
+        .unit("bytes")
+        .hint("add the 4-byte FCS, then pad to 64 if smaller, then add 8 of preamble and 12 of gap")
+        .hint(&format!("max({captured} + 4, 64) + 8 + 12"))
+        .why(&format!(
+            "max({captured} + {FCS}, {MIN_FRAME}) + {PREAMBLE} + {GAP} = {wire}: a tiny payload costs at least 84 byte times on the wire, however small it is."
         )),
     )?;
     Ok(())
 }
+
+/// Ethernet on the wire: frame check sequence, minimum frame (with FCS), preamble with start
+/// delimiter, and the inter-frame gap, in bytes (IEEE 802.3).
+const FCS: u64 = 4;
+const MIN_FRAME: u64 = 64;
+const PREAMBLE: u64 = 8;
+const GAP: u64 = 12;
 
 fn models(s: &mut Session) -> Result<(), LabError> {
     s.explain("OSI and TCP/IP side by side")?;

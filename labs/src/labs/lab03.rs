@@ -1,10 +1,15 @@
 //! Lab 03, UDP: datagrams with no handshake and their boundaries kept; the pinger against a
-//! server that drops and delays (seeded) with loss and RTT statistics; the same exchange over TCP
-//! and UDP compared packet for packet; when UDP is the right choice.
+//! server that drops and delays (seeded per student) with loss and RTT statistics; datagrams
+//! dropped on loopback by a full receive buffer, with the kernel's drop counter; a truncated
+//! datagram and an ICMP port unreachable surfacing as "connection refused"; the same exchange
+//! over TCP and UDP compared packet for packet; when UDP is the right choice.
 
-use std::time::Duration;
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use netlab_echo::{ImpairmentConfig, PingConfig, PingEvent, Proto};
+use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 
 use crate::packets::{self, Pkt, text};
@@ -26,25 +31,38 @@ pub const INFO: LabInfo = LabInfo {
 const HELLO: &[u8] = b"hello";
 const DATAGRAMS: [&[u8]; 3] = [b"one", b"two", b"three"];
 
-/// The impaired server: 20% drop, 20 ms delay plus up to 10 ms jitter, fixed seed.
-fn impairment() -> ImpairmentConfig {
+/// The impaired server of one student's variant: the drop rate (20% in the practice variant),
+/// the delay (20 ms plus up to 10 ms of jitter) and the seed that decides which probes are lost
+/// (7) all vary per student, so the loss is not known before running.
+fn impairment(s: &Session) -> ImpairmentConfig {
+    let v = s.variant();
     ImpairmentConfig {
-        drop: 0.2,
-        delay: Duration::from_millis(20),
+        drop: v.pick("lab03.drop-percent", 20, 10..=35) as f64 / 100.0,
+        delay: Duration::from_millis(v.pick("lab03.delay-ms", 20, 15..=40)),
         jitter: Duration::from_millis(10),
-        seed: 7,
+        seed: v.pick("lab03.seed", 7, 1..=1_000_000),
         ..ImpairmentConfig::default()
     }
 }
 
-/// 20 probes, 20 ms apart, 500 ms to answer: about a second in all, and a delayed reply (30 ms
-/// at most, plus whatever a busy machine adds) is never mistaken for a lost one.
-const PROBES: u64 = 20;
+/// Probes (20 in the practice variant), 20 ms apart, 500 ms to answer: about a second in all,
+/// and a delayed reply (50 ms at most, plus whatever a busy machine adds) is never mistaken for a
+/// lost one.
+fn probes(s: &Session) -> u64 {
+    s.variant().pick("lab03.probes", 20, 16..=30)
+}
+
+/// The receive buffer of the overflow experiment, as asked with SO_RCVBUF (Linux doubles it for
+/// its bookkeeping), and the size of each datagram sent to it.
+const SMALL_RCVBUF: usize = 4096;
+const BURST_DATAGRAM: usize = 100;
 
 fn run(s: &mut Session) -> LabFuture<'_> {
     Box::pin(async move {
         datagrams(s).await?;
         loss_and_delay(s).await?;
+        buffer_overflow(s).await?;
+        truncated_and_refused(s).await?;
         tcp_vs_udp(s).await?;
         s.explain("When UDP is the right choice")?;
         s.ask(
@@ -55,7 +73,7 @@ fn run(s: &mut Session) -> LabFuture<'_> {
                 1,
             )
             .hint("which one would rather skip a lost piece than wait for it?")
-            .why("A voice sample that arrives late is useless; retransmitting it only adds delay. Files and pages must arrive complete, which is TCP's job."),
+            .why("A voice sample that arrives late is useless; retransmitting it only adds delay. Files and pages must arrive complete: over TCP, or over QUIC, which rebuilds reliability on top of UDP and carries HTTP/3 (a large share of web pages today). Plain UDP alone would not do for them."),
         )?;
         s.explain("What you learned")?;
         Ok(())
@@ -142,14 +160,19 @@ async fn send_then_read(addr: std::net::SocketAddr) -> Result<Vec<Vec<u8>>, LabE
 
 async fn loss_and_delay(s: &mut Session) -> Result<(), LabError> {
     s.explain("Loss and delay")?;
-    let imp = impairment();
+    let imp = impairment(s);
+    let count = probes(s);
+    let delay_ms = imp.delay.as_millis();
     let (server, stats) = servers::udp_echo_with_stats(imp.clone()).await?;
     s.act(&format!(
-        "pinging {} with {PROBES} probes; the server drops 20% and delays 20-30 ms (seed {})",
-        server.addr, imp.seed
+        "pinging {} with {count} probes; the server drops {:.0}% and delays {delay_ms}-{} ms (seed {})",
+        server.addr,
+        imp.drop * 100.0,
+        delay_ms + imp.jitter.as_millis(),
+        imp.seed
     ));
     let config = PingConfig {
-        count: PROBES,
+        count,
         interval: Duration::from_millis(20),
         timeout: Duration::from_millis(500),
         ..PingConfig::new(Proto::Udp, server.addr)
@@ -192,13 +215,8 @@ async fn loss_and_delay(s: &mut Session) -> Result<(), LabError> {
         dropped,
     );
     s.check(
-        "some probes lost, most answered",
-        summary.received < summary.sent && summary.received >= summary.sent / 2,
-        format!("{} of {}", summary.received, summary.sent),
-    );
-    s.check(
-        "RTT is at least the server's 20 ms delay",
-        rtt.as_ref().is_some_and(|r| r.min_ms >= 20.0),
+        &format!("RTT is at least the server's {delay_ms} ms delay"),
+        rtt.as_ref().is_some_and(|r| r.min_ms >= delay_ms as f64),
         f(rtt.as_ref().map(|r| r.min_ms)),
     );
     s.ask(
@@ -210,16 +228,21 @@ async fn loss_and_delay(s: &mut Session) -> Result<(), LabError> {
         .tolerance(0.5)
         .unit("%")
         .hint("lost probes divided by sent probes, times 100: see the statistics table")
-        .why("The server drops each datagram with probability 20%, so over 20 probes the measured loss is near 20%, but rarely exactly: loss is random."),
+        .hint("count the \"lost\" lines, divide by the number of probes, times 100")
+        .why(&format!(
+            "The server drops each datagram with probability {:.0}%, so the measured loss is near that, but rarely exactly: which probes are lost is decided by a random generator (seeded per student here, so your run can be checked).",
+            imp.drop * 100.0
+        )),
     )?;
     s.ask(
         Question::choice(
             "rtt-floor",
-            "Why is no RTT below 20 ms, on a loopback that answers in microseconds?",
+            &format!("Why is no RTT below {delay_ms} ms, on a loopback that answers in microseconds?"),
             &[
                 "UDP is slow",
-                "the server delays every reply by at least 20 ms",
+                &format!("the server delays every reply by at least {delay_ms} ms"),
                 "the pinger waits 20 ms between probes",
+                "the kernel delays UDP acknowledgements",
             ],
             1,
         )
@@ -227,6 +250,283 @@ async fn loss_and_delay(s: &mut Session) -> Result<(), LabError> {
         .why("The impairment adds 20 ms plus jitter to every reply; the rest of the path costs microseconds."),
     )?;
     Ok(())
+}
+
+/// A burst of datagrams to a socket with a small receive buffer that nobody reads: the kernel
+/// keeps what fits and drops the rest, counting each drop for the socket (/proc/net/udp).
+async fn buffer_overflow(s: &mut Session) -> Result<(), LabError> {
+    s.explain("When the receiver does not keep up")?;
+    let burst = s.variant().pick("lab03.burst", 1000, 300..=2000);
+    let guess = s.predict(
+        "predict-kept",
+        &format!(
+            "Both sockets are on this machine and nothing is impaired. Of {burst} datagrams of {BURST_DATAGRAM} bytes sent to a socket with a 4 KB receive buffer that does not read until the burst is over, how many do you expect it to find?"
+        ),
+    )?;
+    s.act(&format!(
+        "receiver with SO_RCVBUF = {SMALL_RCVBUF}, not reading; {burst} datagrams of {BURST_DATAGRAM} bytes sent at once; then the receiver reads"
+    ));
+    let run = tokio::task::spawn_blocking(move || overflow_run(burst))
+        .await
+        .map_err(|e| LabError::Experiment(format!("overflow task: {e}")))??;
+    let mut t = render::table(&["", "datagrams"], s.style());
+    t.add_row(vec![
+        "sent (every send() succeeded)".into(),
+        run.sent.to_string(),
+    ]);
+    t.add_row(vec![
+        "found by the receiver's reads".into(),
+        run.kept.to_string(),
+    ]);
+    t.add_row(vec![
+        "the kernel's drop counter for the socket (/proc/net/udp)".into(),
+        run.drops.map_or("-".into(), |d| d.to_string()),
+    ]);
+    s.show(
+        &format!(
+            "A 4 KB receive buffer (the kernel reports SO_RCVBUF = {} bytes: it doubles the value asked, for its bookkeeping)",
+            run.rcvbuf
+        ),
+        &t.to_string(),
+    );
+    s.reveal(guess, run.kept, "datagrams");
+    s.measure("overflow.sent", run.sent, "");
+    s.measure("overflow.kept", run.kept, "");
+    s.measure("overflow.drops", run.drops, "");
+    s.check(
+        "some datagrams are dropped on loopback when the buffer is full",
+        run.kept < run.sent,
+        format!("{} of {} kept", run.kept, run.sent),
+    );
+    if let Some(drops) = run.drops {
+        s.check_eq(
+            "kept + the kernel's drop count = sent",
+            run.kept + drops,
+            run.sent,
+        );
+    }
+    s.ask(
+        Question::choice(
+            "overflow-where",
+            "Where did the missing datagrams go?",
+            &[
+                "the receiving kernel dropped them: the socket's buffer was full",
+                "they were lost on the wire",
+                "send() failed for them",
+                "the UDP checksum rejected them",
+            ],
+            0,
+        )
+        .hint("every send() succeeded, and loopback has no wire: which counter went up?")
+        .hint("the drop counter belongs to the receiving socket")
+        .why("A UDP socket queues datagrams until the program reads them, up to its receive buffer. When it is full the kernel drops each new datagram and counts it; nobody tells the sender. Loss is not only a property of networks: a slow reader causes it on one machine."),
+    )?;
+    Ok(())
+}
+
+/// What the overflow experiment saw.
+struct Overflow {
+    sent: u64,
+    kept: u64,
+    /// The socket's `drops` column in /proc/net/udp; `None` off Linux.
+    drops: Option<u64>,
+    /// SO_RCVBUF as the kernel reports it.
+    rcvbuf: usize,
+}
+
+/// Blocking sockets (one call per line, as the lab describes it), run off the async runtime.
+fn overflow_run(burst: u64) -> Result<Overflow, LabError> {
+    let io = |what: &'static str| LabError::io(what);
+    let receiver = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
+        .map_err(io("creating the receiver"))?;
+    receiver
+        .set_recv_buffer_size(SMALL_RCVBUF)
+        .map_err(io("setting SO_RCVBUF"))?;
+    let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
+    receiver
+        .bind(&loopback.into())
+        .map_err(io("binding the receiver"))?;
+    let rcvbuf = receiver
+        .recv_buffer_size()
+        .map_err(io("reading SO_RCVBUF"))?;
+    let receiver: std::net::UdpSocket = receiver.into();
+    let addr = receiver
+        .local_addr()
+        .map_err(io("the receiver's address"))?;
+    let sender = std::net::UdpSocket::bind(loopback).map_err(io("binding the sender"))?;
+    sender.connect(addr).map_err(io("connecting the sender"))?;
+    let datagram = [b'x'; BURST_DATAGRAM];
+    for _ in 0..burst {
+        sender.send(&datagram).map_err(io("sending a datagram"))?;
+    }
+    // Only now does the receiver read: what is queued is all it will ever get.
+    receiver
+        .set_nonblocking(true)
+        .map_err(io("making the receiver non-blocking"))?;
+    let mut buf = [0u8; 2048];
+    let mut kept = 0;
+    loop {
+        match receiver.recv(&mut buf) {
+            Ok(_) => kept += 1,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => return Err(LabError::Experiment(format!("receiving: {e}"))),
+        }
+    }
+    Ok(Overflow {
+        sent: burst,
+        kept,
+        drops: udp_drops(addr.port()),
+        rcvbuf,
+    })
+}
+
+/// The `drops` column of the /proc/net/udp line for 127.0.0.1:`port` (its last column; addresses
+/// are hex, 0100007F:1F5F).
+fn udp_drops(port: u16) -> Option<u64> {
+    let table = std::fs::read_to_string("/proc/net/udp").ok()?;
+    let local = format!("0100007F:{port:04X}");
+    table.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        (cols.get(1) == Some(&local.as_str()))
+            .then(|| cols.last()?.parse().ok())
+            .flatten()
+    })
+}
+
+/// Two more ways UDP surprises: a datagram longer than the read buffer is cut, and a datagram to
+/// a port where nobody listens comes back as an ICMP error that a connected socket reports.
+async fn truncated_and_refused(s: &mut Session) -> Result<(), LabError> {
+    s.explain("Truncated and refused")?;
+    s.act("a 9-byte datagram read with a 4-byte buffer; then a datagram to a port nobody listens on, from a connected and from an unconnected socket");
+    let run = tokio::task::spawn_blocking(refused_run)
+        .await
+        .map_err(|e| LabError::Experiment(format!("refused task: {e}")))??;
+    let mut t = render::table(&["what the program did", "what it got"], s.style());
+    t.add_row(vec![
+        "recv() with a 4-byte buffer, datagram \"truncated\"".into(),
+        format!("{:?}", String::from_utf8_lossy(&run.truncated)),
+    ]);
+    t.add_row(vec![
+        "the next recv(), 64-byte buffer".into(),
+        format!(
+            "{:?} (the rest of \"truncated\" is gone)",
+            String::from_utf8_lossy(&run.next)
+        ),
+    ]);
+    t.add_row(vec![
+        "connected socket: send() to a closed port, then recv()".into(),
+        run.connected.clone(),
+    ]);
+    t.add_row(vec![
+        "unconnected socket: send_to() the same port, then recv_from()".into(),
+        run.unconnected.clone(),
+    ]);
+    s.show("What the socket calls returned", &t.to_string());
+    s.measure("udp.truncated_to", run.truncated.len(), "bytes");
+    s.measure("udp.connected_error", run.connected.clone(), "");
+    s.measure("udp.refused_after_us", run.refused_after_us, "µs");
+    s.check_eq(
+        "a 4-byte buffer gets the first 4 bytes",
+        String::from_utf8_lossy(&run.truncated).into_owned(),
+        "trun".to_string(),
+    );
+    s.check_eq(
+        "the next recv() gets the next datagram",
+        String::from_utf8_lossy(&run.next).into_owned(),
+        "next".to_string(),
+    );
+    s.check(
+        "the connected socket reports connection refused",
+        run.refused,
+        run.connected.clone(),
+    );
+    s.ask(
+        Question::choice(
+            "udp-refused",
+            "UDP has no connection, yet recv() on the connected socket failed with \"connection refused\". Why?",
+            &[
+                "the receiving kernel answered with an ICMP port unreachable, which the kernel reports on the connected socket",
+                "UDP did a handshake that the server rejected",
+                "the server read the datagram and reset the connection",
+                "the sender's buffer was full",
+            ],
+            0,
+        )
+        .hint("nobody was listening on that port: what does a kernel send back then?")
+        .hint("an unconnected socket cannot tell which of its destinations an ICMP error is about")
+        .why("A datagram to a port with no socket makes the receiving kernel send ICMP \"port unreachable\". Linux matches it to a connected UDP socket (its 4-tuple is known) and the next call returns ECONNREFUSED; an unconnected socket hears nothing, so its recv_from() just waits. On a real network the ICMP may also be filtered, and then nobody hears anything."),
+    )?;
+    Ok(())
+}
+
+struct Refused {
+    truncated: Vec<u8>,
+    next: Vec<u8>,
+    connected: String,
+    unconnected: String,
+    refused: bool,
+    refused_after_us: u64,
+}
+
+fn refused_run() -> Result<Refused, LabError> {
+    let io = |what: &'static str| LabError::io(what);
+    let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
+    // Truncation: two datagrams queued, the first read with a buffer too small for it.
+    let receiver = std::net::UdpSocket::bind(loopback).map_err(io("binding a receiver"))?;
+    let sender = std::net::UdpSocket::bind(loopback).map_err(io("binding a sender"))?;
+    let to = receiver.local_addr().map_err(io("receiver address"))?;
+    sender.send_to(b"truncated", to).map_err(io("sending"))?;
+    sender.send_to(b"next", to).map_err(io("sending"))?;
+    receiver
+        .set_read_timeout(Some(servers::STEP_TIMEOUT))
+        .map_err(io("read timeout"))?;
+    let mut small = [0u8; 4];
+    let n = receiver.recv(&mut small).map_err(io("receiving"))?;
+    let truncated = small[..n].to_vec();
+    let mut big = [0u8; 64];
+    let n = receiver.recv(&mut big).map_err(io("receiving"))?;
+    let next = big[..n].to_vec();
+    // A port nobody listens on: bind one, note it, close it.
+    let closed = std::net::UdpSocket::bind(loopback)
+        .and_then(|s| s.local_addr())
+        .map_err(io("finding a free port"))?;
+    let describe = |r: std::io::Result<usize>| match r {
+        Ok(n) => format!("{n} bytes"),
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
+            "error: connection refused (ECONNREFUSED)".to_string()
+        }
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            "nothing: still waiting after 300 ms".to_string()
+        }
+        Err(e) => format!("error: {e}"),
+    };
+    let connected = std::net::UdpSocket::bind(loopback).map_err(io("binding"))?;
+    connected.connect(closed).map_err(io("connecting"))?;
+    connected
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .map_err(io("read timeout"))?;
+    let start = Instant::now();
+    connected.send(b"anyone?").map_err(io("sending"))?;
+    let result = connected.recv(&mut big);
+    let refused_after_us = start.elapsed().as_micros() as u64;
+    let refused = matches!(&result, Err(e) if e.kind() == ErrorKind::ConnectionRefused);
+    let connected = describe(result);
+    let unconnected = std::net::UdpSocket::bind(loopback).map_err(io("binding"))?;
+    unconnected
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .map_err(io("read timeout"))?;
+    unconnected
+        .send_to(b"anyone?", closed)
+        .map_err(io("sending"))?;
+    let unconnected = describe(unconnected.recv_from(&mut big).map(|(n, _)| n));
+    Ok(Refused {
+        truncated,
+        next,
+        connected,
+        unconnected,
+        refused,
+        refused_after_us,
+    })
 }
 
 fn event_line(e: &PingEvent) -> String {
@@ -287,13 +587,24 @@ async fn tcp_vs_udp(s: &mut Session) -> Result<(), LabError> {
     s.measure("compare.tcp_packets", tcp_pkts.len(), "");
     s.measure("compare.udp_packets", udp_pkts.len(), "");
     s.ask(
-        Question::number(
-            "tcp-packets",
-            "How many packets did the TCP exchange take, for the same 5 bytes each way?",
-            tcp_pkts.len() as f64,
+        Question::choice(
+            "tcp-extra",
+            &format!(
+                "TCP needed {} packets for what UDP did in {}. What are the extra packets for?",
+                tcp_pkts.len(),
+                udp_pkts.len()
+            ),
+            &[
+                "setting up the connection, acknowledging the data and closing it",
+                "checksums, which UDP does not have",
+                "port numbers, which UDP carries in the IP header",
+                "splitting hello into smaller segments",
+            ],
+            0,
         )
-        .hint("read the Totals table")
-        .why("3 for the handshake, 2 with data (and maybe ACKs), 3 or 4 for the teardown: several times UDP's 2."),
+        .hint("read the flags column: SYN, ACK, FIN")
+        .hint("UDP has ports and a checksum too; what has it not got?")
+        .why("3 packets of handshake, ACKs for the data, and 3 or 4 of teardown: several times UDP's 2. For a long transfer the setup is paid once, and the acknowledgements buy reliability."),
     )?;
     Ok(())
 }
