@@ -9,6 +9,7 @@
 //! - `events`: `netlab events ...`, the tiny event protocol: chat server, chat client, emit, listen.
 //! - `inspect`: `netlab inspect ...`, the packet inspector.
 //! - `lab`: `netlab lab ...`, the guided labs.
+//! - `grade`: `netlab grade ...`, the black-box grader of the programming exercises.
 //!
 //! A family adds one variant to [`Command`] and one arm in `main`, and keeps everything else in
 //! its own module. It returns `anyhow::Result<()>` and hands it to [`exit::finish`]: an error
@@ -17,6 +18,7 @@
 mod echo;
 mod events;
 mod exit;
+mod grade;
 mod inspect;
 mod lab;
 mod output;
@@ -57,6 +59,9 @@ enum Command {
     /// The packet inspector: read capture files, capture live, list interfaces.
     #[command(subcommand)]
     Inspect(inspect::InspectCommand),
+    /// Grade a programming exercise from the outside: `netlab grade list`, then
+    /// `netlab grade EXERCISE --cmd "..."`.
+    Grade(grade::GradeArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,5 +73,6 @@ fn main() -> ExitCode {
         Command::Events(cmd) => exit::finish(output::block_on(events::run(cmd))),
         Command::Lab { command } => lab::run(command),
         Command::Inspect(cmd) => exit::finish(inspect::run(cmd)),
+        Command::Grade(args) => grade::run(args),
     }
 }

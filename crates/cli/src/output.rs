@@ -27,6 +27,13 @@ impl OutputArgs {
 
 /// Runs an async command on a fresh multi-threaded tokio runtime.
 pub fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
+    block_on_value(f)
+}
+
+/// Like [`block_on`], for a command that returns a value to render.
+pub fn block_on_value<T, F: std::future::Future<Output = anyhow::Result<T>>>(
+    f: F,
+) -> anyhow::Result<T> {
     let runtime = tokio::runtime::Runtime::new()
         .map_err(|e| anyhow::Error::new(e).context("cannot start the tokio runtime"))?;
     runtime.block_on(f)
