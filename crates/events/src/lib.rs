@@ -11,6 +11,7 @@
 //! - [`client`]: the client library: namespaces, emit/on/acks, reconnect, offline buffer, resume.
 //!   [`client::core`] is its protocol logic with no I/O and no clock (numbering, renumbering
 //!   after a new session, de-duplication, acks, resume), driven by the TCP task in `client`.
+//! - [`socketio`]: socket.io's wire format (Engine.IO v4, Socket.IO v5) onto the core. Sans-IO.
 //! - [`chat`]: the chat application `netlab events serve` runs (namespace /chat).
 //! - [`error`]: the crate's error type.
 
@@ -21,6 +22,7 @@ pub mod core;
 pub mod error;
 pub mod frame;
 pub mod server;
+pub mod socketio;
 pub mod store;
 
 pub use error::EventsError;

@@ -213,6 +213,11 @@ impl Core {
         &self.stats
     }
 
+    /// Whether namespace `ns` is registered (a transport may answer an unknown one its own way).
+    pub fn has_namespace(&self, ns: &str) -> bool {
+        self.namespaces.contains_key(ns)
+    }
+
     /// Register (or get) a namespace to add middleware and handlers to.
     pub fn namespace(&mut self, ns: &str) -> &mut Namespace {
         self.ns_state.entry(ns.to_string()).or_default();
