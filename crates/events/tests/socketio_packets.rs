@@ -40,7 +40,9 @@ fn engineio_every_packet_type_encodes_as_the_spec_writes_it() {
 #[test]
 fn engineio_type_names_follow_the_spec() {
     let names: Vec<_> = "0123456".chars().map(engineio::type_name).collect();
-    let want = ["open", "close", "ping", "pong", "message", "upgrade", "noop"];
+    let want = [
+        "open", "close", "ping", "pong", "message", "upgrade", "noop",
+    ];
     assert_eq!(names, want.map(Some));
     assert_eq!(engineio::type_name('7'), None);
 }
@@ -102,7 +104,10 @@ fn engineio_malformed_packets_are_typed_errors() {
     for (wire, err) in cases {
         assert_eq!(E::decode_text(wire), Err(err), "{wire:?}");
     }
-    assert!(matches!(E::decode_text("b!!!"), Err(EioError::BadBase64(_))));
+    assert!(matches!(
+        E::decode_text("b!!!"),
+        Err(EioError::BadBase64(_))
+    ));
 }
 
 #[test]
@@ -155,7 +160,12 @@ fn socketio_connect_examples() {
     );
     same_both_ways(
         r#"0{"sid":"oSO0OpakMV_3jnilAAAA"}"#,
-        p(Kind::Connect, "/", None, Some(json!({"sid": "oSO0OpakMV_3jnilAAAA"}))),
+        p(
+            Kind::Connect,
+            "/",
+            None,
+            Some(json!({"sid": "oSO0OpakMV_3jnilAAAA"})),
+        ),
     );
 }
 
@@ -165,11 +175,21 @@ fn socketio_disconnect_and_connect_error_examples() {
     same_both_ways("1/admin,", p(Kind::Disconnect, "/admin", None, None));
     same_both_ways(
         r#"4{"message":"Not authorized"}"#,
-        p(Kind::ConnectError, "/", None, Some(json!({"message": "Not authorized"}))),
+        p(
+            Kind::ConnectError,
+            "/",
+            None,
+            Some(json!({"message": "Not authorized"})),
+        ),
     );
     same_both_ways(
         r#"4/admin,{"message":"Not authorized"}"#,
-        p(Kind::ConnectError, "/admin", None, Some(json!({"message": "Not authorized"}))),
+        p(
+            Kind::ConnectError,
+            "/admin",
+            None,
+            Some(json!({"message": "Not authorized"})),
+        ),
     );
     // A plain string is allowed too (older servers).
     same_both_ways(
@@ -180,7 +200,10 @@ fn socketio_disconnect_and_connect_error_examples() {
 
 #[test]
 fn socketio_event_and_ack_examples() {
-    same_both_ways(r#"2["foo"]"#, p(Kind::Event, "/", None, Some(json!(["foo"]))));
+    same_both_ways(
+        r#"2["foo"]"#,
+        p(Kind::Event, "/", None, Some(json!(["foo"]))),
+    );
     same_both_ways(
         r#"2/admin,["bar"]"#,
         p(Kind::Event, "/admin", None, Some(json!(["bar"]))),
@@ -191,15 +214,30 @@ fn socketio_event_and_ack_examples() {
     );
     same_both_ways(
         r#"2/admin,13["project:delete",123]"#,
-        p(Kind::Event, "/admin", Some(13), Some(json!(["project:delete", 123]))),
+        p(
+            Kind::Event,
+            "/admin",
+            Some(13),
+            Some(json!(["project:delete", 123])),
+        ),
     );
-    same_both_ways(r#"3/admin,13[]"#, p(Kind::Ack, "/admin", Some(13), Some(json!([]))));
-    same_both_ways(r#"312["bar"]"#, p(Kind::Ack, "/", Some(12), Some(json!(["bar"]))));
+    same_both_ways(
+        r#"3/admin,13[]"#,
+        p(Kind::Ack, "/admin", Some(13), Some(json!([]))),
+    );
+    same_both_ways(
+        r#"312["bar"]"#,
+        p(Kind::Ack, "/", Some(12), Some(json!(["bar"]))),
+    );
     // socket.io allows a number as the event name.
     let (num, _) = Packet::decode("2[42,1]").unwrap();
     assert_eq!(num.event_name().as_deref(), Some("42"));
     assert_eq!(
-        Packet::decode(r#"2/chat,3["message","hi"]"#).unwrap().0.event_name().as_deref(),
+        Packet::decode(r#"2/chat,3["message","hi"]"#)
+            .unwrap()
+            .0
+            .event_name()
+            .as_deref(),
         Some("message")
     );
 }
@@ -252,9 +290,12 @@ fn socketio_binary_kinds_without_binary_data_encode_as_plain() {
     assert_eq!(got, p(Kind::Event, "/", None, Some(json!(["a"]))));
 }
 
+/// What a malformed case's error must satisfy.
+type Expect = fn(&SioError) -> bool;
+
 #[test]
 fn socketio_malformed_packets_are_typed_errors() {
-    let cases: Vec<(&str, fn(&SioError) -> bool)> = vec![
+    let cases: Vec<(&str, Expect)> = vec![
         ("", |e| *e == SioError::Empty),
         ("7", |e| *e == SioError::UnknownType('7')),
         ("a", |e| *e == SioError::UnknownType('a')),
@@ -269,7 +310,9 @@ fn socketio_malformed_packets_are_typed_errors() {
                 max: MAX_ATTACHMENTS,
             }
         }),
-        (r#"2999999999999999999999["a"]"#, |e| *e == SioError::BadAckId),
+        (r#"2999999999999999999999["a"]"#, |e| {
+            *e == SioError::BadAckId
+        }),
         ("2[", |e| matches!(e, SioError::InvalidJson(_))),
         ("0/admin,{", |e| matches!(e, SioError::InvalidJson(_))),
         ("2/admin,1x", |e| matches!(e, SioError::InvalidJson(_))),
@@ -301,7 +344,9 @@ fn socketio_malformed_packets_are_typed_errors() {
         (r#"51-["a",{"_placeholder":true,"num":"0"}]"#, |e| {
             matches!(e, SioError::BadPlaceholder(_))
         }),
-        (r#"51-["a",{"_placeholder":true}]"#, |e| matches!(e, SioError::BadPlaceholder(_))),
+        (r#"51-["a",{"_placeholder":true}]"#, |e| {
+            matches!(e, SioError::BadPlaceholder(_))
+        }),
         (r#"2["a",{"_placeholder":true,"num":0}]"#, |_| false),
     ];
     for (wire, ok) in cases {

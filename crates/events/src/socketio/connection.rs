@@ -52,7 +52,9 @@ pub enum ConnectionError {
     Engine(#[from] SessionError),
     #[error("bad Socket.IO packet: {0}")]
     Packet(#[from] SioError),
-    #[error("a {kind} packet for namespace {nsp:?}, which this connection has not joined (or has already)")]
+    #[error(
+        "a {kind} packet for namespace {nsp:?}, which this connection has not joined (or has already)"
+    )]
     InvalidState { kind: &'static str, nsp: String },
 }
 
@@ -173,7 +175,10 @@ impl Connection {
     pub fn handle_timeout(&mut self, core: &mut Core, now: Instant) {
         self.session.handle_timeout(now);
         if self.connect_deadline.is_some_and(|d| now >= d) {
-            tracing::debug!(sid = self.session.sid(), "no namespace joined in time: closing");
+            tracing::debug!(
+                sid = self.session.sid(),
+                "no namespace joined in time: closing"
+            );
             self.connect_deadline = None;
             self.session.server_close();
         }
@@ -239,7 +244,11 @@ impl Connection {
                 Data::Binary(b) => self.reassembler.binary(b),
             };
             let step = match packet {
-                Ok(Some(p)) => self.receive_packet(core, p, now),
+                // Flushed packet by packet: a CONNECT's answer marks the namespace joined
+                // before the next packet of the same body is read.
+                Ok(Some(p)) => self
+                    .receive_packet(core, p, now)
+                    .map(|()| self.flush(core, now)),
                 Ok(None) => Ok(()),
                 Err(e) => Err(e.into()),
             };

@@ -52,7 +52,9 @@ pub enum EioError {
     Empty,
     #[error("unknown Engine.IO packet type {0:?}; the types are 0 (open) to 6 (noop)")]
     UnknownType(char),
-    #[error("the Engine.IO packet is not valid UTF-8 text; binary data goes in binary frames or as b<base64>")]
+    #[error(
+        "the Engine.IO packet is not valid UTF-8 text; binary data goes in binary frames or as b<base64>"
+    )]
     NotUtf8,
     #[error("bad base64 after 'b' in a polling payload: {0}")]
     BadBase64(String),

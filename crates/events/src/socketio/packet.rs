@@ -275,7 +275,9 @@ fn check_payload(kind: Kind, data: Option<&Value>) -> Result<(), SioError> {
         (Kind::Event | Kind::BinaryEvent, Some(Value::Array(a))) => match a.first() {
             Some(Value::Number(_)) => Ok(()),
             Some(Value::String(s)) if !RESERVED_EVENTS.contains(&s.as_str()) => Ok(()),
-            Some(Value::String(_)) => bad("an event name that is not reserved (connect, disconnect, ...)"),
+            Some(Value::String(_)) => {
+                bad("an event name that is not reserved (connect, disconnect, ...)")
+            }
             _ => bad("an array whose first element is the event name"),
         },
         (Kind::Event | Kind::BinaryEvent, _) => bad("an array [\"name\", ...args]"),
@@ -286,7 +288,8 @@ fn check_payload(kind: Kind, data: Option<&Value>) -> Result<(), SioError> {
 
 fn placeholder_num(v: &Value) -> Option<&Value> {
     let o = v.as_object()?;
-    (o.get("_placeholder") == Some(&Value::Bool(true))).then(|| o.get("num").unwrap_or(&Value::Null))
+    (o.get("_placeholder") == Some(&Value::Bool(true)))
+        .then(|| o.get("num").unwrap_or(&Value::Null))
 }
 
 /// Every placeholder must point at an attachment the packet announced.

@@ -215,7 +215,9 @@ pub enum SessionError {
     Packet(#[from] EioError),
     #[error("a second poll while one is still open (socket.io: overlap from client)")]
     Overlap,
-    #[error("the client sent a ping; in Engine.IO v4 only the server pings (invalid heartbeat direction)")]
+    #[error(
+        "the client sent a ping; in Engine.IO v4 only the server pings (invalid heartbeat direction)"
+    )]
     HeartbeatDirection,
     #[error("a {0} packet is not expected here")]
     Unexpected(&'static str),
@@ -288,7 +290,7 @@ impl Session {
     /// A GET arrived: refuse a second one while one is open (then the session is closed, as
     /// socket.io does).
     pub fn begin_poll(&mut self) -> Result<(), SessionError> {
-        if self.state == State::Closed {
+        if self.state == State::Closed && !self.has_output() {
             return Err(SessionError::Closed);
         }
         if self.polling {
@@ -305,13 +307,12 @@ impl Session {
         if self.transport != Transport::Polling {
             return Poll::Payload(Packet::Noop.encode_text());
         }
-        if !self.outbox.is_empty() {
-            let out: Vec<Packet> = self.outbox.drain(..).collect();
+        if !self.outbox.is_empty() || self.close_pending {
+            let mut out: Vec<Packet> = self.outbox.drain(..).collect();
+            if std::mem::take(&mut self.close_pending) {
+                out.push(Packet::Close);
+            }
             return Poll::Payload(super::engineio::encode_payload(&out));
-        }
-        if self.close_pending {
-            self.close_pending = false;
-            return Poll::Payload(Packet::Close.encode_text());
         }
         if self.state == State::Upgrading {
             return Poll::Payload(Packet::Noop.encode_text());
@@ -428,7 +429,12 @@ impl Session {
 
     /// Frames for the WebSocket: the current one's packets, or the probing one's `3probe`.
     pub fn take_ws(&mut self) -> Vec<Data> {
-        let mut out: Vec<Data> = self.probe_reply.take().map(|p| p.ws_frame()).into_iter().collect();
+        let mut out: Vec<Data> = self
+            .probe_reply
+            .take()
+            .map(|p| p.ws_frame())
+            .into_iter()
+            .collect();
         if self.transport == Transport::WebSocket {
             out.extend(self.outbox.drain(..).map(|p| p.ws_frame()));
         }
@@ -448,7 +454,10 @@ impl Session {
         if self.state == State::Closed {
             return None;
         }
-        [self.next_ping, self.pong_deadline].into_iter().flatten().min()
+        [self.next_ping, self.pong_deadline]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Timers: send the ping that is due, close if a pong is overdue.
