@@ -215,9 +215,9 @@ fn lab01_offline_matches_the_shipped_captures() {
 fn lab02_live() {
     live_run(
         env!("CARGO_BIN_EXE_lab02"),
-        &["lab02-tcp", "lab02-nagle", "lab02-nodelay"],
-        17,
-        6,
+        &["lab02-tcp", "lab02-nagle", "lab02-nodelay", "lab02-mss"],
+        24,
+        8,
     );
 }
 
@@ -229,9 +229,10 @@ fn lab02_offline_matches_the_shipped_captures() {
             ("lab02-tcp", 10),
             ("lab02-nagle", 14),
             ("lab02-nodelay", 15),
+            ("lab02-mss", 14),
         ],
-        16,
-        6,
+        23,
+        8,
     );
 }
 
@@ -564,6 +565,12 @@ fn answers_pass_for_their_student_only(binary: &str, extra: &[&str]) {
 #[test]
 fn lab01_answers_pass_for_their_student_only() {
     answers_pass_for_their_student_only(env!("CARGO_BIN_EXE_lab01"), &["--offline"]);
+}
+
+#[test]
+fn lab02_answers_pass_for_their_student_only() {
+    // Offline and live alike: every graded number is computed from the student's own values.
+    answers_pass_for_their_student_only(env!("CARGO_BIN_EXE_lab02"), &["--offline"]);
 }
 
 #[test]

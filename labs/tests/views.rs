@@ -55,6 +55,7 @@ fn segments_cover_every_byte_of_every_shipped_frame() {
         "lab02-tcp",
         "lab02-nagle",
         "lab02-nodelay",
+        "lab02-mss",
         "lab03-datagrams",
         "lab03-compare",
     ] {

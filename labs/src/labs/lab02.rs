@@ -1,6 +1,9 @@
-//! Lab 02, TCP: the three-way handshake with its sequence numbers, data and ACKs, the FIN
-//! teardown, a byte stream rather than messages (three writes, one read; Nagle on, then
-//! TCP_NODELAY), and the socket as its 4-tuple.
+//! Lab 02, TCP: the three-way handshake with its sequence numbers, data and ACKs (and Linux's
+//! quick ACKs at the start of a connection), the FIN teardown, a byte stream rather than messages
+//! (three writes, one read; Nagle on, then TCP_NODELAY, and the stall Nagle and delayed ACKs make
+//! together), the MSS a SYN announces against the large offloaded segments loopback shows, and a
+//! connection identified by its 4-tuple. Every graded number is a computation with the student's
+//! own values (an ISN, a byte count), checked against what the capture shows.
 
 use std::time::Duration;
 
@@ -62,8 +65,9 @@ fn run(s: &mut Session) -> LabFuture<'_> {
         );
         handshake(s, &pkts, &conv)?;
         data_and_acks(s, &pkts, &conv)?;
-        teardown(s, &pkts)?;
+        teardown(s, &pkts, &conv)?;
         byte_stream(s).await?;
+        segment_size(s).await?;
         four_tuple(s, &pkts, &rec, &exchange)?;
         s.explain("What you learned")?;
         Ok(())
@@ -169,17 +173,21 @@ fn handshake(s: &mut Session, pkts: &[Pkt], conv: &Conversation) -> Result<(), L
         (conv.server_isn + 1) & 0xffff_ffff,
     );
     s.measure("tcp.client_isn", conv.client_isn, "");
+    let isn = s
+        .variant()
+        .pick("lab02.isn", 4_294_967_000, 0..=u64::from(u32::MAX));
     s.ask(
         Question::number(
             "syn-ack-number",
             &format!(
-                "The client's SYN carried sequence number {}. What acknowledgement number does the SYN-ACK carry?",
+                "In this capture the client's SYN carried sequence number {} and the SYN-ACK acknowledged {syn_ack_ack}. If a client's SYN carried sequence number {isn}, what acknowledgement number would the SYN-ACK carry?",
                 conv.client_isn
             ),
-            syn_ack_ack as f64,
+            ((isn + 1) & 0xffff_ffff) as f64,
         )
-        .hint("the SYN itself counts as one byte of the client's stream")
-        .why("ISN + 1: the server says \"I got your SYN, the next byte I expect is the one after it\"."),
+        .hint("the SYN consumes one sequence number, though it carries no data byte")
+        .hint("sequence numbers are 32 bits: after 4294967295 comes 0")
+        .why("ISN + 1, modulo 2^32: the server says \"I got your SYN; the next sequence number I expect is the one after it\". The SYN carries no data, but it uses up one sequence number so that it can be acknowledged."),
     )?;
     Ok(())
 }
@@ -202,19 +210,66 @@ fn data_and_acks(s: &mut Session, pkts: &[Pkt], conv: &Conversation) -> Result<(
         .find(|p| !conv.is_client(p) && p.flag("tcp.flags.ack"));
     let ack = reply.map_or(0, |p| conv.relative(p).1);
     s.check_eq("server acknowledges byte 6", ack, 6);
+    let (ack_at, echo_at) = (
+        pkts[data_at + 1..]
+            .iter()
+            .find(|p| !conv.is_client(p) && p.flag("tcp.flags.ack"))
+            .map(|p| (p.number, p.payload_len())),
+        pkts[data_at + 1..]
+            .iter()
+            .find(|p| !conv.is_client(p) && p.payload_len() > 0)
+            .map(|p| p.number),
+    );
+    let separate = matches!((ack_at, echo_at), (Some((a, 0)), Some(e)) if a < e);
+    s.check(
+        "hello is acknowledged by a bare ACK before the echo (quick ACK)",
+        separate,
+        format!(
+            "bare ACK in packet {}, echo in packet {}",
+            ack_at.map_or("-".into(), |(n, _)| n.to_string()),
+            echo_at.map_or("-".into(), |n| n.to_string())
+        ),
+    );
+    let sent = s.variant().pick("lab02.bytes", 5, 2..=1400);
     s.ask(
         Question::number(
-            "hello-ack",
-            "The client sent hello (5 bytes) starting at relative sequence 1. What relative ACK number does the server answer with?",
-            ack as f64,
+            "data-ack",
+            &format!(
+                "Here the client sent hello (5 bytes) from relative sequence 1, and the server acknowledged 6. If the client had sent {sent} bytes from relative sequence 1, what relative ACK number would the server answer with?"
+            ),
+            (sent + 1) as f64,
         )
-        .hint("an ACK names the next byte expected: bytes 1 to 5 arrived")
-        .why("1 + 5 = 6: bytes 1 to 5 are acknowledged, byte 6 is next."),
+        .hint("an ACK names the next byte expected, not the last one received")
+        .hint(&format!("bytes 1 to {sent} arrived"))
+        .why(&format!(
+            "1 + {sent} = {}: bytes 1 to {sent} are acknowledged, byte {} is the next one expected.",
+            sent + 1,
+            sent + 1
+        )),
+    )?;
+    s.ask(
+        Question::choice(
+            "two-acks",
+            &format!(
+                "In the table, the server acknowledged hello with a bare ACK (packet {}) and sent the echo in the next packet, instead of letting the echo carry the ACK. Why?",
+                ack_at.map_or(0, |(n, _)| n)
+            ),
+            &[
+                "a new Linux connection starts in quick-ACK mode: the kernel acknowledges at once, before the echo server has even read hello",
+                "TCP does not allow an ACK on a segment that carries data",
+                "the client's PSH flag demands a separate ACK",
+                "the echo was too large to carry an ACK",
+            ],
+            0,
+        )
+        .hint("every data segment in the table has the ACK flag: data and ACKs can travel together")
+        .hint("who sends the ACK, the kernel or the echo program, and which of them is faster?")
+        .why("Linux acknowledges the first segments of a connection immediately (quick-ACK mode) to let the sender's window grow; only later does it delay ACKs, hoping to send them with a reply. So at the start of this connection the ACK went alone, microseconds before the echo."),
     )?;
     Ok(())
 }
 
-fn teardown(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
+fn teardown(s: &mut Session, pkts: &[Pkt], conv: &Conversation) -> Result<(), LabError> {
     s.explain("Closing with FIN")?;
     let first_fin = pkts.iter().position(|p| p.flag("tcp.flags.fin"));
     let fins = pkts.iter().filter(|p| p.flag("tcp.flags.fin")).count();
@@ -230,15 +285,36 @@ fn teardown(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
         pkts.last().map(Pkt::tcp_flags).as_deref() == Some("ACK"),
         pkts.last().map(Pkt::tcp_flags).unwrap_or_default(),
     );
+    // The client's FIN has relative seq 6 (after hello's 5 bytes); its ACK says 7.
+    let client_fin = pkts
+        .iter()
+        .find(|p| conv.is_client(p) && p.flag("tcp.flags.fin"));
+    let fin_seq = client_fin.map_or(0, |p| conv.relative(p).0);
+    let fin_acked = pkts
+        .iter()
+        .filter(|p| !conv.is_client(p) && p.flag("tcp.flags.ack"))
+        .map(|p| conv.relative(p).1)
+        .max()
+        .unwrap_or(0);
+    s.check_eq("the client's FIN is at relative seq 6", fin_seq, 6);
+    s.check_eq("the server acknowledges the FIN with 7", fin_acked, 7);
     s.measure("tcp.teardown_packets", count, "");
+    let sent = s.variant().pick("lab02.fin-bytes", 5, 1..=5000);
     s.ask(
         Question::number(
-            "teardown-packets",
-            "How many packets did the teardown take here, from the first FIN to the end?",
-            count as f64,
+            "fin-ack",
+            &format!(
+                "Here the client sent 5 bytes, its FIN had relative sequence {fin_seq} and was acknowledged with {fin_acked}. A client opens a connection, sends {sent} bytes, then closes. What relative ACK number acknowledges its FIN?"
+            ),
+            (sent + 2) as f64,
         )
-        .hint("count the rows from the first one with FIN to the last one in the table above")
-        .why("FIN, ACK of it, FIN the other way, ACK of that: four, or three when the second FIN rides on the first ACK."),
+        .hint("count the sequence numbers used: the SYN's, the data's, the FIN's")
+        .hint(&format!("the data is bytes 1 to {sent}; the FIN takes the next number"))
+        .why(&format!(
+            "The SYN used 0, the data 1 to {sent}, the FIN {}: it carries no data byte but consumes one sequence number, so its ACK is {}.",
+            sent + 1,
+            sent + 2
+        )),
     )?;
     Ok(())
 }
@@ -253,10 +329,16 @@ struct WriteRun {
     all: Vec<u8>,
     /// Distinct data segments from the client after the warm-up (retransmissions not counted).
     segments: usize,
+    /// From the first write's segment to the next data segment, in ms (`None` with one segment).
+    stall_ms: Option<f64>,
 }
 
 async fn byte_stream(s: &mut Session) -> Result<(), LabError> {
     s.explain("A byte stream, not messages")?;
+    let guess = s.predict(
+        "predict-segments",
+        "Before the run: how many data segments will the three writes make with Nagle on, and how many with TCP_NODELAY? (e.g. 3 and 3)",
+    )?;
     let mut runs = Vec::new();
     for nodelay in [false, true] {
         let name = if nodelay {
@@ -279,12 +361,13 @@ async fn byte_stream(s: &mut Session) -> Result<(), LabError> {
         let ((all, first_read, reads), rec) = s
             .capture(name, &[addr.port()], three_writes(listener, nodelay))
             .await?;
-        let segments = data_segments(&packets::dissect_all(&rec));
+        let (segments, stall_ms) = data_segments(&packets::dissect_all(&rec));
         runs.push(WriteRun {
             first_read,
             reads,
             all,
             segments,
+            stall_ms,
         });
     }
     let mut t = render::table(
@@ -292,6 +375,7 @@ async fn byte_stream(s: &mut Session) -> Result<(), LabError> {
             "client socket",
             "writes",
             "data segments on the wire",
+            "1st to 2nd segment (ms)",
             "server's first read",
             "reads",
         ],
@@ -302,6 +386,7 @@ async fn byte_stream(s: &mut Session) -> Result<(), LabError> {
             label.to_string(),
             "3".to_string(),
             run.segments.to_string(),
+            run.stall_ms.map_or("-".into(), |ms| format!("{ms:.1}")),
             format!("{:?}", String::from_utf8_lossy(&run.first_read)),
             run.reads.to_string(),
         ]);
@@ -325,8 +410,10 @@ async fn byte_stream(s: &mut Session) -> Result<(), LabError> {
         );
     }
     let (nagle, nodelay) = (runs[0].segments, runs[1].segments);
+    s.reveal(guess, format!("{nagle} and {nodelay}"), "");
     s.measure("nagle.segments", nagle, "");
     s.measure("nodelay.segments", nodelay, "");
+    s.measure("nagle.stall_ms", runs[0].stall_ms, "ms");
     s.ask(
         Question::number(
             "reads-needed",
@@ -336,16 +423,155 @@ async fn byte_stream(s: &mut Session) -> Result<(), LabError> {
         .hint("look at the last columns: what did the server's first read return?")
         .why("One: TCP delivers a stream of bytes, and everything that arrived is returned by one read. Message boundaries are not kept."),
     )?;
+    let stall = runs[0]
+        .stall_ms
+        .map_or("some".to_string(), |ms| format!("{ms:.0}"));
     s.ask(
-        Question::number(
-            "nagle-segments",
-            "With Nagle on, how many data segments carried the three writes in this run?",
-            nagle as f64,
+        Question::choice(
+            "nagle-stall",
+            &format!(
+                "With Nagle on, the second data segment left {stall} ms after the first, although all three writes were made at once. What held it back?"
+            ),
+            &[
+                "Nagle kept \"two\" and \"three\" until \"one\" was acknowledged, and the server's kernel delayed that ACK (delayed ACK, about 40 ms)",
+                "the server had not called read() yet",
+                "loopback takes about 40 ms to deliver a segment",
+                "the congestion window allows one segment per 40 ms",
+            ],
+            0,
         )
-        .hint("read the Nagle row of the table")
-        .why("Usually 2: \"one\" goes at once; \"two\" and \"three\" wait for its ACK, which the server delays, and then leave together. TCP_NODELAY sends each write at once: 3."),
+        .hint("look at the Nagle capture: which packet comes just before the second data segment?")
+        .hint("Nagle sends a small segment only when nothing is unacknowledged; who sends the ACK, and when?")
+        .why("Nagle waits for the ACK of the outstanding small segment; the receiver, past its quick-ACK start, delays ACKs (40 ms minimum on Linux) hoping to send them with a reply. Each waits for the other: that stall is why request/response protocols set TCP_NODELAY."),
     )?;
     Ok(())
+}
+
+/// The MSS the client announces (TCP_MAXSEG before connect) and the segments loopback shows.
+const MSS: u32 = 1000;
+/// Bytes the MSS experiment sends in one write: enough for several segments.
+const MSS_WRITE: usize = 20_000;
+/// The timestamp option Linux puts on every segment (10 bytes, padded to 12).
+const TIMESTAMPS: u64 = 12;
+
+async fn segment_size(s: &mut Session) -> Result<(), LabError> {
+    s.explain("Segment size: the MSS and offload")?;
+    let listener = timed("binding a server", TcpListener::bind("127.0.0.1:0")).await?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| LabError::Experiment(format!("server address: {e}")))?;
+    s.act(&format!(
+        "client sets TCP_MAXSEG = {MSS} before connect(), then writes {MSS_WRITE} bytes at once"
+    ));
+    let (received, rec) = s
+        .capture("lab02-mss", &[addr.port()], mss_transfer(listener))
+        .await?;
+    let pkts = packets::dissect_all(&rec);
+    let Some(conv) = Conversation::new(&pkts) else {
+        s.check("the capture has a SYN", false, "no SYN found");
+        return Ok(());
+    };
+    let syn_mss = |syn_ack: bool| {
+        pkts.iter()
+            .find(|p| p.flag("tcp.flags.syn") && p.flag("tcp.flags.ack") == syn_ack)
+            .and_then(|p| p.num("tcp.options.mss_val"))
+    };
+    let data: Vec<u64> = pkts
+        .iter()
+        .filter(|p| conv.is_client(p) && p.payload_len() > 0)
+        .map(Pkt::payload_len)
+        .collect();
+    let largest = data.iter().copied().max().unwrap_or(0);
+    let mut t = render::table(&["", "bytes"], s.style());
+    let show = |v: Option<u64>| v.map_or("-".into(), |v| v.to_string());
+    t.add_row(vec!["MSS in the client's SYN".into(), show(syn_mss(false))]);
+    t.add_row(vec![
+        "MSS in the server's SYN-ACK".into(),
+        show(syn_mss(true)),
+    ]);
+    t.add_row(vec![
+        "data per segment on a wire (MSS - 12 of timestamps)".into(),
+        (u64::from(MSS) - TIMESTAMPS).to_string(),
+    ]);
+    t.add_row(vec![
+        "data segments in the capture".into(),
+        format!(
+            "{} of {}",
+            data.len(),
+            data.iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ]);
+    s.show(
+        "What the handshake promised, and what lo carried",
+        &t.to_string(),
+    );
+    s.measure("mss.syn", syn_mss(false), "bytes");
+    s.measure("mss.largest_segment", largest, "bytes");
+    s.check_eq("all the data arrived", received, MSS_WRITE);
+    s.check_eq(
+        "the client's SYN announces the MSS it was given",
+        syn_mss(false),
+        Some(u64::from(MSS)),
+    );
+    let per_segment = u64::from(MSS) - TIMESTAMPS;
+    let whole = data.len().saturating_sub(1);
+    s.check(
+        "every data segment but the last is a whole number of MSS-sized pieces",
+        data[..whole].iter().all(|n| n % per_segment == 0),
+        format!("{data:?}, pieces of {per_segment}"),
+    );
+    let v = s.variant();
+    let mss = v.pick("lab02.mss", 1000, 536..=1460);
+    let gso = v.pick("lab02.gso-bytes", 4940, 2000..=60_000);
+    let pieces = gso.div_ceil(mss - TIMESTAMPS);
+    s.ask(
+        Question::number(
+            "wire-segments",
+            &format!(
+                "A connection's SYN announced MSS {mss}, and every segment carries the 12-byte timestamp option. The kernel hands the network card one offloaded segment of {gso} data bytes. How many segments does the card put on the wire?"
+            ),
+            pieces as f64,
+        )
+        .hint("the data in one wire segment is the MSS minus the options")
+        .hint(&format!("{gso} / ({mss} - 12), rounded up"))
+        .why(&format!(
+            "{mss} - 12 = {} data bytes per wire segment, and {gso} bytes need {pieces} of them (the last one shorter). On lo nobody cuts them, which is why captures there show segments far larger than the MSS.",
+            mss - TIMESTAMPS
+        )),
+    )?;
+    Ok(())
+}
+
+/// Connects with TCP_MAXSEG set, writes [`MSS_WRITE`] bytes, and returns how many the server read.
+async fn mss_transfer(listener: TcpListener) -> Result<usize, LabError> {
+    let addr = listener
+        .local_addr()
+        .map_err(|e| LabError::Experiment(e.to_string()))?;
+    let socket = tokio::net::TcpSocket::new_v4()
+        .map_err(|e| LabError::Experiment(format!("socket: {e}")))?;
+    // tokio has no TCP_MAXSEG setter: set it through socket2 on the same descriptor.
+    socket2::SockRef::from(&socket)
+        .set_mss(MSS)
+        .map_err(|e| LabError::Experiment(format!("TCP_MAXSEG: {e}")))?;
+    let mut client = timed("connecting", socket.connect(addr)).await?;
+    let (mut conn, _) = timed("accepting", listener.accept()).await?;
+    let reader = tokio::spawn(async move {
+        let mut all = Vec::new();
+        timed("the server's read", conn.read_to_end(&mut all))
+            .await
+            .map(|_| all.len())
+    });
+    timed("writing", client.write_all(&[b'm'; MSS_WRITE])).await?;
+    timed("closing", client.shutdown()).await?;
+    let received = timed("the reader", async {
+        reader.await.map_err(std::io::Error::other)
+    })
+    .await??;
+    drop(client);
+    Ok(received)
 }
 
 /// The experiment behind [`byte_stream`]: returns every byte the server read, what its first
@@ -394,23 +620,32 @@ async fn three_writes(
 }
 
 /// Client data segments after the 1-byte warm-up, counted once per sequence number (Linux's tail
-/// loss probe may resend the last one while the ACK is delayed; a resend is not a new segment).
-fn data_segments(pkts: &[Pkt]) -> usize {
+/// loss probe may resend the last one while the ACK is delayed; a resend is not a new segment),
+/// and the time from the first of them to the second, in ms.
+fn data_segments(pkts: &[Pkt]) -> (usize, Option<f64>) {
     let Some(syn) = pkts
         .iter()
         .find(|p| p.flag("tcp.flags.syn") && !p.flag("tcp.flags.ack"))
     else {
-        return 0;
+        return (0, None);
     };
     let client = syn.src_port();
-    let mut seqs: Vec<u64> = pkts
+    let mut seen: Vec<(u64, f64)> = Vec::new();
+    for p in pkts
         .iter()
         .filter(|p| p.src_port() == client && p.payload_len() > 0 && p.payload() != b"?")
-        .filter_map(|p| p.num("tcp.seq_raw"))
-        .collect();
-    seqs.sort_unstable();
-    seqs.dedup();
-    seqs.len()
+    {
+        if let Some(seq) = p.num("tcp.seq_raw") {
+            if !seen.iter().any(|(s, _)| *s == seq) {
+                seen.push((seq, p.raw.ts.as_secs_f64()));
+            }
+        }
+    }
+    let stall = match seen.as_slice() {
+        [(_, first), (_, second), ..] => Some((second - first) * 1000.0),
+        _ => None,
+    };
+    (seen.len(), stall)
 }
 
 fn four_tuple(
@@ -419,7 +654,7 @@ fn four_tuple(
     rec: &Recording,
     exchange: &servers::TcpExchange,
 ) -> Result<(), LabError> {
-    s.explain("A socket is a 4-tuple")?;
+    s.explain("A connection is identified by its 4-tuple")?;
     let Some(syn) = pkts.first() else {
         return Ok(());
     };
