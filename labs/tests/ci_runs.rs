@@ -74,8 +74,12 @@ fn lab04_passes_ci_and_reports_every_check() {
     let summary = lines.last().expect("a summary line");
     assert_eq!(summary["type"], "summary");
     assert_eq!(summary["checks_failed"], 0, "{summary}");
-    assert!(summary["checks_passed"].as_u64().unwrap() >= 9, "{summary}");
-    assert_eq!(summary["questions"], 5);
+    assert!(
+        summary["checks_passed"].as_u64().unwrap() >= 11,
+        "{summary}"
+    );
+    assert_eq!(summary["questions"], 6);
+    assert_eq!(summary["predictions"], 1);
 }
 
 #[test]
@@ -103,7 +107,7 @@ fn lab04_graded_run_with_right_and_wrong_answers() {
         "{stdout}"
     );
     assert!(stdout.contains("no answer in the answers file"), "{stdout}");
-    assert!(stdout.contains("2 of 5 right"), "{stdout}");
+    assert!(stdout.contains("2 of 6 right"), "{stdout}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -571,6 +575,11 @@ fn lab01_answers_pass_for_their_student_only() {
 fn lab02_answers_pass_for_their_student_only() {
     // Offline and live alike: every graded number is computed from the student's own values.
     answers_pass_for_their_student_only(env!("CARGO_BIN_EXE_lab02"), &["--offline"]);
+}
+
+#[test]
+fn lab04_answers_pass_for_their_student_only() {
+    answers_pass_for_their_student_only(env!("CARGO_BIN_EXE_lab04"), &[]);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Lab 04, sockets and ports: bind, listen and accept one call at a time; ephemeral ports;
-//! "address already in use", TIME_WAIT and SO_REUSEADDR; the 4-tuple; the listen backlog.
+//! "address already in use", TIME_WAIT and SO_REUSEADDR; closing with unread data sends a reset;
+//! the 4-tuple; the listen backlog (its size per student, capped by somaxconn).
 //!
 //! The lab is about the socket calls themselves, so it makes them with socket2 (one call per
 //! line, no defaults hidden by a framework) and blocking std sockets with timeouts. Everything
@@ -29,15 +30,18 @@ pub const INFO: LabInfo = LabInfo {
 /// loopback (microseconds), short enough to keep the lab fast.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(300);
 
-/// The backlog of the backlog experiment, and how many clients try.
-const BACKLOG: i32 = 2;
-const BACKLOG_CLIENTS: usize = 5;
+/// The backlog of the backlog experiment (2 in the practice variant, 1 to 4 per student); three
+/// more clients than can get in try to connect.
+fn backlog_size(s: &Session) -> i32 {
+    s.variant().pick("lab04.backlog", 2, 1..=4) as i32
+}
 
 fn run(s: &mut Session) -> LabFuture<'_> {
     Box::pin(async move {
         bind_listen_accept(s)?;
         ephemeral_ports(s)?;
         address_in_use(s).await?;
+        unread_data(s).await?;
         many_clients(s)?;
         backlog(s).await?;
         s.explain("What you learned")?;
@@ -187,14 +191,23 @@ fn ephemeral_ports(s: &mut Session) -> Result<(), LabError> {
         ports.iter().all(|p| (lo..=hi).contains(p)),
         format!("{ports:?} in {lo}..={hi}"),
     );
+    let v = s.variant();
+    let first = v.pick("lab04.range-first", 32768, 1024..=40000);
+    let last = first + v.pick("lab04.range-span", 28231, 999..=24999);
+    let count = last - first + 1;
     s.ask(
         Question::number(
             "ephemeral-count",
-            "How many ports does this machine's ephemeral range hold?",
-            f64::from(hi - lo) + 1.0,
+            &format!(
+                "This machine's range is {lo} to {hi}. On a machine whose ip_local_port_range is {first} {last}, how many ports does the ephemeral range hold?"
+            ),
+            count as f64,
         )
-        .hint("from the first to the last port of the range, both included: last - first + 1")
-        .why("That many outgoing connections can exist at once to one server address and port, one per source port."),
+        .hint("from the first to the last port, both included")
+        .hint("last - first + 1")
+        .why(&format!(
+            "{last} - {first} + 1 = {count}: that many outgoing connections can exist at once to one server address and port, one per source port."
+        )),
     )?;
     drop(clients);
     Ok(())
@@ -302,9 +315,108 @@ async fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) -> bool 
     condition()
 }
 
+/// Closing a socket while data it never read sits in its receive buffer: Linux sends a reset
+/// (RST) instead of a FIN, and the peer's next read fails.
+async fn unread_data(s: &mut Session) -> Result<(), LabError> {
+    s.explain("Closing with unread data")?;
+    let guess = s.predict(
+        "predict-unread",
+        "The client sends a request; the server closes its socket without reading it. What will the client's next read() return: 0 (end of stream), an error, or data?",
+    )?;
+    s.act("twice: the client writes \"request\"; the server reads it, or not, then closes; the client reads");
+    let outcomes = tokio::task::spawn_blocking(|| -> Result<Vec<String>, LabError> {
+        Ok(vec![close_and_read(true)?, close_and_read(false)?])
+    })
+    .await
+    .map_err(|e| LabError::Experiment(format!("close task: {e}")))??;
+    let mut t = render::table(
+        &["the server, before close()", "the client's read()"],
+        s.style(),
+    );
+    t.add_row(vec!["read the request".into(), outcomes[0].clone()]);
+    t.add_row(vec!["did not read it".into(), outcomes[1].clone()]);
+    s.show("What the client saw", &t.to_string());
+    s.reveal(guess, outcomes[1].clone(), "");
+    s.measure("close.after_reading", outcomes[0].clone(), "");
+    s.measure("close.unread", outcomes[1].clone(), "");
+    s.check_eq(
+        "after reading everything, close() sends FIN: the client reads end of stream",
+        outcomes[0].as_str(),
+        EOF_TEXT,
+    );
+    s.check_eq(
+        "with unread data, close() sends RST: the client's read fails",
+        outcomes[1].as_str(),
+        RESET_TEXT,
+    );
+    s.ask(
+        Question::choice(
+            "unread-close",
+            "Why did the client get \"connection reset\" when the server closed without reading?",
+            &[
+                "closing a socket with unread data makes the kernel send RST instead of FIN: the data was lost, and the peer must not think it was delivered",
+                "the server's FIN was lost on loopback",
+                "the client read too early",
+                "SO_REUSEADDR was not set",
+            ],
+            0,
+        )
+        .hint("compare the two rows: what differs on the server's side?")
+        .hint("a FIN says \"all data delivered, nothing more\": would that be true here?")
+        .why("A FIN promises an orderly end: everything sent was delivered to the application. With unread data that would be a lie, so Linux (following RFC 1122) sends a reset, and the peer's next call fails with ECONNRESET. Servers that answer before reading the whole request hit this: read the request to the end, or shut down the write side and drain before closing."),
+    )?;
+    Ok(())
+}
+
+const EOF_TEXT: &str = "0: end of stream (FIN)";
+const RESET_TEXT: &str = "error: connection reset by peer (RST)";
+
+/// One client/server pair: the client writes, the server reads the request or not, closes, and
+/// the client reads. Returns what that read got.
+fn close_and_read(server_reads: bool) -> Result<String, LabError> {
+    let listener = TcpListener::bind(loopback(0)).map_err(LabError::io("binding a server"))?;
+    let server = listener
+        .local_addr()
+        .map_err(LabError::io("server address"))?;
+    let mut client = connect(server)?;
+    let (mut accepted, _) = listener.accept().map_err(LabError::io("accepting"))?;
+    client
+        .write_all(b"request")
+        .map_err(LabError::io("client write"))?;
+    accepted
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .map_err(LabError::io("read timeout"))?;
+    let mut buf = [0u8; 16];
+    if server_reads {
+        let n = accepted
+            .read(&mut buf)
+            .map_err(LabError::io("server read"))?;
+        if n != 7 {
+            return Err(LabError::Experiment(format!(
+                "the server read {n} bytes, expected 7"
+            )));
+        }
+    } else {
+        // Wait until the request is in the server's receive buffer, without taking it out.
+        accepted
+            .peek(&mut buf)
+            .map_err(LabError::io("server peek"))?;
+    }
+    drop(accepted);
+    client
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .map_err(LabError::io("read timeout"))?;
+    Ok(match client.read(&mut buf) {
+        Ok(0) => EOF_TEXT.to_string(),
+        Ok(n) => format!("{n} bytes of data"),
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => RESET_TEXT.to_string(),
+        Err(e) => format!("error: {e}"),
+    })
+}
+
 fn many_clients(s: &mut Session) -> Result<(), LabError> {
     s.explain("Many clients, one port")?;
-    s.act("3 clients connect to one server; each sends its number, the server answers on the accepted socket");
+    s.act("3 clients connect to one server; each sends its number, the server reads it on the accepted socket");
     let listener = TcpListener::bind(loopback(0)).map_err(LabError::io("binding a server"))?;
     let server = listener
         .local_addr()
@@ -367,18 +479,31 @@ fn many_clients(s: &mut Session) -> Result<(), LabError> {
 
 async fn backlog(s: &mut Session) -> Result<(), LabError> {
     s.explain("The listen backlog")?;
+    let backlog_len = backlog_size(s);
+    let clients = backlog_len as usize + 3;
+    let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok());
+    if let Some(max) = somaxconn {
+        s.say(&format!(
+            "This machine caps every backlog at net.core.somaxconn = {max}."
+        ));
+        s.measure("backlog.somaxconn", max, "");
+    }
     s.act(&format!(
-        "listen(backlog = {BACKLOG}), never accept; {BACKLOG_CLIENTS} clients connect at once, each waits {} ms",
+        "listen(backlog = {backlog_len}), never accept; {clients} clients connect one after the other, each waits {} ms",
         CONNECT_TIMEOUT.as_millis()
     ));
     let socket = tcp_socket(0, false).map_err(LabError::io("binding a server"))?;
     let port = local_port(&socket)?;
-    socket.listen(BACKLOG).map_err(LabError::io("listening"))?;
+    socket
+        .listen(backlog_len)
+        .map_err(LabError::io("listening"))?;
     // Clients connect one after the other, so which ones wait is deterministic; each attempt runs
     // on its own thread only to bound it by the timeout.
     let mut connected = Vec::new();
     let mut results = Vec::new();
-    for _ in 0..BACKLOG_CLIENTS {
+    for _ in 0..clients {
         let addr = loopback(port);
         let r =
             tokio::task::spawn_blocking(move || TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT))
@@ -403,18 +528,19 @@ async fn backlog(s: &mut Session) -> Result<(), LabError> {
     s.measure("backlog.connected", connected.len(), "");
     s.check(
         "some clients connect without accept(), the rest wait",
-        !connected.is_empty() && connected.len() < BACKLOG_CLIENTS,
-        format!("{} of {BACKLOG_CLIENTS} connected", connected.len()),
+        !connected.is_empty() && connected.len() < clients,
+        format!("{} of {clients} connected", connected.len()),
     );
     s.ask(
         Question::number(
             "backlog-connected",
             &format!(
-                "With backlog {BACKLOG} and nobody calling accept(), how many clients connected?"
+                "With backlog {backlog_len} and nobody calling accept(), how many clients connected?"
             ),
             connected.len() as f64,
         )
         .hint("count the \"connected\" rows in the table")
+        .hint("compare with the backlog: Linux lets one more in than it says")
         .why("The kernel completes handshakes on its own until the accept queue is full (Linux: backlog + 1 connections); later SYNs are ignored and those clients retry, then time out."),
     )?;
     drop(socket);
