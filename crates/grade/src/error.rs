@@ -25,6 +25,8 @@ pub enum GradeError {
         command: String,
         source: std::io::Error,
     },
+    #[error("cannot start the grader's own {what} server: {message}")]
+    Server { what: &'static str, message: String },
     #[error("cannot {what}: {source}")]
     Io {
         what: &'static str,
@@ -35,6 +37,9 @@ pub enum GradeError {
 impl GradeError {
     /// True when what was typed is wrong (exit code 2), false when the world said no (1).
     pub fn is_usage(&self) -> bool {
-        !matches!(self, GradeError::Spawn { .. } | GradeError::Io { .. })
+        !matches!(
+            self,
+            GradeError::Spawn { .. } | GradeError::Io { .. } | GradeError::Server { .. }
+        )
     }
 }
