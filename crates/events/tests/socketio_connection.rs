@@ -511,3 +511,18 @@ fn polling_clients_get_their_packets_in_one_body() {
     );
     assert_eq!(parts[3], "bAQID");
 }
+
+#[test]
+fn conformance_app_asks_the_client_for_an_ack_and_reports_it() {
+    let mut h = H::new();
+    let mut c = h.ws();
+    h.connect(&mut c, "/", json!({}));
+    h.out(&mut c);
+    h.send(&mut c, r#"20["callback-result"]"#).unwrap();
+    assert_eq!(h.out(&mut c), [r#"430[{"error":"no ack of `callback` yet"}]"#]);
+    h.send(&mut c, r#"2["call-me-back","x"]"#).unwrap();
+    assert_eq!(h.out(&mut c), [r#"421["callback","x"]"#]);
+    h.send(&mut c, r#"31["x","back"]"#).unwrap();
+    h.send(&mut c, r#"21["callback-result"]"#).unwrap();
+    assert_eq!(h.out(&mut c), [r#"431["x","back"]"#]);
+}
