@@ -519,7 +519,10 @@ fn conformance_app_asks_the_client_for_an_ack_and_reports_it() {
     h.connect(&mut c, "/", json!({}));
     h.out(&mut c);
     h.send(&mut c, r#"20["callback-result"]"#).unwrap();
-    assert_eq!(h.out(&mut c), [r#"430[{"error":"no ack of `callback` yet"}]"#]);
+    assert_eq!(
+        h.out(&mut c),
+        [r#"430[{"error":"no ack of `callback` yet"}]"#]
+    );
     h.send(&mut c, r#"2["call-me-back","x"]"#).unwrap();
     assert_eq!(h.out(&mut c), [r#"421["callback","x"]"#]);
     h.send(&mut c, r#"31["x","back"]"#).unwrap();

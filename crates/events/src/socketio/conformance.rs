@@ -39,7 +39,9 @@ pub fn install(core: &mut Core) {
             let auth = ctx.auth();
             ctx.emit("auth", vec![auth]);
         });
-        n.on("message", |ctx, ev| ctx.emit("message-back", ev.args.clone()));
+        n.on("message", |ctx, ev| {
+            ctx.emit("message-back", ev.args.clone())
+        });
         n.on("message-with-ack", |ctx, ev| {
             ctx.ack(ev.args.clone());
         });
