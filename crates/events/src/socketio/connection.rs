@@ -74,7 +74,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A new Engine.IO session `sid` over `transport`, attached to the core.
+    /// A new Engine.IO session `sid` over `transport`, on a new connection of the core.
     pub fn open(
         core: &mut Core,
         sid: String,
@@ -83,6 +83,19 @@ impl Connection {
         now: Instant,
     ) -> Connection {
         let conn = core.open(now);
+        Connection::attach(core, conn, sid, transport, config, now)
+    }
+
+    /// As [`Connection::open`], on a connection the caller opened (a hub that registers its
+    /// connections to wake their writers opens them itself).
+    pub fn attach(
+        core: &mut Core,
+        conn: ConnId,
+        sid: String,
+        transport: Transport,
+        config: &Config,
+        now: Instant,
+    ) -> Connection {
         let mut c = Connection {
             session: Session::new(sid, transport, config.engine.clone(), now),
             conn,
