@@ -80,7 +80,8 @@ impl Session {
             options,
             mode,
             style,
-            width: text_width(),
+            // Never wider than the tables (a test's or a pipe's fixed width, or the terminal's).
+            width: text_width().min(usize::from(style.width())),
             out,
             input,
             input_closed: false,
@@ -203,7 +204,7 @@ impl Session {
     /// Step: act. Announces the experiment about to run (the lab then runs it).
     pub fn act(&mut self, what: &str) {
         let line = format!("> {what}");
-        self.say(&self.style.cyan(&line));
+        self.say_wrapped(&line, "  ", Style::cyan);
     }
 
     /// Step: show. A titled block: a table, a layer tree, a hex dump.
@@ -230,10 +231,10 @@ impl Session {
         let detail = detail.into();
         if !ok {
             let line = format!("  check failed: {name} ({detail})");
-            self.say(&self.style.red(&line));
+            self.say_wrapped(&line, "    ", Style::red);
         } else if self.mode != Mode::Interactive {
             let line = format!("  ok: {name} ({detail})");
-            self.say(&self.style.green(&line));
+            self.say_wrapped(&line, "    ", Style::green);
         }
         self.emit(Event::Check {
             name: name.to_string(),

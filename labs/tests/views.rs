@@ -179,6 +179,99 @@ fn every_table_of_every_lab_fits_80_columns() {
     );
 }
 
+/// Runs a lab `--ci --offline` in the practice variant at this style's width; returns its text.
+fn run_offline(lab: &netlab_labs::LabInfo, style: Style) -> String {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let out = Captured::default();
+    let options = netlab_labs::LabOptions {
+        ci: true,
+        offline: true,
+        ..Default::default()
+    };
+    let run = netlab_labs::run_with_io(
+        lab,
+        options,
+        style,
+        Box::new(out.clone()),
+        Box::new(std::io::empty()),
+    );
+    let code = runtime
+        .block_on(async { tokio::time::timeout(std::time::Duration::from_secs(60), run).await })
+        .unwrap_or_else(|_| panic!("lab {} did not finish in 60 s", lab.number))
+        .unwrap_or_else(|e| panic!("lab {} failed: {e}", lab.number));
+    assert_eq!(code, 0, "lab {} --ci --offline", lab.number);
+    out.text()
+}
+
+/// The question and prediction blocks of a lab's output: from each `Question [` or `Predict [`
+/// line to the blank line (or the experiment's `>` line) after it.
+fn question_blocks(text: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<Vec<&str>> = None;
+    for line in text.lines() {
+        if line.starts_with("Question [") || line.starts_with("Predict [") {
+            if let Some(block) = current.take() {
+                blocks.push(block.join("\n"));
+            }
+            current = Some(vec![line]);
+        } else if let Some(block) = current.as_mut() {
+            if line.is_empty() || line.starts_with("> ") {
+                blocks.push(block.join("\n"));
+                current = None;
+            } else {
+                block.push(line);
+            }
+        }
+    }
+    blocks.extend(current.map(|b| b.join("\n")));
+    blocks
+}
+
+/// Questions, their options, predictions and the experiments' announcements wrap at word
+/// boundaries to the width they are given: at 60 columns no line of any lab is longer. Lab 02's
+/// questions at 80 columns are pinned as a snapshot (the practice variant, shipped captures).
+#[test]
+fn questions_and_predictions_wrap_to_the_terminal_width() {
+    // The practice variant only if no id is in the environment; skip loudly otherwise.
+    if netlab_labs::variant::StudentId::from_env(None).is_some() {
+        eprintln!(
+            "\n*** SKIPPED: a student id is set in the environment (NETLAB_STUDENT, GITHUB_ACTOR or GITLAB_USER_LOGIN); the snapshot is the practice variant's ***\n"
+        );
+        return;
+    }
+    let mut too_wide = Vec::new();
+    for lab in netlab_labs::all() {
+        let text = run_offline(lab, Style::plain().with_width(60));
+        let blocks = question_blocks(&text);
+        assert!(!blocks.is_empty(), "lab {} asked nothing", lab.number);
+        for line in blocks.iter().flat_map(|b| b.lines()) {
+            if line.chars().count() > 60 {
+                too_wide.push(format!("lab {:02}: {line}", lab.number));
+            }
+        }
+        for line in text.lines().filter(|l| l.starts_with("> ")) {
+            if line.chars().count() > 60 {
+                too_wide.push(format!("lab {:02}: {line}", lab.number));
+            }
+        }
+    }
+    assert!(
+        too_wide.is_empty(),
+        "lines over 60 columns:\n{}",
+        too_wide.join("\n")
+    );
+    let lab02 = netlab_labs::find(2).unwrap();
+    let blocks = question_blocks(&run_offline(lab02, Style::plain().with_width(NARROW)));
+    for line in blocks.iter().flat_map(|b| b.lines()) {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
+    insta::assert_snapshot!(blocks.join("\n\n"));
+}
+
 /// A `Write` the test reads back after the lab has run (the session owns a boxed writer).
 #[derive(Clone, Default)]
 struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);

@@ -45,7 +45,7 @@ fn impairment(s: &Session) -> ImpairmentConfig {
     }
 }
 
-/// Probes (20 in the practice variant), 20 ms apart, 500 ms to answer: about a second in all,
+/// Probes (20 in the practice variant), 20 ms apart, 1 s to answer: about a second in all,
 /// and a delayed reply (50 ms at most, plus whatever a busy machine adds) is never mistaken for a
 /// lost one.
 fn probes(s: &Session) -> u64 {
@@ -174,7 +174,7 @@ async fn loss_and_delay(s: &mut Session) -> Result<(), LabError> {
     let config = PingConfig {
         count,
         interval: Duration::from_millis(20),
-        timeout: Duration::from_millis(500),
+        timeout: Duration::from_millis(1000),
         ..PingConfig::new(Proto::Udp, server.addr)
     };
     let mut lines = Vec::new();
