@@ -139,6 +139,7 @@ fn labelled_frame(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
             tcp_offset as f64,
         )
         .hint("the headers before it are Ethernet and IPv4: add up their lengths")
+        .hint("14 bytes of Ethernet, then the IPv4 header: read its length in the byte map")
         .why(&format!(
             "{eth} bytes of Ethernet (offsets 0-{}) and {ip} of IPv4 ({eth}-{}) come first, so TCP starts at {tcp_offset}.",
             eth - 1,
@@ -153,6 +154,7 @@ fn labelled_frame(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
         )
         .unit("bytes")
         .hint("read the length of the TCP header row in the byte map")
+        .hint("the data offset field counts 4-byte words: multiply it by 4")
         .why(&tcp_len_why(tcp_len)),
     )?;
     let ip_osi = p.d.layer("IPv4").map_or(3, |l| usize::from(l.osi.number()));
@@ -164,6 +166,7 @@ fn labelled_frame(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
             ip_osi.saturating_sub(2).min(2),
         )
         .hint("IP moves packets between networks, from one address to another")
+        .hint("below transport (TCP), above the link (Ethernet)")
         .why("IP is the network layer (OSI 3), called the Internet layer in the TCP/IP model."),
     )?;
     Ok(())
@@ -386,6 +389,7 @@ fn udp_frame(s: &mut Session, rec: &Recording) -> Result<(), LabError> {
         )
         .unit("bytes")
         .hint("read the UDP header row of the byte map")
+        .hint("four fields of 2 bytes each")
         .why("Four 2-byte fields: source port, destination port, length, checksum. UDP adds little more than ports to IP."),
     )?;
     s.ask(
@@ -396,6 +400,7 @@ fn udp_frame(s: &mut Session, rec: &Recording) -> Result<(), LabError> {
         )
         .unit("bytes")
         .hint("Ethernet + IPv4 + UDP headers + 5 bytes of data")
+        .hint("14 + 20 + 8 + 5")
         .why(&format!(
             "{} + {} + {} + {} = {} bytes carry {} bytes of data.",
             packets::header_bytes(p, "Ethernet"),
@@ -581,6 +586,7 @@ fn models(s: &mut Session) -> Result<(), LabError> {
             2,
         )
         .hint("look at the OSI column of the byte maps: which numbers never appear alone?")
+        .hint("which layers does the side-by-side table say live inside the application?")
         .why("Session (5) and presentation (6) happen inside applications and their libraries (TLS, encodings), not in separate headers. That is where OSI fits the Internet badly."),
     )?;
     Ok(())

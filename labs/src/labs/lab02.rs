@@ -421,6 +421,7 @@ async fn byte_stream(s: &mut Session) -> Result<(), LabError> {
             runs[0].reads as f64,
         )
         .hint("look at the last columns: what did the server's first read return?")
+        .hint("if the first read returned all 11 bytes, how many more reads were needed?")
         .why("One: TCP delivers a stream of bytes, and everything that arrived is returned by one read. Message boundaries are not kept."),
     )?;
     let stall = runs[0]
@@ -703,6 +704,7 @@ fn four_tuple(
             2,
         )
         .hint("a server port is shared by all its clients, and a client port can be reused towards other servers")
+        .hint("one server port, many connections: what else must differ between them?")
         .why("The 4-tuple. Change any one of the four and it is another connection."),
     )?;
     Ok(())

@@ -73,6 +73,7 @@ fn run(s: &mut Session) -> LabFuture<'_> {
                 1,
             )
             .hint("which one would rather skip a lost piece than wait for it?")
+        .hint("a late piece of which one is worthless?")
             .why("A voice sample that arrives late is useless; retransmitting it only adds delay. Files and pages must arrive complete: over TCP, or over QUIC, which rebuilds reliability on top of UDP and carries HTTP/3 (a large share of web pages today). Plain UDP alone would not do for them."),
         )?;
         s.explain("What you learned")?;
@@ -128,6 +129,7 @@ async fn datagrams(s: &mut Session) -> Result<(), LabError> {
             reads.len() as f64,
         )
         .hint("look at the recv() table; compare with lab 02, where one TCP read got all three writes")
+        .hint("count the rows of the recv() table")
         .why("Three: UDP keeps message boundaries, one send is one datagram is one recv."),
     )?;
     s.ask(
@@ -137,6 +139,7 @@ async fn datagrams(s: &mut Session) -> Result<(), LabError> {
             pkts.iter().take_while(|p| p.payload_len() == 0).count() as f64,
         )
         .hint("is the first packet in the list already carrying data?")
+        .hint("UDP has no SYN: count the packets before the first one with Len > 0")
         .why("None: UDP has no connection to set up."),
     )?;
     Ok(())
@@ -247,6 +250,7 @@ async fn loss_and_delay(s: &mut Session) -> Result<(), LabError> {
             1,
         )
         .hint("what did the server do besides dropping?")
+        .hint("the act line above the probes says what the server does to every reply")
         .why("The impairment adds 20 ms plus jitter to every reply; the rest of the path costs microseconds."),
     )?;
     Ok(())

@@ -140,6 +140,7 @@ fn bind_listen_accept(s: &mut Session) -> Result<(), LabError> {
             1,
         )
         .hint("compare the local address column of the two server sockets")
+        .hint("accept() makes a new socket: does it need a new port to be told apart?")
         .why("Accepting creates a new socket but not a new port: all of a server's connections share its one port, and the 4-tuple tells them apart (later in this lab)."),
     )?;
     Ok(())
@@ -298,6 +299,7 @@ async fn address_in_use(s: &mut Session) -> Result<(), LabError> {
             0,
         )
         .hint("in this experiment the server closed first, and the kernel's table showed the server's port")
+        .hint("the active close is the one that waits")
         .why("The side that closes first (the active close) waits, so that stray old packets die out before the 4-tuple is used again. A server restarted right after closing connections hits it, hence SO_REUSEADDR."),
     )?;
     Ok(())
@@ -472,6 +474,7 @@ fn many_clients(s: &mut Session) -> Result<(), LabError> {
             2,
         )
         .hint("read the source column: same address, different...")
+        .hint("the destination is the same server for all three")
         .why("Same machine, so same source address; same server, so same destination. The kernel gave each client its own ephemeral port, and that alone makes each 4-tuple unique."),
     )?;
     Ok(())
