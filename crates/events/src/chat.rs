@@ -2,7 +2,8 @@
 //!
 //! Namespace `/chat`. Connect with `"auth":{"name":"ada"}` (the middleware refuses a socket
 //! without a display name). Events from the client:
-//! - `join [room]`: join a room; the room hears `joined {name, room}`.
+//! - `join [room]`: join a room (a name of 1 to 64 bytes; at most `max_rooms_per_socket` rooms,
+//!   256 by default); the room hears `joined {name, room}`.
 //! - `leave [room]`: leave it; the room hears `left {name, room}`.
 //! - `message [room, text]`: everyone in the room (sender included, so every screen shows the
 //!   same order) gets `message {name, room, text}`, reliably: a client that drops and resumes gets
@@ -32,7 +33,14 @@ pub fn install(core: &mut Core) {
     });
     ns.on("join", |ctx, ev| {
         if let Some(room) = room_arg(ev) {
-            ctx.join(&room);
+            if !ctx.join(&room) {
+                let max = ctx.core().config().max_rooms_per_socket;
+                let error = format!(
+                    "you are in {max} rooms (your own included), the most one connection may join; leave one first"
+                );
+                ctx.ack(vec![json!({"ok": false, "error": error})]);
+                return;
+            }
             let name = display_name(ctx);
             ctx.namespace()
                 .to(&room)
@@ -40,9 +48,7 @@ pub fn install(core: &mut Core) {
                 .emit("joined", vec![json!({"name": name, "room": room})]);
             ctx.ack(vec![json!({"ok": true, "room": room})]);
         } else {
-            ctx.ack(vec![
-                json!({"ok": false, "error": "join needs a room name: [\"room\"]"}),
-            ]);
+            ctx.ack(vec![json!({"ok": false, "error": ROOM_NAME_RULE})]);
         }
     });
     ns.on("leave", |ctx, ev| {
@@ -73,14 +79,20 @@ pub fn install(core: &mut Core) {
     ns.on("message", |ctx, ev| {
         let text = ev.args.get(1).and_then(Value::as_str);
         match (room_arg(ev), text) {
-            (Some(room), Some(text)) if ctx.rooms().contains(&room) => {
+            (Some(room), Some(text)) if ctx.in_room(&room) => {
                 let name = display_name(ctx);
                 let msg = json!({"name": name, "room": room, "text": text});
-                ctx.namespace()
+                // Refused before anything is sent or logged if the wrapped message would be
+                // too long for the clients (a text just under the limit grows past it).
+                let sent = ctx
+                    .namespace()
                     .to(&room)
                     .reliable()
-                    .emit("message", vec![msg]);
-                ctx.ack(vec![json!({"ok": true})]);
+                    .try_emit("message", vec![msg]);
+                match sent {
+                    Ok(_) => ctx.ack(vec![json!({"ok": true})]),
+                    Err(e) => ctx.ack(vec![json!({"ok": false, "error": e.to_string()})]),
+                };
             }
             (Some(room), Some(_)) => {
                 ctx.ack(vec![
@@ -96,9 +108,14 @@ pub fn install(core: &mut Core) {
     });
 }
 
+/// The longest room name, in bytes: a name travels in every `joined`, `left` and `message`.
+pub const MAX_ROOM_NAME: usize = 64;
+
+const ROOM_NAME_RULE: &str = "join needs a room name: [\"room\"], 1 to 64 bytes";
+
 fn room_arg(ev: &Event) -> Option<String> {
     let room = ev.args.first()?.as_str()?.trim();
-    (!room.is_empty()).then(|| room.to_string())
+    (!room.is_empty() && room.len() <= MAX_ROOM_NAME).then(|| room.to_string())
 }
 
 fn display_name(ctx: &Ctx<'_>) -> String {

@@ -29,6 +29,11 @@ impl LineDecoder {
         }
     }
 
+    /// Change the size limit (a client adopts the one the server announces in `hello`).
+    pub fn set_max(&mut self, max_frame_bytes: usize) {
+        self.max = max_frame_bytes;
+    }
+
     /// Append bytes read from the transport.
     pub fn feed(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);

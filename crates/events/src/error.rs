@@ -35,4 +35,8 @@ pub enum EventsError {
          space (or move the store file aside) and start the server again: clients resume"
     )]
     Stopped(String),
+    #[error(
+        "the event would be {bytes} bytes on the wire, over the server's limit of {max} bytes (max_frame_bytes); send less"
+    )]
+    TooLarge { bytes: usize, max: usize },
 }

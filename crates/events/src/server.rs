@@ -190,6 +190,12 @@ impl Hub {
         }
     }
 
+    /// Frames waiting in `conn`'s send queue: a transport stops reading a client's input while
+    /// its queue is past half full (see `read_loop`).
+    pub fn backlog(&self, conn: ConnId) -> usize {
+        self.step(|c, _| c.backlog(conn))
+    }
+
     fn forget(&self, conn: ConnId, reason: &str) {
         self.step(|c, now| c.closed(conn, reason, now));
         self.writers
@@ -389,8 +395,9 @@ async fn connection(stream: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
     let (conn, notify) = hub.open();
     hub.trace(|| Trace::Open { conn, peer });
     let (closed_tx, closed_rx) = oneshot::channel();
-    let reader = tokio::spawn(read_loop(rd, conn, hub.clone(), closed_rx));
-    let reason = write_loop(wr, conn, &hub, notify).await;
+    let drained = Arc::new(Notify::new());
+    let reader = tokio::spawn(read_loop(rd, conn, hub.clone(), closed_rx, drained.clone()));
+    let reason = write_loop(wr, conn, &hub, notify, drained).await;
     let _ = closed_tx.send(());
     let reader_reason = reader.await.ok().flatten();
     hub.forget(conn, reader_reason.as_deref().unwrap_or(&reason));
@@ -402,6 +409,7 @@ async fn write_loop(
     conn: ConnId,
     hub: &Hub,
     notify: Arc<Notify>,
+    drained: Arc<Notify>,
 ) -> String {
     let write_timeout = hub.step(|c, _| c.config().ping_timeout);
     loop {
@@ -433,6 +441,7 @@ async fn write_loop(
                     Err(_) => return "send buffer full".to_string(),
                 }
             }
+            drained.notify_one();
             if tx.close {
                 let _ = wr.shutdown().await;
                 return tx.reason.unwrap_or_else(|| "transport close".to_string());
@@ -451,6 +460,7 @@ async fn read_loop(
     conn: ConnId,
     hub: Arc<Hub>,
     mut closed: oneshot::Receiver<()>,
+    drained: Arc<Notify>,
 ) -> Option<String> {
     let (max, frame_timeout) =
         hub.step(|c, _| (c.config().max_frame_bytes, c.config().ping_timeout));
@@ -458,7 +468,20 @@ async fn read_loop(
     let mut buf = [0u8; 4096];
     let mut partial_since: Option<TokioInstant> = None;
     let mut failed = false;
+    let high_water = hub.step(|c, _| c.config().send_queue / 2).max(1);
     loop {
+        // Backpressure on input: while this client's own queue is past half full, read nothing
+        // more from it (TCP then slows it down), so a burst of requests waits for its replies
+        // to be written instead of overflowing the queue.
+        while !failed && hub.backlog(conn) >= high_water {
+            tokio::select! {
+                _ = drained.notified() => {}
+                _ = &mut closed => {
+                    drain(&mut rd).await;
+                    return None;
+                }
+            }
+        }
         let slowloris = async {
             match partial_since {
                 Some(t) if !failed => tokio::time::sleep_until(t + frame_timeout).await,

@@ -103,3 +103,119 @@ async fn a_panicking_handler_closes_only_its_connection_with_an_error_frame() {
     next.recv_type("ack").await;
     server.shutdown().await;
 }
+
+/// Issue 18, item 3, the poison message: a `message` just under `max_frame_bytes` whose
+/// broadcast (wrapped with name and room) is over it. Before the fix every client in the room
+/// refused the frame, dropped, resumed, got it replayed, and refused it again, forever. Now the
+/// sender hears why, and a library client in the room never loses its connection.
+#[tokio::test]
+async fn a_poison_message_is_refused_to_its_sender_and_nobody_loops() {
+    use netlab_events::client::{Client, ClientOptions, Lifecycle};
+    use serde_json::json;
+
+    let server = start(Config::default()).await;
+    let addr = server.local_addr();
+    let client = Client::connect(
+        addr,
+        ClientOptions {
+            seed: 1,
+            ..ClientOptions::default()
+        },
+    );
+    let mut life = client.lifecycle();
+    let chat = client.socket("/chat", json!({"name": "lis"}));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = seen.clone();
+    chat.on("message", move |ev| {
+        s.lock().unwrap().push(ev.args[0]["text"].clone());
+    });
+    chat.connected(support::T).await.unwrap();
+    chat.emit_with_ack("join", vec![json!("lobby")], support::T)
+        .await
+        .unwrap();
+
+    let (mut sender, _) = Raw::chat(addr, "eve").await;
+    sender
+        .send(r#"{"type":"event","ns":"/chat","name":"join","args":["lobby"],"ack":1}"#)
+        .await;
+    sender.recv_type("ack").await;
+    // The line is just under 1 MiB, so the server accepts it; its broadcast would not fit.
+    let max = netlab_events::codec::DEFAULT_MAX_FRAME_BYTES;
+    let head = r#"{"type":"event","ns":"/chat","name":"message","args":["lobby",""#;
+    let tail = r#""],"ack":2}"#;
+    let text = "p".repeat(max - head.len() - tail.len() - 10);
+    sender.send(&format!("{head}{text}{tail}")).await;
+    let ack = sender.recv_type("ack").await;
+    assert_eq!(ack["args"][0]["ok"], false, "{}", &ack.to_string()[..200]);
+    let error = ack["args"][0]["error"].as_str().unwrap();
+    assert!(error.contains("max_frame_bytes"), "{error}");
+
+    // The room still works, and the listener got it without ever reconnecting.
+    sender
+        .send(r#"{"type":"event","ns":"/chat","name":"message","args":["lobby","after"],"ack":3}"#)
+        .await;
+    assert_eq!(sender.recv_type("ack").await["args"][0]["ok"], true);
+    tokio::time::timeout(support::T, async {
+        while !seen.lock().unwrap().contains(&json!("after")) {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the listener got the next message");
+    while let Ok(ev) = life.try_recv() {
+        assert!(
+            !matches!(ev, Lifecycle::Disconnected { .. }),
+            "the listener was disconnected: {ev:?}"
+        );
+    }
+    client.close().await;
+    server.shutdown().await;
+}
+
+/// Issue 18, item 5: 1,100 pings in one burst used to overflow the 1,024-frame send queue and
+/// end the connection silently. Now the server reads no more from a client whose own replies
+/// are piling up, so every ping gets its pong.
+#[tokio::test]
+async fn a_burst_of_1100_pings_gets_1100_pongs() {
+    let server = start(Config::default()).await;
+    let mut c = Raw::connect(server.local_addr()).await;
+    c.send_bytes("{\"type\":\"ping\"}\n".repeat(1100).as_bytes())
+        .await;
+    for i in 0..1100 {
+        let f = c.recv().await;
+        assert_eq!(f["type"], "pong", "frame {i}: {f}");
+    }
+    c.send(r#"{"type":"ping"}"#).await;
+    c.recv_type("pong").await;
+    server.shutdown().await;
+}
+
+/// Issue 18, item 5: joins are limited per socket (256 rooms by default, its own included),
+/// and the refusal says why; a bystander's round trip is unaffected.
+#[tokio::test]
+async fn joins_past_the_room_limit_are_refused_with_a_reason() {
+    let server = start(Config::default()).await;
+    let addr = server.local_addr();
+    let (mut bystander, _) = Raw::chat(addr, "bob").await;
+    let (mut c, _) = Raw::chat(addr, "eve").await;
+    let mut burst = String::new();
+    for i in 1..=300 {
+        burst.push_str(&format!(
+            "{{\"type\":\"event\",\"ns\":\"/chat\",\"name\":\"join\",\"args\":[\"r{i}\"],\"ack\":{i}}}\n"
+        ));
+    }
+    c.send_bytes(burst.as_bytes()).await;
+    let mut refused = 0;
+    for _ in 1..=300 {
+        let ack = c.recv_type("ack").await;
+        if ack["args"][0]["ok"] == false {
+            refused += 1;
+            let error = ack["args"][0]["error"].as_str().unwrap();
+            assert!(error.contains("leave one first"), "{error}");
+        }
+    }
+    assert_eq!(refused, 300 - 255, "255 rooms joined beside its own");
+    bystander.send(r#"{"type":"ping"}"#).await;
+    bystander.recv_type("pong").await;
+    server.shutdown().await;
+}

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::core::Delivery;
+use crate::codec::DEFAULT_MAX_FRAME_BYTES;
+use crate::core::{Delivery, event_wire_len};
 use crate::error::EventsError;
 use crate::frame::{Frame, Resume};
 
@@ -146,6 +147,9 @@ pub struct ClientCore {
     /// `ping_interval + ping_timeout` from `hello`: silence longer than this is a dead server.
     silence_limit: Option<Duration>,
     last_rx: Option<Instant>,
+    /// The server's line limit from `hello`: a longer emit would be refused (and, if reliable,
+    /// retried and refused forever), so it is refused here instead.
+    max_frame_bytes: usize,
     transmit: VecDeque<Frame>,
     events: VecDeque<ClientEvent>,
 }
@@ -160,6 +164,7 @@ impl ClientCore {
             next_token: 1,
             silence_limit: None,
             last_rx: None,
+            max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             transmit: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -221,6 +226,11 @@ impl ClientCore {
         }
     }
 
+    /// The longest line the server accepts (announced in `hello`; 1 MiB until then).
+    pub fn max_frame_bytes(&self) -> usize {
+        self.max_frame_bytes
+    }
+
     /// The next frame to write.
     pub fn poll_transmit(&mut self) -> Option<Frame> {
         self.transmit.pop_front()
@@ -280,6 +290,12 @@ impl ClientCore {
         let Some(i) = self.ns_index(ns) else {
             return Err(EventsError::ClientClosed);
         };
+        // Room for an ack id beside the largest seq the size counts.
+        let bytes = event_wire_len(ns, name, &args) + r#","ack":18446744073709551615"#.len();
+        if bytes > self.max_frame_bytes {
+            let max = self.max_frame_bytes;
+            return Err(EventsError::TooLarge { bytes, max });
+        }
         let token = (want_ack && delivery != Delivery::Reliable).then(|| {
             self.next_token += 1;
             self.next_token - 1
@@ -351,8 +367,10 @@ impl ClientCore {
             Frame::Hello {
                 ping_interval_ms,
                 ping_timeout_ms,
+                max_frame_bytes,
                 ..
             } => {
+                self.max_frame_bytes = max_frame_bytes;
                 let ms = ping_interval_ms.saturating_add(ping_timeout_ms);
                 self.silence_limit = Some(Duration::from_millis(ms));
             }

@@ -535,6 +535,8 @@ impl Driver {
             match decoder.next_frame() {
                 Ok(Some(f)) => {
                     let r = self.core.handle_frame(f, now());
+                    // The server's limit binds what it sends too: never refuse a line it may send.
+                    decoder.set_max(self.core.max_frame_bytes().max(DEFAULT_MAX_FRAME_BYTES));
                     if r.is_err() {
                         self.deliver();
                     }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use super::{AckCallback, Core, Delivery, Event};
+use super::{AckCallback, Core, Delivery, EmitError, Event};
 use crate::frame::Frame;
 
 /// A handler's view of the core, bound to one socket.
@@ -84,10 +84,24 @@ impl<'a> Ctx<'a> {
         self.emit_with(Delivery::Default, name, args);
     }
 
-    /// Emit to this socket with the given delivery.
+    /// Emit to this socket with the given delivery (refused, and logged, if its frame would be
+    /// longer than `max_frame_bytes`; [`Ctx::try_emit_with`] says so).
     pub fn emit_with(&mut self, delivery: Delivery, name: &str, args: Vec<Value>) {
-        self.core
+        let _ = self.try_emit_with(delivery, name, args);
+    }
+
+    /// As [`Ctx::emit_with`], with the refusal returned.
+    pub fn try_emit_with(
+        &mut self,
+        delivery: Delivery,
+        name: &str,
+        args: Vec<Value>,
+    ) -> Result<(), EmitError> {
+        let r = self
+            .core
             .deliver(&self.sid, delivery, name, &args, self.now);
+        self.core.finish(self.now);
+        r
     }
 
     /// Emit to this socket and get its ack (or a timeout or disconnect error) in `callback`.
@@ -110,8 +124,15 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub fn join(&mut self, room: &str) {
-        self.core.join(&self.sid, room);
+    /// Join `room`. False if the socket is already in as many rooms as
+    /// [`super::Config::max_rooms_per_socket`] allows (then it did not join).
+    pub fn join(&mut self, room: &str) -> bool {
+        self.core.join(&self.sid, room)
+    }
+
+    /// Is this socket in `room`? (Cheaper than searching [`Ctx::rooms`].)
+    pub fn in_room(&self, room: &str) -> bool {
+        self.core.in_room(&self.sid, room)
     }
 
     pub fn leave(&mut self, room: &str) {
@@ -212,8 +233,17 @@ impl<'a> Broadcast<'a> {
         self
     }
 
-    /// Send; returns how many sockets it was addressed to (connected or, if reliable, away).
+    /// Send; returns how many sockets it was addressed to (connected or, if reliable, away),
+    /// 0 if it was refused (see [`Broadcast::try_emit`]).
     pub fn emit(self, name: &str, args: Vec<Value>) -> usize {
+        self.try_emit(name, args).unwrap_or(0)
+    }
+
+    /// Send, or refuse before anything is queued or logged if the frame would be longer than
+    /// `max_frame_bytes`: every client would refuse it, and a logged copy would be replayed
+    /// (and refused) on every resume. The sender can then be told why.
+    pub fn try_emit(self, name: &str, args: Vec<Value>) -> Result<usize, EmitError> {
+        let bytes = self.core.check_size(&self.ns, name, &args, None)?;
         let targets = self.core.targets(
             &self.ns,
             &self.rooms,
@@ -222,10 +252,17 @@ impl<'a> Broadcast<'a> {
         );
         let shared = Arc::new(Frame::event(&self.ns, name, args.clone()));
         for sid in &targets {
-            self.core
-                .deliver_shared(sid, self.delivery, name, &args, Some(&shared), self.now);
+            self.core.deliver_shared(
+                sid,
+                self.delivery,
+                name,
+                &args,
+                Some(&shared),
+                bytes,
+                self.now,
+            );
         }
         self.core.finish(self.now);
-        targets.len()
+        Ok(targets.len())
     }
 }

@@ -54,8 +54,20 @@ pub struct Config {
     pub max_frame_bytes: usize,
     /// Frames queued per connection before backpressure applies.
     pub send_queue: usize,
+    /// The same bound in bytes (of the frames as they will be written), per connection.
+    pub send_queue_bytes: usize,
+    /// Bytes queued for all connections together: past it, the connection with the most queued
+    /// is closed ("send buffer full"), so slow readers cannot add up to all of memory.
+    pub total_queue_bytes: usize,
     /// Reliable log bound by count, per session.
     pub log_max_len: usize,
+    /// Reliable log bound in bytes, per session (at least `max_frame_bytes` is kept).
+    pub log_max_bytes: usize,
+    /// Reliable logs of all sessions together, in bytes: past it, the largest log loses its
+    /// oldest entries (its session then resumes with `recovered: false`).
+    pub total_log_bytes: usize,
+    /// Rooms one socket may be in, its own room included.
+    pub max_rooms_per_socket: usize,
     /// Reliable log bound by age; also how long a detached session waits for its client.
     pub log_max_age: Duration,
     /// Seed for session ids and tokens: random by default (ids must not repeat across server
@@ -72,7 +84,13 @@ impl Default for Config {
             ping_timeout: Duration::from_millis(20_000),
             max_frame_bytes: DEFAULT_MAX_FRAME_BYTES,
             send_queue: 1024,
+            // 8 frames of the largest size, or many more small ones; the count bound applies too.
+            send_queue_bytes: 8 << 20,
+            total_queue_bytes: 256 << 20,
             log_max_len: 1000,
+            log_max_bytes: 8 << 20,
+            total_log_bytes: 256 << 20,
+            max_rooms_per_socket: 256,
             // socket.io's connection state recovery keeps sessions 2 minutes by default.
             log_max_age: Duration::from_secs(120),
             seed: rand::random(),
@@ -88,6 +106,17 @@ pub enum AckError {
     Timeout,
     #[error("the socket disconnected before it acked")]
     Disconnected,
+    #[error("the event would be longer than max_frame_bytes, so it was not sent")]
+    TooLarge,
+}
+
+/// Why an emit was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EmitError {
+    #[error(
+        "the event would be {bytes} bytes on the wire, over the limit of {max} (max_frame_bytes) that every client enforces; send less"
+    )]
+    TooLarge { bytes: usize, max: usize },
 }
 
 /// Called exactly once with the ack's arguments or the reason there is none.
@@ -127,6 +156,10 @@ pub struct Stats {
     pub unhandled: u64,
     pub duplicates_ignored: u64,
     pub replayed: u64,
+    /// Emits refused because their frame would be longer than `max_frame_bytes`.
+    pub oversize_refused: u64,
+    /// Reliable log entries dropped before confirmation by a bound (count, bytes or total).
+    pub log_evicted: u64,
 }
 
 /// What the transport should do for one connection next.
@@ -145,7 +178,11 @@ struct PendingAck {
 }
 
 struct Conn {
-    queue: VecDeque<Arc<Frame>>,
+    /// Frames waiting for the transport, each with the bytes it counts.
+    queue: VecDeque<(Arc<Frame>, usize)>,
+    queued_bytes: usize,
+    /// Condemned by backpressure during this step (closed at its end): queue nothing more.
+    doomed: bool,
     /// True while the transport has been told there is output and has not taken it yet.
     dirty: bool,
     /// Set once the connection is being closed; the reason given to the application.
@@ -181,6 +218,10 @@ pub struct Core {
     notes: Vec<Note>,
     to_close: Vec<(ConnId, String)>,
     stats: Stats,
+    /// Bytes in every send queue together.
+    queued_total: usize,
+    /// Bytes in every reliable log together.
+    logged_total: usize,
 }
 
 impl Core {
@@ -199,6 +240,8 @@ impl Core {
             notes: Vec::new(),
             to_close: Vec::new(),
             stats: Stats::default(),
+            queued_total: 0,
+            logged_total: 0,
         };
         // The main namespace always exists, as in socket.io.
         core.namespace("/");
@@ -233,7 +276,22 @@ impl Core {
             }
             rec.next_seq = rec.next_seq.max(log.last().map_or(0, |r| r.seq));
             let mut s = Socket::new(rec, Value::Null);
-            s.log = log.into_iter().map(|r| (r, now)).collect();
+            for r in log {
+                let bytes = session::entry_bytes(&s.rec.ns, &r);
+                if bytes > self.config.max_frame_bytes {
+                    // Kept by an older server or under a larger limit: no client would accept it
+                    // now, so replaying it would fail every resume. It is lost, and said so.
+                    tracing::warn!(
+                        seq = r.seq,
+                        bytes,
+                        "a stored event is over max_frame_bytes; dropping it"
+                    );
+                    s.rec.lost_through = s.rec.lost_through.max(r.seq);
+                    continue;
+                }
+                s.push(r, now, bytes);
+            }
+            self.logged_total += s.log_bytes;
             s.detached_at = Some(now);
             self.index_socket(&s);
             self.tokens.insert(s.rec.token.clone(), s.rec.sid.clone());
@@ -251,6 +309,8 @@ impl Core {
             id,
             Conn {
                 queue: VecDeque::new(),
+                queued_bytes: 0,
+                doomed: false,
                 dirty: false,
                 closing: None,
                 sockets: HashMap::new(),
@@ -339,7 +399,9 @@ impl Core {
     pub fn closed(&mut self, conn: ConnId, reason: &str, now: Instant) {
         self.close_conn(conn, reason, now);
         self.finish(now);
-        self.conns.remove(&conn);
+        if let Some(c) = self.conns.remove(&conn) {
+            self.queued_total -= c.queued_bytes;
+        }
     }
 
     /// Frames to write for `conn` (at most `max`), and whether to close afterwards.
@@ -352,7 +414,12 @@ impl Core {
             };
         };
         let n = c.queue.len().min(max);
-        let frames: Vec<_> = c.queue.drain(..n).collect();
+        let mut frames = Vec::with_capacity(n);
+        for (f, bytes) in c.queue.drain(..n) {
+            c.queued_bytes -= bytes;
+            self.queued_total -= bytes;
+            frames.push(f);
+        }
         c.dirty = !c.queue.is_empty();
         let close = c.queue.is_empty() && c.closing.is_some();
         Transmit {
@@ -420,7 +487,10 @@ impl Core {
         let max_age = self.config.log_max_age;
         let mut gone = Vec::new();
         for s in self.sockets.values_mut() {
-            if s.expire(now, max_age) {
+            let before = s.log_bytes;
+            let lost = s.expire(now, max_age);
+            self.logged_total = self.logged_total + s.log_bytes - before;
+            if lost {
                 self.store_ops.push(StoreOp::PutSession(s.rec.clone()));
                 self.store_ops.push(StoreOp::Forget {
                     token: s.rec.token.clone(),
@@ -471,7 +541,10 @@ impl Core {
             let Some(c) = self.conns.get_mut(&conn) else {
                 continue;
             };
-            c.queue.retain(|f| matches!(**f, Frame::Error { .. }));
+            c.queue.retain(|(f, _)| matches!(**f, Frame::Error { .. }));
+            let kept: usize = c.queue.iter().map(|(_, b)| b).sum();
+            self.queued_total -= c.queued_bytes - kept;
+            c.queued_bytes = kept;
             if c.closing.is_none() {
                 let f = Frame::Error {
                     code: code.to_string(),
@@ -504,6 +577,18 @@ impl Core {
         self.conns.len()
     }
 
+    /// Bytes held now: (in every send queue, in every reliable log). Both are bounded by
+    /// [`Config::total_queue_bytes`] and [`Config::total_log_bytes`].
+    pub fn held_bytes(&self) -> (usize, usize) {
+        (self.queued_total, self.logged_total)
+    }
+
+    /// Frames waiting in `conn`'s send queue (a transport reads no more input from a client
+    /// while its own queue is past half full: see server.rs).
+    pub fn backlog(&self, conn: ConnId) -> usize {
+        self.conns.get(&conn).map_or(0, |c| c.queue.len())
+    }
+
     // ----- application side -----------------------------------------------------------------
 
     /// Everyone in namespace `ns` (narrow it with `to`, `except`).
@@ -520,10 +605,8 @@ impl Core {
         args: Vec<Value>,
         now: Instant,
     ) -> bool {
-        let ok = self.sockets.contains_key(sid);
-        if ok {
-            self.deliver(sid, delivery, name, &args, now);
-        }
+        let ok =
+            self.sockets.contains_key(sid) && self.deliver(sid, delivery, name, &args, now).is_ok();
         self.finish(now);
         ok
     }
@@ -547,6 +630,14 @@ impl Core {
             callback(Err(AckError::Disconnected));
             return;
         };
+        if !self.conns.contains_key(&conn) {
+            callback(Err(AckError::Disconnected));
+            return;
+        }
+        let Ok(bytes) = self.check_size(&ns, name, &args, Some(u64::MAX)) else {
+            callback(Err(AckError::TooLarge));
+            return;
+        };
         let Some(c) = self.conns.get_mut(&conn) else {
             callback(Err(AckError::Disconnected));
             return;
@@ -567,7 +658,7 @@ impl Core {
             ack: Some(id),
             seq: None,
         };
-        self.enqueue(conn, Arc::new(f), false);
+        self.enqueue_sized(conn, Arc::new(f), bytes, false);
         self.finish(now);
     }
 
@@ -726,7 +817,10 @@ impl Core {
             );
             return None;
         }
+        let before = s.log_bytes;
         s.expire(now, max_age);
+        self.logged_total = self.logged_total + s.log_bytes - before;
+        let s = self.sockets.get_mut(&sid)?;
         if !s.can_resume_from(r.seq) {
             tracing::debug!(
                 sid,
@@ -747,8 +841,8 @@ impl Core {
         let s = self.sockets.get_mut(&sid)?;
         s.conn = Some(conn);
         s.detached_at = None;
-        s.confirm(r.seq);
-        let rec = s.rec.clone();
+        self.with_log(&sid, |s| s.confirm(r.seq));
+        let rec = self.sockets.get(&sid)?.rec.clone();
         self.store_ops.push(StoreOp::PutSession(rec.clone()));
         self.store_ops.push(StoreOp::Forget {
             token: rec.token,
@@ -787,10 +881,16 @@ impl Core {
             return;
         };
         let ns = s.rec.ns.clone();
-        let frames: Vec<_> = s.log.iter().map(|(r, _)| reliable_frame(&ns, r)).collect();
+        let frames: Vec<_> = s
+            .log
+            .iter()
+            .map(|(r, _, bytes)| (reliable_frame(&ns, r), *bytes))
+            .collect();
         self.stats.replayed += frames.len() as u64;
-        for f in frames {
-            self.enqueue(conn, f, false);
+        // Past the send queue's bounds on purpose: the log's own bounds limit a replay, and a
+        // replay refused for its size would fail again on every resume.
+        for (f, bytes) in frames {
+            self.push_frame(conn, f, bytes);
         }
     }
 
@@ -915,10 +1015,9 @@ impl Core {
         let Some(sid) = self.socket_on(conn, ns) else {
             return;
         };
-        let Some(s) = self.sockets.get_mut(&sid) else {
-            return;
-        };
-        if s.confirm(seq) {
+        if self.with_log(&sid, |s| s.confirm(seq)) == Some(true)
+            && let Some(s) = self.sockets.get(&sid)
+        {
             self.store_ops.push(StoreOp::PutSession(s.rec.clone()));
             self.store_ops.push(StoreOp::Forget {
                 token: s.rec.token.clone(),
@@ -971,7 +1070,7 @@ impl Core {
     }
 
     /// Close connections that backpressure condemned while a step ran (not re-entrantly).
-    fn finish(&mut self, now: Instant) {
+    pub(crate) fn finish(&mut self, now: Instant) {
         while let Some((conn, reason)) = self.to_close.pop() {
             self.close_conn(conn, &reason, now);
         }
@@ -1045,6 +1144,7 @@ impl Core {
         let Some(s) = self.sockets.remove(sid) else {
             return;
         };
+        self.logged_total -= s.log_bytes;
         // The connection must not keep pointing at a socket that is gone.
         if let Some(c) = s.conn.and_then(|conn| self.conns.get_mut(&conn))
             && c.sockets.get(&s.rec.ns).map(String::as_str) == Some(sid)
@@ -1067,10 +1167,20 @@ impl Core {
             .push(StoreOp::DeleteSession { token: s.rec.token });
     }
 
-    pub(crate) fn join(&mut self, sid: &str, room: &str) {
+    /// Put socket `sid` in `room`. False if it is not in it afterwards: the socket is gone, or
+    /// already in [`Config::max_rooms_per_socket`] rooms (the limit keeps a join cheap: each one
+    /// writes the session's room list to the store).
+    pub(crate) fn join(&mut self, sid: &str, room: &str) -> bool {
+        let max = self.config.max_rooms_per_socket;
         let Some(s) = self.sockets.get_mut(sid) else {
-            return;
+            return false;
         };
+        if s.rec.rooms.contains(room) {
+            return true;
+        }
+        if s.rec.rooms.len() >= max {
+            return false;
+        }
         if s.rec.rooms.insert(room.to_string()) {
             let st = self.ns_state.entry(s.rec.ns.clone()).or_default();
             st.rooms
@@ -1079,6 +1189,14 @@ impl Core {
                 .insert(sid.to_string());
             self.store_ops.push(StoreOp::PutSession(s.rec.clone()));
         }
+        true
+    }
+
+    /// Is socket `sid` in `room`?
+    pub(crate) fn in_room(&self, sid: &str, room: &str) -> bool {
+        self.sockets
+            .get(sid)
+            .is_some_and(|s| s.rec.rooms.contains(room))
     }
 
     pub(crate) fn leave(&mut self, sid: &str, room: &str) {
@@ -1131,7 +1249,8 @@ impl Core {
         v
     }
 
-    /// Deliver one event to one socket according to `delivery`.
+    /// Deliver one event to one socket according to `delivery`; refused (and logged) if its
+    /// frame would be too long for the client.
     pub(crate) fn deliver(
         &mut self,
         sid: &str,
@@ -1139,11 +1258,45 @@ impl Core {
         name: &str,
         args: &[Value],
         now: Instant,
-    ) {
-        self.deliver_shared(sid, delivery, name, args, None, now);
+    ) -> Result<(), EmitError> {
+        let Some(ns) = self.sockets.get(sid).map(|s| s.rec.ns.clone()) else {
+            return Ok(());
+        };
+        let bytes = self.check_size(&ns, name, args, None)?;
+        self.deliver_shared(sid, delivery, name, args, None, bytes, now);
+        Ok(())
     }
 
-    /// As `deliver`, reusing one frame for every non-reliable recipient of a broadcast.
+    /// The size an event will have on the wire (with the largest seq, so one figure serves a
+    /// whole broadcast), or the refusal if it is over `max_frame_bytes`: every client refuses
+    /// a longer line, so sending (or logging) it would only make it fail again on every resume.
+    pub(crate) fn check_size(
+        &mut self,
+        ns: &str,
+        name: &str,
+        args: &[Value],
+        ack: Option<u64>,
+    ) -> Result<usize, EmitError> {
+        let bytes = wire_len(&EventView {
+            kind: "event",
+            ns,
+            name,
+            args,
+            ack,
+            seq: u64::MAX,
+        });
+        let max = self.config.max_frame_bytes;
+        if bytes > max {
+            self.stats.oversize_refused += 1;
+            tracing::info!(ns, name, bytes, max, "emit refused: over max_frame_bytes");
+            return Err(EmitError::TooLarge { bytes, max });
+        }
+        Ok(bytes)
+    }
+
+    /// As `deliver`, reusing one frame for every non-reliable recipient of a broadcast, whose
+    /// size (`bytes`, from [`Core::check_size`]) is already known to fit.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn deliver_shared(
         &mut self,
         sid: &str,
@@ -1151,29 +1304,36 @@ impl Core {
         name: &str,
         args: &[Value],
         shared: Option<&Arc<Frame>>,
+        bytes: usize,
         now: Instant,
     ) {
-        let max_len = self.config.log_max_len;
+        let (max_len, max_bytes) = (
+            self.config.log_max_len,
+            self.config.log_max_bytes.max(self.config.max_frame_bytes),
+        );
         let Some(s) = self.sockets.get_mut(sid) else {
             return;
         };
         let conn = s.conn;
         let ns = s.rec.ns.clone();
         let frame = if delivery == Delivery::Reliable {
-            let before = s.rec.lost_through;
-            let rec = s.append(name, args, now, max_len);
+            let before = (s.rec.lost_through, s.log_bytes, s.log.len());
+            let rec = s.append(name, args, now, bytes, max_len, max_bytes);
             let frame = reliable_frame(&ns, &rec);
             self.store_ops.push(StoreOp::Append {
                 token: s.rec.token.clone(),
                 entry: rec,
             });
-            if s.rec.lost_through != before {
+            self.logged_total = self.logged_total + s.log_bytes - before.1;
+            self.stats.log_evicted += (before.2 + 1 - s.log.len()) as u64;
+            if s.rec.lost_through != before.0 {
                 self.store_ops.push(StoreOp::PutSession(s.rec.clone()));
                 self.store_ops.push(StoreOp::Forget {
                     token: s.rec.token.clone(),
                     through: s.rec.lost_through,
                 });
             }
+            self.bound_logs();
             frame
         } else {
             match shared {
@@ -1182,22 +1342,63 @@ impl Core {
             }
         };
         match conn {
-            Some(conn) => self.enqueue(conn, frame, delivery == Delivery::Volatile),
+            Some(conn) => self.enqueue_sized(conn, frame, bytes, delivery == Delivery::Volatile),
             None if delivery == Delivery::Default => self.stats.default_lost_while_away += 1,
             None => {}
         }
     }
 
+    /// Keep all logs together within [`Config::total_log_bytes`]: the largest log gives up its
+    /// oldest entries first (its owner is the one who is away longest or reads least).
+    fn bound_logs(&mut self) {
+        while self.logged_total > self.config.total_log_bytes {
+            let Some(s) = self.sockets.values_mut().max_by_key(|s| s.log_bytes) else {
+                return;
+            };
+            let before = s.log_bytes;
+            if !s.drop_oldest() {
+                return;
+            }
+            self.stats.log_evicted += 1;
+            self.logged_total -= before - s.log_bytes;
+            self.store_ops.push(StoreOp::PutSession(s.rec.clone()));
+            self.store_ops.push(StoreOp::Forget {
+                token: s.rec.token.clone(),
+                through: s.rec.lost_through.max(s.rec.confirmed),
+            });
+        }
+    }
+
+    /// Apply `f` to a socket's log (confirm, expire) and keep the byte total right.
+    fn with_log<R>(&mut self, sid: &str, f: impl FnOnce(&mut Socket) -> R) -> Option<R> {
+        let s = self.sockets.get_mut(sid)?;
+        let before = s.log_bytes;
+        let r = f(s);
+        self.logged_total = self.logged_total + s.log_bytes - before;
+        Some(r)
+    }
+
     /// Queue a frame for a connection, applying the backpressure policy (module docs).
     fn enqueue(&mut self, conn: ConnId, frame: Arc<Frame>, volatile: bool) {
+        let bytes = wire_len(&*frame);
+        self.enqueue_sized(conn, frame, bytes, volatile);
+    }
+
+    /// As `enqueue`, for a frame whose size is known.
+    fn enqueue_sized(&mut self, conn: ConnId, frame: Arc<Frame>, bytes: usize, volatile: bool) {
         let cap = self.config.send_queue.max(2);
+        let cap_bytes = self
+            .config
+            .send_queue_bytes
+            .max(self.config.max_frame_bytes);
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        if c.closing.is_some() && !matches!(*frame, Frame::Error { .. }) {
+        let is_error = matches!(*frame, Frame::Error { .. });
+        if (c.closing.is_some() || c.doomed) && !is_error {
             return;
         }
-        if volatile && c.queue.len() >= cap / 2 {
+        if volatile && (c.queue.len() >= cap / 2 || c.queued_bytes >= cap_bytes / 2) {
             self.stats.volatile_dropped += 1;
             if self.config.trace
                 && let Frame::Event { name, .. } = &*frame
@@ -1209,20 +1410,63 @@ impl Core {
             }
             return;
         }
-        if c.queue.len() >= cap {
-            tracing::info!(
-                conn,
-                "send queue full: disconnecting a client that cannot keep up"
+        if !is_error && (c.queue.len() >= cap || c.queued_bytes + bytes > cap_bytes) {
+            let why = format!(
+                "your send queue is full ({} frames, {} bytes waiting): this connection was sent frames faster than it read them",
+                c.queue.len(),
+                c.queued_bytes
             );
-            c.queue.clear();
-            self.to_close.push((conn, "send buffer full".to_string()));
+            self.condemn(conn, &why);
             return;
         }
-        c.queue.push_back(frame);
+        self.push_frame(conn, frame, bytes);
+        if self.queued_total > self.config.total_queue_bytes
+            && let Some((&worst, _)) = self.conns.iter().max_by_key(|(_, c)| c.queued_bytes)
+        {
+            let why = "the server's send queues are full, and this connection has the most waiting; read faster";
+            self.condemn(worst, why);
+        }
+    }
+
+    /// Append to `conn`'s queue, count its bytes, and wake its writer.
+    fn push_frame(&mut self, conn: ConnId, frame: Arc<Frame>, bytes: usize) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.queue.push_back((frame, bytes));
+        c.queued_bytes += bytes;
+        self.queued_total += bytes;
         if !c.dirty {
             c.dirty = true;
             self.wake.push(conn);
         }
+    }
+
+    /// Backpressure gave up on `conn`: drop what it has queued, tell it why with an `error`
+    /// frame `send_buffer_full`, and close it at the end of the step (not re-entrantly). Its
+    /// sessions stay resumable.
+    fn condemn(&mut self, conn: ConnId, why: &str) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.doomed || c.closing.is_some() {
+            return;
+        }
+        tracing::info!(
+            conn,
+            "send queue full: disconnecting a client that cannot keep up"
+        );
+        self.queued_total -= c.queued_bytes;
+        c.queued_bytes = 0;
+        c.queue.clear();
+        c.doomed = true;
+        let f = Frame::Error {
+            code: "send_buffer_full".to_string(),
+            message: format!("{why}; reconnect and resume to carry on"),
+        };
+        let bytes = wire_len(&f);
+        self.push_frame(conn, Arc::new(f), bytes);
+        self.to_close.push((conn, "send buffer full".to_string()));
     }
 
     pub(crate) fn socket_conn_and_ns(&self, sid: &str) -> Option<(Option<ConnId>, String)> {
@@ -1237,13 +1481,27 @@ impl Core {
         self.sockets.get(sid)
     }
 
+    /// Send an ack reply; one too long for the client is not sent (the sender's wait then ends
+    /// in its timeout), and is logged.
     pub(crate) fn send_ack(&mut self, conn: ConnId, ns: &str, id: u64, args: Vec<Value>) {
         let f = Frame::Ack {
             ns: ns.to_string(),
             id,
             args,
         };
-        self.enqueue(conn, Arc::new(f), false);
+        let bytes = wire_len(&f);
+        if bytes > self.config.max_frame_bytes {
+            self.stats.oversize_refused += 1;
+            tracing::warn!(
+                conn,
+                ns,
+                id,
+                bytes,
+                "ack reply over max_frame_bytes; not sent"
+            );
+            return;
+        }
+        self.enqueue_sized(conn, Arc::new(f), bytes, false);
     }
 
     pub(crate) fn request_close_socket(&mut self, sid: &str, reason: &str, now: Instant) {
@@ -1269,6 +1527,52 @@ pub const TAKEN_OVER: &str = "session resumed by another connection";
 /// two of them leaves every map and index consistent. (`AssertUnwindSafe` says exactly that.)
 fn contain<R>(f: impl FnOnce() -> R) -> Result<R, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| panic_message(&*p))
+}
+
+/// An event frame as `serde` writes it, borrowed: measuring one needs no copy of its arguments.
+/// Field order and names match [`Frame::Event`].
+#[derive(serde::Serialize)]
+struct EventView<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    ns: &'a str,
+    name: &'a str,
+    args: &'a [Value],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ack: Option<u64>,
+    seq: u64,
+}
+
+/// The length of `v` as compact JSON, counted without building the text.
+pub(crate) fn wire_len<T: serde::Serialize + ?Sized>(v: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    // Writing to a counter cannot fail, and every value here serializes.
+    match serde_json::to_writer(&mut c, v) {
+        Ok(()) => c.0,
+        Err(_) => usize::MAX,
+    }
+}
+
+/// Bytes a reliable log entry counts (its frame, as [`Core::check_size`] measures it).
+pub(crate) fn event_wire_len(ns: &str, name: &str, args: &[Value]) -> usize {
+    wire_len(&EventView {
+        kind: "event",
+        ns,
+        name,
+        args,
+        ack: None,
+        seq: u64::MAX,
+    })
 }
 
 /// Tell whoever waits for an ack; a panic in that code is logged and goes no further.

@@ -43,8 +43,11 @@ pub(crate) struct Socket {
     pub auth: Value,
     pub conn: Option<ConnId>,
     pub detached_at: Option<Instant>,
-    /// The log, oldest first, with the time each entry was written (for the age bound).
-    pub log: VecDeque<(LogRecord, Instant)>,
+    /// The log, oldest first, with the time each entry was written (for the age bound) and the
+    /// bytes it counts ([`entry_bytes`], computed once).
+    pub log: VecDeque<(LogRecord, Instant, usize)>,
+    /// What the log holds, in bytes of the frames it would replay (for the byte bounds).
+    pub log_bytes: usize,
     /// Handlers added for this socket only (checked before the namespace's).
     pub handlers: HashMap<String, Handler>,
 }
@@ -57,18 +60,22 @@ impl Socket {
             conn: None,
             detached_at: None,
             log: VecDeque::new(),
+            log_bytes: 0,
             handlers: HashMap::new(),
         }
     }
 
-    /// Assign the next seq and keep the event until it is confirmed. Returns the record and the
-    /// seqs of any older unconfirmed entries pushed out by the count bound.
+    /// Assign the next seq and keep the event until it is confirmed, within the bounds: at most
+    /// `max_len` entries and `max_bytes` bytes (an entry counts `bytes`, its frame's size).
+    /// Older unconfirmed entries pushed out are recorded as lost (`lost_through`).
     pub fn append(
         &mut self,
         name: &str,
         args: &[Value],
         now: Instant,
+        bytes: usize,
         max_len: usize,
+        max_bytes: usize,
     ) -> LogRecord {
         self.rec.next_seq += 1;
         let rec = LogRecord {
@@ -76,19 +83,29 @@ impl Socket {
             name: name.to_string(),
             args: args.to_vec(),
         };
-        self.log.push_back((rec.clone(), now));
-        while self.log.len() > max_len {
+        self.push(rec.clone(), now, bytes.max(1));
+        while self.log.len() > max_len || self.log_bytes > max_bytes {
             self.drop_oldest();
         }
         rec
     }
 
-    fn drop_oldest(&mut self) {
-        if let Some((old, _)) = self.log.pop_front()
-            && old.seq > self.rec.confirmed
-        {
+    /// Keep `rec` at the end of the log (also used to restore a stored log).
+    pub fn push(&mut self, rec: LogRecord, at: Instant, bytes: usize) {
+        self.log_bytes += bytes;
+        self.log.push_back((rec, at, bytes));
+    }
+
+    /// Drop the oldest entry; if it was unconfirmed, it is lost. Returns false if empty.
+    pub fn drop_oldest(&mut self) -> bool {
+        let Some((old, _, bytes)) = self.log.pop_front() else {
+            return false;
+        };
+        self.log_bytes = self.log_bytes.saturating_sub(bytes);
+        if old.seq > self.rec.confirmed {
             self.rec.lost_through = self.rec.lost_through.max(old.seq);
         }
+        true
     }
 
     /// The client has everything up to `seq`: forget those entries. Returns true if it moved.
@@ -98,8 +115,8 @@ impl Socket {
             return false;
         }
         self.rec.confirmed = seq;
-        while self.log.front().is_some_and(|(r, _)| r.seq <= seq) {
-            self.log.pop_front();
+        while self.log.front().is_some_and(|(r, _, _)| r.seq <= seq) {
+            self.drop_oldest();
         }
         true
     }
@@ -110,7 +127,7 @@ impl Socket {
         while self
             .log
             .front()
-            .is_some_and(|(_, at)| now.saturating_duration_since(*at) > max_age)
+            .is_some_and(|(_, at, _)| now.saturating_duration_since(*at) > max_age)
         {
             self.drop_oldest();
         }
@@ -121,6 +138,11 @@ impl Socket {
     pub fn can_resume_from(&self, seq: u64) -> bool {
         seq <= self.rec.next_seq && self.rec.lost_through <= seq
     }
+}
+
+/// The bytes a restored log entry counts: its frame on the wire, as a broadcast measures it.
+pub fn entry_bytes(ns: &str, r: &LogRecord) -> usize {
+    super::event_wire_len(ns, &r.name, &r.args)
 }
 
 #[cfg(test)]
@@ -149,7 +171,7 @@ mod tests {
         let now = Instant::now();
         let mut s = socket();
         for _ in 0..5 {
-            s.append("e", &[], now, 3);
+            s.append("e", &[], now, 1, 3, usize::MAX);
         }
         assert_eq!(s.log.len(), 3);
         assert_eq!(s.rec.lost_through, 2);
@@ -161,11 +183,11 @@ mod tests {
     fn confirmed_entries_are_not_losses() {
         let now = Instant::now();
         let mut s = socket();
-        s.append("e", &[], now, 2);
-        s.append("e", &[], now, 2);
+        s.append("e", &[], now, 1, 2, usize::MAX);
+        s.append("e", &[], now, 1, 2, usize::MAX);
         assert!(s.confirm(1));
-        s.append("e", &[], now, 2);
-        s.append("e", &[], now, 2);
+        s.append("e", &[], now, 1, 2, usize::MAX);
+        s.append("e", &[], now, 1, 2, usize::MAX);
         assert_eq!(s.rec.lost_through, 2);
         assert!(s.can_resume_from(2));
     }
@@ -174,8 +196,8 @@ mod tests {
     fn age_bound_expires_old_entries() {
         let t0 = Instant::now();
         let mut s = socket();
-        s.append("e", &[], t0, 10);
-        s.append("e", &[], t0 + Duration::from_secs(5), 10);
+        s.append("e", &[], t0, 1, 10, usize::MAX);
+        s.append("e", &[], t0 + Duration::from_secs(5), 1, 10, usize::MAX);
         assert!(s.expire(t0 + Duration::from_secs(8), Duration::from_secs(6)));
         assert_eq!(s.log.len(), 1);
         assert!(!s.can_resume_from(0));

@@ -510,6 +510,14 @@ fn backpressure_drops_volatile_then_disconnects() {
     }
     assert!(!h.closing(a));
     h.core.emit_to(&asid, Delivery::Default, "d", vec![], h.now);
+    // Issue 18, item 5: not a silent close; the queued frames give way to the reason.
+    match &h.out(a)[..] {
+        [F::Error { code, message }] => {
+            assert_eq!(code, "send_buffer_full");
+            assert!(message.contains("faster than it read"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(h.closing(a));
     assert_eq!(*disconnects.lock().unwrap(), ["send buffer full"]);
 }
@@ -831,4 +839,267 @@ fn a_panic_in_application_code_closes_only_that_connection() {
     );
     assert_eq!(names(&h.out(d)), ["ack"]);
     assert_eq!(h.core.connection_count(), 2);
+}
+
+fn join_all(h: &mut H, conns: &[ConnId], room: &str) {
+    for &c in conns {
+        h.event(c, "join", vec![json!(room)], None);
+    }
+    for &c in conns {
+        h.out(c);
+    }
+}
+
+fn ack_args(frames: &[F]) -> serde_json::Value {
+    frames
+        .iter()
+        .find_map(|f| match f {
+            F::Ack { args, .. } => Some(args[0].clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no ack in {frames:?}"))
+}
+
+/// Issue 18, item 3: a message just under the limit grows past it once wrapped with the name
+/// and room. It is refused to its sender with the reason, and nothing is sent or logged, so no
+/// client can be made to refuse (and resume into) it again and again.
+#[test]
+fn a_message_whose_broadcast_would_be_too_long_is_refused_to_its_sender() {
+    let mut h = H::new(Config {
+        max_frame_bytes: 300,
+        ..Config::default()
+    });
+    let (a, _, _) = h.chat("ada");
+    let (b, _, btoken) = h.chat("bob");
+    join_all(&mut h, &[a, b], "r");
+    let text = "x".repeat(230);
+    h.event(a, "message", vec![json!("r"), json!(text)], Some(1));
+    let reply = ack_args(&h.out(a));
+    assert_eq!(reply["ok"], false);
+    let error = reply["error"].as_str().unwrap();
+    assert!(error.contains("over the limit of 300"), "{error}");
+    assert!(h.out(b).is_empty(), "nothing reached bob");
+    assert_eq!(h.core.stats().oversize_refused, 1);
+    // Bob's session has nothing to replay: a resume is complete, and he is served.
+    h.core.closed(b, "transport close", h.now);
+    let b2 = h.open();
+    h.send(b2, resume_frame(&btoken, 1));
+    assert!(matches!(
+        &h.out(b2)[..],
+        [F::Connected {
+            recovered: true,
+            ..
+        }]
+    ));
+    h.event(a, "message", vec![json!("r"), json!("short")], Some(2));
+    assert_eq!(names(&h.out(b2)), ["message"]);
+}
+
+/// A stored event too long for today's limit (kept by an older server) is dropped on restore
+/// and counted as lost, so a resume says `recovered: false` once instead of failing forever.
+#[test]
+fn a_stored_event_over_the_limit_never_makes_a_session_unrecoverable() {
+    let mut h = H::new(Config {
+        max_frame_bytes: 300,
+        ..Config::default()
+    });
+    let rec = SessionRecord {
+        token: "t0".into(),
+        sid: "s0".into(),
+        ns: "/chat".into(),
+        rooms: ["s0".to_string()].into_iter().collect(),
+        data: serde_json::Map::new(),
+        next_seq: 2,
+        confirmed: 0,
+        lost_through: 0,
+        client_seq: 0,
+    };
+    let log = vec![
+        LogRecord {
+            seq: 1,
+            name: "message".into(),
+            args: vec![json!("y".repeat(400))],
+        },
+        LogRecord {
+            seq: 2,
+            name: "message".into(),
+            args: vec![json!("ok")],
+        },
+    ];
+    h.core.restore(vec![(rec, log)], h.now);
+    let s = h.core.socket_ref("s0").unwrap();
+    assert_eq!(
+        s.rec.lost_through, 1,
+        "seq 1 is lost: a resume from 0 is not complete"
+    );
+    assert_eq!(s.log.len(), 1);
+    let c2 = h.open();
+    h.send(c2, resume_frame("t0", 1));
+    let got = h.out(c2);
+    assert!(
+        matches!(
+            &got[..],
+            [
+                F::Connected {
+                    recovered: true,
+                    ..
+                },
+                F::Event { seq: Some(2), .. }
+            ]
+        ),
+        "{got:?}"
+    );
+}
+
+/// Issue 18, item 4: one sender of large messages to a room of absent members. Each log stays
+/// within its byte bound and all logs together within the total; a member whose log lost
+/// events resumes with `recovered: false`.
+#[test]
+fn reliable_logs_are_bounded_in_bytes_per_session_and_in_total() {
+    let mut h = H::new(Config {
+        max_frame_bytes: 1000,
+        log_max_bytes: 2500,
+        total_log_bytes: 6000,
+        ..Config::default()
+    });
+    let (a, _, _) = h.chat("ada");
+    let members: Vec<_> = (0..4).map(|i| h.chat(&format!("m{i}"))).collect();
+    let conns: Vec<ConnId> = members.iter().map(|m| m.0).collect();
+    join_all(&mut h, &[&[a][..], &conns[..]].concat(), "r");
+    for &c in &conns {
+        h.core.closed(c, "transport close", h.now);
+    }
+    let text = "z".repeat(800);
+    for i in 0..10 {
+        h.event(a, "message", vec![json!("r"), json!(text)], Some(i + 1));
+        h.out(a);
+        let (_, logged) = h.core.held_bytes();
+        assert!(logged <= 6000, "total bound: {logged}");
+    }
+    for (_, sid, _) in &members {
+        let s = h.core.socket_ref(sid).unwrap();
+        assert!(s.log_bytes <= 2500, "per-session bound: {}", s.log_bytes);
+    }
+    assert!(h.core.stats().log_evicted > 0);
+    let (_, _, token) = &members[0];
+    let back = h.open();
+    h.send(back, resume_frame(token, 0));
+    assert!(matches!(
+        &h.out(back)[0],
+        F::Connected {
+            recovered: false,
+            ..
+        }
+    ));
+}
+
+/// Send queues are bounded in bytes per connection, and in total: the connection holding the
+/// most is the one closed, with the reason.
+#[test]
+fn send_queues_are_bounded_in_bytes_per_connection_and_in_total() {
+    let mut h = H::new(Config {
+        max_frame_bytes: 1000,
+        send_queue_bytes: 3000,
+        total_queue_bytes: 5000,
+        ..Config::default()
+    });
+    let (a, asid, _) = h.chat("ada");
+    let (b, bsid, _) = h.chat("bob");
+    let big = vec![json!("q".repeat(900))];
+    for _ in 0..3 {
+        h.core
+            .emit_to(&asid, Delivery::Default, "e", big.clone(), h.now);
+    }
+    // 3 x ~950 bytes fit; the 4th would pass 3000 bytes.
+    assert!(h.core.held_bytes().0 <= 3000);
+    h.core
+        .emit_to(&asid, Delivery::Default, "e", big.clone(), h.now);
+    assert!(matches!(&h.out(a)[..], [F::Error { code, .. }] if code == "send_buffer_full"));
+    assert!(h.closing(a));
+    h.core.closed(a, "send buffer full", h.now);
+    // Total: bob alone can hold 3000, but a third connection pushes the sum past 5000.
+    let (c, csid, _) = h.chat("cy");
+    for _ in 0..3 {
+        h.core
+            .emit_to(&bsid, Delivery::Default, "e", big.clone(), h.now);
+    }
+    for _ in 0..3 {
+        h.core
+            .emit_to(&csid, Delivery::Default, "e", big.clone(), h.now);
+    }
+    assert!(h.core.held_bytes().0 <= 5000 + 1000);
+    let bob = h.out(b);
+    let cy = h.out(c);
+    let condemned = [&bob, &cy]
+        .iter()
+        .filter(|f| matches!(f.last(), Some(F::Error { code, .. }) if code == "send_buffer_full"))
+        .count();
+    assert_eq!(condemned, 1, "{bob:?} {cy:?}");
+}
+
+/// Issue 18, item 5: rooms per socket are limited, and a join past the limit is refused with a
+/// reason instead of growing the room list (each join writes the list to the store).
+#[test]
+fn joins_past_the_room_limit_are_refused() {
+    let mut h = H::new(Config {
+        max_rooms_per_socket: 3,
+        ..Config::default()
+    });
+    let (a, asid, _) = h.chat("ada");
+    for (id, room) in [(1, "r1"), (2, "r2")] {
+        h.event(a, "join", vec![json!(room)], Some(id));
+        assert_eq!(ack_args(&h.out(a))["ok"], true);
+    }
+    h.event(a, "join", vec![json!("r3")], Some(9));
+    let reply = ack_args(&h.out(a));
+    assert_eq!(reply["ok"], false);
+    assert!(
+        reply["error"].as_str().unwrap().contains("leave one first"),
+        "{reply}"
+    );
+    assert_eq!(h.core.rooms_of(&asid).len(), 3);
+    // Joining a room it is in already is no new room.
+    h.event(a, "join", vec![json!("r1")], Some(10));
+    assert_eq!(ack_args(&h.out(a))["ok"], true);
+    // A room name longer than 64 bytes is refused too.
+    h.event(a, "join", vec![json!("n".repeat(65))], Some(11));
+    assert_eq!(ack_args(&h.out(a))["ok"], false);
+}
+
+/// The byte gauges come back to zero when everything is written and every session is gone:
+/// the accounting neither leaks nor underflows.
+#[test]
+fn byte_accounting_returns_to_zero() {
+    let mut h = H::new(Config::default());
+    let (a, _, _) = h.chat("ada");
+    let (b, _, _) = h.chat("bob");
+    join_all(&mut h, &[a, b], "r");
+    for i in 0..5 {
+        h.event(a, "message", vec![json!("r"), json!(i.to_string())], None);
+    }
+    assert!(h.core.held_bytes().0 > 0 && h.core.held_bytes().1 > 0);
+    h.out(a);
+    h.out(b);
+    h.send(b, received(1000));
+    h.send(a, received(1000));
+    assert_eq!(h.core.held_bytes(), (0, 0));
+    for c in [a, b] {
+        h.send(
+            c,
+            F::Disconnect {
+                ns: "/chat".into(),
+                reason: None,
+            },
+        );
+    }
+    h.core.closed(a, "transport close", h.now);
+    h.core.closed(b, "transport close", h.now);
+    assert_eq!(h.core.held_bytes(), (0, 0));
+}
+
+fn received(seq: u64) -> F {
+    F::Received {
+        ns: "/chat".into(),
+        seq,
+    }
 }

@@ -460,3 +460,32 @@ fn close_leaves_connected_namespaces_and_leave_ends_one() {
         .unwrap_err();
     assert!(matches!(err, EventsError::ClientClosed));
 }
+
+/// Issue 18, item 3 from the client's side: an emit longer than the server's announced limit
+/// is refused at once. Sent, the server would close the connection, and a reliable one would be
+/// retried (and refused) after every reconnect, forever.
+#[test]
+fn an_emit_over_the_servers_limit_is_refused_before_it_is_sent() {
+    let mut h = H::new();
+    h.online();
+    h.recv(F::Hello {
+        version: 1,
+        ping_interval_ms: 100,
+        ping_timeout_ms: 50,
+        max_frame_bytes: 200,
+    });
+    let big = vec![json!("w".repeat(200))];
+    for delivery in [Delivery::Default, Delivery::Reliable] {
+        let err = h
+            .core
+            .emit("/chat", "m", big.clone(), delivery, false)
+            .unwrap_err();
+        assert!(
+            matches!(err, EventsError::TooLarge { max: 200, .. }),
+            "{err}"
+        );
+    }
+    assert!(h.out().is_empty());
+    h.emit("small", Delivery::Reliable, false);
+    assert_eq!(sent(&h.out()), [("small".into(), Some(1))]);
+}
