@@ -7,8 +7,10 @@
 //! module's `run`; the points of an exercise are the sum of its checks' points.
 
 pub mod framing;
+pub mod http;
 pub mod tcp_echo;
 pub mod udp_pinger;
+pub mod websocket;
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -73,7 +75,13 @@ impl Exercise {
 
 /// Every exercise, in course order.
 pub fn all() -> Vec<Exercise> {
-    vec![tcp_echo::EXERCISE, udp_pinger::EXERCISE, framing::EXERCISE]
+    vec![
+        tcp_echo::EXERCISE,
+        udp_pinger::EXERCISE,
+        framing::EXERCISE,
+        http::EXERCISE,
+        websocket::EXERCISE,
+    ]
 }
 
 /// The exercise named `name`.
