@@ -157,7 +157,11 @@ async fn serve(out: &Output, args: ServeArgs) -> anyhow::Result<()> {
     let mut core = Core::new(config);
     netlab_events::chat::install(&mut core);
     let store = match &args.store {
-        Some(path) => Some(Box::new(RedbStore::open(path)?) as Box<_>),
+        Some(path) => {
+            let store = RedbStore::open(path)?;
+            eprintln!("{}", store.opening_note());
+            Some(Box::new(store) as Box<_>)
+        }
         None => None,
     };
     let trace = args.trace.then(|| trace_sink(*out));

@@ -306,3 +306,43 @@ fn sigterm_right_after_listening_stops_gracefully() {
     };
     assert!(status.success(), "exit status {status}");
 }
+
+/// A store file that is damaged (here: not a store at all) is refused at start with what is
+/// wrong and how to move it aside; the file is left as it was.
+#[test]
+fn serve_refuses_a_damaged_store_and_says_how_to_move_it_aside() {
+    let path = std::env::temp_dir().join(format!("netlab-cli-damaged-{}.redb", std::process::id()));
+    std::fs::write(&path, b"not a store\n".repeat(100)).unwrap();
+    let p = path.display().to_string();
+    let out = run(&["events", "serve", "--port", "0", "--store", &p]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("store {p} cannot be used: ")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("Move it aside (mv {p} {p}.damaged)")),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), b"not a store\n".repeat(100));
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// An empty file becomes a new store, and the server says so instead of starting silently.
+#[test]
+fn serve_says_when_the_store_file_was_empty() {
+    let path = std::env::temp_dir().join(format!("netlab-cli-empty-{}.redb", std::process::id()));
+    std::fs::write(&path, b"").unwrap();
+    let p = path.display().to_string();
+    let (server, _addr) = serve(&["--store", &p]);
+    let note = server.progress.recv_timeout(T).expect("a note on stderr");
+    assert_eq!(
+        note,
+        format!(
+            "store {p}: the file was empty (0 bytes), so this is a new store with nothing to restore"
+        )
+    );
+    drop(server);
+    std::fs::remove_file(&path).unwrap();
+}

@@ -31,6 +31,11 @@ pub enum EventsError {
     #[error("store {path}: {message}; check the path is writable, or run without --store")]
     Store { path: String, message: String },
     #[error(
+        "store {path} cannot be used: {what}. Move it aside (mv {path} {path}.damaged) and \
+         start again with a new store; clients that resume then get recovered: false and resync"
+    )]
+    StoreDamaged { path: String, what: String },
+    #[error(
         "the server stopped: {0}; no client was sent an event that is not on disk. Free some \
          space (or move the store file aside) and start the server again: clients resume"
     )]
