@@ -132,19 +132,31 @@ fn labelled_frame(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
     );
     s.measure("tcp.header_offset", tcp_offset, "bytes");
     s.measure("tcp.header_len", tcp_len, "bytes");
-    s.ask(
-        Question::number(
-            "tcp-offset",
-            "At which byte offset (counting from 0) does the TCP header start in this frame?",
-            tcp_offset as f64,
+    // IPv4 options (0 in the practice variant; 4 to 40 bytes, in 4-byte words, per student).
+    let ip_options = 4 * s.variant().pick("lab01.ip-option-words", 0, 1..=10);
+    let (prompt, expected) = if ip_options == 0 {
+        (
+            "At which byte offset (counting from 0) does the TCP header start in this frame?"
+                .to_string(),
+            tcp_offset,
         )
-        .hint("the headers before it are Ethernet and IPv4: add up their lengths")
-        .hint("14 bytes of Ethernet, then the IPv4 header: read its length in the byte map")
-        .why(&format!(
-            "{eth} bytes of Ethernet (offsets 0-{}) and {ip} of IPv4 ({eth}-{}) come first, so TCP starts at {tcp_offset}.",
-            eth - 1,
-            tcp_offset - 1
-        )),
+    } else {
+        (
+            format!(
+                "In this frame the TCP header starts at offset {tcp_offset}. At which offset would it start if the IPv4 header carried {ip_options} bytes of options?"
+            ),
+            tcp_offset + ip_options as usize,
+        )
+    };
+    s.ask(
+        Question::number("tcp-offset", &prompt, expected as f64)
+            .hint("the headers before it are Ethernet and IPv4: add up their lengths")
+            .hint("14 bytes of Ethernet, then the IPv4 header: 20 bytes plus any options")
+            .why(&format!(
+                "{eth} bytes of Ethernet (offsets 0-{}) and {} of IPv4 come first, so TCP starts at {expected}. The IPv4 header's IHL field (header length in 4-byte words) says where it ends.",
+                eth - 1,
+                ip + ip_options as usize
+            )),
     )?;
     s.ask(
         Question::number(
@@ -392,24 +404,27 @@ fn udp_frame(s: &mut Session, rec: &Recording) -> Result<(), LabError> {
         .hint("four fields of 2 bytes each")
         .why("Four 2-byte fields: source port, destination port, length, checksum. UDP adds little more than ports to IP."),
     )?;
-    s.ask(
-        Question::number(
-            "udp-frame-len",
-            "How many bytes long is the whole UDP frame that carries \"hello\"?",
-            p.raw.bytes.len() as f64,
+    let payload = s.variant().pick("lab01.udp-payload", 5, 6..=1472) as usize;
+    let headers = packets::header_bytes(p, "Ethernet")
+        + packets::header_bytes(p, "IPv4")
+        + packets::header_bytes(p, "UDP");
+    let prompt = if payload == HELLO.len() {
+        "How many bytes long is the whole UDP frame that carries \"hello\"?".to_string()
+    } else {
+        format!(
+            "The frame that carries \"hello\" (5 bytes) is {} bytes long. How long would a UDP frame carrying {payload} bytes be?",
+            p.raw.bytes.len()
         )
-        .unit("bytes")
-        .hint("Ethernet + IPv4 + UDP headers + 5 bytes of data")
-        .hint("14 + 20 + 8 + 5")
-        .why(&format!(
-            "{} + {} + {} + {} = {} bytes carry {} bytes of data.",
-            packets::header_bytes(p, "Ethernet"),
-            packets::header_bytes(p, "IPv4"),
-            packets::header_bytes(p, "UDP"),
-            HELLO.len(),
-            p.raw.bytes.len(),
-            HELLO.len()
-        )),
+    };
+    s.ask(
+        Question::number("udp-frame-len", &prompt, (headers + payload) as f64)
+            .unit("bytes")
+            .hint("Ethernet + IPv4 + UDP headers + the data")
+            .hint(&format!("14 + 20 + 8 + {payload}"))
+            .why(&format!(
+                "{headers} bytes of headers + {payload} of data = {} bytes: the headers are the same whatever the payload.",
+                headers + payload
+            )),
     )?;
     Ok(())
 }
