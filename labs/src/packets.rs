@@ -4,7 +4,7 @@
 //! and TCP/IP layer) and a hex dump coloured by layer.
 
 use netlab_inspect::flows::FlowTracker;
-use netlab_inspect::{Dissection, FlowAnnotation, Layer, Packet, RawPacket};
+use netlab_inspect::{Dissection, FlowAnnotation, Layer, Packet, Protocol, RawPacket};
 
 use crate::capture::Recording;
 use crate::render;
@@ -68,11 +68,11 @@ impl Pkt {
     }
 
     pub fn is_tcp(&self) -> bool {
-        self.d.layer("TCP").is_some()
+        self.d.layer(Protocol::Tcp).is_some()
     }
 
     pub fn is_udp(&self) -> bool {
-        self.d.layer("UDP").is_some()
+        self.d.layer(Protocol::Udp).is_some()
     }
 
     /// Transport payload bytes: `tcp.len` or the UDP payload length.
@@ -141,7 +141,7 @@ impl Pkt {
 
     /// The innermost protocol's name.
     pub fn protocol(&self) -> &str {
-        self.d.layers.last().map(|l| l.protocol).unwrap_or("?")
+        self.d.layers.last().map_or("?", |l| l.protocol.name())
     }
 }
 
@@ -163,6 +163,8 @@ pub struct Segment {
     pub tcpip: String,
     /// `IPv4 header`.
     pub what: String,
+    /// The layer's protocol; `None` for the payload no layer decoded.
+    pub protocol: Option<Protocol>,
 }
 
 /// Splits a frame into its headers and payload, each labelled with both models' layers. The
@@ -187,6 +189,7 @@ pub fn segments(p: &Pkt) -> Vec<Segment> {
             } else {
                 format!("{} header", layer.protocol)
             },
+            protocol: Some(layer.protocol),
         });
     }
     let covered = out.last().map_or(0, |s| s.range.end);
@@ -196,6 +199,7 @@ pub fn segments(p: &Pkt) -> Vec<Segment> {
             osi: "5-7 Session, Presentation, Application".into(),
             tcpip: "Application".into(),
             what: "payload: the application's bytes".into(),
+            protocol: None,
         });
     }
     out
@@ -204,17 +208,17 @@ pub fn segments(p: &Pkt) -> Vec<Segment> {
 /// The header length of a transport layer that is the last layer (its range includes payload).
 fn header_len(p: &Pkt, layer: &Layer) -> Option<usize> {
     match layer.protocol {
-        "TCP" => p.num("tcp.hdr_len").map(|n| n as usize),
-        "UDP" => Some(8),
+        Protocol::Tcp => p.num("tcp.hdr_len").map(|n| n as usize),
+        Protocol::Udp => Some(8),
         _ => None,
     }
 }
 
 /// Header bytes of one protocol in this frame (0 if absent).
-pub fn header_bytes(p: &Pkt, what: &str) -> usize {
+pub fn header_bytes(p: &Pkt, protocol: Protocol) -> usize {
     segments(p)
         .iter()
-        .filter(|s| s.what == format!("{what} header"))
+        .filter(|s| s.protocol == Some(protocol) && s.what.ends_with(" header"))
         .map(|s| s.range.len())
         .sum()
 }
@@ -317,7 +321,7 @@ fn with_data_layer(p: &Pkt) -> Dissection {
     d.layers.push(Layer {
         osi: netlab_inspect::OsiLayer::Application,
         tcpip: netlab_inspect::TcpIpLayer::Application,
-        protocol: "Data",
+        protocol: Protocol::Data,
         summary: format!("{} bytes of application data", data.len()).into(),
         fields: Vec::new(),
         byte_range: data,

@@ -6,8 +6,9 @@
 #
 #   scripts/bench/inspect.sh FILE.pcapng [ROUNDS]
 #
-# Make FILE with scripts/bench/inspect-traffic.py while `netlab inspect live -c 100000 -w FILE`
-# captures. Needs tshark and tcpdump (apt-get install tshark tcpdump) and a release build.
+# Make FILE with `cargo run --release -p netlab-inspect --example make_bench_capture -- FILE` (the
+# varied capture), or with scripts/bench/inspect-traffic.py while `netlab inspect live -c 100000
+# -w FILE` captures. Needs tshark and tcpdump (apt-get install tshark tcpdump) and a release build.
 set -euo pipefail
 file=$1
 rounds=${2:-3}
@@ -43,4 +44,5 @@ measure "netlab inspect read --json" "$netlab" inspect read "$file" --json
 measure "netlab inspect read --json --detail" "$netlab" inspect read "$file" --json --detail
 measure "netlab inspect read --stats" "$netlab" inspect read "$file" --stats
 measure "tshark -n -r" tshark -n -r "$file"
+measure "tshark -n -r -T json" tshark -n -r "$file" -T json
 measure "tcpdump -n -r" tcpdump -n -r "$file"

@@ -371,7 +371,7 @@ fn follow(file: &Path, stream: u32, json: bool) -> anyhow::Result<()> {
         let streams = tracker
             .conversations()
             .iter()
-            .filter(|c| c.protocol == "TCP")
+            .filter(|c| c.protocol == netlab_inspect::Protocol::Tcp)
             .count();
         return Err(exit::usage(format!(
             "{} has no TCP stream {stream}; it has {streams} (numbered from 0; `netlab inspect \

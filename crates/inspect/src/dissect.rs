@@ -5,7 +5,7 @@
 //! bounds checks and records each one as a [`Field`] (name, value, offset, length), and a
 //! `dissect` function that pushes the finished [`Layer`] and hands the payload to the next
 //! protocol. Each module also lists the field names it can emit in a `FIELDS` constant;
-//! [`field_names`] gathers them for the filter, which rejects any other name. Packet bytes are read only through the builder's bounds-checked accessors (the few
+//! the filter gathers them ([`crate::filter::field_names`]) and rejects any other name. Packet bytes are read only through the builder's bounds-checked accessors (the few
 //! direct indexes elsewhere sit right after the check that makes them safe), so hostile bytes
 //! can only ever produce a "malformed" layer, never a panic; `tests/robustness.rs` and the fuzz
 //! targets in `crates/inspect/fuzz` hold the dissector to that.
@@ -29,7 +29,6 @@ pub(crate) mod ipv4;
 mod ipv6;
 mod link;
 mod tcp;
-pub(crate) mod text;
 mod tls;
 mod udp;
 mod websocket;
@@ -38,9 +37,7 @@ use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
-use crate::model::{
-    Dissection, Field, Layer, LinkType, MacAddr, OsiLayer, Summary, TcpIpLayer, Value,
-};
+use crate::model::{Dissection, Field, Layer, LinkType, MacAddr, Protocol, Summary, Value};
 
 pub use app::AppProtocol;
 
@@ -75,36 +72,22 @@ pub fn dissect_with(link_type: LinkType, bytes: &[u8], ctx: &Context) -> Dissect
     out
 }
 
-/// Every field name a filter may use: what each dissector module and the flow tracker can emit,
-/// plus the filter's virtual fields (`tcp.port`, `ip.addr`, `frame.len`, ...). Sorted, no
-/// duplicates. The filter checks names against it at parse time, so a typo such as `tcp.prot`
-/// is an error rather than a filter that silently matches nothing; the test
-/// `field_registry_covers_fixtures` fails if a dissector emits a name missing here.
-pub fn field_names() -> &'static [&'static str] {
-    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
-    NAMES.get_or_init(|| {
-        let modules: [&[&'static str]; 14] = [
-            app::FIELDS,
-            arp::FIELDS,
-            dns::FIELDS,
-            http::FIELDS,
-            icmp::FIELDS,
-            ipv4::FIELDS,
-            ipv6::FIELDS,
-            link::FIELDS,
-            tcp::FIELDS,
-            tls::FIELDS,
-            udp::FIELDS,
-            websocket::FIELDS,
-            crate::flows::FIELDS,
-            crate::filter::VIRTUAL_FIELDS,
-        ];
-        let mut names: Vec<&'static str> = modules.concat();
-        names.sort_unstable();
-        names.dedup();
-        names
-    })
-}
+/// The field names each protocol module can emit, for the filter's registry
+/// ([`crate::filter::field_names`]).
+pub(crate) const FIELDS: [&[&str]; 12] = [
+    app::FIELDS,
+    arp::FIELDS,
+    dns::FIELDS,
+    http::FIELDS,
+    icmp::FIELDS,
+    ipv4::FIELDS,
+    ipv6::FIELDS,
+    link::FIELDS,
+    tcp::FIELDS,
+    tls::FIELDS,
+    udp::FIELDS,
+    websocket::FIELDS,
+];
 
 /// Why a layer could not be decoded. It becomes the summary of a "malformed" layer; the
 /// dissection itself never fails.
@@ -115,7 +98,7 @@ pub enum Malformed {
         "{protocol} truncated: needs {needed} bytes at frame offset {offset}, only {available} captured"
     )]
     Truncated {
-        protocol: &'static str,
+        protocol: Protocol,
         offset: usize,
         needed: usize,
         available: usize,
@@ -123,7 +106,7 @@ pub enum Malformed {
     /// A header field holds a value the protocol forbids.
     #[error("{protocol} invalid at frame offset {offset}: {what}")]
     Invalid {
-        protocol: &'static str,
+        protocol: Protocol,
         offset: usize,
         what: Cow<'static, str>,
     },
@@ -135,78 +118,6 @@ impl Malformed {
         match self {
             Malformed::Truncated { offset, .. } | Malformed::Invalid { offset, .. } => *offset,
         }
-    }
-}
-
-/// How a [`crate::model::Summary`] is kept: finished text, or, for the headers under almost
-/// every packet (Ethernet, IPv4, UDP, TCP), the numbers to write it from when it is read.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum SummaryKind {
-    Text(String),
-    Ethernet {
-        src: MacAddr,
-        dst: MacAddr,
-        etype: u16,
-    },
-    Ipv4(ipv4::SummaryParts),
-    Udp {
-        src: u16,
-        dst: u16,
-        payload_len: u64,
-    },
-    /// The line shows the header's own sequence number, acknowledgement number and window
-    /// ("raw Seq="), or, once the flow tracker has seen the stream, the `relative` ones and
-    /// the scaled window ("Seq=").
-    Tcp {
-        src: u16,
-        dst: u16,
-        tcp: crate::model::TcpSummary,
-        relative: Option<(u32, u32, u32)>,
-    },
-}
-
-impl Default for SummaryKind {
-    fn default() -> Self {
-        SummaryKind::Text(String::new())
-    }
-}
-
-impl SummaryKind {
-    /// Append the text to `out`: a `String`, or a view's byte buffer.
-    pub(crate) fn write<B: text::Buf>(&self, out: B) {
-        let mut l = text::Line(out);
-        match self {
-            SummaryKind::Text(s) => {
-                l.s(s);
-            }
-            SummaryKind::Ethernet { src, dst, etype } => {
-                link::ethernet_summary(&mut l, *src, *dst, *etype)
-            }
-            SummaryKind::Ipv4(parts) => parts.write(&mut l),
-            SummaryKind::Udp {
-                src,
-                dst,
-                payload_len,
-            } => udp::summary(&mut l, *src, *dst, *payload_len),
-            SummaryKind::Tcp {
-                src,
-                dst,
-                tcp,
-                relative,
-            } => {
-                let (numbers, prefix) = match *relative {
-                    Some(numbers) => (numbers, ""),
-                    None => ((tcp.seq, tcp.ack, u32::from(tcp.window)), "raw "),
-                };
-                tcp::summary_line(&mut l, *src, *dst, tcp, numbers, prefix)
-            }
-        }
-    }
-}
-
-impl From<String> for SummaryKind {
-    fn from(s: String) -> Self {
-        SummaryKind::Text(s)
     }
 }
 
@@ -278,15 +189,8 @@ impl<'a, 'o> Dissector<'a, 'o> {
 
     /// A builder for a layer starting at `start` whose bytes end at `end` (clamped to the frame).
     #[inline]
-    fn layer(
-        &mut self,
-        start: usize,
-        end: usize,
-        protocol: &'static str,
-        osi: OsiLayer,
-        tcpip: TcpIpLayer,
-    ) -> LayerBuilder<'a> {
-        let mut lb = LayerBuilder::new(self.frame, start, end, protocol, osi, tcpip);
+    fn layer(&mut self, start: usize, end: usize, protocol: Protocol) -> LayerBuilder<'a> {
+        let mut lb = LayerBuilder::new(self.frame, start, end, protocol);
         lb.keep = !self.ctx.summaries_only;
         if let Some(old) = self.out.layers.get_mut(self.count) {
             // The previous packet's layer at this depth: most often the same protocol, so its
@@ -324,14 +228,14 @@ impl<'a, 'o> Dissector<'a, 'o> {
 
     /// Push a finished layer or, when decoding failed, a malformed layer that keeps the fields
     /// read before the failure. Returns whether decoding may continue.
-    fn push_result<T, S: Into<SummaryKind>>(
+    fn push_result<T, S: Into<Summary>>(
         &mut self,
         lb: LayerBuilder<'a>,
         r: Result<(T, S), Malformed>,
     ) -> Option<T> {
         match r {
             Ok((next, summary)) => {
-                self.push(lb.finish(Summary(summary.into())));
+                self.push(lb.finish(summary));
                 Some(next)
             }
             Err(e) => {
@@ -376,9 +280,7 @@ pub(crate) struct LayerBuilder<'a> {
     start: usize,
     /// The end of the layer as decoded so far; `finish` uses it as the byte range's end.
     end: usize,
-    protocol: &'static str,
-    osi: OsiLayer,
-    tcpip: TcpIpLayer,
+    protocol: Protocol,
     fields: Vec<Field>,
     notes: Vec<Cow<'static, str>>,
     reason: Option<crate::model::Reason>,
@@ -387,14 +289,7 @@ pub(crate) struct LayerBuilder<'a> {
 }
 
 impl<'a> LayerBuilder<'a> {
-    fn new(
-        frame: &'a [u8],
-        start: usize,
-        end: usize,
-        protocol: &'static str,
-        osi: OsiLayer,
-        tcpip: TcpIpLayer,
-    ) -> Self {
+    fn new(frame: &'a [u8], start: usize, end: usize, protocol: Protocol) -> Self {
         let end = end.min(frame.len());
         let data = frame.get(..end).unwrap_or(frame);
         LayerBuilder {
@@ -402,8 +297,6 @@ impl<'a> LayerBuilder<'a> {
             start,
             end: start.min(end),
             protocol,
-            osi,
-            tcpip,
             fields: Vec::new(),
             notes: Vec::new(),
             reason: None,
@@ -647,8 +540,8 @@ impl<'a> LayerBuilder<'a> {
 
     fn finish(self, summary: impl Into<Summary>) -> Layer {
         Layer {
-            osi: self.osi,
-            tcpip: self.tcpip,
+            osi: self.protocol.osi(),
+            tcpip: self.protocol.tcpip(),
             protocol: self.protocol,
             summary: summary.into(),
             fields: self.fields,
@@ -670,9 +563,9 @@ impl<'a> LayerBuilder<'a> {
             )));
         }
         Layer {
-            osi: self.osi,
-            tcpip: self.tcpip,
-            protocol: "malformed",
+            osi: self.protocol.osi(),
+            tcpip: self.protocol.tcpip(),
+            protocol: Protocol::Malformed,
             summary: Summary::from(format!("malformed: {e}")),
             fields: self.fields,
             byte_range: self.start.min(frame_len)..frame_len,
@@ -683,11 +576,11 @@ impl<'a> LayerBuilder<'a> {
 }
 
 /// Fields a layer usually has, so its vector is allocated once instead of grown.
-fn field_capacity(protocol: &str) -> usize {
+fn field_capacity(protocol: Protocol) -> usize {
     match protocol {
         // 20 header fields and flags, options, and the flow tracker's 4 more.
-        "TCP" => 48,
-        "IPv4" | "IPv6" | "DNS" | "HTTP" | "TLS" => 24,
+        Protocol::Tcp => 48,
+        Protocol::Ipv4 | Protocol::Ipv6 | Protocol::Dns | Protocol::Http | Protocol::Tls => 24,
         _ => 8,
     }
 }
@@ -695,24 +588,21 @@ fn field_capacity(protocol: &str) -> usize {
 /// Text for a payload preview: printable ASCII kept, everything else shown as `.`, cut at `max`
 /// characters with an ellipsis, as the last column of a hex dump does.
 pub(crate) fn preview(bytes: &[u8], max: usize) -> String {
-    let mut s = String::with_capacity(bytes.len().min(max) + 3);
-    preview_into(&mut s, bytes, max);
-    s
-}
-
-/// [`preview`] appended to `out`: a summary line that shows a preview writes it in place
-/// instead of building it apart and copying it in.
-pub(crate) fn preview_into(out: &mut String, bytes: &[u8], max: usize) {
-    out.extend(bytes.iter().take(max).map(|&b| {
-        if (0x20..0x7f).contains(&b) {
-            b as char
-        } else {
-            '.'
-        }
-    }));
+    let mut s: String = bytes
+        .iter()
+        .take(max)
+        .map(|&b| {
+            if (0x20..0x7f).contains(&b) {
+                b as char
+            } else {
+                '.'
+            }
+        })
+        .collect();
     if bytes.len() > max {
-        out.push_str("...");
+        s.push_str("...");
     }
+    s
 }
 
 /// Shared note texts: fixed strings, so adding one to a layer does not allocate.

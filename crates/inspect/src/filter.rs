@@ -15,7 +15,7 @@
 //! `dns.qry.name`), plus a few virtual ones: `tcp.port` / `udp.port` (either port), `ip.addr` /
 //! `ipv6.addr` / `eth.addr` (either address), `tcp.stream` / `udp.stream` (the flow tracker's
 //! stream index), `frame.number`, `frame.len`, `frame.cap_len`. A dotted name must be in
-//! [`crate::dissect::field_names`] (or be a dotted prefix of one): a typo such as `tcp.prot` is
+//! [`field_names`] (or be a dotted prefix of one): a typo such as `tcp.prot` is
 //! a parse error with the nearest known name, not a filter that silently matches nothing.
 //!
 //! A filter that does not parse is an [`InspectError::Filter`] whose message carries the filter
@@ -24,7 +24,7 @@
 use std::net::IpAddr;
 
 use crate::error::{InspectError, Result};
-use crate::model::{Packet, Value};
+use crate::model::{Packet, Protocol, Value};
 
 /// A parsed filter, ready to test packets. Cheap to clone and to share between threads.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,7 +93,7 @@ enum Expr {
     Or(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
     /// One of the layer protocol names (matched case-insensitively).
-    Proto(&'static [&'static str]),
+    Proto(&'static [Protocol]),
     Port(Dir, u16),
     Host(Dir, IpAddr),
     Field(String, Option<(Op, Lit)>),
@@ -128,36 +128,53 @@ struct Lit {
     boolean: Option<bool>,
 }
 
-/// Filter keywords for protocols, and the dissector's layer names each one matches.
-const PROTOCOLS: &[(&str, &[&str])] = &[
-    ("eth", &["Ethernet"]),
-    ("vlan", &["802.1Q"]),
-    ("sll", &["Linux SLL", "Linux SLL2"]),
-    ("null", &["Null/Loopback"]),
-    ("arp", &["ARP"]),
-    ("ip", &["IPv4"]),
-    ("ipv6", &["IPv6"]),
-    ("icmp", &["ICMP"]),
-    ("icmpv6", &["ICMPv6"]),
-    ("tcp", &["TCP"]),
-    ("udp", &["UDP"]),
-    ("dns", &["DNS"]),
-    ("http", &["HTTP"]),
-    ("ws", &["WebSocket"]),
-    ("websocket", &["WebSocket"]),
-    ("tls", &["TLS"]),
-    ("echo", &["Echo"]),
-    ("events", &["Events"]),
-    ("data", &["Data"]),
-    ("malformed", &["malformed"]),
+/// Filter keywords for protocols, and the layers each one matches.
+const PROTOCOLS: &[(&str, &[Protocol])] = &[
+    ("eth", &[Protocol::Ethernet]),
+    ("vlan", &[Protocol::Vlan]),
+    ("sll", &[Protocol::LinuxSll, Protocol::LinuxSll2]),
+    ("null", &[Protocol::NullLoopback]),
+    ("arp", &[Protocol::Arp]),
+    ("ip", &[Protocol::Ipv4]),
+    ("ipv6", &[Protocol::Ipv6]),
+    ("icmp", &[Protocol::Icmp]),
+    ("icmpv6", &[Protocol::Icmpv6]),
+    ("tcp", &[Protocol::Tcp]),
+    ("udp", &[Protocol::Udp]),
+    ("dns", &[Protocol::Dns]),
+    ("http", &[Protocol::Http]),
+    ("ws", &[Protocol::WebSocket]),
+    ("websocket", &[Protocol::WebSocket]),
+    ("tls", &[Protocol::Tls]),
+    ("echo", &[Protocol::Echo]),
+    ("events", &[Protocol::Events]),
+    ("data", &[Protocol::Data]),
+    ("malformed", &[Protocol::Malformed]),
 ];
 
 /// Field-name prefixes besides the protocol keywords (`frame.len`, `ip.addr`, ...).
 const OTHER_PREFIXES: &[&str] = &["frame", "ipv6", "data", "sll", "null", "dns", "http"];
 
+/// Every field name a filter may use: what each dissector module and the flow tracker can emit,
+/// plus the filter's virtual fields (`tcp.port`, `ip.addr`, `frame.len`, ...). Sorted, no
+/// duplicates. The filter checks names against it at parse time, so a typo such as `tcp.prot`
+/// is an error rather than a filter that silently matches nothing; the test
+/// `field_registry_covers_fixtures` fails if a dissector emits a name missing here.
+pub fn field_names() -> &'static [&'static str] {
+    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        let mut names: Vec<&'static str> = crate::dissect::FIELDS.concat();
+        names.extend_from_slice(crate::flows::FIELDS);
+        names.extend_from_slice(VIRTUAL_FIELDS);
+        names.sort_unstable();
+        names.dedup();
+        names
+    })
+}
+
 /// Fields the filter computes itself (see `with_values` and `virtual_field`); they join the
-/// dissector's names in [`crate::dissect::field_names`].
-pub(crate) const VIRTUAL_FIELDS: &[&str] = &[
+/// dissector's names in [`field_names`].
+const VIRTUAL_FIELDS: &[&str] = &[
     "eth.addr",
     "frame.cap_len",
     "frame.len",
@@ -168,7 +185,7 @@ pub(crate) const VIRTUAL_FIELDS: &[&str] = &[
     "udp.port",
 ];
 
-fn protocol(word: &str) -> Option<&'static [&'static str]> {
+fn protocol(word: &str) -> Option<&'static [Protocol]> {
     PROTOCOLS
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(word))
@@ -221,11 +238,11 @@ impl Expr {
             Expr::And(a, b) => a.eval(p) && b.eval(p),
             Expr::Or(a, b) => a.eval(p) || b.eval(p),
             Expr::Not(a) => !a.eval(p),
-            Expr::Proto(names) => p
+            Expr::Proto(protocols) => p
                 .dissection
                 .layers
                 .iter()
-                .any(|l| names.iter().any(|n| n.eq_ignore_ascii_case(l.protocol))),
+                .any(|l| protocols.contains(&l.protocol)),
             Expr::Port(dir, port) => {
                 let names: &[&str] = match dir {
                     Dir::Either => &["tcp.srcport", "tcp.dstport", "udp.srcport", "udp.dstport"],
@@ -294,13 +311,13 @@ fn with_values(p: &Packet, name: &str, f: &mut dyn FnMut(&Value) -> bool) -> boo
 
 /// Fields that come from the capture or the flow tracker rather than the dissector.
 fn virtual_field(p: &Packet, name: &str) -> Option<Value> {
-    let is = |proto: &str| p.dissection.layers.iter().any(|l| l.protocol == proto);
+    let is = |proto| p.dissection.layer(proto).is_some();
     Some(Value::U64(match name {
         "frame.number" => p.number,
         "frame.len" => u64::from(p.raw.orig_len),
         "frame.cap_len" => p.raw.bytes.len() as u64,
-        "tcp.stream" if is("TCP") => u64::from(p.flow.as_ref()?.stream),
-        "udp.stream" if is("UDP") => u64::from(p.flow.as_ref()?.stream),
+        "tcp.stream" if is(Protocol::Tcp) => u64::from(p.flow.as_ref()?.stream),
+        "udp.stream" if is(Protocol::Udp) => u64::from(p.flow.as_ref()?.stream),
         _ => return None,
     }))
 }
@@ -756,7 +773,7 @@ fn suggestion(w: &str) -> String {
 /// A name the dissector (or the filter itself) can produce, or a dotted prefix of one:
 /// `tcp.flags` is known because `tcp.flags.syn` is.
 fn known_field(name: &str) -> bool {
-    crate::dissect::field_names().iter().any(|k| {
+    field_names().iter().any(|k| {
         k.strip_prefix(name)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
     })
@@ -765,7 +782,7 @@ fn known_field(name: &str) -> bool {
 /// "; did you mean 'tcp.port'?" for the nearest known field, else the known fields that share
 /// the protocol prefix, so the student sees what to type instead.
 fn field_suggestion(name: &str, prefix: &str) -> String {
-    let best = crate::dissect::field_names()
+    let best = field_names()
         .iter()
         .map(|k| (edit_distance(name, k), *k))
         .min();
@@ -774,7 +791,7 @@ fn field_suggestion(name: &str, prefix: &str) -> String {
             return format!("; did you mean '{k}'?");
         }
     }
-    let under: Vec<&str> = crate::dissect::field_names()
+    let under: Vec<&str> = field_names()
         .iter()
         .copied()
         .filter(|k| k.split('.').next() == Some(prefix))

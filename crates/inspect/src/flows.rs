@@ -23,12 +23,13 @@ use std::ops::Range;
 
 use serde::Serialize;
 
-use crate::dissect::{AppProtocol, Context, SummaryKind, dissect_into};
+use crate::dissect::{AppProtocol, Context, dissect_into};
+use crate::model::summary::{self, Summary};
 use crate::model::{
-    Dissection, Field, FlowAnnotation, Layer, RawPacket, TcpSummary, Timestamp, Value,
+    Dissection, Field, FlowAnnotation, Layer, Protocol, RawPacket, TcpSummary, Timestamp, Value,
 };
 
-/// The field names the tracker adds to a dissection (part of [`crate::dissect::field_names`]).
+/// The field names the tracker adds to a dissection (part of [`crate::filter::field_names`]).
 pub(crate) const FIELDS: &[&str] = &[
     "tcp.ack",
     "tcp.analysis.duplicate_ack",
@@ -173,8 +174,8 @@ pub struct Traffic {
 /// One conversation: a TCP stream or a UDP flow, from its first packet to its last.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Conversation {
-    /// "TCP" or "UDP".
-    pub protocol: &'static str,
+    /// TCP or UDP.
+    pub protocol: Protocol,
     /// Stream index (`tcp.stream` or `udp.stream`).
     pub stream: u32,
     /// The endpoint that sent the first packet (the client, for TCP with a handshake).
@@ -185,8 +186,8 @@ pub struct Conversation {
     pub start: Timestamp,
     /// Seconds from the first to the last packet.
     pub duration: f64,
-    /// What the conversation carried, as far as the dissector could tell ("HTTP", "WebSocket").
-    pub application: Option<&'static str>,
+    /// What the conversation carried, as far as the dissector could tell (HTTP, WebSocket).
+    pub application: Option<Protocol>,
     /// For TCP: "open", "closed" (FIN both ways), "reset" or "refused" (RST answering a SYN).
     pub state: &'static str,
 }
@@ -412,7 +413,7 @@ impl FlowTracker {
         s.last = raw.ts;
         s.app = s.app.or_else(|| app_of(d));
         if !self.summaries_only {
-            add_stream_field(d, "UDP", "udp.stream", index);
+            add_stream_field(d, Protocol::Udp, "udp.stream", index);
         }
         FlowAnnotation {
             stream: index,
@@ -474,7 +475,7 @@ impl FlowTracker {
         if self.summaries_only {
             // No fields in this mode, but the summary is the same: it is kept as numbers, so
             // this costs a few stores (see `Summary`).
-            if let Some(layer) = d.layers.iter_mut().find(|l| l.protocol == "TCP") {
+            if let Some(layer) = d.layers.iter_mut().find(|l| l.protocol == Protocol::Tcp) {
                 relative_summary(layer, relative, &tcp, (src.port(), dst.port()));
             }
         } else {
@@ -535,7 +536,7 @@ impl FlowTracker {
         let mut out = Vec::with_capacity(self.tcp.len() + self.udp.len());
         for (i, s) in self.tcp.iter().enumerate() {
             out.push(Conversation {
-                protocol: "TCP",
+                protocol: Protocol::Tcp,
                 stream: i as u32,
                 a: s.client,
                 b: s.server,
@@ -543,13 +544,13 @@ impl FlowTracker {
                 b_to_a: s.dirs[1].traffic,
                 start: s.start,
                 duration: duration(s.start, s.last),
-                application: s.app.map(app_name),
+                application: s.app.map(AppProtocol::protocol),
                 state: s.state,
             });
         }
         for (i, s) in self.udp.iter().enumerate() {
             out.push(Conversation {
-                protocol: "UDP",
+                protocol: Protocol::Udp,
                 stream: i as u32,
                 a: s.a,
                 b: s.b,
@@ -557,7 +558,7 @@ impl FlowTracker {
                 b_to_a: s.traffic[1],
                 start: s.start,
                 duration: duration(s.start, s.last),
-                application: s.app.map(app_name),
+                application: s.app.map(AppProtocol::protocol),
                 state: "",
             });
         }
@@ -606,7 +607,7 @@ fn add_analysis_fields(d: &mut Dissection, flags: &[(&'static str, &'static str)
     if flags.is_empty() {
         return;
     }
-    let Some(layer) = d.layers.iter_mut().find(|l| l.protocol == "TCP") else {
+    let Some(layer) = d.layers.iter_mut().find(|l| l.protocol == Protocol::Tcp) else {
         return;
     };
     let offset = layer.byte_range.start;
@@ -671,7 +672,7 @@ fn track_application(
     hints: &mut Hints,
     summaries_only: bool,
 ) {
-    if s.upgraded && tcp.payload_len > 0 && d.layer("WebSocket").is_none() {
+    if s.upgraded && tcp.payload_len > 0 && d.layer(Protocol::WebSocket).is_none() {
         let ctx = Context {
             upgraded: Some(AppProtocol::WebSocket),
             summaries_only,
@@ -863,7 +864,7 @@ fn add_tcp_fields(
     tcp: &TcpSummary,
     ports: (u16, u16),
 ) {
-    let Some(layer) = d.layers.iter_mut().find(|l| l.protocol == "TCP") else {
+    let Some(layer) = d.layers.iter_mut().find(|l| l.protocol == Protocol::Tcp) else {
         return;
     };
     // The header layout is fixed, so the raw fields' bytes are known without searching.
@@ -929,22 +930,25 @@ fn add_tcp_fields(
 
 /// Give the TCP layer's summary the relative numbers and the scaled window.
 fn relative_summary(layer: &mut Layer, rel: Relative, tcp: &TcpSummary, ports: (u16, u16)) {
-    // Kept as numbers like the dissector's own (see `Summary`): nothing is written here.
-    let numbers = Some((rel.seq, rel.ack.unwrap_or(0), rel.window(tcp)));
-    match &mut layer.summary.0 {
-        SummaryKind::Tcp { relative, .. } => *relative = numbers,
+    let relative = Some(summary::Relative {
+        seq: rel.seq,
+        ack: rel.ack.unwrap_or(0),
+        window: rel.window(tcp),
+    });
+    match &mut layer.summary {
+        Summary::Tcp(s) => s.relative = relative,
         other => {
-            *other = SummaryKind::Tcp {
+            *other = Summary::Tcp(summary::Tcp {
                 src: ports.0,
                 dst: ports.1,
-                tcp: *tcp,
-                relative: numbers,
-            }
+                header: *tcp,
+                relative,
+            })
         }
     }
 }
 
-fn add_stream_field(d: &mut Dissection, protocol: &str, name: &'static str, stream: u32) {
+fn add_stream_field(d: &mut Dissection, protocol: Protocol, name: &'static str, stream: u32) {
     if let Some(layer) = d.layers.iter_mut().find(|l| l.protocol == protocol) {
         let start = layer.byte_range.start;
         layer.fields.push(Field {
@@ -993,25 +997,14 @@ fn add_range(ranges: &mut Vec<Range<u32>>, r: Range<u32>) {
 
 fn app_of(d: &Dissection) -> Option<AppProtocol> {
     d.layers.iter().rev().find_map(|l| match l.protocol {
-        "HTTP" => Some(AppProtocol::Http),
-        "WebSocket" => Some(AppProtocol::WebSocket),
-        "DNS" => Some(AppProtocol::Dns),
-        "TLS" => Some(AppProtocol::Tls),
-        "Echo" => Some(AppProtocol::Echo),
-        "Events" => Some(AppProtocol::Events),
+        Protocol::Http => Some(AppProtocol::Http),
+        Protocol::WebSocket => Some(AppProtocol::WebSocket),
+        Protocol::Dns => Some(AppProtocol::Dns),
+        Protocol::Tls => Some(AppProtocol::Tls),
+        Protocol::Echo => Some(AppProtocol::Echo),
+        Protocol::Events => Some(AppProtocol::Events),
         _ => None,
     })
-}
-
-fn app_name(a: AppProtocol) -> &'static str {
-    match a {
-        AppProtocol::Http => "HTTP",
-        AppProtocol::WebSocket => "WebSocket",
-        AppProtocol::Dns => "DNS",
-        AppProtocol::Tls => "TLS",
-        AppProtocol::Echo => "Echo",
-        AppProtocol::Events => "Events",
-    }
 }
 
 /// Seconds from `a` to `b`, computed on the integer parts first: epoch seconds as an f64 would

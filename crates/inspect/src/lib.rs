@@ -6,21 +6,43 @@
 //! source (live | pcap | pcapng) -> RawPacket -> dissect -> Dissection -> flows -> filter -> render | sink
 //! ```
 //!
-//! # Modules
-//! - [`model`]: the shared types: `RawPacket`, `Dissection`, `Layer` (with its `Summary`, kept as
-//!   numbers until read for the common headers), `Field`, OSI and TCP/IP layers.
+//! # Modules, bottom to top
+//!
+//! Each module imports only from the modules below it (`tests/module_graph.rs` checks it):
+//!
+//! ```text
+//!   render   the views: one line per packet, layer tree, hex dump, JSON, statistics, follow
+//!     |
+//!   filter   the display filter language, and the registry of field names it accepts
+//!     |
+//!   flows    the flow tracker: stream index, relative seq/ack, TCP hints, conversations
+//!     |
+//!   dissect  the pure dissector, (link type, bytes) -> Dissection, one submodule per protocol
+//!     |
+//!   model    the shared data: RawPacket, Dissection, Layer, Summary, Field, OSI/TCP-IP layers
+//!
+//!   capfile, live   the sources and sinks at the edge (pcap/pcapng files, AF_PACKET): model only
+//!   craft           frames built byte by byte (fixtures, tests, lessons): no other module
+//!   error           the crate's one error type, used by every layer
+//! ```
+//!
+//! - [`model`]: the shared types: `RawPacket`, `Dissection`, `Layer` (with its [`Summary`],
+//!   kept as data for the common headers and written by `Display`), `Field`, OSI and TCP/IP
+//!   layers.
 //! - [`error`]: the crate's one error type, [`InspectError`]: what went wrong and where.
 //! - [`capfile`]: pcap and pcapng files, read (streaming) and written.
 //! - [`live`]: live capture on a Linux interface (AF_PACKET), once per packet, untruncated.
-//! - [`filter`]: the display filter language (`tcp and port 7007`, `ip.ttl > 60`), parsed once, tested per packet.
+//! - [`dissect`]: the pure dissector, `(link type, bytes) -> Dissection`, one submodule per
+//!   protocol; in full (every field and note) or summaries-only (what the one-line view needs:
+//!   see `dissect::Context::summaries_only`). `dissect_into` (and the flow tracker's
+//!   `process_into`, and `CaptureReader::read_into`) refill the previous packet's storage.
+//! - [`flows`]: the flow tracker: stream index, relative seq/ack, TCP hints, conversations,
+//!   follow-stream.
+//! - [`filter`]: the display filter language (`tcp and port 7007`, `ip.ttl > 60`), parsed once,
+//!   tested per packet; [`filter::field_names`] is every field name a filter may use.
 //! - [`render`]: the views: one line per packet, layer tree, coloured hex dump, JSON, statistics.
-//! - [`craft`]: frames built byte by byte with correct lengths and checksums (fixtures, tests, lessons).
-//! - [`dissect`]: the pure dissector, `(link type, bytes) -> Dissection`, one submodule per protocol;
-//!   in full (every field and note) or summaries-only (what the one-line view needs, about twice
-//!   as fast: see `dissect::Context::summaries_only`). `dissect_into` (and the flow tracker's
-//!   `process_into`, and `CaptureReader::read_into`) refill the previous packet's storage, so a
-//!   loop over a capture allocates almost nothing per packet.
-//! - [`flows`]: the flow tracker: stream index, relative seq/ack, TCP hints, conversations, follow-stream.
+//! - [`craft`]: frames built byte by byte with correct lengths and checksums (fixtures, tests,
+//!   lessons).
 
 pub mod capfile;
 pub mod craft;

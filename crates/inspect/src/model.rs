@@ -2,11 +2,15 @@
 //! it. Sources produce [`RawPacket`]s, [`crate::dissect`] turns one into a [`Dissection`], flows add
 //! a [`FlowAnnotation`], and the renderers, filters and sinks only read these types.
 
+pub mod summary;
+
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
 use serde::{Serialize, Serializer};
+
+pub use summary::Summary;
 
 /// A link-layer header type as numbered by tcpdump.org's LINKTYPE_ registry (pcap and pcapng use
 /// the same numbers). Kept as a number, not an enum, so an unknown type read from a file survives
@@ -126,6 +130,126 @@ impl TcpIpLayer {
     }
 }
 
+/// Every protocol a layer can be, with the name the layer chain shows and where it sits in the
+/// OSI and TCP/IP models. Compared as a value (`layer.protocol == Protocol::Tcp`), never by its
+/// name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    Ethernet,
+    /// An 802.1Q VLAN tag.
+    Vlan,
+    /// An 802.1ad (Q-in-Q) service tag, the outer of two VLAN tags.
+    QinQ,
+    /// BSD loopback's 4-byte address family (link types NULL and LOOP).
+    NullLoopback,
+    /// Linux "cooked" capture, v1 (`tcpdump -i any`).
+    LinuxSll,
+    /// Linux "cooked" capture, v2.
+    LinuxSll2,
+    /// The bytes of a frame whose link type is not decoded.
+    Data,
+    Arp,
+    Ipv4,
+    Ipv6,
+    Icmp,
+    Icmpv6,
+    Tcp,
+    Udp,
+    Http,
+    WebSocket,
+    Dns,
+    Tls,
+    /// netlab echo (port 7007).
+    Echo,
+    /// netlab's event protocol (port 7070, or inside WebSocket).
+    Events,
+    /// Where decoding stopped: the bytes from here on could not be decoded.
+    Malformed,
+}
+
+impl Protocol {
+    /// The name in the layer chain, the Protocol column and the JSON: "IPv4", "802.1Q", ...
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Ethernet => "Ethernet",
+            Protocol::Vlan => "802.1Q",
+            Protocol::QinQ => "802.1ad",
+            Protocol::NullLoopback => "Null/Loopback",
+            Protocol::LinuxSll => "Linux SLL",
+            Protocol::LinuxSll2 => "Linux SLL2",
+            Protocol::Data => "Data",
+            Protocol::Arp => "ARP",
+            Protocol::Ipv4 => "IPv4",
+            Protocol::Ipv6 => "IPv6",
+            Protocol::Icmp => "ICMP",
+            Protocol::Icmpv6 => "ICMPv6",
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Http => "HTTP",
+            Protocol::WebSocket => "WebSocket",
+            Protocol::Dns => "DNS",
+            Protocol::Tls => "TLS",
+            Protocol::Echo => "Echo",
+            Protocol::Events => "Events",
+            Protocol::Malformed => "malformed",
+        }
+    }
+
+    /// Its OSI layer. ARP sits between 2 and 3; it is shown with the link layer that carries
+    /// it, as Wireshark does. TLS is the textbook presentation layer. A malformed layer keeps
+    /// the layers of the protocol that failed (see [`Layer::osi`]), so this is never asked of
+    /// it; it answers with the data link layer.
+    pub fn osi(self) -> OsiLayer {
+        match self {
+            Protocol::Ethernet
+            | Protocol::Vlan
+            | Protocol::QinQ
+            | Protocol::NullLoopback
+            | Protocol::LinuxSll
+            | Protocol::LinuxSll2
+            | Protocol::Data
+            | Protocol::Arp
+            | Protocol::Malformed => OsiLayer::DataLink,
+            Protocol::Ipv4 | Protocol::Ipv6 | Protocol::Icmp | Protocol::Icmpv6 => {
+                OsiLayer::Network
+            }
+            Protocol::Tcp | Protocol::Udp => OsiLayer::Transport,
+            Protocol::Tls => OsiLayer::Presentation,
+            Protocol::Http
+            | Protocol::WebSocket
+            | Protocol::Dns
+            | Protocol::Echo
+            | Protocol::Events => OsiLayer::Application,
+        }
+    }
+
+    /// Its layer in the TCP/IP model.
+    pub fn tcpip(self) -> TcpIpLayer {
+        match self.osi() {
+            OsiLayer::Physical | OsiLayer::DataLink => TcpIpLayer::Link,
+            OsiLayer::Network => TcpIpLayer::Internet,
+            OsiLayer::Transport => TcpIpLayer::Transport,
+            OsiLayer::Session | OsiLayer::Presentation | OsiLayer::Application => {
+                TcpIpLayer::Application
+            }
+        }
+    }
+}
+
+/// Its name; padded when a width is asked for (`{:<10}`), as a `str` is.
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// Written as its name, as the layer chain shows it.
+impl Serialize for Protocol {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 /// Why an application-layer protocol was chosen for a payload: students should see that a
 /// dissector guesses, and on what evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -202,35 +326,8 @@ impl MacAddr {
 
 impl std::fmt::Display for MacAddr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.text().as_str())
-    }
-}
-
-/// The 17 characters of a MAC address, built without the formatting machinery: twelve
-/// `{:02x}` calls cost more than dissecting a whole packet.
-pub struct MacText([u8; 17]);
-
-impl MacText {
-    pub fn as_str(&self) -> &str {
-        // Only ASCII hex digits and colons are ever written.
-        std::str::from_utf8(&self.0).unwrap_or("??:??:??:??:??:??")
-    }
-
-    /// The same 17 ASCII bytes, for writers that append bytes and need no UTF-8 check.
-    pub fn as_bytes(&self) -> &[u8; 17] {
-        &self.0
-    }
-}
-
-impl MacAddr {
-    pub fn text(self) -> MacText {
-        // Two hex digits per byte from one table look-up, into a template that has the colons.
-        use crate::dissect::text::HEX_PAIRS as PAIRS;
-        let mut buf = *b"00:00:00:00:00:00";
-        for (i, b) in self.0.into_iter().enumerate() {
-            buf[i * 3..i * 3 + 2].copy_from_slice(&PAIRS[usize::from(b)]);
-        }
-        MacText(buf)
+        let [a, b, c, d, e, g] = self.0;
+        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
     }
 }
 
@@ -276,123 +373,14 @@ pub struct Field {
     pub len: usize,
 }
 
-/// A layer's one-line summary, e.g. `43512 → 7007 [ACK] Seq=1 Ack=1 Win=512 Len=5`.
-///
-/// For the headers under almost every packet (Ethernet, IPv4, UDP, TCP) it is kept as the
-/// numbers it is written from and only becomes text when someone reads it: the one-line view
-/// shows one summary per packet (the top layer's) and most packets have three or four layers,
-/// and the JSON view writes each one straight into its output. Writing every summary as a
-/// `String` at dissection time was a fifth of the JSON view's instructions (callgrind).
-/// Other protocols hand over finished text.
-#[derive(Clone, Default)]
-pub struct Summary(pub(crate) SummaryKind);
-
-pub(crate) use crate::dissect::SummaryKind;
-
-impl Summary {
-    /// The summary as text (borrowed when it already is text).
-    pub fn text(&self) -> Cow<'_, str> {
-        match &self.0 {
-            SummaryKind::Text(s) => Cow::Borrowed(s),
-            _ => {
-                let mut s = String::with_capacity(80);
-                self.write_to(&mut s);
-                Cow::Owned(s)
-            }
-        }
-    }
-
-    /// Append the summary to `out`.
-    pub fn write_to(&self, out: &mut String) {
-        self.0.write(out);
-    }
-
-    /// Append the summary's UTF-8 text to `out`: what the views use, writing a summary kept
-    /// as numbers straight into their output.
-    pub fn write_bytes(&self, out: &mut Vec<u8>) {
-        self.0.write(out);
-    }
-
-    /// The text, when the summary was handed over as text rather than numbers.
-    pub fn as_text(&self) -> Option<&str> {
-        match &self.0 {
-            SummaryKind::Text(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// Whether the summary is empty (a layer with nothing to say, such as the bytes after an
-    /// ICMP header).
-    pub fn is_empty(&self) -> bool {
-        matches!(&self.0, SummaryKind::Text(s) if s.is_empty())
-    }
-
-    /// Whether the text is known to hold no character that JSON must escape (no quote,
-    /// backslash or control character): true for the summaries written from numbers, whose
-    /// text is digits, addresses and fixed words. A writer may then copy it unchecked.
-    pub fn is_plain(&self) -> bool {
-        !matches!(&self.0, SummaryKind::Text(_))
-    }
-}
-
-impl From<String> for Summary {
-    fn from(s: String) -> Self {
-        Summary(SummaryKind::Text(s))
-    }
-}
-
-impl From<&str> for Summary {
-    fn from(s: &str) -> Self {
-        Summary(SummaryKind::Text(s.to_string()))
-    }
-}
-
-impl std::fmt::Display for Summary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.text())
-    }
-}
-
-impl std::fmt::Debug for Summary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(&*self.text(), f)
-    }
-}
-
-/// Two summaries are equal when they read the same, however they are kept.
-impl PartialEq for Summary {
-    fn eq(&self, other: &Self) -> bool {
-        self.text() == other.text()
-    }
-}
-
-impl Eq for Summary {}
-
-impl PartialEq<str> for Summary {
-    fn eq(&self, other: &str) -> bool {
-        self.text() == other
-    }
-}
-
-impl PartialEq<&str> for Summary {
-    fn eq(&self, other: &&str) -> bool {
-        self.text() == *other
-    }
-}
-
-impl Serialize for Summary {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.text())
-    }
-}
-
 /// One layer of a packet: a header (and, for the innermost layer, its payload).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Layer {
+    /// The protocol's OSI layer; for a malformed layer, that of the protocol that failed.
     pub osi: OsiLayer,
     pub tcpip: TcpIpLayer,
-    /// Short protocol name as shown in the layer chain: "Ethernet", "IPv4", "TCP", "HTTP", ...
-    pub protocol: &'static str,
+    /// Which protocol this layer is ([`Protocol::Malformed`] where decoding stopped).
+    pub protocol: Protocol,
     /// One line, e.g. `43512 → 7007 [ACK] Seq=1 Ack=1 Win=512 Len=5`.
     pub summary: Summary,
     pub fields: Vec<Field>,
@@ -482,7 +470,9 @@ impl Dissection {
     /// names the one before it). Its protocol is the Protocol column and its summary the Info
     /// column, which is why a summaries-only dissection writes only its summary.
     pub fn top_index(&self) -> Option<usize> {
-        self.layers.iter().rposition(|l| l.protocol != "malformed")
+        self.layers
+            .iter()
+            .rposition(|l| l.protocol != Protocol::Malformed)
     }
 
     /// The top layer (see [`Dissection::top_index`]).
@@ -490,8 +480,8 @@ impl Dissection {
         self.top_index().map(|i| &self.layers[i])
     }
 
-    /// The first layer with this protocol name.
-    pub fn layer(&self, protocol: &str) -> Option<&Layer> {
+    /// The first layer of this protocol.
+    pub fn layer(&self, protocol: Protocol) -> Option<&Layer> {
         self.layers.iter().find(|l| l.protocol == protocol)
     }
 
@@ -505,7 +495,7 @@ impl Dissection {
             out.push('L');
             out.push_str(&l.osi.number().to_string());
             out.push(' ');
-            out.push_str(l.protocol);
+            out.push_str(l.protocol.name());
         }
         out
     }

@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use netlab_inspect::Protocol;
 use netlab_inspect::craft::{self, Ipv4, Tcp, num};
 use netlab_inspect::dissect::dissect;
 use netlab_inspect::model::{LinkType, Reason, Value};
@@ -48,12 +49,12 @@ fn http_get_fields_sit_at_their_frame_offsets() {
     assert_eq!(d.field("tcp.len").unwrap().value, Value::U64(45));
     let host = d.field("http.host").unwrap();
     assert_eq!(&frame[host.offset..host.offset + host.len], b"localhost");
-    let http = d.layer("HTTP").unwrap();
+    let http = d.layer(Protocol::Http).unwrap();
     assert_eq!(http.byte_range, 54..frame.len());
     assert_eq!(http.reason, Some(Reason::Content));
-    assert_eq!(d.layer("TCP").unwrap().byte_range, 34..54);
+    assert_eq!(d.layer(Protocol::Tcp).unwrap().byte_range, 34..54);
     assert!(
-        d.layer("Ethernet")
+        d.layer(Protocol::Ethernet)
             .unwrap()
             .notes
             .iter()
@@ -73,10 +74,10 @@ fn every_truncation_of_a_valid_frame_keeps_the_layers_before_the_cut() {
         let d = dissect(LinkType::ETHERNET, &frame[..cut]);
         if cut < 54 {
             assert!(d.malformed.is_some(), "cut at {cut} must be malformed");
-            assert_eq!(d.layers.last().unwrap().protocol, "malformed");
+            assert_eq!(d.layers.last().unwrap().protocol, Protocol::Malformed);
         }
         if cut >= 14 {
-            assert_eq!(d.layers[0].protocol, "Ethernet", "cut at {cut}");
+            assert_eq!(d.layers[0].protocol, Protocol::Ethernet, "cut at {cut}");
         }
     }
 }

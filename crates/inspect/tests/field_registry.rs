@@ -1,5 +1,5 @@
 //! The field registry cannot drift from the dissector: every field name that any fixture frame
-//! produces, after the flow tracker has added its own, must be in `dissect::field_names()`,
+//! produces, after the flow tracker has added its own, must be in `filter::field_names()`,
 //! because the filter rejects names outside it.
 
 use std::collections::BTreeSet;
@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 mod files;
 
 use netlab_inspect::capfile::CaptureReader;
-use netlab_inspect::dissect::field_names;
+use netlab_inspect::filter::field_names;
 use netlab_inspect::flows::FlowTracker;
 
 #[test]

@@ -8,6 +8,7 @@ mod render;
 use std::fmt::Write;
 use std::path::PathBuf;
 
+use netlab_inspect::Protocol;
 use netlab_inspect::capfile::CaptureReader;
 use netlab_inspect::flows::FlowTracker;
 use netlab_inspect::model::{Dissection, FlowAnnotation, RawPacket, Reason, Value};
@@ -134,10 +135,12 @@ fn websocket_frames_are_decoded_after_the_101_upgrade() {
     let rows = track(&mut t, "http-websocket");
     // Without the flow, frame 11 is just TCP payload; with it, WebSocket chosen by Upgrade.
     let (d, f) = &rows[10];
-    let ws = d.layer("WebSocket").expect("frame 11 is WebSocket");
+    let ws = d.layer(Protocol::WebSocket).expect("frame 11 is WebSocket");
     assert_eq!(ws.reason, Some(Reason::Upgrade));
     assert_eq!(f.as_ref().unwrap().stream, 1);
-    let ev = d.layer("Events").expect("the frame carries an event");
+    let ev = d
+        .layer(Protocol::Events)
+        .expect("the frame carries an event");
     assert_eq!(
         d.field("events.type").unwrap().value,
         Value::Text("hello".into())
@@ -162,8 +165,8 @@ fn websocket_frames_are_decoded_after_the_101_upgrade() {
             .any(|n| n.contains("WebSocket"))
     );
     let conv = t.conversations();
-    assert_eq!(conv[0].application, Some("HTTP"));
-    assert_eq!(conv[1].application, Some("WebSocket"));
+    assert_eq!(conv[0].application, Some(Protocol::Http));
+    assert_eq!(conv[1].application, Some(Protocol::WebSocket));
     insta::assert_snapshot!("http-websocket-annotations", annotations(&rows));
 
     // The upgrade and the frames after it in full: what `--detail` shows for them.
@@ -189,7 +192,7 @@ fn udp_flows_get_stream_indexes_and_conversations() {
     assert_eq!(conv.len(), 3);
     assert!(
         conv.iter()
-            .all(|c| c.protocol == "UDP" && c.application == Some("DNS"))
+            .all(|c| c.protocol == Protocol::Udp && c.application == Some(Protocol::Dns))
     );
     assert_eq!((conv[0].a_to_b.packets, conv[0].b_to_a.packets), (1, 1));
 }

@@ -5,6 +5,7 @@
 #[path = "support/fixtures.rs"]
 mod fixtures;
 
+use netlab_inspect::Protocol;
 use netlab_inspect::dissect::dissect;
 use netlab_inspect::flows::FlowTracker;
 use netlab_inspect::model::{Dissection, LinkType, RawPacket, Timestamp};
@@ -31,7 +32,7 @@ fn check(d: &Dissection, len: usize) -> Result<(), String> {
             }
         }
     }
-    if d.malformed.is_some() && d.layers.last().map(|l| l.protocol) != Some("malformed") {
+    if d.malformed.is_some() && d.layers.last().map(|l| l.protocol) != Some(Protocol::Malformed) {
         return Err("malformed set but the last layer is not the malformed layer".into());
     }
     if let Some(p) = &d.payload {

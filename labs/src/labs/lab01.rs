@@ -3,6 +3,7 @@
 //! payloads of 1, 100 and 1400 bytes, and the two models side by side.
 
 use netlab_echo::ImpairmentConfig;
+use netlab_inspect::Protocol;
 
 use crate::capture::Recording;
 use crate::packets::{self, Pkt, text};
@@ -122,13 +123,13 @@ fn labelled_frame(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
         &packets::hex_dump(p, s.style(), Some("tcp.hdr_len")),
     );
     let segs = packets::segments(p);
-    check_frame(s, p, "TCP");
-    let tcp_seg = segs.iter().find(|x| x.what == "TCP header");
+    check_frame(s, p, Protocol::Tcp);
+    let tcp_seg = segs.iter().find(|x| x.protocol == Some(Protocol::Tcp));
     let tcp_offset = tcp_seg.map_or(0, |x| x.range.start);
     let tcp_len = tcp_seg.map_or(0, |x| x.range.len());
     let (eth, ip) = (
-        packets::header_bytes(p, "Ethernet"),
-        packets::header_bytes(p, "IPv4"),
+        packets::header_bytes(p, Protocol::Ethernet),
+        packets::header_bytes(p, Protocol::Ipv4),
     );
     s.measure("tcp.header_offset", tcp_offset, "bytes");
     s.measure("tcp.header_len", tcp_len, "bytes");
@@ -169,7 +170,9 @@ fn labelled_frame(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
         .hint("the data offset field counts 4-byte words: multiply it by 4")
         .why(&tcp_len_why(tcp_len)),
     )?;
-    let ip_osi = p.d.layer("IPv4").map_or(3, |l| usize::from(l.osi.number()));
+    let ip_osi =
+        p.d.layer(Protocol::Ipv4)
+            .map_or(3, |l| usize::from(l.osi.number()));
     s.ask(
         Question::choice(
             "ip-osi-layer",
@@ -291,8 +294,16 @@ struct FrameChecksums {
 
 fn frame_checksums(p: &Pkt) -> Option<FrameChecksums> {
     let segs = packets::segments(p);
-    let ip = segs.iter().find(|x| x.what == "IPv4 header")?.range.clone();
-    let tcp_start = segs.iter().find(|x| x.what == "TCP header")?.range.start;
+    let ip = segs
+        .iter()
+        .find(|x| x.protocol == Some(Protocol::Ipv4))?
+        .range
+        .clone();
+    let tcp_start = segs
+        .iter()
+        .find(|x| x.protocol == Some(Protocol::Tcp))?
+        .range
+        .start;
     let bytes = &p.raw.bytes;
     let ip_header = bytes.get(ip.clone())?;
     let total = usize::from(u16::from_be_bytes([ip_header[2], ip_header[3]]));
@@ -327,7 +338,7 @@ fn tcp_len_why(len: usize) -> String {
 
 /// Checks that the byte map of `p` is sound: contiguous, covering every byte, with the fixed
 /// header sizes of Ethernet, IPv4 and UDP and a valid TCP header length.
-fn check_frame(s: &mut Session, p: &Pkt, transport: &str) {
+fn check_frame(s: &mut Session, p: &Pkt, transport: Protocol) {
     let segs = packets::segments(p);
     let contiguous = segs.windows(2).all(|w| w[0].range.end == w[1].range.start);
     let covers = segs.first().map(|x| x.range.start) == Some(0)
@@ -339,16 +350,16 @@ fn check_frame(s: &mut Session, p: &Pkt, transport: &str) {
     );
     s.check_eq(
         &format!("{transport} frame: Ethernet header is 14 bytes"),
-        packets::header_bytes(p, "Ethernet"),
+        packets::header_bytes(p, Protocol::Ethernet),
         14,
     );
     s.check_eq(
         &format!("{transport} frame: IPv4 header is 20 bytes"),
-        packets::header_bytes(p, "IPv4"),
+        packets::header_bytes(p, Protocol::Ipv4),
         20,
     );
     let t = packets::header_bytes(p, transport);
-    if transport == "UDP" {
+    if transport == Protocol::Udp {
         s.check_eq("UDP header is 8 bytes", t, 8);
     } else {
         s.check(
@@ -386,7 +397,7 @@ fn udp_frame(s: &mut Session, rec: &Recording) -> Result<(), LabError> {
         "The same bytes in hex (^^ marks the UDP length field)",
         &packets::hex_dump(p, s.style(), Some("udp.length")),
     );
-    check_frame(s, p, "UDP");
+    check_frame(s, p, Protocol::Udp);
     s.check_eq(
         "UDP length field = 8 + payload",
         p.num("udp.length"),
@@ -397,7 +408,7 @@ fn udp_frame(s: &mut Session, rec: &Recording) -> Result<(), LabError> {
         Question::number(
             "udp-header-len",
             "How many bytes long is the UDP header?",
-            packets::header_bytes(p, "UDP") as f64,
+            packets::header_bytes(p, Protocol::Udp) as f64,
         )
         .unit("bytes")
         .hint("read the UDP header row of the byte map")
@@ -405,9 +416,9 @@ fn udp_frame(s: &mut Session, rec: &Recording) -> Result<(), LabError> {
         .why("Four 2-byte fields: source port, destination port, length, checksum. UDP adds little more than ports to IP."),
     )?;
     let payload = s.variant().pick("lab01.udp-payload", 5, 6..=1472) as usize;
-    let headers = packets::header_bytes(p, "Ethernet")
-        + packets::header_bytes(p, "IPv4")
-        + packets::header_bytes(p, "UDP");
+    let headers = packets::header_bytes(p, Protocol::Ethernet)
+        + packets::header_bytes(p, Protocol::Ipv4)
+        + packets::header_bytes(p, Protocol::Udp);
     let prompt = if payload == HELLO.len() {
         "How many bytes long is the whole UDP frame that carries \"hello\"?".to_string()
     } else {
@@ -461,12 +472,12 @@ async fn overhead(s: &mut Session, tcp: &Running, udp: &Running) -> Result<(), L
         s.style(),
     );
     let mut tcp_small_headers = None;
-    for proto in ["TCP", "UDP"] {
+    for proto in [Protocol::Tcp, Protocol::Udp] {
         for &size in &SIZES {
             // The request, not the echo: the first packet of this protocol with this payload.
             let found = pkts.iter().find(|p| {
                 p.payload_len() == size as u64
-                    && (if proto == "TCP" {
+                    && (if proto == Protocol::Tcp {
                         p.is_tcp()
                     } else {
                         p.is_udp()
@@ -481,14 +492,14 @@ async fn overhead(s: &mut Session, tcp: &Running, udp: &Running) -> Result<(), L
                 continue;
             };
             let (eth, ip, tr) = (
-                packets::header_bytes(p, "Ethernet"),
-                packets::header_bytes(p, "IPv4"),
+                packets::header_bytes(p, Protocol::Ethernet),
+                packets::header_bytes(p, Protocol::Ipv4),
                 packets::header_bytes(p, proto),
             );
             let headers = eth + ip + tr;
             let frame = p.raw.bytes.len();
             let percent = 100.0 * headers as f64 / frame as f64;
-            if proto == "TCP" && size == 1 {
+            if proto == Protocol::Tcp && size == 1 {
                 tcp_small_headers = Some(headers as u64);
             }
             s.check_eq(
@@ -497,7 +508,7 @@ async fn overhead(s: &mut Session, tcp: &Running, udp: &Running) -> Result<(), L
                 headers + size,
             );
             s.measure(
-                &format!("overhead.{}.{size}", proto.to_lowercase()),
+                &format!("overhead.{}.{size}", proto.name().to_lowercase()),
                 (percent * 10.0).round() / 10.0,
                 "%",
             );

@@ -9,12 +9,11 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use super::text::Line;
-use super::{Dissector, dns, http, preview, preview_into, tls, websocket};
-use crate::model::{OsiLayer, Reason, TcpIpLayer, Value};
+use super::{Dissector, dns, http, preview, tls, websocket};
+use crate::model::{Protocol, Reason, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
-/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
 pub(crate) const FIELDS: &[&str] = &[
     "echo.data",
     "events.invalid",
@@ -33,6 +32,20 @@ pub enum AppProtocol {
     Echo,
     /// netlab's event protocol: JSON lines with a "type" (port 7070, or inside WebSocket).
     Events,
+}
+
+impl AppProtocol {
+    /// The layer this decoder makes.
+    pub fn protocol(self) -> Protocol {
+        match self {
+            AppProtocol::Http => Protocol::Http,
+            AppProtocol::WebSocket => Protocol::WebSocket,
+            AppProtocol::Dns => Protocol::Dns,
+            AppProtocol::Tls => Protocol::Tls,
+            AppProtocol::Echo => Protocol::Echo,
+            AppProtocol::Events => Protocol::Events,
+        }
+    }
 }
 
 pub(super) enum Transport {
@@ -109,37 +122,16 @@ fn choose(
 
 /// netlab echo: whatever the client sends comes back unchanged.
 fn echo(d: &mut Dissector, payload: Range<usize>, reason: Reason, request: bool) {
-    let mut lb = d.layer(
-        payload.start,
-        payload.end,
-        "Echo",
-        OsiLayer::Application,
-        TcpIpLayer::Application,
-    );
+    let mut lb = d.layer(payload.start, payload.end, Protocol::Echo);
     let len = lb.available();
     let data = lb.slice(0..len).unwrap_or(&[]);
     let dir = if request { "request" } else { "reply" };
-    // The preview is written straight into the summary, sized for it up front ("Echo reply: ",
-    // the length, " bytes", the quotes and up to 64 characters and an ellipsis); the field,
-    // when recorded, copies it from there.
-    const PREVIEW: usize = 64;
-    let mut summary = Line::with_capacity(40 + PREVIEW + 3);
-    summary
-        .s("Echo ")
-        .s(dir)
-        .s(": ")
-        .n(len as u64)
-        .s(" bytes \"");
-    let line = summary.buf();
-    let from = line.len();
-    preview_into(line, data, PREVIEW);
-    lb.field_with(0..len, "echo.data", "Data", || {
-        Value::Text(line[from..].to_owned())
-    });
-    line.push('"');
+    let text = preview(data, 64);
+    let summary = format!("Echo {dir}: {len} bytes \"{text}\"");
+    lb.field_with(0..len, "echo.data", "Data", || Value::Text(text));
     lb.reason(reason);
     lb.note("netlab echo (port 7007): the server sends every byte back unchanged");
-    d.push(lb.finish(summary.done()));
+    d.push(lb.finish(summary));
 }
 
 /// The part of an event frame this decoder needs: its type. serde skips the other fields.
@@ -168,13 +160,7 @@ pub(super) fn event_type(text: &str) -> Option<String> {
 
 /// netlab event frames: one JSON object per line, each with a "type".
 pub(super) fn events(d: &mut Dissector, payload: Range<usize>, reason: Reason) {
-    let mut lb = d.layer(
-        payload.start,
-        payload.end,
-        "Events",
-        OsiLayer::Application,
-        TcpIpLayer::Application,
-    );
+    let mut lb = d.layer(payload.start, payload.end, Protocol::Events);
     let len = lb.available();
     let data = lb.slice(0..len).unwrap_or(&[]);
     let mut types: Vec<String> = Vec::new();

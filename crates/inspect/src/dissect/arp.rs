@@ -2,10 +2,10 @@
 //! addresses, the only combination seen in practice.
 
 use super::{Dissector, LayerBuilder, Malformed};
-use crate::model::{OsiLayer, TcpIpLayer};
+use crate::model::Protocol;
 
 /// Every field name this module can emit: the filter rejects names outside
-/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
 pub(crate) const FIELDS: &[&str] = &[
     "arp.dst.hw_mac",
     "arp.dst.proto_ipv4",
@@ -33,7 +33,7 @@ mod field {
 
 pub(super) fn dissect(d: &mut Dissector, at: usize) {
     // ARP has no IP header to sit on: OSI calls it data link, TCP/IP the link layer.
-    let mut lb = d.layer(at, usize::MAX, "ARP", OsiLayer::DataLink, TcpIpLayer::Link);
+    let mut lb = d.layer(at, usize::MAX, Protocol::Arp);
     let r = decode(&mut lb);
     if d.push_result(lb, r).is_some() {
         d.network_end = Some(at + field::LEN);

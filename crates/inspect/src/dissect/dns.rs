@@ -1,14 +1,14 @@
 //! DNS (RFC 1035): header, questions and resource records, with name compression.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
-use super::text::Line;
 use super::{Dissector, LayerBuilder, Malformed};
-use crate::model::{OsiLayer, Reason, TcpIpLayer, Value};
+use crate::model::{Protocol, Reason, Value};
+use std::fmt::Write as _;
 
 /// Every field name this module can emit: the filter rejects names outside
-/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
 pub(crate) const FIELDS: &[&str] = &[
     "dns.a",
     "dns.aaaa",
@@ -61,13 +61,7 @@ const MAX_POINTERS: usize = 64;
 const MAX_RECORDS: usize = 256;
 
 pub(super) fn dissect(d: &mut Dissector, payload: Range<usize>, reason: Reason, tcp: bool) {
-    let mut lb = d.layer(
-        payload.start,
-        payload.end,
-        "DNS",
-        OsiLayer::Application,
-        TcpIpLayer::Application,
-    );
+    let mut lb = d.layer(payload.start, payload.end, Protocol::Dns);
     lb.reason(reason);
     let r = decode(&mut lb, tcp);
     d.push_result(lb, r);
@@ -141,24 +135,18 @@ fn decode(lb: &mut LayerBuilder, tcp: bool) -> Result<((), String), Malformed> {
         at: field::HEADER_LEN,
         scratch: String::new(),
     };
-    // Built with `Line`, not `format!`: DNS is a fifth of a typical lab capture. Names are
-    // decoded straight into it (see `Reader::name`).
-    let mut summary = Line::new();
+    // Names are decoded straight into the summary (see `Reader::name`). Writing to a String
+    // does not fail.
+    let mut summary = String::new();
     if (flags >> 11) & 0xf != 0 {
-        summary
-            .s("DNS opcode ")
-            .n((flags >> 11) & 0xf)
-            .s(" ")
-            .hex4(id);
+        let _ = write!(summary, "DNS opcode {} 0x{id:04x}", (flags >> 11) & 0xf);
     } else {
-        summary
-            .s("Standard query")
-            .s(if response { " response" } else { "" })
-            .s(" ")
-            .hex4(id);
+        let response = if response { " response" } else { "" };
+        let _ = write!(summary, "Standard query{response} 0x{id:04x}");
     }
     if response && flags & 0xf != 0 {
-        summary.s(" ").s(rcode_name(flags & 0xf));
+        summary.push(' ');
+        summary.push_str(rcode_name(flags & 0xf));
     }
     let mut budget = MAX_RECORDS;
     for _ in 0..qd {
@@ -184,7 +172,7 @@ fn decode(lb: &mut LayerBuilder, tcp: bool) -> Result<((), String), Malformed> {
     }
     let end = r.at;
     r.lb.cover(base + end);
-    Ok(((), summary.done()))
+    Ok(((), summary))
 }
 
 /// The text shown for a name whose compression pointers would loop (as Wireshark shows it).
@@ -221,9 +209,8 @@ impl Reader<'_, '_> {
     }
 
     /// One question; appends " TYPE name" to the summary.
-    fn question(&mut self, summary: &mut Line) -> Result<(), Malformed> {
+    fn question(&mut self, line: &mut String) -> Result<(), Malformed> {
         let at = self.at;
-        let line = summary.buf();
         // " ", then the space that will follow the type, then the name.
         line.push_str("  ");
         let type_at = line.len() - 1;
@@ -238,7 +225,7 @@ impl Reader<'_, '_> {
         // The type comes after the name on the wire but before it in the summary: the name
         // is already in the line, so the type goes in front of it (a short move, no copy of
         // the name elsewhere).
-        summary.buf().insert_str(type_at, type_name(ty));
+        line.insert_str(type_at, type_name(ty));
         self.lb.field(
             self.base + at + len..self.base + at + len + 2,
             "dns.qry.type",
@@ -254,7 +241,7 @@ impl Reader<'_, '_> {
 
     /// One resource record; when `summary` is given, appends its data as the summary shows
     /// it (" A 127.0.0.1").
-    fn record(&mut self, mut summary: Option<&mut Line>) -> Result<(), Malformed> {
+    fn record(&mut self, mut summary: Option<&mut String>) -> Result<(), Malformed> {
         let at = self.at;
         let (len, name) = self.name_text(at, None)?;
         let b = self.base + at + len;
@@ -276,7 +263,7 @@ impl Reader<'_, '_> {
         let rd = b + 10;
         let rdata = self.lb.slice(rd..rd + rdlen)?;
         if let Some(l) = summary.as_deref_mut() {
-            l.s(" ").s(type_name(ty)).s(" ");
+            let _ = write!(l, " {} ", type_name(ty));
         }
         self.rdata(ty, rd, rdata, summary)?;
         self.at = at + len + 10 + rdlen;
@@ -292,7 +279,7 @@ impl Reader<'_, '_> {
         ty: u16,
         rd: usize,
         rdata: &[u8],
-        summary: Option<&mut Line>,
+        summary: Option<&mut String>,
     ) -> Result<(), Malformed> {
         let r = rd..rd + rdata.len();
         match (ty, rdata.len()) {
@@ -300,7 +287,7 @@ impl Reader<'_, '_> {
                 let a = Ipv4Addr::new(rdata[0], rdata[1], rdata[2], rdata[3]);
                 self.lb.field(r, "dns.a", "Address", Value::Ipv4(a));
                 if let Some(l) = summary {
-                    l.ipv4(a);
+                    let _ = write!(l, "{a}");
                 }
             }
             (28, 16) => {
@@ -309,11 +296,11 @@ impl Reader<'_, '_> {
                 let a = Ipv6Addr::from(raw);
                 self.lb.field(r, "dns.aaaa", "AAAA address", Value::Ipv6(a));
                 if let Some(l) = summary {
-                    l.ip(IpAddr::V6(a));
+                    let _ = write!(l, "{a}");
                 }
             }
             (2 | 5 | 12, _) => {
-                let (_, name) = self.name_text(rd - self.base, summary.map(Line::buf))?;
+                let (_, name) = self.name_text(rd - self.base, summary)?;
                 let fname = match ty {
                     2 => "dns.ns",
                     5 => "dns.cname",
@@ -331,8 +318,8 @@ impl Reader<'_, '_> {
                     Value::U64(pref.into()),
                 );
                 let summary = summary.map(|l| {
-                    l.n(pref).s(" ");
-                    l.buf()
+                    let _ = write!(l, "{pref} ");
+                    l
                 });
                 let (_, name) = self.name_text(rd - self.base + 2, summary)?;
                 self.lb.field_with(
@@ -350,12 +337,12 @@ impl Reader<'_, '_> {
                     Value::Text(text.clone().into_owned())
                 });
                 if let Some(l) = summary {
-                    l.s(&text);
+                    l.push_str(&text);
                 }
             }
             _ => {
                 if let Some(l) = summary {
-                    l.s("(").n(rdata.len() as u64).s(" bytes)");
+                    let _ = write!(l, "({} bytes)", rdata.len());
                 }
             }
         }

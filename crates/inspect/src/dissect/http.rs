@@ -3,10 +3,10 @@
 use std::ops::Range;
 
 use super::{Dissector, LayerBuilder, app, notes, preview, websocket};
-use crate::model::{OsiLayer, Reason, TcpIpLayer, Value};
+use crate::model::{Protocol, Reason, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
-/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
 pub(crate) const FIELDS: &[&str] = &[
     "http.accept",
     "http.cache_control",
@@ -99,13 +99,7 @@ fn header_field(name: &[u8]) -> Option<(&'static str, &'static str)> {
 }
 
 pub(super) fn dissect(d: &mut Dissector, payload: Range<usize>, reason: Reason) {
-    let mut lb = d.layer(
-        payload.start,
-        payload.end,
-        "HTTP",
-        OsiLayer::Application,
-        TcpIpLayer::Application,
-    );
+    let mut lb = d.layer(payload.start, payload.end, Protocol::Http);
     lb.reason(reason);
     let data = lb.slice(0..lb.available()).unwrap_or(&[]);
     let head = decode(&mut lb, data);

@@ -2,10 +2,10 @@
 //! decoded as further layers.
 
 use super::{Dissector, LayerBuilder, Malformed, ipv4, ipv6};
-use crate::model::{OsiLayer, TcpIpLayer, Value};
+use crate::model::{Protocol, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
-/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
 pub(crate) const FIELDS: &[&str] = &[
     "icmp.checksum",
     "icmp.code",
@@ -46,9 +46,13 @@ pub(super) fn dissect_v6(d: &mut Dissector, at: usize, end: usize) {
 }
 
 fn dissect(d: &mut Dissector, at: usize, end: usize, v: Version) {
-    let protocol = if v == Version::V4 { "ICMP" } else { "ICMPv6" };
+    let protocol = if v == Version::V4 {
+        Protocol::Icmp
+    } else {
+        Protocol::Icmpv6
+    };
     // ICMP rides inside IP but is part of the network layer itself, in both models.
-    let mut lb = d.layer(at, end, protocol, OsiLayer::Network, TcpIpLayer::Internet);
+    let mut lb = d.layer(at, end, protocol);
     let r = decode(&mut lb, v, d.quoted);
     let Some(quotes) = d.push_result(lb, r) else {
         return;

@@ -1,13 +1,11 @@
 //! IPv4 (RFC 791): header, options, fragments.
 
-use super::text::{Buf, Line};
-use std::net::Ipv4Addr;
-
-use super::{Dissector, IpPacket, LayerBuilder, Malformed, SummaryKind, after_ip};
-use crate::model::{OsiLayer, TcpIpLayer, Value};
+use super::{Dissector, IpPacket, LayerBuilder, Malformed, after_ip};
+use crate::model::summary::{self, Summary};
+use crate::model::{Protocol, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
-/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
 pub(crate) const FIELDS: &[&str] = &[
     "ip.checksum",
     "ip.dsfield",
@@ -51,61 +49,9 @@ pub(super) const GSO_NOTE: &str = "larger than a 1500-byte Ethernet MTU: on lo (
     normal; on a network card it means the kernel handed one big segment to the card to cut up \
     (GSO/TSO), and the capture saw it before the cut";
 
-/// What an IPv4 summary says, kept as numbers until it is written (see [`SummaryKind`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct SummaryParts {
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    ttl: u8,
-    proto: u8,
-    /// Fragment offset (in 8-byte units) and the more-fragments flag, for a fragment.
-    fragment: Option<(u16, bool)>,
-}
-
-impl SummaryParts {
-    /// A summary of a loopback packet with this TTL, for tests elsewhere.
-    #[cfg(test)]
-    pub(crate) fn example(ttl: u8) -> Self {
-        SummaryParts {
-            src: Ipv4Addr::LOCALHOST,
-            dst: Ipv4Addr::new(127, 0, 0, 2),
-            ttl,
-            proto: 17,
-            fragment: None,
-        }
-    }
-
-    /// `Src: 127.0.0.1, Dst: 127.0.0.1, TTL: 64, Protocol: UDP (17)`.
-    pub(super) fn write(&self, l: &mut Line<impl Buf>) {
-        let SummaryParts {
-            src,
-            dst,
-            ttl,
-            proto,
-            fragment,
-        } = *self;
-        l.s("Src: ")
-            .ipv4(src)
-            .s(", Dst: ")
-            .ipv4(dst)
-            .s(", TTL: ")
-            .n(ttl);
-        l.s(", Protocol: ")
-            .s(proto_name(proto))
-            .s(" (")
-            .n(proto)
-            .s(")");
-        if let Some((offset, mf)) = fragment {
-            l.s(", Fragment offset: ")
-                .n(u64::from(offset) * 8)
-                .s(if mf { ", MF" } else { "" });
-        }
-    }
-}
-
 /// Decode the IPv4 packet at `at`, whose bytes end at `limit` at the latest.
 pub(super) fn dissect(d: &mut Dissector, at: usize, limit: usize) {
-    let mut lb = d.layer(at, limit, "IPv4", OsiLayer::Network, TcpIpLayer::Internet);
+    let mut lb = d.layer(at, limit, Protocol::Ipv4);
     let r = decode(&mut lb, d.quoted);
     if let Some(ip) = d.push_result(lb, r) {
         after_ip(d, ip);
@@ -114,7 +60,7 @@ pub(super) fn dissect(d: &mut Dissector, at: usize, limit: usize) {
 
 /// Decode the header; when even the fixed 20 bytes are cut short, the fields that fit are kept
 /// and the error names the whole header.
-fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, SummaryKind), Malformed> {
+fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, Summary), Malformed> {
     decode_fields(lb, quoted).map_err(|e| match e {
         Malformed::Truncated { .. } if lb.available() < field::MIN_LEN => {
             lb.truncated(field::MIN_LEN)
@@ -123,10 +69,7 @@ fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, SummaryKind)
     })
 }
 
-fn decode_fields(
-    lb: &mut LayerBuilder,
-    quoted: bool,
-) -> Result<(IpPacket, SummaryKind), Malformed> {
+fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, Summary), Malformed> {
     let b0 = lb.read_u8(field::VER_IHL)?;
     let (version, ihl) = (b0 >> 4, usize::from(b0 & 0x0f) * 4);
     lb.bits(0..1, "ip.version", "Version", version.into());
@@ -230,11 +173,12 @@ fn decode_fields(
     if quoted {
         lb.note("copy of the IP header of the packet that caused the ICMP error above");
     }
-    let summary = SummaryKind::Ipv4(SummaryParts {
+    let summary = Summary::Ipv4(summary::Ipv4 {
         src,
         dst,
         ttl,
         proto,
+        proto_name: proto_name(proto),
         fragment: fragment.then_some((offset, mf)),
     });
     Ok((

@@ -1,13 +1,10 @@
 //! IPv6 (RFC 8200): the fixed header and the chain of extension headers after it.
 
-use std::net::IpAddr;
-
-use super::text::Line;
 use super::{Dissector, IpPacket, LayerBuilder, Malformed, after_ip, ipv4};
-use crate::model::{OsiLayer, TcpIpLayer};
+use crate::model::Protocol;
 
 /// Every field name this module can emit: the filter rejects names outside
-/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
 pub(crate) const FIELDS: &[&str] = &[
     "ah.next_header",
     "ip.version",
@@ -54,7 +51,7 @@ mod next {
 }
 
 pub(super) fn dissect(d: &mut Dissector, at: usize, limit: usize) {
-    let mut lb = d.layer(at, limit, "IPv6", OsiLayer::Network, TcpIpLayer::Internet);
+    let mut lb = d.layer(at, limit, Protocol::Ipv6);
     let r = decode(&mut lb, d.quoted);
     if let Some(ip) = d.push_result(lb, r) {
         after_ip(d, ip);
@@ -158,21 +155,10 @@ fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, Strin
     if nxt == next::ESP {
         lb.note("ESP: the rest is encrypted (IPsec) and cannot be decoded");
     }
-    let mut l = Line::new();
-    l.s("Src: ")
-        .ip(IpAddr::V6(src))
-        .s(", Dst: ")
-        .ip(IpAddr::V6(dst))
-        .s(", Hop limit: ")
-        .n(hlim);
-    l.s(", ")
-        .s(&chain)
-        .s("Next header: ")
-        .s(ipv4::proto_name(nxt))
-        .s(" (")
-        .n(nxt)
-        .s(")");
-    let summary = l.done();
+    let summary = format!(
+        "Src: {src}, Dst: {dst}, Hop limit: {hlim}, {chain}Next header: {} ({nxt})",
+        ipv4::proto_name(nxt)
+    );
     Ok((
         IpPacket {
             src: src.into(),

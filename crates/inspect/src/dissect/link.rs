@@ -2,12 +2,12 @@
 
 use std::borrow::Cow;
 
-use super::text::{Buf, Line};
-use super::{Dissector, LayerBuilder, Malformed, SummaryKind, arp, ipv4, ipv6};
-use crate::model::{LinkType, MacAddr, OsiLayer, TcpIpLayer, Value};
+use super::{Dissector, LayerBuilder, Malformed, arp, ipv4, ipv6};
+use crate::model::summary::{self, Summary};
+use crate::model::{LinkType, MacAddr, Protocol, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
-/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
 pub(crate) const FIELDS: &[&str] = &[
     "data.len",
     "eth.dst",
@@ -97,20 +97,20 @@ fn link_layer<'a>(
     d: &mut Dissector<'a, '_>,
     start: usize,
     end: usize,
-    protocol: &'static str,
+    protocol: Protocol,
 ) -> LayerBuilder<'a> {
-    d.layer(start, end, protocol, OsiLayer::DataLink, TcpIpLayer::Link)
+    d.layer(start, end, protocol)
 }
 
 fn ethernet(d: &mut Dissector, start: usize) {
-    let mut lb = link_layer(d, start, usize::MAX, "Ethernet");
+    let mut lb = link_layer(d, start, usize::MAX, Protocol::Ethernet);
     let r = decode_ethernet(&mut lb);
     if let Some(etype) = d.push_result(lb, r) {
         network(d, etype, start + field::ETH_LEN);
     }
 }
 
-fn decode_ethernet(lb: &mut LayerBuilder) -> Result<(u16, SummaryKind), Malformed> {
+fn decode_ethernet(lb: &mut LayerBuilder) -> Result<(u16, Summary), Malformed> {
     lb.need(field::ETH_LEN)?;
     let dst = lb.mac(field::ETH_DST.start, "eth.dst", "Destination")?;
     let src = lb.mac(field::ETH_SRC.start, "eth.src", "Source")?;
@@ -134,18 +134,13 @@ fn decode_ethernet(lb: &mut LayerBuilder) -> Result<(u16, SummaryKind), Malforme
     if src.is_zero() && dst.is_zero() {
         lb.note(ZERO_MACS);
     }
-    Ok((etype, SummaryKind::Ethernet { src, dst, etype }))
-}
-
-/// `Src: 00:00:00:00:00:00, Dst: 00:00:00:00:00:00, Type: IPv4 (0x0800)`.
-pub(super) fn ethernet_summary(l: &mut Line<impl Buf>, src: MacAddr, dst: MacAddr, etype: u16) {
-    l.s("Src: ")
-        .mac(src)
-        .s(", Dst: ")
-        .mac(dst)
-        .s(", Type: ")
-        .s(ethertype_name(etype));
-    l.s(" (").hex4(etype).s(")");
+    let summary = summary::Ethernet {
+        src,
+        dst,
+        ethertype: etype,
+        type_name: ethertype_name(etype),
+    };
+    Ok((etype, summary.into()))
 }
 
 /// Hand the bytes after a link header (or VLAN tag) to the protocol its EtherType names.
@@ -174,7 +169,7 @@ fn unknown_payload(d: &mut Dissector, at: usize, etype: u16) {
 /// Filter names of a tag's fields: Wireshark decodes the outer (service) tag of Q-in-Q with
 /// its own `ieee8021ad` names.
 struct TagNames {
-    protocol: &'static str,
+    protocol: Protocol,
     priority: &'static str,
     dei: &'static str,
     id: &'static str,
@@ -182,7 +177,7 @@ struct TagNames {
 }
 
 const VLAN_NAMES: TagNames = TagNames {
-    protocol: "802.1Q",
+    protocol: Protocol::Vlan,
     priority: "vlan.priority",
     dei: "vlan.dei",
     id: "vlan.id",
@@ -190,7 +185,7 @@ const VLAN_NAMES: TagNames = TagNames {
 };
 
 const QINQ_NAMES: TagNames = TagNames {
-    protocol: "802.1ad",
+    protocol: Protocol::QinQ,
     priority: "ieee8021ad.priority",
     dei: "ieee8021ad.dei",
     id: "ieee8021ad.id",
@@ -234,7 +229,7 @@ fn decode_vlan(lb: &mut LayerBuilder, names: &TagNames) -> Result<(u16, String),
 
 /// BSD loopback (NULL, 0) and OpenBSD/macOS LOOP (108): a 4-byte address family.
 fn null(d: &mut Dissector, big_endian: bool) {
-    let mut lb = link_layer(d, 0, usize::MAX, "Null/Loopback");
+    let mut lb = link_layer(d, 0, usize::MAX, Protocol::NullLoopback);
     let r = decode_null(&mut lb, big_endian);
     if let Some(version) = d.push_result(lb, r) {
         match version {
@@ -275,7 +270,7 @@ fn decode_null(lb: &mut LayerBuilder, big_endian: bool) -> Result<(Option<u8>, S
 }
 
 fn sll(d: &mut Dissector) {
-    let mut lb = link_layer(d, 0, usize::MAX, "Linux SLL");
+    let mut lb = link_layer(d, 0, usize::MAX, Protocol::LinuxSll);
     let r = decode_sll(&mut lb);
     if let Some(proto) = d.push_result(lb, r) {
         network(d, proto, field::SLL_LEN);
@@ -294,7 +289,7 @@ fn decode_sll(lb: &mut LayerBuilder) -> Result<(u16, String), Malformed> {
 }
 
 fn sll2(d: &mut Dissector) {
-    let mut lb = link_layer(d, 0, usize::MAX, "Linux SLL2");
+    let mut lb = link_layer(d, 0, usize::MAX, Protocol::LinuxSll2);
     let r = decode_sll2(&mut lb);
     if let Some(proto) = d.push_result(lb, r) {
         network(d, proto, field::SLL2_LEN);
@@ -370,7 +365,7 @@ fn raw_ip(d: &mut Dissector, version: Option<u8>) {
 }
 
 fn unsupported(d: &mut Dissector, link: LinkType) {
-    let mut lb = link_layer(d, 0, usize::MAX, "Data");
+    let mut lb = link_layer(d, 0, usize::MAX, Protocol::Data);
     lb.cover(lb.available());
     lb.field(
         0..lb.available(),
@@ -396,7 +391,7 @@ pub(super) fn note_padding(d: &mut Dissector) {
     let (Some(end), Some(first)) = (d.network_end, d.out.layers.first_mut()) else {
         return;
     };
-    if first.protocol != "Ethernet" || d.ctx.summaries_only {
+    if first.protocol != Protocol::Ethernet || d.ctx.summaries_only {
         return;
     }
     let Some(pad) = d.frame.get(end..).filter(|p| !p.is_empty()) else {

@@ -1,11 +1,11 @@
 //! TCP (RFC 9293): ports, sequence numbers, flags, window, options, payload length.
 
-use super::text::{Buf, Line};
-use super::{Dissector, LayerBuilder, Malformed, SummaryKind, app, notes};
-use crate::model::{OsiLayer, TcpIpLayer, TcpSummary, Value};
+use super::{Dissector, LayerBuilder, Malformed, app, notes};
+use crate::model::summary::{self, Summary};
+use crate::model::{Protocol, TcpSummary, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
-/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
 pub(crate) const FIELDS: &[&str] = &[
     "tcp.ack_raw",
     "tcp.checksum",
@@ -75,7 +75,7 @@ pub(super) struct Decoded {
 }
 
 pub(super) fn dissect(d: &mut Dissector, at: usize, end: usize) {
-    let mut lb = d.layer(at, end, "TCP", OsiLayer::Transport, TcpIpLayer::Transport);
+    let mut lb = d.layer(at, end, Protocol::Tcp);
     if d.quoted {
         let r = decode_quoted(&mut lb);
         d.push_result(lb, r);
@@ -98,7 +98,7 @@ pub(super) fn dissect(d: &mut Dissector, at: usize, end: usize) {
 
 /// Decode the header; when even the fixed 20 bytes are cut short, the fields that fit are kept
 /// and the error names the whole header, as "needs 20 bytes" is what a student can check.
-fn decode(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, SummaryKind), Malformed> {
+fn decode(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, Summary), Malformed> {
     decode_fields(lb, wire_end).map_err(|e| match e {
         Malformed::Truncated { .. } if lb.available() < field::MIN_LEN => {
             lb.truncated(field::MIN_LEN)
@@ -107,10 +107,7 @@ fn decode(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, SummaryKin
     })
 }
 
-fn decode_fields(
-    lb: &mut LayerBuilder,
-    wire_end: usize,
-) -> Result<(Decoded, SummaryKind), Malformed> {
+fn decode_fields(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, Summary), Malformed> {
     let src_port = lb.u16(field::SRC_PORT, "tcp.srcport", "Source port")?;
     let dst_port = lb.u16(field::DST_PORT, "tcp.dstport", "Destination port")?;
     let seq = lb.u32(field::SEQ, "tcp.seq_raw", "Sequence number (raw)")?;
@@ -176,12 +173,12 @@ fn decode_fields(
         payload_len: wire_len as u32,
         wscale,
     };
-    let summary = SummaryKind::Tcp {
+    let summary = Summary::Tcp(summary::Tcp {
         src: src_port,
         dst: dst_port,
-        tcp,
+        header: tcp,
         relative: None,
-    };
+    });
     Ok((
         Decoded {
             src_port,
@@ -191,36 +188,6 @@ fn decode_fields(
         },
         summary,
     ))
-}
-
-/// The one-line summary of a TCP segment, e.g.
-/// `43512 → 7007 [SYN, ACK] Seq=0 Ack=1 Win=65483 Len=0`. The flow tracker calls it again with
-/// relative numbers and the scaled window (`kind` is "" then, "raw " when the numbers are the
-/// header's own).
-pub(super) fn summary_line(
-    l: &mut Line<impl Buf>,
-    src: u16,
-    dst: u16,
-    tcp: &TcpSummary,
-    (seq, ack, window): (u32, u32, u32),
-    kind: &str,
-) {
-    l.n(src).s(" → ").n(dst).s(" [");
-    let mut first = true;
-    for (bit, _, _, short) in FLAGS.iter().rev() {
-        if tcp.flags & bit != 0 {
-            if !first {
-                l.s(", ");
-            }
-            l.s(short);
-            first = false;
-        }
-    }
-    l.s("] ").s(kind).s("Seq=").n(seq);
-    if tcp.has(TcpSummary::ACK) {
-        l.s(" ").s(kind).s("Ack=").n(ack);
-    }
-    l.s(" Win=").n(window).s(" Len=").n(tcp.payload_len);
 }
 
 /// Decode options from byte 20 to the header's end. A broken option ends the list with a note.

@@ -4,10 +4,10 @@
 use std::ops::Range;
 
 use super::{Dissector, LayerBuilder, Malformed};
-use crate::model::{OsiLayer, Reason, TcpIpLayer, Value};
+use crate::model::{Protocol, Reason, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
-/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
 pub(crate) const FIELDS: &[&str] = &[
     "tls.app_data",
     "tls.handshake.cipher_suites_length",
@@ -56,13 +56,7 @@ pub(super) fn dissect(d: &mut Dissector, payload: Range<usize>, reason: Reason) 
         if at >= payload.end {
             return;
         }
-        let mut lb = d.layer(
-            at,
-            payload.end,
-            "TLS",
-            OsiLayer::Presentation,
-            TcpIpLayer::Application,
-        );
+        let mut lb = d.layer(at, payload.end, Protocol::Tls);
         lb.reason(reason.clone());
         match record(&mut lb) {
             Ok((len, summary)) => {

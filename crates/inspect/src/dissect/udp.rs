@@ -1,11 +1,11 @@
 //! UDP (RFC 768): ports, length, checksum.
 
-use super::text::{Buf, Line};
-use super::{Dissector, LayerBuilder, Malformed, SummaryKind, app, notes};
-use crate::model::{OsiLayer, TcpIpLayer, Value};
+use super::{Dissector, LayerBuilder, Malformed, app, notes};
+use crate::model::summary::{self, Summary};
+use crate::model::{Protocol, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
-/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
 pub(crate) const FIELDS: &[&str] = &[
     "udp.checksum",
     "udp.dstport",
@@ -29,7 +29,7 @@ struct Decoded {
 }
 
 pub(super) fn dissect(d: &mut Dissector, at: usize, end: usize) {
-    let mut lb = d.layer(at, end, "UDP", OsiLayer::Transport, TcpIpLayer::Transport);
+    let mut lb = d.layer(at, end, Protocol::Udp);
     let quoted = d.quoted;
     let r = decode(&mut lb, quoted, d.fragment_head);
     let Some(u) = d.push_result(lb, r) else {
@@ -52,7 +52,7 @@ fn decode(
     lb: &mut LayerBuilder,
     quoted: bool,
     fragment_head: bool,
-) -> Result<(Decoded, SummaryKind), Malformed> {
+) -> Result<(Decoded, Summary), Malformed> {
     lb.need(field::HEADER_LEN)?;
     let src_port = lb.u16(field::SRC_PORT, "udp.srcport", "Source port")?;
     let dst_port = lb.u16(field::DST_PORT, "udp.dstport", "Destination port")?;
@@ -99,11 +99,11 @@ fn decode(
     if quoted {
         lb.cover(lb.available());
     }
-    let summary = SummaryKind::Udp {
+    let summary = Summary::Udp(summary::Udp {
         src: src_port,
         dst: dst_port,
         payload_len: (len - field::HEADER_LEN) as u64,
-    };
+    });
     Ok((
         Decoded {
             src_port,
@@ -112,9 +112,4 @@ fn decode(
         },
         summary,
     ))
-}
-
-/// `43512 → 7007 Len=5`.
-pub(super) fn summary(l: &mut Line<impl Buf>, src: u16, dst: u16, payload_len: u64) {
-    l.n(src).s(" → ").n(dst).s(" Len=").n(payload_len);
 }

@@ -3,10 +3,10 @@
 use std::ops::Range;
 
 use super::{Dissector, LayerBuilder, Malformed, app, notes, preview};
-use crate::model::{OsiLayer, Reason, TcpIpLayer, Value};
+use crate::model::{Protocol, Reason, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
-/// [`super::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
+/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
 pub(crate) const FIELDS: &[&str] = &[
     "events.type",
     "websocket.fin",
@@ -35,13 +35,7 @@ pub(super) fn dissect(d: &mut Dissector, payload: Range<usize>, reason: Reason) 
         if at >= payload.end {
             return;
         }
-        let mut lb = d.layer(
-            at,
-            payload.end,
-            "WebSocket",
-            OsiLayer::Application,
-            TcpIpLayer::Application,
-        );
+        let mut lb = d.layer(at, payload.end, Protocol::WebSocket);
         lb.reason(reason.clone());
         match decode(&mut lb) {
             Ok(frame) => {
@@ -205,13 +199,7 @@ fn events_in_text(d: &mut Dissector, (text, range): (Vec<u8>, Range<usize>)) {
         return;
     };
     let Some(ty) = app::event_type(s) else { return };
-    let mut lb = d.layer(
-        range.start,
-        range.end,
-        "Events",
-        OsiLayer::Application,
-        TcpIpLayer::Application,
-    );
+    let mut lb = d.layer(range.start, range.end, Protocol::Events);
     lb.field_with(0..range.len(), "events.type", "Frame type", || {
         Value::Text(ty.clone())
     });

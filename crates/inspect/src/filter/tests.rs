@@ -16,7 +16,7 @@ fn field(name: &'static str, value: Value) -> Field {
     }
 }
 
-fn layer(protocol: &'static str, osi: OsiLayer, tcpip: TcpIpLayer, fields: Vec<Field>) -> Layer {
+fn layer(protocol: Protocol, osi: OsiLayer, tcpip: TcpIpLayer, fields: Vec<Field>) -> Layer {
     Layer {
         osi,
         tcpip,
@@ -31,7 +31,14 @@ fn layer(protocol: &'static str, osi: OsiLayer, tcpip: TcpIpLayer, fields: Vec<F
 
 /// An HTTP request from 127.0.0.1:43512 to 127.0.0.1:80, TTL 64, SYN clear, stream 3.
 fn http_packet() -> Packet {
-    tcp_packet("127.0.0.1", "127.0.0.2", 43512, 80, false, Some("HTTP"))
+    tcp_packet(
+        "127.0.0.1",
+        "127.0.0.2",
+        43512,
+        80,
+        false,
+        Some(Protocol::Http),
+    )
 }
 
 fn tcp_packet(
@@ -40,17 +47,17 @@ fn tcp_packet(
     sport: u64,
     dport: u64,
     syn: bool,
-    app: Option<&'static str>,
+    app: Option<Protocol>,
 ) -> Packet {
     let mut layers = vec![
         layer(
-            "Ethernet",
+            Protocol::Ethernet,
             OsiLayer::DataLink,
             TcpIpLayer::Link,
             vec![field("eth.src", Value::Bytes(vec![0; 6]))],
         ),
         layer(
-            "IPv4",
+            Protocol::Ipv4,
             OsiLayer::Network,
             TcpIpLayer::Internet,
             vec![
@@ -60,7 +67,7 @@ fn tcp_packet(
             ],
         ),
         layer(
-            "TCP",
+            Protocol::Tcp,
             OsiLayer::Transport,
             TcpIpLayer::Transport,
             vec![
@@ -105,7 +112,7 @@ fn udp_packet() -> Packet {
     let mut p = http_packet();
     p.dissection.layers.truncate(2);
     p.dissection.layers.push(layer(
-        "UDP",
+        Protocol::Udp,
         OsiLayer::Transport,
         TcpIpLayer::Transport,
         vec![

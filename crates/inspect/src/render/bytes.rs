@@ -7,7 +7,20 @@ use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{Piece, info_pieces, rfc3339};
-use crate::dissect::text::{HEX, PAIRS};
+
+/// Hex digits, lower case as Wireshark prints them.
+pub(crate) const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// "00", "01", ... "99": two digits per lookup.
+pub(crate) const PAIRS: [[u8; 2]; 100] = {
+    let mut t = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+};
 use crate::model::{Packet, Timestamp, Value};
 
 /// An unsigned number in decimal, like `{}`. Inlined: it is called for nearly every field, and
@@ -216,7 +229,9 @@ pub(crate) fn value(o: &mut Vec<u8>, v: &Value) {
         Value::Ipv6(a) => {
             let _ = write!(o, "{a}");
         }
-        Value::Mac(m) => o.extend_from_slice(m.text().as_bytes()),
+        Value::Mac(m) => {
+            let _ = write!(o, "{m}");
+        }
         Value::Bytes(b) => {
             for (i, byte) in b.iter().enumerate() {
                 if i > 0 {
@@ -324,7 +339,9 @@ pub(crate) fn nine_digits(out: &mut [u8; 9], n: u32) {
 pub(crate) fn info(o: &mut Vec<u8>, p: &Packet) {
     info_pieces(p, |piece| match piece {
         Piece::Text(t) => o.extend_from_slice(t.as_bytes()),
-        Piece::Summary(s) => s.write_bytes(o),
+        Piece::Summary(s) => {
+            let _ = write!(o, "{s}");
+        }
     });
 }
 

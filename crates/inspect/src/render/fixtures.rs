@@ -5,8 +5,8 @@
 #![allow(clippy::needless_update)]
 
 use crate::model::{
-    Dissection, Field, FlowAnnotation, Layer, LinkType, OsiLayer, Packet, RawPacket, Reason,
-    TcpIpLayer, Timestamp, Value,
+    Dissection, Field, FlowAnnotation, Layer, LinkType, OsiLayer, Packet, Protocol, RawPacket,
+    Reason, TcpIpLayer, Timestamp, Value,
 };
 
 fn f(name: &'static str, label: &'static str, value: Value, offset: usize, len: usize) -> Field {
@@ -20,7 +20,7 @@ fn f(name: &'static str, label: &'static str, value: Value, offset: usize, len: 
 }
 
 fn layer(
-    protocol: &'static str,
+    protocol: Protocol,
     osi: OsiLayer,
     tcpip: TcpIpLayer,
     range: std::ops::Range<usize>,
@@ -65,7 +65,7 @@ pub fn http_packet() -> Packet {
     let bytes = http_bytes();
     let n = bytes.len();
     let mut eth = layer(
-        "Ethernet",
+        Protocol::Ethernet,
         OsiLayer::DataLink,
         TcpIpLayer::Link,
         0..14,
@@ -79,7 +79,7 @@ pub fn http_packet() -> Packet {
     eth.notes
         .push("zero MAC addresses: a loopback frame never reaches a real network card".into());
     let ip = layer(
-        "IPv4",
+        Protocol::Ipv4,
         OsiLayer::Network,
         TcpIpLayer::Internet,
         14..34,
@@ -107,7 +107,7 @@ pub fn http_packet() -> Packet {
         ],
     );
     let mut tcp = layer(
-        "TCP",
+        Protocol::Tcp,
         OsiLayer::Transport,
         TcpIpLayer::Transport,
         34..54,
@@ -139,7 +139,7 @@ pub fn http_packet() -> Packet {
     tcp.notes
         .push("checksum not verified: the kernel leaves it to the network card (offload)".into());
     let mut http = layer(
-        "HTTP",
+        Protocol::Http,
         OsiLayer::Application,
         TcpIpLayer::Application,
         54..n,
@@ -193,7 +193,7 @@ pub fn truncated_packet() -> Packet {
     let mut bytes = http_bytes();
     bytes.truncate(24);
     let eth = layer(
-        "Ethernet",
+        Protocol::Ethernet,
         OsiLayer::DataLink,
         TcpIpLayer::Link,
         0..14,
@@ -202,7 +202,7 @@ pub fn truncated_packet() -> Packet {
     );
     let why = "IPv4 truncated: needs 20 bytes at frame offset 14, only 10 captured";
     let bad = layer(
-        "malformed",
+        Protocol::Malformed,
         OsiLayer::Network,
         TcpIpLayer::Internet,
         14..24,

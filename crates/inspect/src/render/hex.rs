@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 
 use super::{Style, layer_color};
-use crate::model::Packet;
+use crate::model::{Packet, Protocol};
 
 const PER_ROW: usize = 16;
 
@@ -119,7 +119,7 @@ fn cell_color(p: &Packet, owner: Option<usize>, marked: bool) -> String {
     let base = owner
         .map(|i| {
             let l = &p.dissection.layers[i];
-            layer_color(l.osi, l.protocol == "malformed")
+            layer_color(l.osi, l.protocol == Protocol::Malformed)
         })
         .unwrap_or("");
     match (marked, base) {
@@ -143,7 +143,7 @@ fn legend(w: &mut impl Write, p: &Packet, style: Style, highlight: Option<&str>)
             format!("bytes {}-{} ({})", r.start, r.end - 1, r.len())
         };
         let key = style.paint(
-            layer_color(l.osi, l.protocol == "malformed"),
+            layer_color(l.osi, l.protocol == Protocol::Malformed),
             &format!("{0}{0}", letter(i)),
         );
         writeln!(

@@ -22,10 +22,10 @@ use std::io::{self, Write};
 use std::ops::Range;
 
 use super::bytes::{self, num};
+use super::bytes::{HEX, PAIRS};
 use super::recent::Recent;
 use super::{Clock, LayerKey, Piece, endpoints, info_pieces, layer_key, same_layers, top_protocol};
-use crate::dissect::text::{HEX, PAIRS};
-use crate::model::{Field, Layer, Packet, Reason, Summary, SummaryKind, Value};
+use crate::model::{Field, Layer, Packet, Reason, Summary, Value};
 
 /// What one packet's JSON is built in: reused from packet to packet, so after the first few
 /// packets nothing is allocated (a buffer grown for one big packet stays grown).
@@ -115,10 +115,10 @@ fn layer_head_text(o: &mut Vec<u8>, heads: &mut LayerHeads, depth: usize, l: &La
 fn layer_head(o: &mut Vec<u8>, l: &Layer) {
     // The names are the code's own constants (see `constant`), and the OSI number one digit:
     // the keys around them are written in the same [`framed`] pieces.
-    debug_assert!(plain_name(l.protocol) && plain_name(l.tcpip.name()));
+    debug_assert!(plain_name(l.protocol.name()) && plain_name(l.tcpip.name()));
     let osi = b'0' + l.osi.number();
     let osi = [b'"', b',', b'"', b'o', b's', b'i', b'"', b':', osi];
-    framed(o, *b"{\"protocol\":\"", l.protocol.as_bytes(), osi);
+    framed(o, *b"{\"protocol\":\"", l.protocol.name().as_bytes(), osi);
     framed(
         o,
         *b",\"tcpip\":\"",
@@ -141,7 +141,7 @@ fn chain(o: &mut Vec<u8>, p: &Packet) {
         // OSI layers are numbered 1 to 7: one digit.
         let osi = b'0' + l.osi.number();
         debug_assert!(osi.is_ascii_digit());
-        let name = l.protocol.as_bytes();
+        let name = l.protocol.name().as_bytes();
         if i > 0 {
             framed(o, [b' ', b'>', b' ', b'L', osi, b' '], name, []);
         } else {
@@ -157,24 +157,24 @@ fn chain(o: &mut Vec<u8>, p: &Packet) {
 /// text (two MAC or IP addresses and the rest) a few hundred.
 #[derive(Default)]
 struct HeaderSummaries {
-    ethernet: Recent<SummaryKind, 1>,
-    ipv4: Recent<SummaryKind, 1>,
+    ethernet: Recent<Summary, 1>,
+    ipv4: Recent<Summary, 1>,
     /// UDP summaries come in pairs, a request's and its reply's (the ports swapped).
-    udp: Recent<SummaryKind, 2>,
+    udp: Recent<Summary, 2>,
 }
 
 impl HeaderSummaries {
     /// [`summary_text`], for a summary that is not text, through the memory.
     fn write(&mut self, o: &mut Vec<u8>, s: &Summary) {
         let (matches, key, make) = (
-            |k: &SummaryKind| *k == s.0,
-            || s.0.clone(),
+            |k: &Summary| k == s,
+            || s.clone(),
             |o: &mut Vec<u8>| summary_text(o, s),
         );
-        match s.0 {
-            SummaryKind::Ethernet { .. } => self.ethernet.write(o, matches, key, make),
-            SummaryKind::Ipv4(_) => self.ipv4.write(o, matches, key, make),
-            SummaryKind::Udp { .. } => self.udp.write(o, matches, key, make),
+        match s {
+            Summary::Ethernet(_) => self.ethernet.write(o, matches, key, make),
+            Summary::Ipv4(_) => self.ipv4.write(o, matches, key, make),
+            Summary::Udp(_) => self.udp.write(o, matches, key, make),
             _ => summary_text(o, s),
         }
     }
@@ -471,7 +471,7 @@ fn templated(o: &mut Vec<u8>, layout: &Layout, fields: &[Field]) {
             }
             Value::Mac(m) => {
                 w[0] = b'"';
-                w[1..18].copy_from_slice(m.text().as_bytes());
+                w[1..18].copy_from_slice(m.to_string().as_bytes());
                 w[18] = b'"';
                 19
             }
@@ -824,7 +824,7 @@ fn detailed(o: &mut Vec<u8>, memo: &mut Memo, p: &Packet, clock: &mut Clock) -> 
 
 fn detailed_layer(o: &mut Vec<u8>, memo: &mut Memo, i: usize, l: &Layer, top: &TopSummary) {
     o.extend_from_slice(b"{\"protocol\":");
-    constant(o, l.protocol);
+    constant(o, l.protocol.name());
     o.extend_from_slice(b",\"osi\":");
     num(o, u64::from(l.osi.number()));
     o.extend_from_slice(b",\"osi_name\":");
@@ -918,11 +918,11 @@ fn strings<S: AsRef<str>>(o: &mut Vec<u8>, items: &[S]) {
 /// The inside of a layer's summary string. One kept as numbers is written straight in: its
 /// text (digits, addresses, fixed words) never needs an escape.
 fn summary_text(o: &mut Vec<u8>, s: &Summary) {
-    match s.as_text() {
-        Some(text) => escaped(o, text),
-        None => {
-            debug_assert!(s.is_plain());
-            s.write_bytes(o);
+    match s {
+        Summary::Text(text) => escaped(o, text),
+        // Digits, addresses and fixed words: nothing to escape.
+        other => {
+            let _ = write!(o, "{other}");
         }
     }
 }
@@ -1107,7 +1107,7 @@ mod tests {
 
     #[test]
     fn field_names_need_no_json_escape() {
-        let names = crate::dissect::field_names();
+        let names = crate::filter::field_names();
         assert!(names.len() > 200);
         for name in names {
             assert!(plain_name(name), "{name:?}");
@@ -1387,23 +1387,33 @@ mod tests {
     /// them, and text summaries in between.
     #[test]
     fn remembered_summaries_are_the_summaries_text() {
-        use crate::dissect::ipv4::SummaryParts;
         use crate::model::MacAddr;
-        let eth = |b: u8, etype| {
-            Summary(SummaryKind::Ethernet {
+        use crate::model::summary;
+        let eth = |b: u8, ethertype| {
+            Summary::Ethernet(summary::Ethernet {
                 src: MacAddr([b; 6]),
                 dst: MacAddr([0; 6]),
-                etype,
+                ethertype,
+                type_name: "IPv4",
             })
         };
         let udp = |src, dst, payload_len| {
-            Summary(SummaryKind::Udp {
+            Summary::Udp(summary::Udp {
                 src,
                 dst,
                 payload_len,
             })
         };
-        let ip = |ttl| Summary(SummaryKind::Ipv4(SummaryParts::example(ttl)));
+        let ip = |ttl| {
+            Summary::Ipv4(summary::Ipv4 {
+                src: std::net::Ipv4Addr::LOCALHOST,
+                dst: std::net::Ipv4Addr::new(127, 0, 0, 2),
+                ttl,
+                proto: 17,
+                proto_name: "UDP",
+                fragment: None,
+            })
+        };
         let sequence = [
             eth(0, 0x0800),
             eth(0, 0x0800),

@@ -14,7 +14,7 @@ use super::{
     Clock, LayerKey, Style, TimeFormat, bytes, endpoints, layer_color, layer_key, same_layers,
     top_protocol,
 };
-use crate::model::{Endpoints, Packet};
+use crate::model::{Endpoints, Packet, Protocol};
 
 /// Width of the layer-chain column: fits "L2 Ethernet > L3 IPv4 > L4 TCP > L7 HTTP".
 const CHAIN_WIDTH: usize = 41;
@@ -216,7 +216,7 @@ fn chain(o: &mut Vec<u8>, p: &Packet, style: Style) {
             chars += 3;
         }
         let code = if style.color {
-            layer_color(l.osi, l.protocol == "malformed")
+            layer_color(l.osi, l.protocol == Protocol::Malformed)
         } else {
             ""
         };
@@ -225,7 +225,7 @@ fn chain(o: &mut Vec<u8>, p: &Packet, style: Style) {
             o.push(b'L');
             bytes::num(o, u64::from(l.osi.number()));
             o.push(b' ');
-            o.extend_from_slice(l.protocol.as_bytes());
+            o.extend_from_slice(l.protocol.name().as_bytes());
             chars += char_count(&o[start..]);
         });
     }

@@ -24,20 +24,14 @@ mod recent;
 
 use std::io::Write as _;
 
-use crate::model::{OsiLayer, Packet, Summary, Timestamp};
+use crate::model::{OsiLayer, Packet, Protocol, Summary, Timestamp};
 
-/// What identifies a layer in a layer chain: its protocol name (by address and length: names
-/// are `&'static str` constants, so the same address means the same name, and a different
-/// address with the same name only costs a rebuild) and its OSI number. The views remember the
-/// chain text of recent packets by it.
-pub(crate) type LayerKey = (usize, usize, u8);
+/// What identifies a layer in a layer chain: its protocol and its OSI number. The views
+/// remember the chain text of recent packets by it.
+pub(crate) type LayerKey = (Protocol, u8);
 
 pub(crate) fn layer_key(l: &crate::model::Layer) -> LayerKey {
-    (
-        l.protocol.as_ptr() as usize,
-        l.protocol.len(),
-        l.osi.number(),
-    )
+    (l.protocol, l.osi.number())
 }
 
 /// Whether `keys` are the [`layer_key`]s of `layers`.
@@ -347,7 +341,7 @@ pub fn endpoints(p: &Packet) -> (String, String) {
 
 /// The Protocol column: the innermost decoded layer (a "malformed" layer names the one before).
 pub fn top_protocol(p: &Packet) -> &'static str {
-    p.dissection.top_layer().map_or("-", |l| l.protocol)
+    p.dissection.top_layer().map_or("-", |l| l.protocol.name())
 }
 
 /// The Info column: the innermost layer's summary, flow hints first ("[SYN, handshake 1/3]").
@@ -356,7 +350,10 @@ pub fn info(p: &Packet) -> String {
     let mut out = String::new();
     info_pieces(p, |piece| match piece {
         Piece::Text(t) => out.push_str(t),
-        Piece::Summary(s) => s.write_to(&mut out),
+        Piece::Summary(s) => {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{s}");
+        }
     });
     out
 }

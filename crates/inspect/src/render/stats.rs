@@ -8,7 +8,7 @@ use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 use serde::Serialize;
 
 use crate::flows::Conversation;
-use crate::model::{OsiLayer, Packet, TcpIpLayer};
+use crate::model::{OsiLayer, Packet, Protocol, TcpIpLayer};
 
 /// Totals accumulated packet by packet; memory grows with the number of distinct layer chains,
 /// not with the capture.
@@ -27,7 +27,8 @@ pub struct Stats {
 
 #[derive(Debug, Default)]
 struct Node {
-    protocol: &'static str,
+    /// `None` for the root, above the first layer.
+    protocol: Option<Protocol>,
     osi: Option<OsiLayer>,
     packets: u64,
     /// Bytes from this layer's start to the end of the frame: the layer and all it carries.
@@ -73,11 +74,15 @@ impl Stats {
         // Transport payload that no application layer decoded: data, not TCP or UDP header.
         let payload = p.dissection.payload.clone().unwrap_or(0..0);
         for l in &p.dissection.layers {
-            let idx = match node.children.iter().position(|c| c.protocol == l.protocol) {
+            let idx = match node
+                .children
+                .iter()
+                .position(|c| c.protocol == Some(l.protocol))
+            {
                 Some(i) => i,
                 None => {
                     node.children.push(Node {
-                        protocol: l.protocol,
+                        protocol: Some(l.protocol),
                         osi: Some(l.osi),
                         ..Node::default()
                     });
@@ -246,7 +251,7 @@ pub fn write_conversations(w: &mut impl Write, convs: &[Conversation]) -> io::Re
             c.b_to_a.packets.to_string(),
             c.b_to_a.bytes.to_string(),
             format!("{:.6}", c.duration),
-            c.application.unwrap_or("").to_string(),
+            c.application.map_or("", Protocol::name).to_string(),
             c.state.to_string(),
         ]);
     }
@@ -265,15 +270,16 @@ pub fn write_conversations_json(w: &mut impl Write, convs: &[Conversation]) -> i
 }
 
 fn walk(n: &Node, depth: usize, prefix: String, rows: &mut Vec<HierarchyRow>) {
+    let protocol = n.protocol.map_or("", Protocol::name);
     let path = if prefix.is_empty() {
-        n.protocol.to_string()
+        protocol.to_string()
     } else {
-        format!("{prefix} > {}", n.protocol)
+        format!("{prefix} > {protocol}")
     };
     rows.push(HierarchyRow {
         path: path.clone(),
         depth,
-        protocol: n.protocol,
+        protocol,
         osi: n.osi.map(|o| o.number()),
         packets: n.packets,
         bytes: n.bytes,

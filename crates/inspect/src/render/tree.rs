@@ -11,7 +11,7 @@
 use std::io::{self, Write};
 
 use super::{Style, layer_color, rfc3339};
-use crate::model::{Layer, Packet, Reason};
+use crate::model::{Layer, Packet, Protocol, Reason};
 
 /// Write the tree for one packet, followed by a blank line.
 pub fn write(w: &mut impl Write, p: &Packet, style: Style) -> io::Result<()> {
@@ -63,7 +63,7 @@ fn write_layer(w: &mut impl Write, l: &Layer, last: bool, style: Style) -> io::R
         l.tcpip.name(),
         l.protocol
     );
-    let color = layer_color(l.osi, l.protocol == "malformed");
+    let color = layer_color(l.osi, l.protocol == Protocol::Malformed);
     writeln!(w, "{branch} {}", style.paint(color, &title))?;
     if !l.summary.is_empty() {
         writeln!(w, "{stem}   {}", l.summary)?;
