@@ -504,6 +504,12 @@ fn summary_text(s: &Summary, mode: Mode, style: Style) -> String {
             "questions".to_string(),
             format!("{} of {} right", s.correct, s.questions),
         ]);
+        if s.predictions > 0 {
+            table.add_row(vec![
+                "predictions (not graded)".to_string(),
+                format!("{} of {} made", s.predicted, s.predictions),
+            ]);
+        }
     }
     let verdict = if s.checks_failed > 0 {
         style.red(&format!(
