@@ -6,6 +6,7 @@
 //!
 //! Everything here is a face over `netlab_events`; the protocol lives in that crate.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -255,10 +256,11 @@ fn trace_line(t: &Trace) -> String {
         Trace::Open { conn, peer } => format!("#{conn} open from {peer}"),
         Trace::In { conn, frame } => format!("#{conn} <- {}", frame.to_json()),
         Trace::Out { conn, frame } => format!("#{conn} -> {}", frame.to_json()),
-        Trace::Closed { conn, reason } => format!("#{conn} closed: {reason}"),
+        Trace::Closed { conn, reason } => format!("#{conn} closed: {}", printable(reason)),
         Trace::Note(Note::Unhandled { conn, event }) => format!(
             "#{conn} !! dropped event {:?} on {}: no handler for it",
-            event.name, event.ns
+            event.name,
+            printable(&event.ns)
         ),
         Trace::Note(Note::LateAck { conn, id }) => {
             format!("#{conn} !! ignored ack {id}: late or unknown")
@@ -515,10 +517,34 @@ fn incoming_line(ev: &Incoming, show_seq: bool) -> String {
     };
     format!(
         "{seq}{} {} {}",
-        ev.ns,
-        ev.name,
+        printable(&ev.ns),
+        printable(&ev.name),
         Value::from(ev.args.clone())
     )
+}
+
+/// Text that other people chose (names, messages, reasons), made safe for a terminal: control
+/// characters (escape sequences, carriage return, backspace, C1 codes) and the bidirectional
+/// overrides become `\uXXXX`, as the JSON arguments `listen` prints show them. Printed raw, they
+/// could clear your screen, set your window title, or forge a line that seems to come from
+/// someone else.
+fn printable(s: &str) -> Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !s.chars().any(unsafe_char) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Connection changes go to stderr: they are progress, not results.
@@ -538,15 +564,19 @@ fn report_lifecycle(l: &Lifecycle) {
         } => {
             eprintln!("* {ns}: connected (new session)")
         }
-        Lifecycle::ConnectError { ns, message } => eprintln!("* {ns}: refused: {message}"),
-        Lifecycle::Disconnected { reason } => eprintln!("* disconnected: {reason}"),
+        Lifecycle::ConnectError { ns, message } => {
+            eprintln!("* {ns}: refused: {}", printable(message))
+        }
+        Lifecycle::Disconnected { reason } => eprintln!("* disconnected: {}", printable(reason)),
         Lifecycle::Reconnecting { attempt, delay } => {
             eprintln!(
                 "* reconnecting (attempt {attempt}) in {:.1} s",
                 delay.as_secs_f64()
             )
         }
-        Lifecycle::ServerError { code, message } => eprintln!("* server error {code}: {message}"),
+        Lifecycle::ServerError { code, message } => {
+            eprintln!("* server error {}: {}", printable(code), printable(message))
+        }
     }
 }
 
@@ -635,7 +665,7 @@ fn print_chat(out: &Output, ev: &Incoming) {
 /// How a chat event reads on screen.
 fn chat_line(ev: &Incoming) -> Option<String> {
     let a = ev.args.first()?;
-    let s = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("?").to_string();
+    let s = |k: &str| printable(a.get(k).and_then(Value::as_str).unwrap_or("?")).into_owned();
     Some(match ev.name.as_str() {
         "message" => format!("[{}] {}: {}", s("room"), s("name"), s("text")),
         "joined" => format!("[{}] * {} joined", s("room"), s("name")),
@@ -664,6 +694,24 @@ mod tests {
         assert_eq!(arg_value("42"), json!(42));
         assert_eq!(arg_value("{\"a\":1}"), json!({"a":1}));
         assert_eq!(arg_value("hello there"), json!("hello there"));
+    }
+
+    #[test]
+    fn chat_escapes_what_could_take_over_a_terminal() {
+        // Clear screen, set the window title, erase the line and forge one from "root",
+        // a C1 CSI, and a right-to-left override.
+        let text = "\u{1b}[2J\u{1b}]0;pwned\u{7}\r[lobby] root: trust me\u{9b}31m\u{202e}olleh";
+        let line = chat_line(&incoming(
+            "message",
+            json!({"room":"lobby","name":"eve\u{8}\u{8}\u{8}ada","text":text}),
+            Some(1),
+        ))
+        .unwrap();
+        assert_eq!(
+            line,
+            r"[lobby] eve\u0008\u0008\u0008ada: \u001b[2J\u001b]0;pwned\u0007\u000d[lobby] root: trust me\u009b31m\u202eolleh"
+        );
+        assert_eq!(printable("héllo, wörld ✓"), "héllo, wörld ✓");
     }
 
     #[test]

@@ -346,3 +346,30 @@ fn serve_says_when_the_store_file_was_empty() {
     drop(server);
     std::fs::remove_file(&path).unwrap();
 }
+
+/// Another user's name and text reach `netlab events chat` with their escape sequences shown,
+/// not run: typed as JSON by a raw client, as an attacker would.
+#[test]
+fn chat_shows_escape_sequences_instead_of_running_them() {
+    let (_server, addr) = serve(&[]);
+    let a = addr.to_string();
+    let ada = Proc::start(&[
+        "events", "chat", "--addr", &a, "--name", "ada", "--room", "lobby",
+    ]);
+    ada.until("ada joined", |l| l == "[lobby] * ada joined");
+    let mut eve = TcpStream::connect(addr).unwrap();
+    let frames = concat!(
+        r#"{"type":"connect","ns":"/chat","auth":{"name":"eve\u001b[2J"}}"#,
+        "\n",
+        r#"{"type":"event","ns":"/chat","name":"join","args":["lobby"]}"#,
+        "\n",
+        r#"{"type":"event","ns":"/chat","name":"message","args":["lobby","\u001b]0;pwned\u0007\r[lobby] bob: hi"]}"#,
+        "\n",
+    );
+    eve.write_all(frames.as_bytes()).unwrap();
+    let line = ada.until("eve's message", |l| l.contains("pwned"));
+    assert_eq!(
+        line,
+        r"[lobby] eve\u001b[2J: \u001b]0;pwned\u0007\u000d[lobby] bob: hi"
+    );
+}
