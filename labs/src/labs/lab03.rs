@@ -458,7 +458,7 @@ async fn truncated_and_refused(s: &mut Session) -> Result<(), LabError> {
         )
         .hint("nobody was listening on that port: what does a kernel send back then?")
         .hint("an unconnected socket cannot tell which of its destinations an ICMP error is about")
-        .why("A datagram to a port with no socket makes the receiving kernel send ICMP \"port unreachable\". Linux matches it to a connected UDP socket (its 4-tuple is known) and the next call returns ECONNREFUSED; an unconnected socket hears nothing, so its recv_from() just waits. On a real network the ICMP may also be filtered, and then nobody hears anything."),
+        .why("A datagram to a port with no socket makes the receiving kernel send ICMP \"port unreachable\". Linux matches it to a connected UDP socket (its 4-tuple is known) and the next call returns ECONNREFUSED; an unconnected socket hears nothing (unless it set IP_RECVERR), so its recv_from() just waits. On a real network the ICMP may also be filtered, and then nobody hears anything."),
     )?;
     Ok(())
 }
