@@ -108,6 +108,38 @@ fn lab04_graded_run_with_right_and_wrong_answers() {
     );
     assert!(stdout.contains("no answer in the answers file"), "{stdout}");
     assert!(stdout.contains("2 of 6 right"), "{stdout}");
+    // The same file as a JSON report: right is true, wrong is false, not answered is null.
+    let out = run_lab(
+        env!("CARGO_BIN_EXE_lab04"),
+        &["--answers", file.to_str().unwrap(), "--json"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let correct: Vec<(String, serde_json::Value)> = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["type"] == "answer")
+        .map(|l| {
+            (
+                l["question"].as_str().unwrap().to_string(),
+                l["correct"].clone(),
+            )
+        })
+        .collect();
+    let of = |id: &str| {
+        correct
+            .iter()
+            .find(|(q, _)| q == id)
+            .map(|(_, c)| c.clone())
+    };
+    assert_eq!(of("accepted-port"), Some(serde_json::Value::Bool(true)));
+    assert_eq!(of("four-tuple"), Some(serde_json::Value::Bool(false)));
+    assert_eq!(
+        of("ephemeral-count"),
+        Some(serde_json::Value::Null),
+        "{stdout}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
