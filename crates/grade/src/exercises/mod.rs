@@ -6,6 +6,7 @@
 //! Adding a check: add a [`Check`] to the module's `CHECKS` and an arm for its id in the
 //! module's `run`; the points of an exercise are the sum of its checks' points.
 
+pub mod chat_bot;
 pub mod framing;
 pub mod http;
 pub mod tcp_echo;
@@ -81,6 +82,7 @@ pub fn all() -> Vec<Exercise> {
         framing::EXERCISE,
         http::EXERCISE,
         websocket::EXERCISE,
+        chat_bot::EXERCISE,
     ]
 }
 
