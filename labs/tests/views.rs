@@ -137,32 +137,9 @@ fn byte_map_fits_80_columns() {
 /// in the terminal; only tables are checked here.
 #[test]
 fn every_table_of_every_lab_fits_80_columns() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
     let mut too_wide = Vec::new();
     for lab in netlab_labs::all() {
-        let out = Captured::default();
-        let options = netlab_labs::LabOptions {
-            ci: true,
-            offline: true,
-            ..Default::default()
-        };
-        let run = netlab_labs::run_with_io(
-            lab,
-            options,
-            Style::plain().with_width(NARROW),
-            Box::new(out.clone()),
-            Box::new(std::io::empty()),
-        );
-        let code = runtime
-            .block_on(async { tokio::time::timeout(std::time::Duration::from_secs(60), run).await })
-            .unwrap_or_else(|_| panic!("lab {} did not finish in 60 s", lab.number))
-            .unwrap_or_else(|e| panic!("lab {} failed: {e}", lab.number));
-        assert_eq!(code, 0, "lab {} --ci --offline", lab.number);
-        let text = out.text();
+        let text = run_offline(lab, Style::plain().with_width(NARROW));
         let tables = table_lines(&text).count();
         assert!(tables > 0, "lab {} printed no table", lab.number);
         for line in table_lines(&text) {

@@ -206,48 +206,49 @@ fn checksums(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
         &["checksum", "field holds", "computed over", "result"],
         s.style(),
     );
-    t.add_row(vec![
-        "IPv4 header".into(),
-        format!("0x{:04x}", c.ip_field),
-        "the 20-byte IPv4 header".into(),
-        format!(
-            "sum 0x{:04x}: {}",
+    let verifies = |sum: u16| {
+        if sum == 0xffff {
+            "verifies"
+        } else {
+            "does not verify"
+        }
+    };
+    let partial = if c.pseudo_sum == c.tcp_field {
+        "= the field: a partial sum"
+    } else {
+        "differs from the field"
+    };
+    let rows = [
+        (
+            "IPv4 header",
+            c.ip_field,
+            "the 20-byte IPv4 header",
             c.ip_sum,
-            if c.ip_sum == 0xffff {
-                "verifies"
-            } else {
-                "does not verify"
-            }
+            verifies(c.ip_sum),
         ),
-    ]);
-    t.add_row(vec![
-        "TCP".into(),
-        format!("0x{:04x}", c.tcp_field),
-        "pseudo-header + TCP header + data".into(),
-        format!(
-            "sum 0x{:04x}: {}",
+        (
+            "TCP",
+            c.tcp_field,
+            "pseudo-header + TCP header + data",
             c.tcp_sum,
-            if c.tcp_sum == 0xffff {
-                "verifies"
-            } else {
-                "does not verify"
-            }
+            verifies(c.tcp_sum),
         ),
-    ]);
-    t.add_row(vec![
-        "TCP, pseudo-header only".into(),
-        format!("0x{:04x}", c.tcp_field),
-        "addresses, protocol 6, TCP length".into(),
-        format!(
-            "sum 0x{:04x}: {}",
+        (
+            "TCP, pseudo-header only",
+            c.tcp_field,
+            "addresses, protocol 6, TCP length",
             c.pseudo_sum,
-            if c.pseudo_sum == c.tcp_field {
-                "= the field: a partial sum"
-            } else {
-                "differs from the field"
-            }
+            partial,
         ),
-    ]);
+    ];
+    for (what, field, over, sum, result) in rows {
+        t.add_row(vec![
+            what.to_string(),
+            format!("0x{field:04x}"),
+            over.to_string(),
+            format!("sum 0x{sum:04x}: {result}"),
+        ]);
+    }
     s.show(
         "Ones' complement sums over the client's data frame (0xffff means it verifies)",
         &t.to_string(),
