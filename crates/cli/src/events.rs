@@ -58,6 +58,13 @@ pub struct ServeArgs {
     /// Heartbeat: how long a client may take to pong, in milliseconds.
     #[arg(long, default_value_t = 20_000, value_name = "MS")]
     ping_timeout: u64,
+    /// Connections served at once; more get an error frame `too_many_connections` and are
+    /// closed. Default: 1024, or less to stay below the descriptor limit (ulimit -n).
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Connections from one IP address at once (everything local is 127.0.0.1).
+    #[arg(long, default_value_t = netlab_events::limits::DEFAULT_MAX_PER_PEER, value_name = "N")]
+    max_connections_per_peer: usize,
     #[command(flatten)]
     out: OutputArgs,
 }
@@ -149,6 +156,11 @@ async fn serve(out: &Output, args: ServeArgs) -> anyhow::Result<()> {
             "--ping-interval and --ping-timeout must be at least 1 ms",
         ));
     }
+    if args.max_connections == Some(0) || args.max_connections_per_peer == 0 {
+        return Err(usage(
+            "--max-connections and --max-connections-per-peer must be at least 1",
+        ));
+    }
     let config = Config {
         ping_interval: Duration::from_millis(args.ping_interval),
         ping_timeout: Duration::from_millis(args.ping_timeout),
@@ -175,7 +187,18 @@ async fn serve(out: &Output, args: ServeArgs) -> anyhow::Result<()> {
     // Handlers first: a supervisor (or a test) that sends SIGTERM as soon as it reads the
     // listening line must get the graceful stop below, not the default "die at once".
     let mut signals = crate::signal::StopSignals::install()?;
-    let server = Server::bind(addr, core, ServerOptions { store, trace }).await?;
+    let limits = netlab_events::limits::Limits {
+        max_connections: args
+            .max_connections
+            .unwrap_or_else(netlab_events::limits::default_max_connections),
+        max_per_peer: args.max_connections_per_peer,
+    };
+    let opts = ServerOptions {
+        store,
+        trace,
+        limits,
+    };
+    let server = Server::bind(addr, core, opts).await?;
     if out.json {
         let listening = Listening {
             proto: "tcp",

@@ -201,6 +201,9 @@ fn usage_errors_exit_2_and_refused_connections_exit_1() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("must start with '/'"));
     let out = run(&["events", "emit", "x", "--auth", "{nope"]);
     assert_eq!(out.status.code(), Some(2));
+    let out = run(&["events", "serve", "--port", "0", "--max-connections", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-connections"));
     // Nothing listens on this port (we bind and drop to find a free one).
     let free = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use netlab_events::core::{Config, Core, Delivery};
+use netlab_events::limits::Limits;
 use netlab_events::server::{Server, ServerOptions};
 use netlab_events::store::{RedbStore, Store};
 use serde_json::{Value, json};
@@ -144,7 +145,15 @@ fn run_server() {
         let store = std::env::var_os(STORE).map(|p| {
             Box::new(RedbStore::open(std::path::Path::new(&p)).unwrap()) as Box<dyn Store>
         });
-        let opts = ServerOptions { store, trace: None };
+        let opts = ServerOptions {
+            store,
+            // Every bench client comes from 127.0.0.1: lift the limits for the load.
+            limits: Limits {
+                max_connections: 100_000,
+                max_per_peer: 100_000,
+            },
+            ..ServerOptions::default()
+        };
         let server = Server::bind("127.0.0.1:0".parse().unwrap(), core, opts)
             .await
             .unwrap();

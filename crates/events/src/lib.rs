@@ -8,6 +8,8 @@
 //!   reliable log, dedup). No I/O, no clock: frames in, frames out.
 //! - [`store`]: where sessions and reliable logs persist: in memory, or a redb file.
 //! - [`server`]: the TCP transport: accept loop, one reader and one writer task per connection.
+//! - [`limits`]: connection limits (total and per address) and the accept loop's backoff when
+//!   descriptors run out.
 //! - [`client`]: the client library: namespaces, emit/on/acks, reconnect, offline buffer, resume.
 //!   [`client::core`] is its protocol logic with no I/O and no clock (numbering, renumbering
 //!   after a new session, de-duplication, acks, resume), driven by the TCP task in `client`.
@@ -21,6 +23,7 @@ pub mod codec;
 pub mod core;
 pub mod error;
 pub mod frame;
+pub mod limits;
 pub mod server;
 pub mod socketio;
 pub mod store;

@@ -17,6 +17,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,6 +32,7 @@ use crate::codec::{LineDecoder, encode_line};
 use crate::core::{AckError, ConnId, Core, Note, panic_message};
 use crate::error::EventsError;
 use crate::frame::{Frame, FrameError};
+use crate::limits::{AcceptBackoff, Admission, Limits, Permit, Refusal};
 use crate::store::Store;
 
 /// Frames written per wake-up before the writer yields to the core lock again.
@@ -68,6 +70,10 @@ pub struct Hub {
     trace: Option<TraceSink>,
     /// Why the server stopped serving on its own (its store failed); `None` while it serves.
     failed: watch::Sender<Option<String>>,
+    /// The connection limits every transport applies (see [`Hub::admit`]).
+    admission: Admission,
+    /// `accept` calls that failed (out of descriptors, usually), for tests and the curious.
+    accept_failures: AtomicU64,
 }
 
 /// The `error` frame's code when the store fails (docs/src/protocol.md).
@@ -79,13 +85,32 @@ const STORE_FAILED_MESSAGE: &str = "the server could not write to its store, so 
      rather than send events a restart would lose; reconnect with your session once it is back";
 
 impl Hub {
-    fn new(core: Core, store: Option<Box<dyn Store>>, trace: Option<TraceSink>) -> Arc<Self> {
+    fn new(
+        core: Core,
+        store: Option<Box<dyn Store>>,
+        trace: Option<TraceSink>,
+        limits: Limits,
+    ) -> Arc<Self> {
         Arc::new(Hub {
             state: Mutex::new(State { core, store }),
             writers: Mutex::new(HashMap::new()),
             trace,
             failed: watch::Sender::new(None),
+            admission: Admission::new(limits),
+            accept_failures: AtomicU64::new(0),
         })
+    }
+
+    /// Admit a connection from `peer` under the limits (total and per address), before
+    /// [`Hub::open`]: keep the permit for the connection's life. A refusal is the `error` frame
+    /// to send before closing. Every transport calls this, so the limits hold across them.
+    pub fn admit(&self, peer: std::net::IpAddr) -> Result<Permit, Refusal> {
+        self.admission.admit(peer)
+    }
+
+    /// The limits [`Hub::admit`] applies.
+    pub fn limits(&self) -> Limits {
+        self.admission.limits()
     }
 
     /// Run `f` on the core, then persist its store ops, then wake the writers it queued for.
@@ -260,6 +285,8 @@ impl ServerHandle {
 pub struct ServerOptions {
     pub store: Option<Box<dyn Store>>,
     pub trace: Option<TraceSink>,
+    /// Connections in all and per address (`--max-connections`, `--max-connections-per-peer`).
+    pub limits: Limits,
 }
 
 /// A running TCP event server.
@@ -289,7 +316,7 @@ impl Server {
             source,
         })?;
         let addr = listener.local_addr()?;
-        let hub = Hub::new(core, opts.store, opts.trace);
+        let hub = Hub::new(core, opts.store, opts.trace, opts.limits);
         let (shutdown, rx) = watch::channel(false);
         let accept = tokio::spawn(accept_loop(listener, hub.clone(), rx.clone()));
         let sweep = tokio::spawn(sweep_loop(hub.clone(), rx));
@@ -318,6 +345,11 @@ impl Server {
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How many times `accept` failed (out of descriptors, usually) since the server started.
+    pub fn accept_failures(&self) -> u64 {
+        self.handle.hub.accept_failures.load(Ordering::Relaxed)
     }
 
     pub fn handle(&self) -> ServerHandle {
@@ -360,17 +392,39 @@ fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 async fn accept_loop(listener: TcpListener, hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
     let mut failed = hub.failed();
+    let mut backoff = AcceptBackoff::default();
     loop {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
+                    let failures = backoff.succeeded();
+                    if failures > 0 {
+                        tracing::warn!("accepting connections again after {failures} failed attempts");
+                    }
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(connection(stream, peer, hub.clone()));
+                    match hub.admit(peer.ip()) {
+                        Ok(permit) => {
+                            tokio::spawn(connection(stream, peer, hub.clone(), permit));
+                        }
+                        Err(refusal) => {
+                            tokio::spawn(refuse(stream, peer, refusal));
+                        }
+                    }
                 }
-                // Out of file descriptors, say: report it and keep serving the others.
+                // Out of file descriptors, usually (EMFILE): the waiting connections stay in the
+                // backlog. Wait (longer each time, see limits.rs) instead of retrying at once.
                 Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    hub.accept_failures.fetch_add(1, Ordering::Relaxed);
+                    let (wait, log) = backoff.failed(std::time::Instant::now());
+                    if log {
+                        tracing::warn!(
+                            "accept failed: {e}; out of file descriptors? (ulimit -n; lower --max-connections) retrying in up to {wait:?}"
+                        );
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = stop.changed() => return,
+                    }
                 }
             },
             _ = stop.changed() => return,
@@ -390,7 +444,20 @@ async fn sweep_loop(hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, hub: Arc<Hub>) {
+/// A connection over a limit: one `error` frame saying which, then a close (lingering briefly,
+/// so that what the client already sent does not turn the close into a reset).
+async fn refuse(stream: TcpStream, peer: SocketAddr, refusal: Refusal) {
+    tracing::info!(%peer, code = refusal.code, "connection refused: {}", refusal.message);
+    let (mut rd, mut wr) = stream.into_split();
+    let line = encode_line(&refusal.frame());
+    if let Ok(Ok(())) = tokio::time::timeout(LINGER, wr.write_all(&line)).await {
+        let _ = wr.shutdown().await;
+        drain(&mut rd).await;
+    }
+}
+
+/// Serve one admitted connection; its slot (`_permit`) is freed when this returns.
+async fn connection(stream: TcpStream, peer: SocketAddr, hub: Arc<Hub>, _permit: Permit) {
     let (rd, wr) = stream.into_split();
     let (conn, notify) = hub.open();
     hub.trace(|| Trace::Open { conn, peer });
@@ -577,7 +644,7 @@ mod tests {
     /// connection gets `internal_error` and a close, the lock is recovered, the others go on.
     #[test]
     fn a_panic_inside_the_core_closes_only_that_connection() {
-        let hub = Hub::new(Core::new(Config::default()), None, None);
+        let hub = Hub::new(Core::new(Config::default()), None, None, Limits::default());
         let (a, _) = hub.open();
         let (b, _) = hub.open();
         hub.step_for(a, "a test frame", |_, _| panic!("a core bug"));

@@ -219,3 +219,68 @@ async fn joins_past_the_room_limit_are_refused_with_a_reason() {
     bystander.recv_type("pong").await;
     server.shutdown().await;
 }
+
+/// Connect from a chosen loopback address (all of 127.0.0.0/8 is this machine on Linux).
+async fn connect_from(from: &str, to: std::net::SocketAddr) -> Raw {
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let s = tokio::time::timeout(support::T, sock.connect(to))
+        .await
+        .expect("connect timeout")
+        .expect("connect");
+    let (rd, wr) = s.into_split();
+    Raw {
+        rd: tokio::io::BufReader::new(rd),
+        wr,
+    }
+}
+
+/// Issue 18, item 7: a connection limit in all and per address. At the limit a new connection
+/// gets an `error` frame naming it, then a close; a slot freed is a slot usable again.
+#[tokio::test]
+async fn connections_over_the_limits_get_an_error_frame_and_are_closed() {
+    use netlab_events::limits::Limits;
+    use netlab_events::server::ServerOptions;
+    let opts = ServerOptions {
+        limits: Limits {
+            max_connections: 3,
+            max_per_peer: 2,
+        },
+        ..ServerOptions::default()
+    };
+    let server = support::start_with(Config::default(), opts).await;
+    let addr = server.local_addr();
+    let mut first = connect_from("127.0.0.1", addr).await;
+    assert_eq!(first.recv().await["type"], "hello");
+    let mut second = connect_from("127.0.0.1", addr).await;
+    assert_eq!(second.recv().await["type"], "hello");
+    // A third from the same address: the per-address limit.
+    let mut third = connect_from("127.0.0.1", addr).await;
+    let e = third.recv().await;
+    assert_eq!(e["code"], "too_many_connections_from_address", "{e}");
+    third.expect_eof().await;
+    // Another address still gets in, up to the total.
+    let mut other = connect_from("127.0.0.2", addr).await;
+    assert_eq!(other.recv().await["type"], "hello");
+    let mut over = connect_from("127.0.0.3", addr).await;
+    let e = over.recv().await;
+    assert_eq!(e["code"], "too_many_connections", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("--max-connections"));
+    over.expect_eof().await;
+    // Everyone admitted is served; and a freed slot is taken again.
+    first.send(r#"{"type":"ping"}"#).await;
+    first.recv_type("pong").await;
+    drop(second);
+    let mut again = None;
+    for _ in 0..100 {
+        let mut c = connect_from("127.0.0.1", addr).await;
+        if c.recv().await["type"] == "hello" {
+            again = Some(c);
+            break;
+        }
+        // The server may not have seen the close yet.
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(again.is_some(), "the freed slot was never available");
+    server.shutdown().await;
+}

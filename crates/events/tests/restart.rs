@@ -12,7 +12,7 @@ use support::{Raw, start_with};
 fn store(path: &std::path::Path) -> ServerOptions {
     ServerOptions {
         store: Some(Box::new(RedbStore::open(path).expect("open store"))),
-        trace: None,
+        ..ServerOptions::default()
     }
 }
 

@@ -32,7 +32,17 @@ async fn a_thousand_clients_in_one_room() {
         ctx.join(ev.args[0].as_str().unwrap_or("big"));
         ctx.ack(vec![]);
     });
-    let server = support::start_core(core).await;
+    // Every client comes from 127.0.0.1: lift the per-address limit (256 by default).
+    let opts = netlab_events::server::ServerOptions {
+        limits: netlab_events::limits::Limits {
+            max_connections: CLIENTS + 10,
+            max_per_peer: CLIENTS + 10,
+        },
+        ..Default::default()
+    };
+    let server = netlab_events::server::Server::bind("127.0.0.1:0".parse().unwrap(), core, opts)
+        .await
+        .expect("bind");
     let addr = server.local_addr();
     let ready = Arc::new(Barrier::new(CLIENTS + 1));
     let mut tasks = Vec::new();
