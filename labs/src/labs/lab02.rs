@@ -413,7 +413,11 @@ async fn byte_stream(s: &mut Session) -> Result<(), LabError> {
     s.reveal(guess, format!("{nagle} and {nodelay}"), "");
     s.measure("nagle.segments", nagle, "");
     s.measure("nodelay.segments", nodelay, "");
-    s.measure("nagle.stall_ms", runs[0].stall_ms, "ms");
+    s.measure(
+        "nagle.stall_ms",
+        runs[0].stall_ms.map(|ms| (ms * 10.0).round() / 10.0),
+        "ms",
+    );
     s.ask(
         Question::number(
             "reads-needed",
