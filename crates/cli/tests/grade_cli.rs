@@ -255,3 +255,92 @@ fn a_flood_is_drained_and_the_run_still_ends() {
     assert!(out.stdout.len() < 64 * 1024, "the report stays small");
     assert!(start.elapsed() < Duration::from_secs(30));
 }
+
+/// The commands of the Classroom template (the workflow's `command:` lines and the
+/// autograding.json `run` entries), each run with `sh -c` in a checkout where the student's
+/// binary is `target/release/tcp-echo` and `netlab` is on PATH, as CI runs them.
+#[test]
+fn classroom_template_commands_grade_as_ci_would() {
+    let workflow =
+        std::fs::read_to_string(exercises("classroom/.github/workflows/classroom.yml")).unwrap();
+    let mut commands: Vec<(String, Option<String>)> = workflow
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("command: "))
+        .map(|c| (c.to_string(), None))
+        .collect();
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(exercises("classroom/.github/classroom/autograding.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    for test in config["tests"].as_array().unwrap() {
+        assert_eq!(test["comparison"], "included");
+        let expected = test["output"].as_str().map(String::from);
+        commands.push((test["run"].as_str().unwrap().to_string(), expected));
+    }
+    assert_eq!(commands.len(), 2, "one command in each file");
+
+    let bin_dir = std::path::Path::new(BIN).parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for (program, full_marks) in [
+        (exercises("solutions/python/tcp_echo.py"), true),
+        (
+            format!("{} wrong", exercises("tests/broken/broken_server.py")),
+            false,
+        ),
+    ] {
+        let checkout = std::env::temp_dir().join(format!(
+            "netlab-classroom-{}-{full_marks}",
+            std::process::id()
+        ));
+        let release = checkout.join("target/release");
+        std::fs::create_dir_all(&release).unwrap();
+        let student = release.join("tcp-echo");
+        std::fs::write(
+            &student,
+            format!("#!/bin/sh\nexec python3 {program} \"$@\"\n"),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&student, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for (command, expected) in &commands {
+            let out = Command::new("sh")
+                .arg("-c")
+                .arg(command)
+                .current_dir(&checkout)
+                .env("PATH", &path)
+                .env("NO_COLOR", "1")
+                .output()
+                .unwrap();
+            let stdout = text(&out.stdout);
+            if full_marks {
+                assert_eq!(
+                    out.status.code(),
+                    Some(0),
+                    "{command}:\n{stdout}{}",
+                    text(&out.stderr)
+                );
+                assert_eq!(last_line(&out), "Points 10/10");
+                if let Some(expected) = expected {
+                    assert!(stdout.contains(expected.as_str()), "{command}: {stdout}");
+                }
+            } else {
+                assert_eq!(
+                    out.status.code(),
+                    Some(1),
+                    "{command}: a failing program fails the step"
+                );
+                assert_eq!(last_line(&out), "Points 0/10");
+            }
+        }
+        if full_marks {
+            let junit = std::fs::read_to_string(checkout.join("netlab-grade.xml")).unwrap();
+            assert!(junit.contains("<testsuite name=\"tcp-echo\""), "{junit}");
+        }
+        std::fs::remove_dir_all(&checkout).ok();
+    }
+}
