@@ -86,8 +86,9 @@ pub struct TcpServeArgs {
     /// TCP_NODELAY: send small echoes at once (false lets Nagle's algorithm coalesce them).
     #[arg(long, default_value_t = true, action = ArgAction::Set)]
     nodelay: bool,
-    /// Connections served at once; one more is accepted and closed at once.
-    #[arg(long, default_value_t = 1024)]
+    /// Connections served at once; one more is accepted and closed at once. Default: 1024, or
+    /// fewer if `ulimit -n` would run out first.
+    #[arg(long, default_value_t = netlab_echo::tcp::default_max_connections())]
     max_connections: usize,
     /// Close a connection silent for this long (e.g. 30s, 500ms; 0 = never).
     #[arg(long, default_value = "300s", value_parser = parse_duration)]
@@ -103,20 +104,22 @@ pub struct UdpServeArgs {
     out: OutputArgs,
     #[command(flatten)]
     bind: BindArgs,
+    // `allow_negative_numbers` on each number: `--drop -0.1` then reaches the validation, which
+    // says what a probability is, instead of clap's "unexpected argument '-0'".
     /// Probability (0..1) of dropping a datagram.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     drop: f64,
     /// Delay every reply by this many milliseconds.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     delay: u64,
     /// Add up to this many milliseconds of random delay per reply.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     jitter: u64,
     /// Probability of sending a reply twice.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     duplicate: f64,
     /// Probability of holding a reply back until after the next one.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     reorder: f64,
     /// Seed of the impairment: the same seed makes the same decisions.
     #[arg(long, default_value_t = 1)]
@@ -124,11 +127,11 @@ pub struct UdpServeArgs {
     /// Switch anti-reflection off (only for benchmarks on loopback).
     #[arg(long)]
     no_anti_reflection: bool,
-    /// Anti-reflection: replies per second per source IP.
-    #[arg(long, default_value_t = 1000.0)]
+    /// Anti-reflection: replies per second per source IP (0.001 to 1e9).
+    #[arg(long, default_value_t = 1000.0, allow_negative_numbers = true)]
     rate: f64,
-    /// Anti-reflection: replies a source may get at once after a pause.
-    #[arg(long, default_value_t = 100.0)]
+    /// Anti-reflection: replies a source may get at once after a pause (1 to 1e9).
+    #[arg(long, default_value_t = 100.0, allow_negative_numbers = true)]
     burst: f64,
 }
 
@@ -430,6 +433,7 @@ fn udp_summary_table(out: &Output, s: &UdpSummary) -> comfy_table::Table {
                 "not sent: anti-reflection limit",
                 s.rate_limited.to_string(),
             ),
+            ("not sent: delay queue full", s.delay_queue_full.to_string()),
             ("bytes in", s.bytes_in.to_string()),
             ("bytes out", s.bytes_out.to_string()),
             ("errors", s.errors.to_string()),

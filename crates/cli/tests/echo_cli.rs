@@ -255,6 +255,41 @@ fn invalid_addresses_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// A negative probability was answered by clap with "unexpected argument '-0'"; absurd
+/// anti-reflection limits passed and later panicked the limiter. Both are clear usage errors.
+#[test]
+fn bad_impairment_and_limit_numbers_are_usage_errors_that_say_why() {
+    let out = run(
+        &["echo", "serve", "udp", "--port", "0", "--drop", "-0.1"],
+        b"",
+    );
+    assert_fails(
+        &out,
+        2,
+        &["--drop is a probability from 0 to 1 (0.1 means 10%), not -0.1"],
+    );
+    let out = run(
+        &["echo", "serve", "udp", "--port", "0", "--burst", "inf"],
+        b"",
+    );
+    assert_fails(
+        &out,
+        2,
+        &["--burst is a number of replies from 1 to 1e9, not inf"],
+    );
+    let out = run(
+        &[
+            "echo", "serve", "udp", "--port", "0", "--rate", "1e-300", "--burst", "1e300",
+        ],
+        b"",
+    );
+    assert_fails(
+        &out,
+        2,
+        &["--rate is a number of replies per second from 0.001"],
+    );
+}
+
 #[test]
 fn an_oversized_udp_payload_is_a_usage_error() {
     let out = run(

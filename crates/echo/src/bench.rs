@@ -270,13 +270,7 @@ async fn connect(config: &BenchConfig) -> Result<Conn, EchoError> {
                 .map_err(|e| EchoError::io("cannot set TCP_NODELAY", e))?;
             Ok(Conn::Tcp(stream))
         }
-        Proto::Udp => {
-            let socket = UdpSocket::bind(sock::any_addr_for(target))
-                .await
-                .map_err(|e| EchoError::io("cannot bind a UDP socket", e))?;
-            socket.connect(target).await.map_err(map)?;
-            Ok(Conn::Udp(socket))
-        }
+        Proto::Udp => Ok(Conn::Udp(sock::udp_client(target).await?)),
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use crate::{EchoError, MAX_UDP_PAYLOAD, Proto, sock};
@@ -105,13 +105,7 @@ where
     W: AsyncWrite + Unpin,
 {
     let proto = Proto::Udp;
-    let socket = UdpSocket::bind(sock::any_addr_for(target))
-        .await
-        .map_err(|e| EchoError::io("cannot bind a UDP socket", e))?;
-    socket
-        .connect(target)
-        .await
-        .map_err(|e| EchoError::from_io(target, proto, "cannot reach", e))?;
+    let socket = sock::udp_client(target).await?;
     let mut lines = input.lines();
     let mut buf = vec![0u8; MAX_UDP_PAYLOAD + 1];
     let mut report = LineReport::default();

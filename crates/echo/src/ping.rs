@@ -262,15 +262,8 @@ pub async fn ping(
 
 async fn ping_udp(config: &PingConfig, tracker: &mut Tracker<'_>) -> Result<(), EchoError> {
     let (target, proto) = (config.target, Proto::Udp);
-    let socket = UdpSocket::bind(sock::any_addr_for(target))
-        .await
-        .map_err(|e| EchoError::io("cannot bind a UDP socket", e))?;
-    // A connected UDP socket receives only from the target, and learns of an ICMP "port
-    // unreachable" as ECONNREFUSED: that is how we can say "no server there".
-    socket
-        .connect(target)
-        .await
-        .map_err(|e| EchoError::from_io(target, proto, "cannot reach", e))?;
+    // Connected: replies come only from the target, and "no server there" is an error.
+    let socket = sock::udp_client(target).await?;
     let mut buf = vec![0u8; MAX_UDP_PAYLOAD + 1];
     let mut outstanding: VecDeque<u64> = VecDeque::new();
     let start = Instant::now();

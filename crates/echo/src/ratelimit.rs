@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::EchoError;
+
 /// The limit per source IP.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct RateLimit {
@@ -29,6 +31,29 @@ impl Default for RateLimit {
             rate: 1000.0,
             burst: 100.0,
         }
+    }
+}
+
+/// The sensible range of both numbers. Below it, refilling one token takes longer than any
+/// server runs; above it, there is no limit left to speak of. Outside it (or not a number,
+/// `inf` say) the arithmetic of the buckets stops meaning anything.
+const RATE_RANGE: (f64, f64) = (0.001, 1e9);
+const BURST_RANGE: (f64, f64) = (1.0, 1e9);
+
+impl RateLimit {
+    /// Rejects values the limiter cannot honour: not finite, or outside the sensible range.
+    pub fn validate(&self) -> Result<(), EchoError> {
+        for (name, v, (lo, hi), unit) in [
+            ("--rate", self.rate, RATE_RANGE, "replies per second"),
+            ("--burst", self.burst, BURST_RANGE, "replies"),
+        ] {
+            if !(lo..=hi).contains(&v) {
+                return Err(EchoError::InvalidConfig(format!(
+                    "{name} is a number of {unit} from {lo} to {hi:e}, not {v}"
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -80,7 +105,9 @@ impl Limiter {
 
     fn forget_full(&mut self, now: Instant) {
         let limit = self.limit;
-        let refill = Duration::from_secs_f64(limit.burst / limit.rate.max(f64::MIN_POSITIVE));
+        // How long an empty bucket takes to fill. Validation keeps it finite; the fallback keeps
+        // a limiter built without validation from panicking on an absurd limit.
+        let refill = Duration::try_from_secs_f64(limit.burst / limit.rate).unwrap_or(Duration::MAX);
         self.buckets
             .retain(|_, b| now.saturating_duration_since(b.last) < refill);
     }
@@ -106,5 +133,45 @@ mod tests {
         assert_eq!(sent, 10);
         // Another source has its own bucket.
         assert!(limiter.allow([127, 0, 0, 2].into(), t1));
+    }
+
+    /// 4,096 sources fill the table; the next one makes the limiter forget full buckets, which
+    /// computed `burst / rate` as a Duration and panicked when that was infinite or huge.
+    #[test]
+    fn absurd_limits_never_panic_when_the_table_fills() {
+        for (rate, burst) in [
+            (1000.0, f64::INFINITY),
+            (1e-300, 1e300),
+            (f64::NAN, 100.0),
+            (0.0, 1.0),
+        ] {
+            let mut limiter = Limiter::new(RateLimit { rate, burst });
+            let t0 = Instant::now();
+            for i in 0..=MAX_TRACKED_SOURCES as u32 {
+                limiter.allow(IpAddr::from(i.to_be_bytes()), t0);
+            }
+        }
+    }
+
+    #[test]
+    fn only_finite_sensible_limits_are_accepted() {
+        let check = |rate, burst| RateLimit { rate, burst }.validate();
+        assert!(check(1000.0, 100.0).is_ok());
+        assert!(check(0.001, 1e9).is_ok());
+        for (rate, burst) in [
+            (1000.0, f64::INFINITY),
+            (1e-300, 1e300),
+            (f64::NAN, 100.0),
+            (1000.0, 0.5),
+            (0.0, 100.0),
+            (-5.0, 100.0),
+        ] {
+            let e = check(rate, burst).unwrap_err();
+            assert!(e.is_usage(), "{rate} {burst}: {e}");
+        }
+        assert_eq!(
+            check(1000.0, f64::INFINITY).unwrap_err().to_string(),
+            "invalid setting: --burst is a number of replies from 1 to 1e9, not inf"
+        );
     }
 }

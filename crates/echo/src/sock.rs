@@ -92,6 +92,21 @@ pub fn udp_socket(
         .map_err(|e| EchoError::io("cannot register the socket with tokio", e))
 }
 
+/// A client's UDP socket, connected to `target`: bound to the wildcard address of the same
+/// family (port 0), then `connect`ed. A connected UDP socket sends to `target` with plain
+/// `send`, receives only from it, and learns of an ICMP "port unreachable" as ECONNREFUSED on
+/// the next receive: that is how a client can say "no server there".
+pub async fn udp_client(target: SocketAddr) -> Result<tokio::net::UdpSocket, EchoError> {
+    let socket = tokio::net::UdpSocket::bind(any_addr_for(target))
+        .await
+        .map_err(|e| EchoError::io("cannot bind a UDP socket", e))?;
+    socket
+        .connect(target)
+        .await
+        .map_err(|e| EchoError::from_io(target, crate::Proto::Udp, "cannot reach", e))?;
+    Ok(socket)
+}
+
 /// The wildcard address of the same family as `peer`, port 0: where a client binds.
 pub fn any_addr_for(peer: SocketAddr) -> SocketAddr {
     match peer {

@@ -19,7 +19,11 @@
 //!   has, then shuts its own write side. The client reads everything, then end of stream.
 //! - **Maximum connections**: a connection beyond the limit is accepted and closed at once, so
 //!   the client reads end of stream immediately (instead of hanging in the kernel's backlog).
-//!   It is counted in `rejected`.
+//!   It is counted in `rejected`. The default stays below the process's descriptor limit
+//!   ([`default_max_connections`]), since every connection holds a descriptor.
+//! - **Out of descriptors**: if `accept` fails anyway (`ulimit -n` reached, say), the server
+//!   pauses [`ACCEPT_BACKOFF`] before the next try instead of spinning on the queued connection,
+//!   logs once per [`ACCEPT_LOG_INTERVAL`] with a count, and recovers as connections close.
 //! - **Idle timeout**: a connection that sends nothing for that long is closed (`idle_closed`),
 //!   within a quarter of the timeout (at most 1 s) after it expires; see [`idle`](mod@crate::idle).
 //!   A connection stuck writing to a client that never reads counts as idle too.
@@ -42,6 +46,25 @@ use crate::shutdown::Shutdown;
 use crate::sock::{self, BufferSizes};
 use crate::{DEFAULT_PORT, EchoError};
 
+/// After a failed `accept`, wait this long before the next. Out of descriptors, `accept` fails at
+/// once for as long as a connection waits in the queue: retrying without a pause takes a whole
+/// core and writes millions of warnings.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Failed accepts are logged at most once per this interval, with how many there were.
+pub const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Descriptors left for everything but connections: the listener, the runtime's own, stdio.
+const RESERVED_FDS: u64 = 64;
+
+/// 1,024 connections, or fewer if the process may not open that many descriptors (its soft
+/// `RLIMIT_NOFILE`, what `ulimit -n` shows, less a reserve for everything else): with a limit
+/// above that, descriptors run out before the limit is reached and `accept` fails instead.
+pub fn default_max_connections() -> usize {
+    let soft = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(u64::MAX, |(soft, _)| soft);
+    soft.saturating_sub(RESERVED_FDS).clamp(1, 1024) as usize
+}
+
 /// How a [`TcpEchoServer`] binds and behaves.
 #[derive(Clone, Debug, Serialize)]
 pub struct TcpConfig {
@@ -54,6 +77,7 @@ pub struct TcpConfig {
     /// SO_RCVBUF / SO_SNDBUF for every connection.
     pub buffers: BufferSizes,
     /// Connections served at once; one more is accepted and closed at once.
+    /// Default: [`default_max_connections`].
     pub max_connections: usize,
     /// Close a connection that sent nothing for this long. `None`: never.
     pub idle_timeout: Option<Duration>,
@@ -71,7 +95,7 @@ impl TcpConfig {
             backlog: 1024,
             nodelay: true,
             buffers: BufferSizes::default(),
-            max_connections: 1024,
+            max_connections: default_max_connections(),
             idle_timeout: Some(Duration::from_secs(300)),
             drain_timeout: Duration::from_secs(5),
             read_buffer: 64 * 1024,
@@ -162,6 +186,9 @@ impl TcpEchoServer {
         let period = config.idle_timeout.map(idle::sweep_period);
         let mut sweep = tokio::time::interval(period.unwrap_or(Duration::from_secs(3600)));
         sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // Set after a failed accept: no accept until then (see ACCEPT_BACKOFF).
+        let mut paused_until: Option<Instant> = None;
+        let mut failures = AcceptFailures::default();
         loop {
             tokio::select! {
                 _ = shutdown.wait() => break,
@@ -181,15 +208,20 @@ impl TcpEchoServer {
                         self.stats.idle_closed.fetch_add(closed, Ordering::Relaxed);
                     }
                 }
-                accepted = self.listener.accept() => match accepted {
+                _ = tokio::time::sleep_until(paused_until.unwrap_or_else(Instant::now)),
+                    if paused_until.is_some() => paused_until = None,
+                accepted = self.listener.accept(), if paused_until.is_none() => match accepted {
                     Ok((stream, peer)) => {
                         admit(&mut connections, idle.as_mut(), stream, peer, &config, &self.stats);
                     }
-                    // accept errors (out of file descriptors, a connection reset while queued)
-                    // concern one connection: report and keep serving.
+                    // Out of file descriptors, or a connection reset while queued: keep serving
+                    // the open connections, and pause before the next accept (their closing is
+                    // what frees descriptors).
                     Err(err) => {
                         self.stats.errors.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!("accept failed: {err}");
+                        let now = Instant::now();
+                        failures.note(&err, now);
+                        paused_until = Some(now + ACCEPT_BACKOFF);
                     }
                 },
             }
@@ -197,6 +229,30 @@ impl TcpEchoServer {
         drop(self.listener); // stop accepting: new clients are now refused by the kernel
         let aborted = drain(&mut connections, config.drain_timeout).await;
         summarize(&self.stats, aborted)
+    }
+}
+
+/// Failed accepts since the last report, reported once per [`ACCEPT_LOG_INTERVAL`].
+#[derive(Default)]
+struct AcceptFailures {
+    unreported: u64,
+    next_report: Option<Instant>,
+}
+
+impl AcceptFailures {
+    fn note(&mut self, err: &std::io::Error, now: Instant) {
+        self.unreported += 1;
+        if self.next_report.is_some_and(|t| now < t) {
+            return;
+        }
+        tracing::warn!(
+            "accept failed ({err}), {} time(s) since the last report; pausing {ACCEPT_BACKOFF:?} \
+             after each failure. Out of file descriptors? Raise `ulimit -n` or lower \
+             --max-connections",
+            self.unreported
+        );
+        self.unreported = 0;
+        self.next_report = Some(now + ACCEPT_LOG_INTERVAL);
     }
 }
 

@@ -1,10 +1,14 @@
 //! The UDP echo server: each datagram comes back as one datagram, boundaries preserved.
 //!
 //! Unlike TCP there are no connections: one socket, one loop, `recv_from` then `send_to` the
-//! address the datagram came from. Payloads of 0 to 65,507 bytes are echoed whole.
+//! address the datagram came from. Payloads of 0 to 65,507 bytes are echoed whole (65,527 over
+//! IPv6, whose header is not counted in its payload length).
 //!
 //! Two optional stages sit between receive and reply:
-//! - [`impair`](crate::impair): drop, delay (+ jitter), duplicate, reorder, seeded.
+//! - [`impair`](crate::impair): drop, delay (+ jitter), duplicate, reorder, seeded. Delayed
+//!   replies wait in a queue bounded in bytes ([`DEFAULT_MAX_DELAYED_BYTES`]): beyond it a
+//!   datagram is not answered, and counted in `delay_queue_full`, so that a flood at a long
+//!   `--delay` cannot take the machine's memory.
 //! - [`ratelimit`](crate::ratelimit): anti-reflection, on by default (see that module for why).
 //!
 //! With neither, the loop is the bare `recv_from`/`send_to` pair: a benchmark then measures
@@ -27,11 +31,23 @@ use crate::impair::{Decision, Impairer, ImpairmentConfig};
 use crate::ratelimit::{Limiter, RateLimit};
 use crate::shutdown::Shutdown;
 use crate::sock::{self, BufferSizes};
-use crate::{DEFAULT_PORT, EchoError, MAX_UDP_PAYLOAD};
+use crate::{DEFAULT_PORT, EchoError};
 
 /// A reply held back for reordering goes out after the next reply, or after this long if no
 /// other datagram comes: reordering is visible when datagrams are closer together than this.
 pub const REORDER_HOLD: Duration = Duration::from_millis(200);
+
+/// How many bytes of delayed replies the server holds at most, by default. 16 MiB is about 250
+/// datagrams of 64 KB, or 11,000 of ping's size: far more than a lab sends.
+pub const DEFAULT_MAX_DELAYED_BYTES: usize = 16 << 20;
+
+/// What one delayed reply costs against that bound beyond its payload (its queue entry), so
+/// that a flood of empty datagrams is bounded too.
+pub const DELAY_ENTRY_COST: usize = 128;
+
+/// The receive buffer: big enough for any UDP payload, IPv6's 65,527 bytes included. One byte
+/// short and the kernel would cut the datagram without a word.
+const RECV_BUFFER: usize = 65_536;
 
 /// How a [`UdpEchoServer`] binds and behaves.
 #[derive(Clone, Debug, Serialize)]
@@ -74,6 +90,7 @@ pub struct UdpStats {
     pub duplicated: AtomicU64,
     pub reordered: AtomicU64,
     pub rate_limited: AtomicU64,
+    pub delay_queue_full: AtomicU64,
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
     pub errors: AtomicU64,
@@ -96,6 +113,8 @@ pub struct UdpSummary {
     pub reordered: u64,
     /// Replies not sent because the source exceeded its anti-reflection limit.
     pub rate_limited: u64,
+    /// Not answered because the queue of delayed replies was full (see the module docs).
+    pub delay_queue_full: u64,
     /// Payload bytes received.
     pub bytes_in: u64,
     /// Payload bytes sent.
@@ -116,6 +135,7 @@ impl UdpStats {
             duplicated: get(&self.duplicated),
             reordered: get(&self.reordered),
             rate_limited: get(&self.rate_limited),
+            delay_queue_full: get(&self.delay_queue_full),
             bytes_in: get(&self.bytes_in),
             bytes_out: get(&self.bytes_out),
             errors: get(&self.errors),
@@ -129,18 +149,15 @@ pub struct UdpEchoServer {
     local_addr: SocketAddr,
     config: UdpConfig,
     stats: Arc<UdpStats>,
+    max_delayed_bytes: usize,
 }
 
 impl UdpEchoServer {
     /// Binds with `config`. Fails with a student-readable [`EchoError`].
     pub async fn bind(config: UdpConfig) -> Result<Self, EchoError> {
         config.impairment.validate()?;
-        if let Some(limit) = config.anti_reflection
-            && !(limit.rate > 0.0 && limit.burst >= 1.0)
-        {
-            return Err(EchoError::InvalidConfig(
-                "the anti-reflection rate must be above 0 and the burst at least 1".into(),
-            ));
+        if let Some(limit) = config.anti_reflection {
+            limit.validate()?;
         }
         let socket = sock::udp_socket(config.bind, config.buffers)?;
         let local_addr = socket
@@ -151,7 +168,15 @@ impl UdpEchoServer {
             local_addr,
             config,
             stats: Arc::default(),
+            max_delayed_bytes: DEFAULT_MAX_DELAYED_BYTES,
         })
+    }
+
+    /// Bound the queue of delayed replies to `bytes` (counting [`DELAY_ENTRY_COST`] per reply)
+    /// instead of [`DEFAULT_MAX_DELAYED_BYTES`].
+    pub fn with_max_delayed_bytes(mut self, bytes: usize) -> Self {
+        self.max_delayed_bytes = bytes;
+        self
     }
 
     /// The address actually bound.
@@ -167,7 +192,7 @@ impl UdpEchoServer {
     /// Serves until `shutdown` fires and returns what happened. Replies still delayed at that
     /// moment are not sent.
     pub async fn run(self, mut shutdown: Shutdown) -> UdpSummary {
-        let mut buf = vec![0u8; MAX_UDP_PAYLOAD + 1];
+        let mut buf = vec![0u8; RECV_BUFFER];
         let mut stop = pin!(shutdown.wait());
         let mut stage = Stage {
             socket: &self.socket,
@@ -176,6 +201,8 @@ impl UdpEchoServer {
             impairer: (!self.config.impairment.is_none())
                 .then(|| Impairer::new(self.config.impairment.clone())),
             pending: BinaryHeap::new(),
+            delayed_bytes: 0,
+            max_delayed_bytes: self.max_delayed_bytes,
             held: None,
             order: 0,
         };
@@ -231,6 +258,10 @@ struct Pending {
     reorder: bool,
 }
 
+fn delay_cost(reply: &Pending) -> usize {
+    DELAY_ENTRY_COST + reply.data.len()
+}
+
 /// The reply path: impairment, then reordering, then the rate limit, then the socket.
 struct Stage<'a> {
     socket: &'a UdpSocket,
@@ -238,6 +269,9 @@ struct Stage<'a> {
     limiter: Option<Limiter>,
     impairer: Option<Impairer>,
     pending: BinaryHeap<Reverse<Pending>>,
+    /// What `pending` holds, counted as [`DELAY_ENTRY_COST`] plus the payload per reply.
+    delayed_bytes: usize,
+    max_delayed_bytes: usize,
     held: Option<(Pending, Instant)>,
     order: u64,
 }
@@ -284,8 +318,11 @@ impl Stage<'_> {
         };
         if decision.delay.is_zero() {
             self.deliver(reply).await;
+        } else if self.delayed_bytes + delay_cost(&reply) > self.max_delayed_bytes {
+            self.stats.delay_queue_full.fetch_add(1, Ordering::Relaxed);
         } else {
             self.stats.delayed.fetch_add(1, Ordering::Relaxed);
+            self.delayed_bytes += delay_cost(&reply);
             self.pending.push(Reverse(reply));
         }
     }
@@ -294,6 +331,7 @@ impl Stage<'_> {
         let now = Instant::now();
         while self.pending.peek().is_some_and(|Reverse(p)| p.due <= now) {
             if let Some(Reverse(reply)) = self.pending.pop() {
+                self.delayed_bytes -= delay_cost(&reply);
                 self.deliver(reply).await;
             }
         }
