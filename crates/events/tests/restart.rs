@@ -102,3 +102,64 @@ async fn start_with_addr(
         .await
         .expect("rebind the same port")
 }
+
+/// A stored log with a hole (event 3 of 2..=5 missing) is never replayed as complete: a client
+/// that has 1 gets `recovered: false`, one that has 3 gets 4 and 5 with `recovered: true`.
+#[tokio::test]
+async fn a_hole_in_the_stored_log_is_never_recovered_true() {
+    use netlab_events::core::{LogRecord, SessionRecord, StoreOp};
+    use netlab_events::store::{MemoryStore, Store};
+
+    let session = |token: &str, sid: &str| SessionRecord {
+        token: token.into(),
+        sid: sid.into(),
+        ns: "/chat".into(),
+        rooms: [sid.to_string(), "r".to_string()].into_iter().collect(),
+        data: [("name".to_string(), json!("bob"))].into_iter().collect(),
+        next_seq: 5,
+        confirmed: 1,
+        lost_through: 0,
+        client_seq: 0,
+    };
+    let mut store = MemoryStore::new();
+    let mut ops = vec![
+        StoreOp::PutSession(session("t1", "s1")),
+        StoreOp::PutSession(session("t2", "s2")),
+    ];
+    for token in ["t1", "t2"] {
+        for seq in [2, 4, 5] {
+            ops.push(StoreOp::Append {
+                token: token.into(),
+                entry: LogRecord {
+                    seq,
+                    name: "message".into(),
+                    args: vec![json!({"name":"ada","room":"r","text":format!("m{seq}")})],
+                },
+            });
+        }
+    }
+    store.apply(&ops).unwrap();
+    let opts = ServerOptions {
+        store: Some(Box::new(store)),
+        ..ServerOptions::default()
+    };
+    let server = start_with(Config::default(), opts).await;
+    let resume = |token: &str, seq: u64| {
+        format!(
+            r#"{{"type":"connect","ns":"/chat","auth":{{"name":"bob"}},"resume":{{"session":"{token}","seq":{seq}}}}}"#
+        )
+    };
+    let mut from_1 = Raw::connect(server.local_addr()).await;
+    from_1.send(&resume("t1", 1)).await;
+    let c = from_1.recv().await;
+    assert_eq!(c["recovered"], false, "{c}");
+
+    let mut from_3 = Raw::connect(server.local_addr()).await;
+    from_3.send(&resume("t2", 3)).await;
+    let c = from_3.recv().await;
+    assert_eq!(c["recovered"], true, "{c}");
+    for seq in [4, 5] {
+        assert_eq!(from_3.recv().await["seq"], seq);
+    }
+    server.shutdown().await;
+}
