@@ -284,3 +284,51 @@ async fn connections_over_the_limits_get_an_error_frame_and_are_closed() {
     assert!(again.is_some(), "the freed slot was never available");
     server.shutdown().await;
 }
+
+/// Issue 18, item 4 over the wire: one sender of large messages to a room of absent members.
+/// The logs stay within their byte bounds, and a member who comes back hears honestly that it
+/// missed something (`recovered: false`) instead of the server holding everything.
+#[tokio::test]
+async fn large_messages_to_absent_members_stay_within_the_byte_bounds() {
+    let cfg = Config {
+        max_frame_bytes: 4096,
+        log_max_bytes: 8192,
+        total_log_bytes: 20_000,
+        ..Config::default()
+    };
+    let server = start(cfg).await;
+    let addr = server.local_addr();
+    let mut tokens = Vec::new();
+    for i in 0..5 {
+        let (mut m, c) = Raw::chat(addr, &format!("m{i}")).await;
+        m.send(r#"{"type":"event","ns":"/chat","name":"join","args":["r"],"ack":1}"#)
+            .await;
+        m.recv_type("ack").await;
+        tokens.push(c["session"].as_str().unwrap().to_string());
+    }
+    let (mut sender, _) = Raw::chat(addr, "flood").await;
+    sender
+        .send(r#"{"type":"event","ns":"/chat","name":"join","args":["r"],"ack":1}"#)
+        .await;
+    sender.recv_type("ack").await;
+    let text = "b".repeat(3000);
+    for id in 2..32 {
+        sender
+            .send(&format!(
+                r#"{{"type":"event","ns":"/chat","name":"message","args":["r","{text}"],"ack":{id}}}"#
+            ))
+            .await;
+        assert_eq!(sender.recv_type("ack").await["args"][0]["ok"], true);
+        let (_, logged) = server.handle().with(|c, _| c.held_bytes());
+        assert!(logged <= 20_000, "logs hold {logged} bytes");
+    }
+    let mut back = Raw::connect(addr).await;
+    back.send(&format!(
+        r#"{{"type":"connect","ns":"/chat","auth":{{"name":"m0"}},"resume":{{"session":"{}","seq":1}}}}"#,
+        tokens[0]
+    ))
+    .await;
+    let c = back.recv_type("connected").await;
+    assert_eq!(c["recovered"], false, "{c}");
+    server.shutdown().await;
+}
