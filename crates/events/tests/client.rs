@@ -333,3 +333,43 @@ async fn retried_reliable_emit_is_deduplicated_by_seq_on_the_wire() {
     assert_eq!(server.handle().with(|c, _| c.stats().duplicates_ignored), 1);
     server.shutdown().await;
 }
+
+/// A handler that panics is logged and the client carries on: the other handlers of the event
+/// run, later events arrive, and the connection stays up.
+#[tokio::test]
+async fn a_panicking_handler_does_not_take_the_client_down() {
+    let server = start(Config::default()).await;
+    let client = Client::connect(server.local_addr(), fast_opts());
+    let chat = client.socket("/chat", json!({"name": "ada"}));
+    chat.on("message", |ev| {
+        if ev.args[0]["text"] == "boom" {
+            panic!("a handler bug");
+        }
+    });
+    let any: Seen = Arc::default();
+    let a = any.clone();
+    chat.on_any(move |ev| a.lock().unwrap().push(ev.clone()));
+    chat.connected(T).await.unwrap();
+    chat.emit_with_ack("join", vec![json!("r")], T)
+        .await
+        .unwrap();
+    for text in ["boom", "after"] {
+        chat.emit_with_ack("message", vec![json!("r"), json!(text)], T)
+            .await
+            .unwrap();
+    }
+    wait_until("both messages reached on_any", || {
+        texts(&any).iter().filter(|t| !t.is_empty()).count() == 2
+    })
+    .await;
+    assert_eq!(
+        texts(&any)
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>(),
+        ["boom", "after"]
+    );
+    assert!(matches!(chat.status(), Status::Connected { .. }));
+    client.close().await;
+    server.shutdown().await;
+}

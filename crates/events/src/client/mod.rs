@@ -697,11 +697,17 @@ impl Driver {
         if named.is_none() && any.is_none() {
             tracing::debug!(ns = ev.ns, name = ev.name, "no handler: event dropped");
         }
-        if let Some(f) = named {
-            f(&ev);
-        }
-        if let Some(f) = any {
-            f(&ev);
+        // A panicking handler must not take the whole client down with it: log it and go on.
+        for f in [named, any].into_iter().flatten() {
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&ev)));
+            if let Err(p) = ran {
+                let panic = crate::core::panic_message(&*p);
+                tracing::error!(
+                    ns = ev.ns,
+                    name = ev.name,
+                    "an event handler panicked: {panic}"
+                );
+            }
         }
     }
 }

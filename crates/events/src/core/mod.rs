@@ -3,11 +3,19 @@
 //! [`Core::receive`] and [`Core::closed`] with frames and the current time, and takes frames out
 //! with [`Core::poll_transmit`] (quinn's way; tests drive it with frames in, frames out).
 //!
-//! Backpressure policy (per connection, see [`Config::send_queue`]): the core keeps a bounded
-//! queue of frames waiting for the transport. A volatile frame is dropped (and counted) when the
-//! queue is half full or more, which leaves the other half for frames that matter. Any other frame
-//! arriving at a full queue means the client cannot keep up: the connection is closed with the
-//! reason "send buffer full". Its sessions stay resumable, so reliable events are not lost.
+//! Backpressure policy (per connection, see [`Config::send_queue`] and
+//! [`Config::send_queue_bytes`]): the core keeps a queue of frames waiting for the transport,
+//! bounded in frames and in bytes, and all queues together in bytes. A volatile frame is dropped
+//! (and counted) when the queue is half full or more, which leaves the other half for frames that
+//! matter. Any other frame arriving at a full queue means the client cannot keep up: what is
+//! queued gives way to an `error` frame `send_buffer_full` with the reason, and the connection is
+//! closed ("send buffer full"). Its sessions stay resumable, so reliable events are not lost.
+//!
+//! Memory is bounded in bytes, not only in counts: each reliable log and all of them together
+//! ([`Config::log_max_bytes`], [`Config::total_log_bytes`]); nothing longer than
+//! `max_frame_bytes` is ever queued or logged (`Core::check_size`); rooms per socket are
+//! limited. Application code (handlers, middleware, hooks) runs under `catch_unwind`: a panic in
+//! it closes only the connection whose frame caused it (see `contain`).
 
 mod ctx;
 mod namespace;
