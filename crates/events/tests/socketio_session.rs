@@ -146,6 +146,20 @@ fn the_upgrade_probe_noop_and_switch() {
 }
 
 #[test]
+fn a_probe_that_goes_away_leaves_the_session_polling() {
+    let now = Instant::now();
+    let mut s = polling(now);
+    s.receive_ws(text("2probe"), now).unwrap();
+    s.abort_upgrade();
+    s.begin_poll().unwrap();
+    assert_eq!(s.take_polling(), Poll::Wait);
+    assert_eq!(s.transport(), Transport::Polling);
+    // A new probe may try again.
+    s.receive_ws(text("2probe"), now).unwrap();
+    assert_eq!(s.take_ws(), vec![text("3probe")]);
+}
+
+#[test]
 fn an_upgrade_out_of_order_closes_the_session() {
     let now = Instant::now();
     let mut s = polling(now);

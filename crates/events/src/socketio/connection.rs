@@ -199,6 +199,11 @@ impl Connection {
         self.flush(core, now);
     }
 
+    /// The WebSocket probing an upgrade closed before the upgrade: polling goes on.
+    pub fn abort_upgrade(&mut self) {
+        self.session.abort_upgrade();
+    }
+
     /// The transport went away without a close (socket closed, poll abandoned for good).
     pub fn transport_gone(&mut self, core: &mut Core, reason: &str, now: Instant) {
         self.session.server_close();

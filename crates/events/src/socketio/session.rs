@@ -401,6 +401,14 @@ impl Session {
         }
     }
 
+    /// The probing WebSocket went away before its `5`: the session carries on polling.
+    pub fn abort_upgrade(&mut self) {
+        if self.state == State::Upgrading {
+            self.state = State::Open;
+            self.probe_reply = None;
+        }
+    }
+
     /// One packet from the client on the current transport.
     fn receive(&mut self, packet: Packet, now: Instant) -> Result<(), SessionError> {
         match packet {
