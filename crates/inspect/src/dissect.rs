@@ -19,6 +19,7 @@
 //! - `app`: chooses an application protocol for a payload (by port, content or upgrade) and
 //!   holds the small netlab protocols (echo, event frames).
 //! - `http`, `websocket`, `dns`, `tls`: the application decoders.
+//! - `socketio`: socket.io's Engine.IO and Socket.IO packets, in WebSocket frames and polling bodies.
 
 mod app;
 mod arp;
@@ -28,6 +29,7 @@ mod icmp;
 pub(crate) mod ipv4;
 mod ipv6;
 mod link;
+mod socketio;
 mod tcp;
 mod tls;
 mod udp;
@@ -74,7 +76,7 @@ pub fn dissect_with(link_type: LinkType, bytes: &[u8], ctx: &Context) -> Dissect
 
 /// The field names each protocol module can emit, for the filter's registry
 /// ([`crate::filter::field_names`]).
-pub(crate) const FIELDS: [&[&str]; 12] = [
+pub(crate) const FIELDS: [&[&str]; 13] = [
     app::FIELDS,
     arp::FIELDS,
     dns::FIELDS,
@@ -83,6 +85,7 @@ pub(crate) const FIELDS: [&[&str]; 12] = [
     ipv4::FIELDS,
     ipv6::FIELDS,
     link::FIELDS,
+    socketio::FIELDS,
     tcp::FIELDS,
     tls::FIELDS,
     udp::FIELDS,

@@ -148,6 +148,8 @@ const PROTOCOLS: &[(&str, &[Protocol])] = &[
     ("tls", &[Protocol::Tls]),
     ("echo", &[Protocol::Echo]),
     ("events", &[Protocol::Events]),
+    ("engineio", &[Protocol::EngineIo]),
+    ("socketio", &[Protocol::SocketIo]),
     ("data", &[Protocol::Data]),
     ("malformed", &[Protocol::Malformed]),
 ];

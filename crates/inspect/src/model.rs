@@ -163,6 +163,10 @@ pub enum Protocol {
     Echo,
     /// netlab's event protocol (port 7070, or inside WebSocket).
     Events,
+    /// socket.io's transport protocol, in WebSocket frames and long-polling bodies.
+    EngineIo,
+    /// socket.io's packets (namespaces, events, acks), inside Engine.IO messages.
+    SocketIo,
     /// Where decoding stopped: the bytes from here on could not be decoded.
     Malformed,
 }
@@ -191,6 +195,8 @@ impl Protocol {
             Protocol::Tls => "TLS",
             Protocol::Echo => "Echo",
             Protocol::Events => "Events",
+            Protocol::EngineIo => "Engine.IO",
+            Protocol::SocketIo => "Socket.IO",
             Protocol::Malformed => "malformed",
         }
     }
@@ -219,7 +225,9 @@ impl Protocol {
             | Protocol::WebSocket
             | Protocol::Dns
             | Protocol::Echo
-            | Protocol::Events => OsiLayer::Application,
+            | Protocol::Events
+            | Protocol::EngineIo
+            | Protocol::SocketIo => OsiLayer::Application,
         }
     }
 

@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use super::{Dissector, LayerBuilder, app, notes, preview, websocket};
+use super::{Dissector, LayerBuilder, app, notes, preview, socketio, websocket};
 use crate::model::{Protocol, Reason, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
@@ -111,7 +111,12 @@ pub(super) fn dissect(d: &mut Dissector, payload: Range<usize>, reason: Reason) 
     };
     let events = !head.switching_to_websocket
         && d.frame.get(body.clone()).is_some_and(app::looks_like_event);
-    if !(head.switching_to_websocket || events) {
+    let polling = !head.switching_to_websocket
+        && !events
+        && d.frame
+            .get(body.clone())
+            .is_some_and(socketio::looks_like_payload);
+    if !(head.switching_to_websocket || events || polling) {
         return;
     }
     // The body is the next layer's: HTTP's range ends where it starts.
@@ -122,6 +127,9 @@ pub(super) fn dissect(d: &mut Dissector, payload: Range<usize>, reason: Reason) 
     if events {
         // A long-polling body of netlab's event server: the same JSON lines as over TCP.
         app::events(d, body, Reason::Content);
+    } else if polling {
+        // A long-polling body of socket.io: Engine.IO packets joined by 0x1e.
+        socketio::payload(d, body);
     } else {
         websocket::dissect(d, body, Reason::Upgrade);
     }

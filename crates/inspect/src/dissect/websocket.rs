@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use super::{Dissector, LayerBuilder, Malformed, app, notes, preview};
+use super::{Dissector, LayerBuilder, Malformed, app, notes, preview, socketio};
 use crate::model::{Protocol, Reason, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
@@ -45,6 +45,10 @@ pub(super) fn dissect(d: &mut Dissector, payload: Range<usize>, reason: Reason) 
                     // A text frame of netlab's event protocol: one more layer for its frame.
                     events_in_text(d, text);
                 }
+                if let Some((text, range)) = frame.socketio_text {
+                    // A text frame of socket.io: its Engine.IO and Socket.IO packets.
+                    socketio::packet(d, &text, range, frame.masked, false);
+                }
                 at = frame.end;
             }
             Err(e) => {
@@ -69,6 +73,9 @@ struct Frame {
     end: usize,
     /// Unmasked text that looks like an event frame, to decode as one more layer.
     event_text: Option<(Vec<u8>, Range<usize>)>,
+    /// Unmasked text that looks like an Engine.IO packet (socket.io), likewise.
+    socketio_text: Option<(Vec<u8>, Range<usize>)>,
+    masked: bool,
 }
 
 fn decode(lb: &mut LayerBuilder) -> Result<Frame, Malformed> {
@@ -142,6 +149,7 @@ fn decode(lb: &mut LayerBuilder) -> Result<Frame, Malformed> {
         None => data.iter().take(MAX_UNMASK).copied().collect(),
     };
     let mut event_text = None;
+    let mut socketio_text = None;
     if opcode == 1 || (opcode == 0 && !unmasked.is_empty()) {
         lb.field_with(
             at..at + take,
@@ -149,8 +157,11 @@ fn decode(lb: &mut LayerBuilder) -> Result<Frame, Malformed> {
             "Text (unmasked)",
             || Value::Text(preview(&unmasked, PREVIEW)),
         );
-        if unmasked.first() == Some(&b'{') && take as u64 == len {
+        let whole = take as u64 == len && take <= MAX_UNMASK;
+        if unmasked.first() == Some(&b'{') && whole {
             event_text = Some((unmasked.clone(), lb.start() + at..lb.start() + at + take));
+        } else if whole && socketio::looks_like_packet(&unmasked) {
+            socketio_text = Some((unmasked.clone(), lb.start() + at..lb.start() + at + take));
         }
     }
     let mut close_code = None;
@@ -190,6 +201,8 @@ fn decode(lb: &mut LayerBuilder) -> Result<Frame, Malformed> {
         summary,
         end: lb.start() + at + take,
         event_text,
+        socketio_text,
+        masked,
     })
 }
 

@@ -72,6 +72,7 @@ pub fn all() -> Vec<Fixture> {
         link_ipv6(),
         link_sll(),
         link_sll2(),
+        socketio(),
     ]
 }
 
@@ -378,6 +379,115 @@ fn netlab_protocols() -> Fixture {
     Fixture {
         name: "netlab-protocols",
         about: "netlab echo over UDP and TCP (port 7007); event frames as JSON lines over TCP (port 7070), one split across segments, and in an HTTP long-polling response (port 7080)",
+        link: LinkType::ETHERNET,
+        frames,
+    }
+}
+
+/// A socket.io session (port 7080, path /socket.io/): the Engine.IO handshake over long-polling,
+/// a POST carrying CONNECT and an EVENT with an ack id in one body (joined by 0x1e), the GET
+/// answering two packets, then the upgrade to WebSocket (`2probe`, `3probe`, `5`), an EVENT with
+/// an ack and its ACK, a BINARY_EVENT with its attachment, and the heartbeat.
+fn socketio() -> Fixture {
+    let http = |head: &str, body: &[u8]| {
+        let mut b = format!("{head}Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+        b.extend_from_slice(body);
+        b
+    };
+    let poll = Conn {
+        client_port: 46000,
+        server_port: 7080,
+        client_isn: 0x5000_0000,
+        server_isn: 0x6000_0000,
+    };
+    let mut frames = poll.handshake();
+    let mut msgs: Vec<(bool, Vec<u8>)> = vec![
+        (true, b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: 127.0.0.1:7080\r\n\r\n".to_vec()),
+        (false, http("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\n", br#"0{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#)),
+        (true, http("POST /socket.io/?EIO=4&transport=polling&sid=lv_VI97HAXpY6yYWAAAC HTTP/1.1\r\nHost: 127.0.0.1:7080\r\nContent-Type: text/plain;charset=UTF-8\r\n", b"40/chat,{\"name\":\"ada\"}\x1e42/chat,0[\"join\",\"lobby\"]")),
+        (false, http("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n", b"ok")),
+        (true, b"GET /socket.io/?EIO=4&transport=polling&sid=lv_VI97HAXpY6yYWAAAC HTTP/1.1\r\nHost: 127.0.0.1:7080\r\n\r\n".to_vec()),
+        (false, http("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\n", b"40/chat,{\"pid\":\"p1\",\"sid\":\"s1\"}\x1e43/chat,0[{\"ok\":true,\"room\":\"lobby\"}]")),
+    ];
+    let (mut c, mut s) = (1u32, 1u32);
+    for (from_client, bytes) in msgs.drain(..) {
+        let (seq, ack) = if from_client { (c, s) } else { (s, c) };
+        frames.push(poll.seg(
+            from_client,
+            seq,
+            ack,
+            PSH | ACK,
+            ts_options(1002, 2000),
+            &bytes,
+        ));
+        if from_client {
+            c += bytes.len() as u32;
+        } else {
+            s += bytes.len() as u32;
+        }
+    }
+    let ws = Conn {
+        client_port: 46002,
+        server_port: 7080,
+        client_isn: 0x7000_0000,
+        server_isn: 0x7100_0000,
+    };
+    frames.extend(ws.handshake());
+    let key = Some([0x11, 0x22, 0x33, 0x44]);
+    let upgrade = b"GET /socket.io/?EIO=4&transport=websocket&sid=lv_VI97HAXpY6yYWAAAC HTTP/1.1\r\nHost: 127.0.0.1:7080\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".to_vec();
+    let msgs: Vec<(bool, Vec<u8>)> = vec![
+        (true, upgrade),
+        (false, WS_RESPONSE.to_vec()),
+        (true, ws_frame(true, 1, key, b"2probe")),
+        (false, ws_frame(true, 1, None, b"3probe")),
+        (true, ws_frame(true, 1, key, b"5")),
+        (
+            true,
+            ws_frame(true, 1, key, br#"42/chat,3["message","lobby","hi"]"#),
+        ),
+        (
+            false,
+            ws_frame(
+                true,
+                1,
+                None,
+                br#"42/chat,["message",{"name":"ada","room":"lobby","text":"hi"},"7"]"#,
+            ),
+        ),
+        (false, ws_frame(true, 1, None, br#"43/chat,3[{"ok":true}]"#)),
+        (
+            true,
+            ws_frame(
+                true,
+                1,
+                key,
+                br#"451-["upload",{"_placeholder":true,"num":0}]"#,
+            ),
+        ),
+        (true, ws_frame(true, 2, key, &[1, 2, 3, 4])),
+        (false, ws_frame(true, 1, None, b"2")),
+        (true, ws_frame(true, 1, key, b"3")),
+    ];
+    let (mut c, mut s) = (1u32, 1u32);
+    for (from_client, bytes) in msgs {
+        let (seq, ack) = if from_client { (c, s) } else { (s, c) };
+        frames.push(ws.seg(
+            from_client,
+            seq,
+            ack,
+            PSH | ACK,
+            ts_options(1002, 2000),
+            &bytes,
+        ));
+        if from_client {
+            c += bytes.len() as u32;
+        } else {
+            s += bytes.len() as u32;
+        }
+    }
+    Fixture {
+        name: "socketio",
+        about: "a socket.io session on port 7080: Engine.IO handshake and packets over long-polling (several per body), the upgrade to WebSocket, Socket.IO CONNECT, EVENT, ACK and BINARY_EVENT, the heartbeat",
         link: LinkType::ETHERNET,
         frames,
     }
