@@ -20,6 +20,8 @@
 //! - [`packets`]: dissected packets, the byte map (every byte labelled by layer), packet lists,
 //!   hex dumps coloured by layer.
 //! - [`servers`]: the experiments' echo servers (netlab-echo) and client exchanges, with timeouts.
+//! - [`events`]: the event labs' servers (netlab-events, with their trace) and a client that
+//!   sends and reads one frame at a time; the event frames of a capture.
 //! - [`options`]: the flags every lab takes, and the [`Mode`] they select.
 //! - [`render`]: tables, the same way everywhere.
 //! - [`style`]: colour that honours `NO_COLOR`.
@@ -49,6 +51,7 @@
 pub mod answers;
 pub mod capture;
 pub mod error;
+pub mod events;
 pub mod guide;
 pub mod labs;
 pub mod options;
