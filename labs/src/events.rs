@@ -11,12 +11,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use netlab_events::Frame;
 use netlab_events::codec::{DEFAULT_MAX_FRAME_BYTES, LineDecoder, encode_line};
 use netlab_events::core::{Config, Core, Note, Stats};
 use netlab_events::frame::Resume;
 use netlab_events::server::{Server, ServerHandle, ServerOptions, Trace};
 use netlab_events::store::Store;
-use netlab_events::Frame;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -266,7 +266,10 @@ impl Wire {
             })
             .await?;
         // Frames before the answer would be a server bug; the answer is the last one.
-        Ok(frames.into_iter().last().expect("recv_until returns the match"))
+        Ok(frames
+            .into_iter()
+            .last()
+            .expect("recv_until returns the match"))
     }
 
     /// Closes cleanly: our FIN, then the server's, so the teardown is in the capture.
@@ -354,7 +357,10 @@ pub fn captured_frames(pkts: &[Pkt]) -> Vec<CapturedFrame> {
 
 /// The captured frames as a table: packet, direction, bytes, the JSON as it crossed.
 pub fn frames_table(frames: &[CapturedFrame], style: Style) -> String {
-    let mut t = render::table(&["No.", "direction", "bytes", "frame (one JSON line)"], style);
+    let mut t = render::table(
+        &["No.", "direction", "bytes", "frame (one JSON line)"],
+        style,
+    );
     render::keep_whole(&mut t, &[0, 2]);
     for f in frames {
         t.add_row(vec![
@@ -410,7 +416,10 @@ mod tests {
             break_json(r#"{"a":"x,y","b":[1,2]}"#),
             r#"{"a":"x,y", "b":[1, 2]}"#
         );
-        assert_eq!(break_json(r#"{"a":"q\",","b":1}"#), r#"{"a":"q\",", "b":1}"#);
+        assert_eq!(
+            break_json(r#"{"a":"q\",","b":1}"#),
+            r#"{"a":"q\",", "b":1}"#
+        );
     }
 
     #[test]

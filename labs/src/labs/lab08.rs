@@ -315,8 +315,15 @@ fn emits_from_the_client(
         o.ack_args.clone(),
         vec![json!("hi ada")],
     );
-    let hello_runs = ran.iter().filter(|l| l.starts_with("on(\"hello\")")).count();
-    s.check_eq("the server's hello handler ran for both emits", hello_runs, 2);
+    let hello_runs = ran
+        .iter()
+        .filter(|l| l.starts_with("on(\"hello\")"))
+        .count();
+    s.check_eq(
+        "the server's hello handler ran for both emits",
+        hello_runs,
+        2,
+    );
     s.check_eq(
         "an emit without an ack id gets nothing back",
         o.after_plain_emit,
@@ -375,7 +382,10 @@ fn unhandled_by_the_client(
     s.check(
         "the capture holds the promo frame, server to client",
         promo.is_some_and(|f| !f.to_server),
-        format!("{captured_bytes} bytes in packet {}", promo.map_or(0, |f| f.packet)),
+        format!(
+            "{captured_bytes} bytes in packet {}",
+            promo.map_or(0, |f| f.packet)
+        ),
     );
     s.check_eq(
         "the client received the promo event and dropped it",
@@ -473,7 +483,10 @@ async fn volatile(s: &mut Session, server: &EventServer) -> Result<(), LabError>
             dropped.to_string(),
         ]);
     }
-    s.show("A burst the connection cannot carry at once", &t.to_string());
+    s.show(
+        "A burst the connection cannot carry at once",
+        &t.to_string(),
+    );
     let (v_arrived, v_dropped) = (rows[0].1, rows[0].2 as usize);
     s.check_eq(
         "volatile: every tick arrived or was dropped",

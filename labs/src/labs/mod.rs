@@ -8,6 +8,14 @@ pub mod lab02;
 pub mod lab03;
 pub mod lab04;
 pub mod lab08;
+pub mod lab09;
 
 /// Every lab in order: what `netlab lab list` prints and `netlab lab run N` runs.
-pub const ALL: &[LabInfo] = &[lab01::INFO, lab02::INFO, lab03::INFO, lab04::INFO, lab08::INFO];
+pub const ALL: &[LabInfo] = &[
+    lab01::INFO,
+    lab02::INFO,
+    lab03::INFO,
+    lab04::INFO,
+    lab08::INFO,
+    lab09::INFO,
+];
