@@ -38,8 +38,26 @@ const ACK_TIMEOUT: Duration = Duration::from_millis(300);
 /// are dropped once half of it is used, so 16 of a burst can wait.
 const SEND_QUEUE: usize = 32;
 
-/// Events in each burst: more than half the queue, fewer than all of it.
-const BURST: usize = 24;
+/// Events in each burst: more than half the queue, fewer than all of it (24 in the practice
+/// variant, 18 to 30 in a student's).
+fn burst_size(s: &Session) -> usize {
+    s.variant().pick("lab08.burst", 24, 18..=30) as usize
+}
+
+/// The text of the promotion the server emits (its length is a question's answer).
+fn promo_text(s: &Session) -> String {
+    let until = s.variant().choose(
+        "lab08.promo",
+        &[
+            "today only",
+            "this week",
+            "until Sunday",
+            "for members",
+            "while stocks last",
+        ],
+    );
+    format!("50% off, {until}")
+}
 
 /// The names of the events the client has a handler for (`on`), as an application registers
 /// them. Everything else that arrives is dropped, as netlab-events' and socket.io's clients do.
@@ -121,8 +139,9 @@ fn run(s: &mut Session) -> LabFuture<'_> {
             "one client connects to the event server on {} and emits; the server emits back",
             server.addr()
         ));
+        let promo = promo_text(s);
         let (outcome, rec) = s
-            .capture("lab08-emit", &[server.port()], conversation(&server))
+            .capture("lab08-emit", &[server.port()], conversation(&server, promo))
             .await?;
         let trace = server.take_trace();
         client_view(s, &outcome);
@@ -175,7 +194,7 @@ struct Step {
 
 /// The scripted conversation: connect, emit with and without acks, an ack that never comes, an
 /// event the server does not handle, an event the client does not handle.
-async fn conversation(server: &EventServer) -> Result<Outcome, LabError> {
+async fn conversation(server: &EventServer, promo: String) -> Result<Outcome, LabError> {
     let mut steps = Vec::new();
     let mut wire = Wire::connect(server.addr()).await?;
     let connected = wire.join_ns("/", None, None).await?;
@@ -240,7 +259,7 @@ async fn conversation(server: &EventServer) -> Result<Outcome, LabError> {
         client: "-".into(),
     });
 
-    let promo = vec![json!("50% off, today only")];
+    let promo = vec![json!(promo)];
     server
         .handle()
         .with(|c, now| c.emit_to(&sid, Delivery::Default, "promo", promo, now));
@@ -453,8 +472,9 @@ fn unhandled_by_the_server(s: &mut Session, o: &Outcome, trace: &[String]) -> Re
 
 /// One burst per delivery: how many ticks arrived, how many the server dropped.
 async fn volatile(s: &mut Session, server: &EventServer) -> Result<(), LabError> {
+    let burst = burst_size(s);
     s.act(&format!(
-        "the client asks for {BURST} \"tick\" events at once, volatile then default; the server may queue {SEND_QUEUE} frames"
+        "the client asks for {burst} \"tick\" events at once, volatile then default; the server may queue {SEND_QUEUE} frames"
     ));
     let mut wire = Wire::connect(server.addr()).await?;
     wire.join_ns("/", None, None).await?;
@@ -462,7 +482,7 @@ async fn volatile(s: &mut Session, server: &EventServer) -> Result<(), LabError>
     let mut rows = Vec::new();
     for delivery in ["volatile", "default"] {
         let before = server.stats().volatile_dropped;
-        wire.emit("/", "burst", vec![json!(delivery), json!(BURST)], None)
+        wire.emit("/", "burst", vec![json!(delivery), json!(burst)], None)
             .await?;
         let frames = wire.until_quiet().await?;
         let arrived = events::events_named(&frames, "tick").count();
@@ -478,7 +498,7 @@ async fn volatile(s: &mut Session, server: &EventServer) -> Result<(), LabError>
     for (d, arrived, dropped) in &rows {
         t.add_row(vec![
             d.to_string(),
-            BURST.to_string(),
+            burst.to_string(),
             arrived.to_string(),
             dropped.to_string(),
         ]);
@@ -491,21 +511,21 @@ async fn volatile(s: &mut Session, server: &EventServer) -> Result<(), LabError>
     s.check_eq(
         "volatile: every tick arrived or was dropped",
         v_arrived + v_dropped,
-        BURST,
+        burst,
     );
     s.check_eq(
         "volatile: dropped once half the queue was used",
         v_arrived,
         SEND_QUEUE / 2,
     );
-    s.check_eq("default: every tick arrived", rows[1].1, BURST);
+    s.check_eq("default: every tick arrived", rows[1].1, burst);
     s.check_eq("default: none dropped", rows[1].2, 0);
     s.measure("volatile.arrived", v_arrived, "");
     s.measure("volatile.dropped", v_dropped, "");
     s.ask(
         Question::number(
             "volatile-arrived",
-            &format!("Of the {BURST} volatile ticks, how many arrived?"),
+            &format!("Of the {burst} volatile ticks, how many arrived?"),
             v_arrived as f64,
         )
         .hint("the volatile row of the table")

@@ -33,13 +33,26 @@ const TOKEN: &str = "s3cret";
 /// The five clients of the rooms experiment.
 const CLIENTS: [&str; 5] = ["A", "B", "C", "D", "E"];
 
-/// Which rooms each client asks to join (E joins none).
-const JOINS: [(&str, &str); 5] = [
-    ("A", "red"),
-    ("B", "red"),
-    ("C", "red"),
-    ("C", "blue"),
-    ("D", "blue"),
+/// Which rooms each client asks to join, one layout per variant (the practice variant has the
+/// first). In every layout A and C are in red and D is in blue, as the broadcasts assume.
+const LAYOUTS: [&[(&str, &str)]; 3] = [
+    &[
+        ("A", "red"),
+        ("B", "red"),
+        ("C", "red"),
+        ("C", "blue"),
+        ("D", "blue"),
+    ],
+    &[("A", "red"), ("C", "red"), ("D", "red"), ("D", "blue")],
+    &[
+        ("A", "red"),
+        ("B", "red"),
+        ("C", "red"),
+        ("E", "red"),
+        ("C", "blue"),
+        ("D", "blue"),
+        ("E", "blue"),
+    ],
 ];
 
 /// Clients that also connect to /admin, over the same connection as their `/`.
@@ -144,7 +157,8 @@ fn run(s: &mut Session) -> LabFuture<'_> {
         );
         namespaces(s, &pkts, &frames, &answers)?;
         s.explain("Rooms and broadcasts")?;
-        rooms(s, &server).await?;
+        let joins = *s.variant().choose("lab09.rooms", &LAYOUTS);
+        rooms(s, &server, joins).await?;
         server.stop().await;
         s.explain("What you learned")?;
         Ok(())
@@ -289,7 +303,11 @@ const C_LEAVES_BEFORE: u64 = 5;
 /// has everything before it (one connection delivers in order).
 const END: u64 = 99;
 
-async fn rooms(s: &mut Session, server: &EventServer) -> Result<(), LabError> {
+async fn rooms(
+    s: &mut Session,
+    server: &EventServer,
+    joins: &[(&'static str, &'static str)],
+) -> Result<(), LabError> {
     s.act("five clients A to E connect; D and E also join /admin on the same connection; they ask to join rooms");
     // Each client's connection, and the news frames it read while waiting for its acks.
     let mut wires: Vec<(Wire, Vec<Frame>)> = Vec::new();
@@ -304,7 +322,7 @@ async fn rooms(s: &mut Session, server: &EventServer) -> Result<(), LabError> {
     }
     let idx = |name: &str| CLIENTS.iter().position(|c| *c == name).unwrap_or(0);
     let mut membership = Vec::new();
-    for (i, (name, room)) in JOINS.iter().enumerate() {
+    for (i, (name, room)) in joins.iter().enumerate() {
         let rooms = request(
             &mut wires[idx(name)],
             "/",
@@ -375,7 +393,7 @@ async fn rooms(s: &mut Session, server: &EventServer) -> Result<(), LabError> {
     for (w, _) in wires {
         w.close().await?;
     }
-    matrix(s, &received, &left)
+    matrix(s, &received, &left, joins)
 }
 
 /// Emits `name` with an ack id and waits for the ack (so that requests happen in order);
@@ -411,9 +429,9 @@ fn news_id(f: &Frame) -> Option<u64> {
 }
 
 /// Who should get broadcast `b`, from the rooms the lab asked for (C leaves red before 5).
-fn expected(b: &Broadcast) -> Vec<&'static str> {
+fn expected(b: &Broadcast, joins: &[(&str, &str)]) -> Vec<&'static str> {
     let in_room = |client: &str, room: &str| {
-        JOINS.contains(&(client, room))
+        joins.contains(&(client, room))
             && !(client == "C" && room == "red" && b.id >= C_LEAVES_BEFORE)
     };
     CLIENTS
@@ -427,7 +445,12 @@ fn expected(b: &Broadcast) -> Vec<&'static str> {
         .collect()
 }
 
-fn matrix(s: &mut Session, received: &[BTreeSet<u64>], left: &str) -> Result<(), LabError> {
+fn matrix(
+    s: &mut Session,
+    received: &[BTreeSet<u64>],
+    left: &str,
+    joins: &[(&str, &str)],
+) -> Result<(), LabError> {
     let mut header = vec!["broadcast"];
     header.extend(CLIENTS);
     header.push("got it");
@@ -451,7 +474,11 @@ fn matrix(s: &mut Session, received: &[BTreeSet<u64>], left: &str) -> Result<(),
         row.push(got.len().to_string());
         t.add_row(row);
         counts.push(got.len());
-        checks.push((format!("{}: received by", b.label), got, expected(&b)));
+        checks.push((
+            format!("{}: received by", b.label),
+            got,
+            expected(&b, joins),
+        ));
     }
     s.show(
         "Who received which broadcast (measured: each client's frames)",
@@ -468,7 +495,7 @@ fn matrix(s: &mut Session, received: &[BTreeSet<u64>], left: &str) -> Result<(),
             counts[1] as f64,
         )
         .hint("the second row of the matrix")
-        .why("Everyone in red (A, B, C) minus A, the sender: socket.io's socket.to(room)."),
+        .why("Everyone in red minus A, the sender: socket.io's socket.to(room)."),
     )?;
     s.ask(
         Question::number(
@@ -477,7 +504,7 @@ fn matrix(s: &mut Session, received: &[BTreeSet<u64>], left: &str) -> Result<(),
             counts[3] as f64,
         )
         .hint("the row \"B: to all of namespace /\"")
-        .why("A namespace broadcast reaches every socket of the namespace, whatever its rooms; E, in no room, got it too."),
+        .why("A namespace broadcast reaches every socket of the namespace, whatever its rooms: a client in no room gets it too."),
     )?;
     s.ask(
         Question::number(
