@@ -65,6 +65,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // `netlab lab run 10` starts this binary again as its killable event server.
+    if let Some(code) = netlab_labs::labs::lab10::serve_child_if_asked() {
+        return code;
+    }
     // clap prints usage errors itself and exits with 2 (0 for --help and --version).
     let cli = Cli::parse();
     output::init_logging();

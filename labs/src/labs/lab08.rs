@@ -524,12 +524,12 @@ async fn volatile(s: &mut Session, server: &EventServer) -> Result<(), LabError>
     s.measure("volatile.dropped", v_dropped, "");
     s.ask(
         Question::number(
-            "volatile-arrived",
-            &format!("Of the {burst} volatile ticks, how many arrived?"),
-            v_arrived as f64,
+            "volatile-dropped",
+            &format!("Of the {burst} volatile ticks, how many did the server drop?"),
+            v_dropped as f64,
         )
         .hint("the volatile row of the table")
-        .why("The server queued volatile events only while its send queue for this client was less than half full; the rest were dropped, on purpose. Default events waited in the queue and all arrived."),
+        .why("The server queued volatile events only while its send queue for this client was less than half full (16 of 32); the rest were dropped, on purpose. Default events waited in the queue and all arrived."),
     )?;
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod lab03;
 pub mod lab04;
 pub mod lab08;
 pub mod lab09;
+pub mod lab10;
 
 /// Every lab in order: what `netlab lab list` prints and `netlab lab run N` runs.
 pub const ALL: &[LabInfo] = &[
@@ -18,4 +19,5 @@ pub const ALL: &[LabInfo] = &[
     lab04::INFO,
     lab08::INFO,
     lab09::INFO,
+    lab10::INFO,
 ];
