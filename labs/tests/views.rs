@@ -58,6 +58,9 @@ fn segments_cover_every_byte_of_every_shipped_frame() {
         "lab02-mss",
         "lab03-datagrams",
         "lab03-compare",
+        "lab08-emit",
+        "lab09-namespaces",
+        "lab10-replay",
     ] {
         for p in shipped(name) {
             let segs = packets::segments(&p);
@@ -80,6 +83,37 @@ fn segments_cover_every_byte_of_every_shipped_frame() {
             );
         }
     }
+}
+
+/// The event frames of a shipped capture as the event labs show them, at 80 columns.
+#[test]
+fn event_frames_of_the_lab08_capture_fit_80_columns() {
+    let frames = netlab_labs::events::captured_frames(&shipped("lab08-emit"));
+    assert_eq!(frames.len(), 10, "{frames:?}");
+    let table = netlab_labs::events::frames_table(&frames, Style::plain().with_width(NARROW));
+    for line in table_lines(&table) {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
+    insta::assert_snapshot!(table);
+}
+
+#[test]
+fn replayed_frames_of_the_lab10_capture_are_in_order() {
+    let frames = netlab_labs::events::captured_frames(&shipped("lab10-replay"));
+    let seqs: Vec<u64> = frames
+        .iter()
+        .filter_map(|f| match &f.frame {
+            Some(netlab_events::Frame::Event { seq, .. }) if !f.to_server => *seq,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seqs, (1..=10).collect::<Vec<u64>>());
+    let bytes: usize = frames.iter().map(|f| f.bytes).sum();
+    let payload: u64 = shipped("lab10-replay")
+        .iter()
+        .map(|p| p.payload_len())
+        .sum();
+    assert_eq!(bytes as u64, payload, "every payload byte is in one frame");
 }
 
 #[test]

@@ -33,7 +33,7 @@ fn lab_list_json_names_every_lab_and_its_binary() {
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect();
     let numbers: Vec<u64> = labs.iter().map(|l| l["lab"].as_u64().unwrap()).collect();
-    assert_eq!(numbers, [1, 2, 3, 4]);
+    assert_eq!(numbers, [1, 2, 3, 4, 8, 9, 10]);
     assert_eq!(labs[0]["binary"], "lab01");
     assert_eq!(labs[0]["guide"], "labs/guides/01-layers.md");
 }
@@ -58,6 +58,29 @@ fn lab_run_ci_runs_the_lab_in_process() {
         serde_json::from_str(stdout.lines().last().expect("a summary")).unwrap();
     assert_eq!(summary["type"], "summary");
     assert_eq!(summary["checks_failed"], 0, "{summary}");
+}
+
+#[test]
+fn lab_run_10_restarts_netlab_as_its_killable_event_server() {
+    // Lab 10 SIGKILLs an event server it started as a child process: under `netlab lab run` that
+    // child is netlab itself with a hidden flag (a lab never shells out to `netlab`'s commands).
+    let out = netlab(&["lab", "run", "10", "--ci", "--json", "--offline"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let commits = lines
+        .iter()
+        .find(|l| l["type"] == "measurement" && l["name"] == "durable.commits")
+        .expect("the durability step ran");
+    assert_eq!(commits["value"], 13, "{commits}");
+    assert_eq!(lines.last().unwrap()["checks_failed"], 0);
 }
 
 #[test]

@@ -132,6 +132,10 @@ fn own_rooms(ctx: &netlab_events::core::Ctx<'_>) -> Vec<String> {
 fn run(s: &mut Session) -> LabFuture<'_> {
     Box::pin(async move {
         s.explain("Namespaces share one connection")?;
+        let guess = s.predict(
+            "handshakes-guess",
+            "The client will join two namespaces. How many TCP connections (handshakes) will that take?",
+        )?;
         let server = EventServer::start(Default::default(), 0, None, install).await?;
         s.act(&format!(
             "one client connects to / and to {ADMIN} on {}, first without credentials",
@@ -155,7 +159,7 @@ fn run(s: &mut Session) -> LabFuture<'_> {
             "One client, two namespaces, in the capture (spaces added after commas)",
             &events::frames_table(&frames, s.style()),
         );
-        namespaces(s, &pkts, &frames, &answers)?;
+        namespaces(s, guess, &pkts, &frames, &answers)?;
         s.explain("Rooms and broadcasts")?;
         let joins = *s.variant().choose("lab09.rooms", &LAYOUTS);
         rooms(s, &server, joins).await?;
@@ -179,6 +183,7 @@ async fn two_namespaces(server: &EventServer) -> Result<[Frame; 3], LabError> {
 
 fn namespaces(
     s: &mut Session,
+    guess: crate::session::Prediction,
     pkts: &[packets::Pkt],
     frames: &[events::CapturedFrame],
     answers: &[Frame; 3],
@@ -188,6 +193,7 @@ fn namespaces(
         .filter(|p| p.flag("tcp.flags.syn") && !p.flag("tcp.flags.ack"))
         .count();
     s.check_eq("one TCP handshake (one SYN) in the capture", syns, 1);
+    s.reveal(guess, syns, "handshakes");
     let nss: BTreeSet<&str> = frames
         .iter()
         .filter_map(|f| f.frame.as_ref().and_then(Frame::ns))

@@ -222,6 +222,10 @@ fn message_ids(frames: &[Frame]) -> Vec<u64> {
 
 /// Step 1: nothing kept the messages.
 async fn default_delivery(s: &mut Session) -> Result<Cost, LabError> {
+    let guess = s.predict(
+        "default-arrived-guess",
+        "The listener has a handler for \"message\". How many of the 10 messages published while it is away will it receive when it comes back?",
+    )?;
     let server = EventServer::start(Config::default(), 0, None, |c| install_feed(c, None)).await?;
     s.act("the listener joins the feed and goes away; the producer publishes 10 messages with default delivery; the listener comes back");
     let l = listen(server.addr(), None).await?;
@@ -244,6 +248,7 @@ async fn default_delivery(s: &mut Session) -> Result<Cost, LabError> {
             ids.len()
         ),
     );
+    s.reveal(guess, ids.len(), "messages");
     s.check_eq("default: none of the 10 arrive", ids.len(), 0);
     s.check_eq("default: the server counted 10 lost", lost, MESSAGES);
     s.measure("default.arrived", ids.len(), "messages");
