@@ -135,14 +135,14 @@ fn run(s: &mut Session) -> LabFuture<'_> {
             ..Config::default()
         };
         let server = EventServer::start(config, 0, None, move |c| install(c, app)).await?;
-        s.act(&format!(
-            "one client connects to the event server on {} and emits; the server emits back",
-            server.addr()
-        ));
         let guess = s.predict(
             "ack-round-trip-guess",
             "How long will the ack for \"hello\" take to come back on loopback, in microseconds?",
         )?;
+        s.act(&format!(
+            "one client connects to the event server on {} and emits; the server emits back",
+            server.addr()
+        ));
         let promo = promo_text(s);
         let (outcome, rec) = s
             .capture("lab08-emit", &[server.port()], conversation(&server, promo))

@@ -756,7 +756,13 @@ async fn bounds(s: &mut Session) -> Result<(), LabError> {
 
 /// Step 5: SIGKILL and restart, without and with `--store`.
 async fn durability(s: &mut Session) -> Result<Cost, LabError> {
-    let dir = std::env::temp_dir().join(format!("netlab-lab10-{}", std::process::id()));
+    // One directory per run, even for two runs in one process (the tests run labs in threads).
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "netlab-lab10-{}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::SeqCst)
+    ));
     std::fs::create_dir_all(&dir).map_err(LabError::io(format!("creating {}", dir.display())))?;
     let store = dir.join("events.redb");
     let _ = std::fs::remove_file(&store);
