@@ -62,6 +62,7 @@ impl EventServer {
             trace: Some(Arc::new(move |t| {
                 sink.lock().unwrap_or_else(|p| p.into_inner()).push(t);
             })),
+            ..ServerOptions::default()
         };
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let server = Server::bind(addr, core, opts).await.map_err(events_err)?;
