@@ -259,35 +259,24 @@ fn invalid_addresses_are_usage_errors() {
 /// anti-reflection limits passed and later panicked the limiter. Both are clear usage errors.
 #[test]
 fn bad_impairment_and_limit_numbers_are_usage_errors_that_say_why() {
-    let out = run(
-        &["echo", "serve", "udp", "--port", "0", "--drop", "-0.1"],
-        b"",
-    );
-    assert_fails(
-        &out,
-        2,
-        &["--drop is a probability from 0 to 1 (0.1 means 10%), not -0.1"],
-    );
-    let out = run(
-        &["echo", "serve", "udp", "--port", "0", "--burst", "inf"],
-        b"",
-    );
-    assert_fails(
-        &out,
-        2,
-        &["--burst is a number of replies from 1 to 1e9, not inf"],
-    );
-    let out = run(
-        &[
-            "echo", "serve", "udp", "--port", "0", "--rate", "1e-300", "--burst", "1e300",
-        ],
-        b"",
-    );
-    assert_fails(
-        &out,
-        2,
-        &["--rate is a number of replies per second from 0.001"],
-    );
+    for (flags, says) in [
+        (
+            &["--drop", "-0.1"][..],
+            "--drop is a probability from 0 to 1 (0.1 means 10%), not -0.1",
+        ),
+        (
+            &["--burst", "inf"],
+            "--burst is a number of replies from 1 to 1e9, not inf",
+        ),
+        (
+            &["--rate", "1e-300", "--burst", "1e300"],
+            "--rate is a number of replies per second from 0.001",
+        ),
+    ] {
+        let mut args = vec!["echo", "serve", "udp", "--port", "0"];
+        args.extend_from_slice(flags);
+        assert_fails(&run(&args, b""), 2, &[says]);
+    }
 }
 
 #[test]

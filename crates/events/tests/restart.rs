@@ -27,21 +27,12 @@ async fn restart_with_store_replays_every_unconfirmed_event() {
     let (mut bob, c) = Raw::chat(addr, "bob").await;
     let session = c["session"].as_str().unwrap().to_string();
     let sid = c["sid"].as_str().unwrap().to_string();
-    bob.send(r#"{"type":"event","ns":"/chat","name":"join","args":["r"],"ack":1}"#)
-        .await;
-    let joined = bob.recv().await;
-    let seen = joined["seq"].as_u64().unwrap();
-    bob.recv_type("ack").await;
-    bob.send(&format!(
-        r#"{{"type":"received","ns":"/chat","seq":{seen}}}"#
-    ))
-    .await;
+    let seen = bob.join("r").await;
+    bob.confirm(seen).await;
     drop(bob);
 
     let (mut ada, _) = Raw::chat(addr, "ada").await;
-    ada.send(r#"{"type":"event","ns":"/chat","name":"join","args":["r"],"ack":1}"#)
-        .await;
-    ada.recv_type("ack").await;
+    ada.join("r").await;
     for t in ["one", "two", "three"] {
         ada.send(&format!(
             r#"{{"type":"event","ns":"/chat","name":"message","args":["r","{t}"]}}"#

@@ -69,12 +69,8 @@ async fn a_failed_store_write_sends_nothing_and_stops_the_server() {
 
     let (mut ada, _) = Raw::chat(addr, "ada").await;
     let (mut bob, _) = Raw::chat(addr, "bob").await;
-    for (raw, name) in [(&mut ada, "ada"), (&mut bob, "bob")] {
-        raw.send(r#"{"type":"event","ns":"/chat","name":"join","args":["r"],"ack":1}"#)
-            .await;
-        let ack = raw.recv_type("ack").await;
-        assert_eq!(ack["args"][0]["ok"], true, "{name}: {ack}");
-    }
+    ada.join("r").await;
+    bob.join("r").await;
     // Bob joined after ada, so ada hears bob's `joined`.
     let joined = ada.recv_type("event").await;
     assert_eq!(joined["name"], "joined");
@@ -136,20 +132,12 @@ async fn every_acknowledged_message_survives_a_restart() {
     // Bob joins, confirms, and goes away: his session keeps a log of what he misses.
     let (mut bob, c) = Raw::chat(addr, "bob").await;
     let session = c["session"].as_str().unwrap().to_string();
-    bob.send(r#"{"type":"event","ns":"/chat","name":"join","args":["r"],"ack":1}"#)
-        .await;
-    let seen = bob.recv_type("event").await["seq"].as_u64().unwrap();
-    bob.recv_type("ack").await;
-    bob.send(&format!(
-        r#"{{"type":"received","ns":"/chat","seq":{seen}}}"#
-    ))
-    .await;
+    let seen = bob.join("r").await;
+    bob.confirm(seen).await;
     drop(bob);
 
     let (mut ada, _) = Raw::chat(addr, "ada").await;
-    ada.send(r#"{"type":"event","ns":"/chat","name":"join","args":["r"],"ack":1}"#)
-        .await;
-    ada.recv_type("ack").await;
+    ada.join("r").await;
     // The disk has room for five more writes; ada sends twenty messages without waiting.
     budget.store(5, Ordering::SeqCst);
     for i in 2..22 {

@@ -139,6 +139,28 @@ impl Raw {
         assert_eq!(n, 0, "expected the server to close, got {line:?}");
     }
 
+    /// Join `room` on `/chat` (ack id 1) and wait for the ack; returns the seq of the socket's
+    /// own `joined` event.
+    pub async fn join(&mut self, room: &str) -> u64 {
+        self.send(&format!(
+            r#"{{"type":"event","ns":"/chat","name":"join","args":["{room}"],"ack":1}}"#
+        ))
+        .await;
+        let joined = self.recv_type("event").await;
+        assert_eq!(joined["name"], "joined", "{joined}");
+        let ack = self.recv_type("ack").await;
+        assert_eq!(ack["args"][0]["ok"], true, "{ack}");
+        joined["seq"].as_u64().expect("joined is reliable")
+    }
+
+    /// Confirm every reliable event on `/chat` up to `seq`.
+    pub async fn confirm(&mut self, seq: u64) {
+        self.send(&format!(
+            r#"{{"type":"received","ns":"/chat","seq":{seq}}}"#
+        ))
+        .await;
+    }
+
     /// Connect to `/chat` with a display name; returns the connected frame.
     pub async fn chat(addr: SocketAddr, name: &str) -> (Raw, Value) {
         let mut raw = Raw::connect(addr).await;
