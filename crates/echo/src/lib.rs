@@ -45,7 +45,8 @@
 //! - [`bench`](mod@bench): the load generator: connections, ping-pong or pipelined, HDR percentiles.
 //! - [`line`](mod@line): the line client: stdin lines to the server, replies to stdout.
 //! - [`baseline`]: a bare tokio copy-loop echo, the yardstick for benchmarks.
-//! - [`sock`]: building sockets with socket2 (SO_REUSEADDR, buffers, backlog, IPv6-only).
+//! - [`sock`]: building sockets with socket2 (SO_REUSEADDR, buffers, backlog, IPv6-only), and
+//!   the connected UDP socket every client uses.
 //! - [`shutdown`]: the trigger/signal pair that stops a server.
 //! - [`addr`]: reading addresses as students type them.
 //! - [`error`]: [`EchoError`], the one error type, with messages that say what to do.

@@ -325,6 +325,11 @@ fn classify(path: &str, e: redb::Error) -> EventsError {
         {
             damaged(path, format!("it is cut short or not a store ({io})"))
         }
+        redb::Error::DatabaseAlreadyOpen => store_error(
+            path,
+            &"another process has it open (a second `netlab events serve --store` on the same \
+              file?); stop that one or choose another file",
+        ),
         e => store_error(path, &e),
     }
 }
@@ -622,6 +627,18 @@ mod tests {
         std::fs::write(&path, &text).unwrap();
         assert_damaged(open_and_load(&path), "a text file");
         assert_eq!(std::fs::read(&path).unwrap(), text);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_file_already_open_says_so() {
+        let path = temp("twice");
+        let first = RedbStore::open(&path).unwrap();
+        let Err(e) = RedbStore::open(&path) else {
+            panic!("opened twice");
+        };
+        assert!(e.to_string().contains("another process has it open"), "{e}");
+        drop(first);
         std::fs::remove_file(&path).unwrap();
     }
 
