@@ -16,9 +16,10 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use netlab_events::client::{Client, ClientOptions, Incoming, Lifecycle, Status};
 use netlab_events::core::{Config, Core, Note, Stats};
-use netlab_events::server::{Server, ServerOptions, Trace, TraceSink};
+use netlab_events::server::{Hub, Server, ServerOptions, Trace, TraceSink};
 use netlab_events::store::RedbStore;
 use netlab_events::{DEFAULT_PORT, EventsError};
+use netlab_web::{Web, WebOptions, WebServer};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -46,6 +47,20 @@ pub struct ServeArgs {
     /// TCP port (0: any free port; the first line of output says which).
     #[arg(long, default_value_t = DEFAULT_PORT)]
     port: u16,
+    /// HTTP port: the browser chat at /, the chat API, SSE, WebSocket (/ws) and long-polling
+    /// (/poll) (0: any free port).
+    #[arg(long, default_value_t = netlab_web::DEFAULT_HTTP_PORT, value_name = "N")]
+    http_port: u16,
+    /// Do not start the HTTP listener (TCP only).
+    #[arg(long, conflicts_with = "no_tcp")]
+    no_http: bool,
+    /// Do not start the TCP listener (HTTP only).
+    #[arg(long)]
+    no_tcp: bool,
+    /// Also accept WebSockets and posts from pages of this origin (e.g. http://192.0.2.7:8000);
+    /// the page's own origin and localhost are always allowed. Repeat it for more; `*` allows any.
+    #[arg(long, value_name = "ORIGIN")]
+    allow_origin: Vec<String>,
     /// Print every frame in (<-) and out (->), and events dropped because nobody handles them.
     #[arg(long)]
     trace: bool,
@@ -168,7 +183,7 @@ async fn serve(out: &Output, args: ServeArgs) -> anyhow::Result<()> {
         ..Config::default()
     };
     let mut core = Core::new(config);
-    netlab_events::chat::install(&mut core);
+    let history = netlab_events::chat::install(&mut core);
     let store = match &args.store {
         Some(path) => {
             let store = RedbStore::open(path)?;
@@ -178,10 +193,10 @@ async fn serve(out: &Output, args: ServeArgs) -> anyhow::Result<()> {
         None => None,
     };
     let trace = args.trace.then(|| trace_sink(*out));
-    let addr = SocketAddr::new(args.bind, args.port);
     if !args.bind.is_loopback() {
         eprintln!(
-            "warning: {addr} is reachable from other machines; use --bind 127.0.0.1 unless you mean it"
+            "warning: {} is reachable from other machines; use --bind 127.0.0.1 unless you mean it",
+            args.bind
         );
     }
     // Handlers first: a supervisor (or a test) that sends SIGTERM as soon as it reads the
@@ -198,29 +213,60 @@ async fn serve(out: &Output, args: ServeArgs) -> anyhow::Result<()> {
         trace,
         limits,
     };
-    let server = Server::bind(addr, core, opts).await?;
-    if out.json {
-        let listening = Listening {
-            proto: "tcp",
-            addr: server.local_addr(),
-        };
-        out.json_line(&event("listening", &listening));
+    // One hub for both listeners: one core, one set of rooms and limits, whatever the transport.
+    let hub = Hub::restored(core, opts)?;
+    let tcp = if args.no_tcp {
+        None
     } else {
-        out.line(format!("listening on tcp {}", server.local_addr()));
-    }
+        let server = Server::bind_hub(SocketAddr::new(args.bind, args.port), hub.clone()).await?;
+        print_listening(out, "tcp", server.local_addr());
+        Some(server)
+    };
+    let http = if args.no_http {
+        None
+    } else {
+        let opts = WebOptions {
+            allow_origins: args.allow_origin.clone(),
+            ..WebOptions::default()
+        };
+        let web = Web::new(hub.clone(), history, opts);
+        let server = WebServer::bind(SocketAddr::new(args.bind, args.http_port), web).await?;
+        print_listening(out, "http", server.local_addr());
+        Some(server)
+    };
+    let mut failed = hub.failed();
     let why = tokio::select! {
         why = signals.recv() => why,
         // The store failed: every client was told `store_failed`; stop and say why.
-        failure = server.failure() => {
-            server.shutdown().await;
-            return Err(failure.into());
+        failure = failed.wait_for(Option::is_some) => {
+            let why = failure.map(|w| w.clone()).ok().flatten().unwrap_or_default();
+            stop(http, tcp).await;
+            return Err(EventsError::Stopped(why).into());
         }
     };
     eprintln!("{why}: telling every client \"server shutting down\" and stopping");
-    let stats = server.handle().with(|c, _| c.stats().clone());
-    server.shutdown().await;
+    let stats = hub.handle().with(|c, _| c.stats().clone());
+    stop(http, tcp).await;
     print_stats(out, &stats);
     Ok(())
+}
+
+/// HTTP first (its held requests answer, its sockets hear "server shutting down"), then TCP.
+async fn stop(http: Option<WebServer>, tcp: Option<Server>) {
+    if let Some(server) = http {
+        server.shutdown().await;
+    }
+    if let Some(server) = tcp {
+        server.shutdown().await;
+    }
+}
+
+fn print_listening(out: &Output, proto: &'static str, addr: SocketAddr) {
+    if out.json {
+        out.json_line(&event("listening", &Listening { proto, addr }));
+    } else {
+        out.line(format!("listening on {proto} {addr}"));
+    }
 }
 
 /// The same shape as `netlab echo serve`'s: `{"event":"listening","proto":"tcp","addr":...}`.

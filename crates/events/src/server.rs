@@ -85,7 +85,10 @@ const STORE_FAILED_MESSAGE: &str = "the server could not write to its store, so 
      rather than send events a restart would lose; reconnect with your session once it is back";
 
 impl Hub {
-    fn new(
+    /// A hub around `core` (its namespaces installed), persisting to `store` if given, admitting
+    /// connections under `limits`. Give the same hub to every transport ([`Server::bind_hub`],
+    /// netlab-web's HTTP server) so that they share one set of sessions, rooms and limits.
+    pub fn new(
         core: Core,
         store: Option<Box<dyn Store>>,
         trace: Option<TraceSink>,
@@ -221,7 +224,9 @@ impl Hub {
         self.step(|c, _| c.backlog(conn))
     }
 
-    fn forget(&self, conn: ConnId, reason: &str) {
+    /// The transport of `conn` is gone for good: tell the core (sessions stay resumable) and
+    /// stop waking its writer. Call it once per connection, after its last write.
+    pub fn forget(&self, conn: ConnId, reason: &str) {
         self.step(|c, now| c.closed(conn, reason, now));
         self.writers
             .lock()
@@ -235,7 +240,8 @@ impl Hub {
         }
     }
 
-    fn trace(&self, t: impl FnOnce() -> Trace) {
+    /// Hand a trace record to `--trace`, if it is on (`t` runs only then).
+    pub fn trace(&self, t: impl FnOnce() -> Trace) {
         if let Some(sink) = &self.trace {
             sink(t());
         }
@@ -280,6 +286,21 @@ impl ServerHandle {
     }
 }
 
+impl Hub {
+    /// A hub whose core first gets back what `opts.store` kept (sessions and reliable logs).
+    pub fn restored(mut core: Core, mut opts: ServerOptions) -> Result<Arc<Hub>, EventsError> {
+        if let Some(store) = opts.store.as_mut() {
+            core.restore(store.load()?, now());
+        }
+        Ok(Hub::new(core, opts.store, opts.trace, opts.limits))
+    }
+
+    /// A handle on this hub for the application (emit from outside handlers, read stats).
+    pub fn handle(self: &Arc<Self>) -> ServerHandle {
+        ServerHandle { hub: self.clone() }
+    }
+}
+
 /// Options of the TCP server beyond the core's own [`crate::core::Config`].
 #[derive(Default)]
 pub struct ServerOptions {
@@ -302,21 +323,23 @@ impl Server {
     /// Bind `addr` (port 0 for any free port), restore what the store kept, start serving.
     pub async fn bind(
         addr: SocketAddr,
-        mut core: Core,
-        mut opts: ServerOptions,
+        core: Core,
+        opts: ServerOptions,
     ) -> Result<Server, EventsError> {
+        Server::bind_hub(addr, Hub::restored(core, opts)?).await
+    }
+
+    /// Bind `addr` and serve the connections it accepts through `hub`, which other transports
+    /// may share (`netlab events serve` gives the same hub to its HTTP listener).
+    pub async fn bind_hub(addr: SocketAddr, hub: Arc<Hub>) -> Result<Server, EventsError> {
         if !addr.ip().is_loopback() {
             tracing::warn!("binding {addr}: reachable from other machines, not just this one");
-        }
-        if let Some(store) = opts.store.as_mut() {
-            core.restore(store.load()?, now());
         }
         let listener = listen(addr).map_err(|source| EventsError::Bind {
             addr: addr.to_string(),
             source,
         })?;
         let addr = listener.local_addr()?;
-        let hub = Hub::new(core, opts.store, opts.trace, opts.limits);
         let (shutdown, rx) = watch::channel(false);
         let accept = tokio::spawn(accept_loop(listener, hub.clone(), rx.clone()));
         let sweep = tokio::spawn(sweep_loop(hub.clone(), rx));
@@ -354,6 +377,11 @@ impl Server {
 
     pub fn handle(&self) -> ServerHandle {
         self.handle.clone()
+    }
+
+    /// The hub this server feeds, to share with another transport.
+    pub fn hub(&self) -> Arc<Hub> {
+        self.handle.hub.clone()
     }
 
     /// Stop accepting, tell every socket "server shutting down", and close all connections.
@@ -434,7 +462,9 @@ async fn accept_loop(listener: TcpListener, hub: Arc<Hub>, mut stop: watch::Rece
     }
 }
 
-async fn sweep_loop(hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
+/// Once a second, expire what the reliable logs' age bound says (see [`Core::sweep`]). Every
+/// server sharing a hub may run one: a second sweep finds nothing left to do.
+pub async fn sweep_loop(hub: Arc<Hub>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
