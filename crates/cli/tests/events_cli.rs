@@ -70,7 +70,7 @@ impl Drop for Proc {
 }
 
 fn serve(extra: &[&str]) -> (Proc, SocketAddr) {
-    let mut args = vec!["events", "serve", "--port", "0"];
+    let mut args = vec!["events", "serve", "--port", "0", "--http-port", "0"];
     args.extend_from_slice(extra);
     let p = Proc::start(&args);
     let first = p.until("listening", |_| true);
@@ -375,4 +375,65 @@ fn chat_shows_escape_sequences_instead_of_running_them() {
         line,
         r"[lobby] eve\u001b[2J: \u001b]0;pwned\u0007\u000d[lobby] bob: hi"
     );
+}
+
+/// A GET over a plain socket: the status line and the body.
+fn http_get(addr: &str, path: &str) -> (String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(T)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut s, &mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_string(), body.to_string())
+}
+
+/// `serve` starts TCP and HTTP together, each with its listening line; --no-http and --no-tcp
+/// leave one out; --json says the same as objects.
+#[test]
+fn serve_listens_on_tcp_and_http_and_says_where() {
+    let (p, _tcp) = serve(&[]);
+    let http = p.until("the http line", |_| true);
+    let http = http
+        .strip_prefix("listening on http 127.0.0.1:")
+        .unwrap_or_else(|| panic!("second line was {http:?}"));
+    let (status, body) = http_get(&format!("127.0.0.1:{http}"), "/");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(body.contains("<title>"), "{body}");
+
+    let only_tcp = Proc::start(&["events", "serve", "--port", "0", "--no-http", "--json"]);
+    let line = only_tcp.until("listening", |_| true);
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (v["event"].as_str(), v["proto"].as_str()),
+        (Some("listening"), Some("tcp"))
+    );
+
+    let only_http = Proc::start(&["events", "serve", "--http-port", "0", "--no-tcp", "--json"]);
+    let line = only_http.until("listening", |_| true);
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        (v["event"].as_str(), v["proto"].as_str()),
+        (Some("listening"), Some("http"))
+    );
+    let addr = v["addr"].as_str().unwrap();
+    let (status, _) = http_get(addr, "/api/rooms/lobby/messages?after=0");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+
+    // A taken HTTP port is a runtime error that names the flag to change.
+    let out = run(&[
+        "events",
+        "serve",
+        "--port",
+        "0",
+        "--http-port",
+        addr.rsplit(':').next().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--http-port"), "{err}");
 }
