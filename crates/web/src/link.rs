@@ -4,11 +4,22 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::http::StatusCode;
 use netlab_events::core::{ConnId, Transmit};
 use netlab_events::frame::{Frame, FrameError};
+use netlab_events::limits::Permit;
 use netlab_events::server::{Hub, Trace};
 use tokio::sync::Notify;
 use tokio::time::Instant as TokioInstant;
+
+use crate::error::ApiError;
+
+/// Take a place under the hub's connection limits (in all and per address; the same counts as
+/// TCP's), or the `503` that says which limit.
+pub fn admit(hub: &Hub, peer: SocketAddr) -> Result<Permit, ApiError> {
+    hub.admit(peer.ip())
+        .map_err(|r| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, r.code, r.message))
+}
 
 /// Frames taken from the core per write (as the TCP writer does).
 pub const BATCH: usize = 64;

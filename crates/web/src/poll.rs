@@ -33,7 +33,8 @@ use tokio::time::Instant as TokioInstant;
 use crate::app::Web;
 use crate::error::ApiError;
 use crate::guard::{check_content_type, check_origin, read_body};
-use crate::link::Link;
+use crate::link::{self, Link};
+use netlab_events::limits::Permit;
 
 /// Frames answered per GET at most (the rest wait for the next GET).
 const GET_BATCH: usize = 256;
@@ -63,6 +64,8 @@ struct PollState {
 /// One long-polling connection: its core connection and what the transport must remember.
 pub struct PollConn {
     id: String,
+    /// Its place under the hub's connection limits, held until the connection ends.
+    _permit: Permit,
     link: Link,
     state: Mutex<PollState>,
     /// Wakes a held GET and the timer task when the mode changes.
@@ -162,9 +165,11 @@ fn open(web: &Web, peer: SocketAddr) -> Result<Json<serde_json::Value>, ApiError
             "the server has as many polling connections as it allows; try again in a moment, or use WebSocket",
         ));
     }
+    let permit = link::admit(web.hub(), peer)?;
     let id = format!("{:016x}", rand::rng().random::<u64>());
     let pc = Arc::new(PollConn {
         id: id.clone(),
+        _permit: permit,
         link: Link::open(web.hub(), peer),
         state: Mutex::new(PollState {
             mode: Mode::Polling,

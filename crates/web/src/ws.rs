@@ -18,7 +18,7 @@ use serde::Deserialize;
 use crate::app::Web;
 use crate::error::ApiError;
 use crate::guard::{check_origin, websocket_key_ok};
-use crate::link::{BATCH, Link};
+use crate::link::{self, BATCH, Link};
 use crate::poll::{self, PollConn};
 use crate::server::ConnSlot;
 
@@ -73,12 +73,18 @@ pub async fn upgrade(
         .max_frame_size(max + 64 * 1024);
     let slot = slot.map(|s| s.0);
     match query.conn {
-        None => ws.on_upgrade(move |socket| async move {
-            let _slot = slot;
-            let link = Link::open(web.hub(), peer);
-            let reason = run(socket, &link).await;
-            link.forget(&reason);
-        }),
+        None => {
+            let permit = match link::admit(web.hub(), peer) {
+                Ok(p) => p,
+                Err(e) => return e.into_response(),
+            };
+            ws.on_upgrade(move |socket| async move {
+                let _slot = (slot, permit);
+                let link = Link::open(web.hub(), peer);
+                let reason = run(socket, &link).await;
+                link.forget(&reason);
+            })
+        }
         Some(id) => match poll::begin_upgrade(&web, &id) {
             Ok(pc) => ws.on_upgrade(move |socket| async move {
                 let _slot = slot;

@@ -367,3 +367,30 @@ async fn past_the_connection_and_poll_limits_a_clear_refusal() {
     assert_eq!(status, 200);
     s.shutdown().await;
 }
+
+/// The hub's connection limits count every transport: TCP, WebSocket and /poll together.
+#[tokio::test]
+async fn the_hub_limits_hold_across_transports() {
+    let hub_opts = netlab_events::server::ServerOptions {
+        limits: netlab_events::limits::Limits {
+            max_connections: 2,
+            max_per_peer: 2,
+        },
+        ..Default::default()
+    };
+    let s = start_limited(Config::default(), WebOptions::default(), hub_opts).await;
+    let a = s.http_addr();
+    let mut tcp = Client::tcp(s.tcp_addr()).await;
+    let mut ws = Client::ws(a).await;
+    let r = request(a, "POST", "/poll", &[], b"").await;
+    assert_eq!(r.error(503), "too_many_connections");
+    let hs = "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n";
+    let r = ws_handshake(a, "/ws", hs).await;
+    assert_eq!(r.error(503), "too_many_connections");
+    // The two admitted carry on.
+    tcp.join_chat("tcp", "lobby").await;
+    ws.join_chat("ws", "lobby").await;
+    tcp.say("lobby", "both still here").await;
+    assert_eq!(ws.next_text().await, "both still here");
+    s.shutdown().await;
+}

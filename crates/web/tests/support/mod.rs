@@ -49,9 +49,14 @@ pub async fn start() -> Both {
 }
 
 pub async fn start_with(cfg: Config, opts: WebOptions) -> Both {
+    start_limited(cfg, opts, ServerOptions::default()).await
+}
+
+/// With the hub's own options (its connection limits, say).
+pub async fn start_limited(cfg: Config, opts: WebOptions, hub_opts: ServerOptions) -> Both {
     let mut core = Core::new(cfg);
     let history = netlab_events::chat::install(&mut core);
-    let hub = Hub::restored(core, ServerOptions::default()).unwrap();
+    let hub = Hub::restored(core, hub_opts).unwrap();
     let any = "127.0.0.1:0".parse().unwrap();
     let tcp = Server::bind_hub(any, hub.clone()).await.expect("bind tcp");
     let http = WebServer::bind(any, Web::new(hub, history, opts))
