@@ -156,8 +156,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 /// Standard output for the views: a buffer written out in pieces of at least [`Out::PIECE`]
-/// bytes. Unlike a `BufWriter`, the one-line and JSON views append to the buffer itself, so a
-/// packet's text is not built elsewhere and copied in (for JSON, 1.6 KB per packet).
+/// bytes, and only between packets, so that a reader of a pipe never sees half a packet.
 struct Out<W: Write> {
     buf: Vec<u8>,
     inner: W,
@@ -290,13 +289,13 @@ impl View {
             return render::json::write_detailed(w, p, &mut self.clock);
         }
         if v.json {
-            return render::json::write_into(&mut w.buf, p, &mut self.clock);
+            return render::json::write(w, p, &mut self.clock);
         }
         if !self.header_done {
             render::line::header(w, v.time.into(), self.style)?;
             self.header_done = true;
         }
-        render::line::row_into(&mut w.buf, p, &mut self.clock, v.time.into(), self.style);
+        render::line::row(w, p, &mut self.clock, v.time.into(), self.style)?;
         if v.detail {
             render::tree::write(w, p, self.style)?;
         }

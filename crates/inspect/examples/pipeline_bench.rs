@@ -67,9 +67,9 @@ fn run(path: &str, stage: Stage) -> (u64, f64, usize) {
         }
         match stage {
             Stage::Line => {
-                render::line::row_into(&mut out, &p, &mut clock, TimeFormat::Rel, Style::PLAIN)
+                render::line::row(&mut out, &p, &mut clock, TimeFormat::Rel, Style::PLAIN).unwrap()
             }
-            Stage::Json => render::json::write_into(&mut out, &p, &mut clock).unwrap(),
+            Stage::Json => render::json::write(&mut out, &p, &mut clock).unwrap(),
             Stage::JsonDetailed => render::json::write_detailed(&mut out, &p, &mut clock).unwrap(),
             _ => bytes += p.dissection.layers.len(),
         }

@@ -271,15 +271,15 @@ pub enum Reason {
     Upgrade,
 }
 
-/// A decoded value. Kept typed so filters can compare numbers and addresses, and JSON stays exact.
-/// Addresses are their own variants (not text) so that the hot path does not allocate a string per
-/// address and a filter such as `host 127.0.0.1` compares addresses, not spellings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
+/// A decoded value. Kept typed so filters can compare numbers and addresses (`host 127.0.0.1`
+/// compares addresses, not spellings), and JSON stays exact: numbers and flags are JSON numbers
+/// and booleans, everything else its display text.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
     Bool(bool),
     U64(u64),
     Text(String),
+    /// Serialized as "aa:bb:cc", as Wireshark prints bytes.
     Bytes(Vec<u8>),
     /// Serialized as its dotted text, e.g. "127.0.0.1".
     Ipv4(Ipv4Addr),
@@ -336,6 +336,17 @@ impl std::fmt::Display for MacAddr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let [a, b, c, d, e, g] = self.0;
         write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
+    }
+}
+
+impl Serialize for Value {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::U64(n) => s.serialize_u64(*n),
+            Value::Text(t) => s.serialize_str(t),
+            other => s.collect_str(other),
+        }
     }
 }
 

@@ -6,15 +6,12 @@
 //!     1  0.000000    127.0.0.1:43512        127.0.0.1:7007         TCP      74  L2 Ethernet > L3 IPv4 > L4 TCP            [SYN] ...
 //! ```
 
-use std::cell::RefCell;
+use std::fmt::Write as _;
 use std::io::{self, Write};
+use std::net::IpAddr;
 
-use super::recent::Recent;
-use super::{
-    Clock, LayerKey, Style, TimeFormat, bytes, endpoints, layer_color, layer_key, same_layers,
-    top_protocol,
-};
-use crate::model::{Endpoints, Packet, Protocol};
+use super::{Clock, Style, TimeFormat, endpoints, layer_color, top_protocol, write_info};
+use crate::model::{Packet, Protocol};
 
 /// Width of the layer-chain column: fits "L2 Ethernet > L3 IPv4 > L4 TCP > L7 HTTP".
 const CHAIN_WIDTH: usize = 41;
@@ -33,70 +30,12 @@ pub fn header(w: &mut impl Write, time: TimeFormat, style: Style) -> io::Result<
     writeln!(w, "{}", style.bold(&line))
 }
 
-thread_local! {
-    /// The line is built here and written with one `write_all`; reused from packet to packet.
-    static BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(512));
-    /// The last Layers column written, padded, by the colour and the layers it was made for:
-    /// consecutive packets mostly have the same one.
-    static CHAIN: RefCell<Recent<(bool, Vec<LayerKey>), 1>> = RefCell::new(Recent::default());
-    /// The address columns of recent conversations.
-    static ENDPOINTS: RefCell<EndpointCache> = const { RefCell::new(EndpointCache::new()) };
-}
-
-/// The Source and Destination columns of recent packets, by their endpoints: a capture holds
-/// few conversations and every packet of one has the same two columns (or the same swapped),
-/// so copying them back is cheaper than writing two addresses and ports (7 % of the view's
-/// instructions). Direct-mapped by the ports, which differ between conversations on one host.
-struct EndpointCache {
-    slots: Vec<Option<(Endpoints, Vec<u8>)>>,
-}
-
-const ENDPOINT_SLOTS: usize = 16;
-
-impl EndpointCache {
-    const fn new() -> Self {
-        EndpointCache { slots: Vec::new() }
-    }
-
-    fn write(&mut self, o: &mut Vec<u8>, p: &Packet, e: Endpoints) {
-        let ports = u32::from(e.src_port.unwrap_or(0)) ^ u32::from(e.dst_port.unwrap_or(0)) << 3;
-        let index = (ports.wrapping_mul(0x9e37_79b9) >> 28) as usize % ENDPOINT_SLOTS;
-        if let Some(Some((key, text))) = self.slots.get(index)
-            && *key == e
-        {
-            o.extend_from_slice(text);
-            return;
-        }
-        let start = o.len();
-        endpoint_columns(o, p);
-        if self.slots.is_empty() {
-            self.slots.resize_with(ENDPOINT_SLOTS, || None);
-        }
-        let written = &o[start..];
-        match &mut self.slots[index] {
-            Some((key, text)) => {
-                *key = e;
-                text.clear();
-                text.extend_from_slice(written);
-            }
-            empty => *empty = Some((e, written.to_vec())),
-        }
-    }
-}
-
-/// Both address columns for a packet with endpoints, padded, with the gap between them.
-fn endpoint_columns(o: &mut Vec<u8>, p: &Packet) {
-    // Addresses and ports are ASCII: their width is their length in bytes.
-    let start = o.len();
-    bytes::endpoint(o, p, true);
-    pad_ascii(o, start, 21);
-    o.extend_from_slice(b"  ");
-    let start = o.len();
-    bytes::endpoint(o, p, false);
-    pad_ascii(o, start, 21);
-}
-
-/// One packet's line.
+/// One packet's line: the columns of the header above, the time as [`Clock::column`] writes
+/// it, the protocol and each step of the layer chain in its layer's colour.
+///
+/// The line is written into one `String` and padded by hand rather than built from a `String`
+/// per column: this view runs on every packet of a capture, and an allocation per column
+/// cost more than the dissection (docs/performance.md).
 pub fn row(
     w: &mut impl Write,
     p: &Packet,
@@ -104,153 +43,101 @@ pub fn row(
     time: TimeFormat,
     style: Style,
 ) -> io::Result<()> {
-    BUF.with(|buf| match buf.try_borrow_mut() {
-        Ok(mut o) => {
-            o.clear();
-            line(&mut o, p, clock, time, style);
-            w.write_all(&o)
+    let mut line = String::with_capacity(200);
+    // Writing to a String does not fail.
+    let _ = write!(line, "{:>5}  ", p.number);
+    let at = line.len();
+    clock.write_column(&mut line, p.raw.ts, time);
+    pad(&mut line, at, 15);
+    line.push_str("  ");
+    let at = line.len();
+    match &p.dissection.endpoints {
+        Some(e) => {
+            let _ = write!(line, "{}", Endpoint(e.src, e.src_port));
+            pad(&mut line, at, 21);
+            line.push_str("  ");
+            let at = line.len();
+            let _ = write!(line, "{}", Endpoint(e.dst, e.dst_port));
+            pad(&mut line, at, 21);
         }
-        // Only if a writer itself wrote a line from inside `write_all`: use a fresh buffer.
-        Err(_) => {
-            let mut o = Vec::with_capacity(512);
-            line(&mut o, p, clock, time, style);
-            w.write_all(&o)
+        None => {
+            let (src, dst) = endpoints(p);
+            let _ = write!(line, "{src:<21}  {dst:<21}");
         }
-    })
-}
-
-/// [`row`], appended to a buffer the caller writes out in large pieces.
-pub fn row_into(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock, time: TimeFormat, style: Style) {
-    line(o, p, clock, time, style);
-}
-
-/// The columns of `"{:>5}  {:<15}  {:<21}  {:<21}  {:<9}  {:>5}  {chain}  {info}"`, written in
-/// place: the formatting machinery and a `String` per column cost more than the dissection.
-fn line(o: &mut Vec<u8>, p: &Packet, clock: &mut Clock, time: TimeFormat, style: Style) {
-    o.reserve(256);
-    right(o, p.number, 5);
-    o.extend_from_slice(b"  ");
-    let start = o.len();
-    clock.column_into(o, p.raw.ts, time);
-    pad_ascii(o, start, 15);
-    o.extend_from_slice(b"  ");
-    let start = o.len();
-    if let Some(e) = p.dissection.endpoints {
-        ENDPOINTS.with(|cache| match cache.try_borrow_mut() {
-            Ok(mut cache) => cache.write(o, p, e),
-            Err(_) => endpoint_columns(o, p),
-        });
-    } else {
-        // No pulled-out endpoints (ARP, bare Ethernet): the general path, which allocates.
-        let (src, dst) = endpoints(p);
-        o.extend_from_slice(src.as_bytes());
-        pad_right(o, start, 21);
-        o.extend_from_slice(b"  ");
-        let start = o.len();
-        o.extend_from_slice(dst.as_bytes());
-        pad_right(o, start, 21);
     }
-    o.extend_from_slice(b"  ");
-    let malformed = p.dissection.malformed.is_some();
-    let osi = p.dissection.top_layer().map(|l| l.osi);
-    let code = match osi {
-        Some(osi) if style.color => layer_color(osi, malformed),
+    line.push_str("  ");
+    let top = p.dissection.top_layer();
+    let code = match top {
+        Some(top) if style.color => layer_color(top.osi, p.dissection.malformed.is_some()),
         _ => "",
     };
-    paint(o, code, |o| {
-        let start = o.len();
-        o.extend_from_slice(top_protocol(p).as_bytes());
-        pad_ascii(o, start, 9);
+    paint(&mut line, code, |line| {
+        let at = line.len();
+        line.push_str(top_protocol(p));
+        pad(line, at, 9);
     });
-    o.extend_from_slice(b"  ");
-    right(o, u64::from(p.raw.orig_len), 5);
-    o.extend_from_slice(b"  ");
-    CHAIN.with(|cache| match cache.try_borrow_mut() {
-        Ok(mut cache) => {
-            let layers = &p.dissection.layers;
-            cache.write(
-                o,
-                |(color, keys)| *color == style.color && same_layers(keys, layers),
-                || (style.color, layers.iter().map(layer_key).collect()),
-                |o| chain(o, p, style),
-            );
+    let _ = write!(line, "  {:>5}  ", p.raw.orig_len);
+    chain(&mut line, p, style);
+    line.push_str("  ");
+    write_info(&mut line, p);
+    line.push('\n');
+    w.write_all(line.as_bytes())
+}
+
+/// An address and, for TCP and UDP, its port, as the address columns show them:
+/// `127.0.0.1:7007`, `[::1]:7007`, `::1`.
+pub(crate) struct Endpoint(pub IpAddr, pub Option<u16>);
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Endpoint(IpAddr::V6(a), Some(port)) => write!(f, "[{a}]:{port}"),
+            Endpoint(a, Some(port)) => write!(f, "{a}:{port}"),
+            Endpoint(a, None) => write!(f, "{a}"),
         }
-        Err(_) => chain(o, p, style),
-    });
-    o.extend_from_slice(b"  ");
-    bytes::info(o, p);
-    o.push(b'\n');
-}
-
-/// `{:>width}` for a number: the padding first, as the digits can be counted.
-fn right(o: &mut Vec<u8>, n: u64, width: usize) {
-    spaces(o, width.saturating_sub(bytes::digits(n)));
-    bytes::num(o, n);
-}
-
-/// `n` spaces of padding. Up to a column's width they are one fixed-size copy cut back to
-/// `n` (a few stores), where a run of unknown length is a call to memset.
-fn spaces(o: &mut Vec<u8>, n: usize) {
-    const ROOM: usize = 48;
-    if n <= ROOM {
-        let at = o.len();
-        o.extend_from_slice(&[b' '; ROOM]);
-        o.truncate(at + n);
-    } else {
-        o.resize(o.len() + n, b' ');
     }
 }
 
-/// `{:<width}` for ASCII text written since `start` (one byte per character).
-fn pad_ascii(o: &mut Vec<u8>, start: usize, width: usize) {
-    let len = o.len() - start;
-    spaces(o, width.saturating_sub(len));
+/// Pad what was written since `at` with spaces to `width` characters, as `{:<width}` does.
+/// Only for ASCII text (times, addresses, protocol names), whose characters are its bytes.
+fn pad(line: &mut String, at: usize, width: usize) {
+    for _ in line.len() - at..width {
+        line.push(' ');
+    }
 }
 
-/// The layer chain, each step in its layer's colour, padded to the column width.
-fn chain(o: &mut Vec<u8>, p: &Packet, style: Style) {
-    let mut chars = 0;
+/// `text` wrapped in an ANSI colour code unless `code` is empty, as [`Style::paint`] does.
+fn paint(line: &mut String, code: &str, text: impl FnOnce(&mut String)) {
+    if code.is_empty() {
+        return text(line);
+    }
+    let _ = write!(line, "\x1b[{code}m");
+    text(line);
+    line.push_str("\x1b[0m");
+}
+
+/// The layer chain, each step in its layer's colour, padded to the column width (by the
+/// characters a reader sees, not the colour codes).
+fn chain(line: &mut String, p: &Packet, style: Style) {
+    let mut shown = 0;
     for (i, l) in p.dissection.layers.iter().enumerate() {
         if i > 0 {
-            o.extend_from_slice(b" > ");
-            chars += 3;
+            line.push_str(" > ");
+            shown += 3;
         }
         let code = if style.color {
             layer_color(l.osi, l.protocol == Protocol::Malformed)
         } else {
             ""
         };
-        paint(o, code, |o| {
-            let start = o.len();
-            o.push(b'L');
-            bytes::num(o, u64::from(l.osi.number()));
-            o.push(b' ');
-            o.extend_from_slice(l.protocol.name().as_bytes());
-            chars += char_count(&o[start..]);
+        paint(line, code, |line| {
+            let at = line.len();
+            let _ = write!(line, "L{} {}", l.osi.number(), l.protocol);
+            // Protocol names are ASCII: a byte is a character.
+            shown += line.len() - at;
         });
     }
-    spaces(o, CHAIN_WIDTH.saturating_sub(chars));
-}
-
-/// What [`Style::paint`] does, in place: `text` wrapped in an SGR code unless `code` is empty.
-fn paint(o: &mut Vec<u8>, code: &str, text: impl FnOnce(&mut Vec<u8>)) {
-    if code.is_empty() {
-        return text(o);
+    for _ in shown..CHAIN_WIDTH {
+        line.push(' ');
     }
-    o.extend_from_slice(b"\x1b[");
-    o.extend_from_slice(code.as_bytes());
-    o.push(b'm');
-    text(o);
-    o.extend_from_slice(b"\x1b[0m");
-}
-
-/// Characters (not bytes) of UTF-8 text: `{:<N}` pads by characters.
-fn char_count(text: &[u8]) -> usize {
-    text.iter().filter(|&&b| (b as i8) >= -0x40).count()
-}
-
-/// `{:<width}` for the text written since `start`.
-fn pad_right(o: &mut Vec<u8>, start: usize, width: usize) {
-    let chars = char_count(&o[start..]);
-    spaces(o, width.saturating_sub(chars));
 }

@@ -12,7 +12,6 @@
 //!
 //! Colour is plain ANSI and off when NO_COLOR is set or the output is not a terminal.
 
-pub(crate) mod bytes;
 pub mod follow;
 pub mod hex;
 pub mod json;
@@ -20,24 +19,9 @@ pub mod line;
 pub mod stats;
 pub mod tree;
 
-mod recent;
+use std::fmt::Write as _;
 
-use std::io::Write as _;
-
-use crate::model::{OsiLayer, Packet, Protocol, Summary, Timestamp};
-
-/// What identifies a layer in a layer chain: its protocol and its OSI number. The views
-/// remember the chain text of recent packets by it.
-pub(crate) type LayerKey = (Protocol, u8);
-
-pub(crate) fn layer_key(l: &crate::model::Layer) -> LayerKey {
-    (l.protocol, l.osi.number())
-}
-
-/// Whether `keys` are the [`layer_key`]s of `layers`.
-pub(crate) fn same_layers(keys: &[LayerKey], layers: &[crate::model::Layer]) -> bool {
-    keys.len() == layers.len() && keys.iter().zip(layers).all(|(k, l)| *k == layer_key(l))
-}
+use crate::model::{OsiLayer, Packet, Timestamp};
 
 /// Whether to colour output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,132 +104,46 @@ impl Clock {
         diff(ts, self.first.unwrap_or(ts))
     }
 
-    /// [`Clock::relative`] as the JSON view writes it: serde_json's text of that float (see
-    /// [`relative_json`]).
-    pub(crate) fn relative_json_into(&self, o: &mut Vec<u8>, ts: Timestamp) {
-        relative_json(o, ts, self.first.unwrap_or(ts));
-    }
-
     /// Format the time column for a packet being shown, and remember it for the next delta.
+    /// Relative and delta times are worked out from the integer nanoseconds, so they are
+    /// exact to the microsecond whatever the capture's epoch.
     pub fn column(&mut self, ts: Timestamp, format: TimeFormat) -> String {
-        let mut o = Vec::with_capacity(16);
-        self.column_into(&mut o, ts, format);
-        // Only ASCII digits, '-', '.' and ':' are written.
-        String::from_utf8(o).unwrap_or_default()
+        let mut text = String::new();
+        self.write_column(&mut text, ts, format);
+        text
     }
 
-    /// [`Clock::column`] appended to a buffer, without a `String` per packet. Relative and
-    /// delta times are written from the integer nanoseconds (no float formatting, which was
-    /// 4 % of the one-line view): the same text as `{:.6}` of the float, except that an exact
-    /// half microsecond rounds up here, where the float's rounding depends on its binary error.
-    pub(crate) fn column_into(&mut self, o: &mut Vec<u8>, ts: Timestamp, format: TimeFormat) {
+    /// [`Clock::column`], appended to `out`.
+    pub fn write_column(&mut self, out: &mut String, ts: Timestamp, format: TimeFormat) {
         self.saw(ts);
         match format {
-            TimeFormat::Abs => bytes::time_of_day_into(o, ts),
-            TimeFormat::Rel => micros_6(o, ts, self.first.unwrap_or(ts)),
-            TimeFormat::Delta => micros_6(o, ts, self.prev.unwrap_or(ts)),
+            TimeFormat::Abs => {
+                let s = ts.secs.rem_euclid(86_400);
+                let (h, m, s, us) = (s / 3600, s / 60 % 60, s % 60, ts.nanos / 1000);
+                // Writing to a String does not fail.
+                let _ = write!(out, "{h:02}:{m:02}:{s:02}.{us:06}");
+            }
+            TimeFormat::Rel => write_micros_6(out, ts, self.first.unwrap_or(ts)),
+            TimeFormat::Delta => write_micros_6(out, ts, self.prev.unwrap_or(ts)),
         }
         self.prev = Some(ts);
     }
 }
 
-/// `a - b` in seconds as serde_json prints the `f64` [`Clock::relative`] gives (the JSON
-/// view's `time_relative`), written from the integer nanoseconds where that is provably the
-/// same text: formatting the float (serde_json's shortest round-trip digits) was 3 % of the
-/// JSON view.
-///
-/// Why it is the same text: the difference `d` nanoseconds is exact as an `f64` below 2^53,
-/// and `d as f64 / 1e9` is then the correctly rounded quotient, the double nearest to the
-/// decimal `d / 10^9`. When the float the clock computes (a sum of two rounded parts) is that
-/// very double, and the decimal has at most 15 significant digits, that decimal is the
-/// shortest text that reads back as the double (two decimals of at most 15 digits never round
-/// to the same double), which is what serde_json prints, in its notation: plain decimals from
-/// 1e-5 up, `1.234e-6` below. Anything else (a sum that rounded differently, more than 15
-/// digits) goes to serde_json itself. The tests compare the two over many differences.
-fn relative_json(o: &mut Vec<u8>, a: Timestamp, b: Timestamp) {
-    let float = diff(a, b);
-    let nanos = nanos_between(a, b).filter(|n| n.unsigned_abs() < 1_000_000_000_000_000);
-    match nanos {
-        Some(d) if (d as f64 / 1e9).to_bits() == float.to_bits() => exact_seconds(o, d),
-        _ => {
-            // serde_json writes to a Vec without failing.
-            let _ = serde_json::to_writer(&mut *o, &float);
-        }
-    }
-}
-
-/// `d` nanoseconds as seconds in serde_json's notation for floats: `0.0`, `1.5`, `0.00042`,
-/// and below 1e-5 `4.2e-6`; `|d|` is below 10^15.
-fn exact_seconds(o: &mut Vec<u8>, d: i64) {
-    if d < 0 {
-        o.push(b'-');
-    }
-    let n = d.unsigned_abs();
-    if n == 0 {
-        o.extend_from_slice(b"0.0");
-    } else if n < 10_000 {
-        // Scientific: the significant digits, a point after the first, and the exponent.
-        let mut m = n;
-        let mut exp: i32 = -9;
-        while m % 10 == 0 {
-            m /= 10;
-            exp += 1;
-        }
-        let len = bytes::digits(m);
-        let at = o.len();
-        bytes::num(o, m);
-        if len > 1 {
-            o.insert(at + 1, b'.');
-        }
-        o.extend_from_slice(b"e-");
-        bytes::num(o, u64::from((len as i32 - 1 + exp).unsigned_abs()));
-    } else {
-        bytes::num(o, n / 1_000_000_000);
-        o.push(b'.');
-        let frac = n % 1_000_000_000;
-        if frac == 0 {
-            o.push(b'0');
-        } else {
-            // Nine digits without the zeros at the end.
-            let mut digits = [0; 9];
-            bytes::nine_digits(&mut digits, frac as u32);
-            let len = 9 - digits.iter().rev().take_while(|&&d| d == b'0').count();
-            o.extend_from_slice(&digits[..len]);
-        }
-    }
-}
-
-/// `a - b` in nanoseconds, when that fits in an `i64` (any two times less than 292 years
-/// apart).
-fn nanos_between(a: Timestamp, b: Timestamp) -> Option<i64> {
-    a.secs
-        .checked_sub(b.secs)
-        .and_then(|s| s.checked_mul(1_000_000_000))
-        .and_then(|n| n.checked_add(i64::from(a.nanos) - i64::from(b.nanos)))
-}
-
-/// `a - b` in seconds with six decimals, e.g. `0.000421` or `-1.500000`.
-fn micros_6(o: &mut Vec<u8>, a: Timestamp, b: Timestamp) {
-    // In 64 bits when the difference fits (any capture shorter than 292 years): 128-bit
-    // division is a library call that cost more than the rest of the column.
-    let Some(nanos) = nanos_between(a, b) else {
-        let nanos = i128::from(a.secs) * 1_000_000_000 + i128::from(a.nanos)
-            - i128::from(b.secs) * 1_000_000_000
-            - i128::from(b.nanos);
-        let micros = (nanos.unsigned_abs() + 500) / 1000;
-        let sign = if nanos < 0 { "-" } else { "" };
-        let _ = write!(o, "{sign}{}.{:06}", micros / 1_000_000, micros % 1_000_000);
-        return;
-    };
+/// `a - b` in seconds with six decimals, e.g. `0.000421` or `-1.500000` (a half microsecond
+/// rounds away from zero).
+fn write_micros_6(out: &mut String, a: Timestamp, b: Timestamp) {
+    let nanos = i128::from(a.secs) * 1_000_000_000 + i128::from(a.nanos)
+        - i128::from(b.secs) * 1_000_000_000
+        - i128::from(b.nanos);
     let micros = (nanos.unsigned_abs() + 500) / 1000;
-    if nanos < 0 {
-        o.push(b'-');
-    }
-    bytes::num(o, micros / 1_000_000);
-    o.push(b'.');
-    // Six digits: the last six of the eight `eight_digits` gives for a number below 10^6.
-    let frac = bytes::eight_digits((micros % 1_000_000) as u32) | bytes::ZEROS;
-    o.extend_from_slice(&frac.to_le_bytes()[2..]);
+    let sign = if nanos < 0 { "-" } else { "" };
+    let _ = write!(
+        out,
+        "{sign}{}.{:06}",
+        micros / 1_000_000,
+        micros % 1_000_000
+    );
 }
 
 fn diff(a: Timestamp, b: Timestamp) -> f64 {
@@ -348,48 +246,33 @@ pub fn top_protocol(p: &Packet) -> &'static str {
 /// A hint's explanation after ": " is left to the tree view, to keep the line short.
 pub fn info(p: &Packet) -> String {
     let mut out = String::new();
-    info_pieces(p, |piece| match piece {
-        Piece::Text(t) => out.push_str(t),
-        Piece::Summary(s) => {
-            use std::fmt::Write as _;
-            let _ = write!(out, "{s}");
-        }
-    });
+    write_info(&mut out, p);
     out
 }
 
-/// A piece of the Info column: text, or the top layer's summary, which a view writes straight
-/// into its output (see [`Summary`]).
-pub(crate) enum Piece<'a> {
-    Text(&'a str),
-    Summary(&'a Summary),
-}
-
-/// The Info column as a sequence of pieces, so the views can write (and JSON-escape) it in place
-/// instead of building a `String` per packet.
-pub(crate) fn info_pieces<'p>(p: &'p Packet, mut put: impl FnMut(Piece<'p>)) {
-    let mut empty = true;
+/// [`info`], appended to `out`.
+pub(crate) fn write_info(out: &mut String, p: &Packet) {
+    let start = out.len();
     if let Some(flow) = &p.flow {
-        for (i, n) in flow.notes.iter().enumerate() {
-            put(Piece::Text(if i == 0 { "[" } else { "; " }));
-            put(Piece::Text(n.split(": ").next().unwrap_or(n)));
-            empty = false;
+        for (i, note) in flow.notes.iter().enumerate() {
+            out.push_str(if i == 0 { "[" } else { "; " });
+            out.push_str(note.split(": ").next().unwrap_or(note));
         }
-        if !empty {
-            put(Piece::Text("] "));
+        if !flow.notes.is_empty() {
+            out.push_str("] ");
         }
     }
-    if let Some(last) = p.dissection.top_layer() {
-        put(Piece::Summary(&last.summary));
-        empty &= last.summary.is_empty();
+    if let Some(top) = p.dissection.top_layer() {
+        // Writing to a String does not fail.
+        let _ = write!(out, "{}", top.summary);
     }
     if let Some(why) = &p.dissection.malformed {
-        if !empty {
-            put(Piece::Text(" "));
+        if out.len() > start {
+            out.push(' ');
         }
-        put(Piece::Text("[malformed: "));
-        put(Piece::Text(why));
-        put(Piece::Text("]"));
+        out.push_str("[malformed: ");
+        out.push_str(why);
+        out.push(']');
     }
 }
 
