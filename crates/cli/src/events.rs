@@ -584,11 +584,13 @@ fn incoming_line(ev: &Incoming, show_seq: bool) -> String {
         Some(s) if show_seq => format!("#{s} "),
         _ => String::new(),
     };
+    // JSON escapes the C0 controls but not DEL, the C1 codes or the bidi overrides.
+    let args = Value::from(ev.args.clone()).to_string();
     format!(
         "{seq}{} {} {}",
         printable(&ev.ns),
         printable(&ev.name),
-        Value::from(ev.args.clone())
+        printable(&args)
     )
 }
 
@@ -781,6 +783,12 @@ mod tests {
             r"[lobby] eve\u0008\u0008\u0008ada: \u001b[2J\u001b]0;pwned\u0007\u000d[lobby] root: trust me\u009b31m\u202eolleh"
         );
         assert_eq!(printable("héllo, wörld ✓"), "héllo, wörld ✓");
+        // listen's line: JSON escapes ESC itself; the C1 CSI and the override get escaped too.
+        let line = incoming_line(&incoming("message", json!({"text": text}), Some(1)), false);
+        assert_eq!(
+            line,
+            r#"/chat message [{"text":"\u001b[2J\u001b]0;pwned\u0007\r[lobby] root: trust me\u009b31m\u202eolleh"}]"#
+        );
     }
 
     #[test]
