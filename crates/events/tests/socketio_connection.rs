@@ -10,6 +10,7 @@ use netlab_events::core::{Config as CoreConfig, ConnId, Core};
 use netlab_events::socketio::engineio::Data;
 use netlab_events::socketio::session::Config as EioConfig;
 use netlab_events::socketio::{Config, Connection, ConnectionError, Poll, Transport, conformance};
+use proptest::prelude::Strategy;
 use serde_json::{Value, json};
 
 const MS: Duration = Duration::from_millis(1);
@@ -528,4 +529,36 @@ fn conformance_app_asks_the_client_for_an_ack_and_reports_it() {
     h.send(&mut c, r#"31["x","back"]"#).unwrap();
     h.send(&mut c, r#"21["callback-result"]"#).unwrap();
     assert_eq!(h.out(&mut c), [r#"431["x","back"]"#]);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Whatever a client sends (text made of socket.io's own characters, or bytes), nothing
+    /// panics, and another client on the same core carries on.
+    #[test]
+    fn arbitrary_frames_never_panic_and_others_carry_on(
+        frames in proptest::collection::vec(
+            proptest::prop_oneof![
+                "[0-6b][0-6]?[0-9-]{0,2}(/[a-z]{0,4},?)?[0-9]{0,2}[\\[\\]{}\"a-z0-9_:,]{0,20}"
+                    .prop_map(Data::Text),
+                proptest::collection::vec(proptest::prelude::any::<u8>(), 0..16)
+                    .prop_map(Data::Binary),
+            ],
+            1..12,
+        )
+    ) {
+        let mut h = H::new();
+        let mut good = h.ws();
+        h.connect(&mut good, "/", json!({}));
+        h.out(&mut good);
+        let mut c = h.ws();
+        h.send(&mut c, "0").unwrap();
+        for f in frames {
+            let _ = c.receive_ws(&mut h.core, f, h.now);
+            let _ = h.out(&mut c);
+        }
+        h.send(&mut good, r#"2["message","ok"]"#).unwrap();
+        proptest::prop_assert_eq!(h.out(&mut good), vec![r#"42["message-back","ok"]"#.to_string()]);
+    }
 }
