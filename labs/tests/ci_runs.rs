@@ -328,47 +328,45 @@ fn is_root() -> bool {
     })
 }
 
+/// Runs `binary --ci` as a student without capture privilege: as root (CI), dropped to the
+/// `nobody` user; as a normal user, as it is. `None` (said loudly) when `nobody` cannot run the
+/// binary or read `capture`, the shipped capture it will fall back on.
+fn run_unprivileged(binary: &str, capture: &str) -> Option<Output> {
+    if !is_root() {
+        return Some(run_lab(binary, &["--ci"], &[("NETLAB_OFFLINE", "")]));
+    }
+    // `nobody` must be able to run the binary and read the shipped captures (a checkout under a
+    // private home directory may not allow it).
+    let shipped = format!("{}/captures/{capture}.pcap", env!("CARGO_MANIFEST_DIR"));
+    let reachable = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .args(["test", "-x", binary, "-a", "-r", &shipped])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !reachable {
+        eprintln!(
+            "\n*** SKIPPED: cannot run {binary} as `nobody` (no setpriv, or the checkout is not \
+             readable by other users); the unprivileged path is untested here ***\n"
+        );
+        return None;
+    }
+    let mut command = Command::new("setpriv");
+    command
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            binary,
+            "--ci",
+        ])
+        .env_remove("NETLAB_OFFLINE");
+    Some(run_limited(command))
+}
+
 #[test]
 fn without_capture_privilege_the_lab_says_how_to_allow_it_and_finishes() {
-    let binary = env!("CARGO_BIN_EXE_lab01");
-    // As root (CI), drop to the unprivileged `nobody` user to see what a student sees; as a
-    // normal user, the lab is already unprivileged.
-    let out = if is_root() {
-        // `nobody` must be able to run the binary and read the shipped captures (a checkout
-        // under a private home directory may not allow it).
-        let captures = concat!(env!("CARGO_MANIFEST_DIR"), "/captures/lab01-tcp.pcap");
-        let reachable = Command::new("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "test",
-                "-x",
-                binary,
-            ])
-            .args(["-a", "-r", captures])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !reachable {
-            eprintln!(
-                "\n*** SKIPPED: cannot run {binary} as `nobody` (no setpriv, or the checkout is not \
-                 readable by other users); the unprivileged path is untested here ***\n"
-            );
-            return;
-        }
-        let mut command = Command::new("setpriv");
-        command
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                binary,
-                "--ci",
-            ])
-            .env_remove("NETLAB_OFFLINE");
-        run_limited(command)
-    } else {
-        run_lab(binary, &["--ci"], &[("NETLAB_OFFLINE", "")])
+    let Some(out) = run_unprivileged(env!("CARGO_BIN_EXE_lab01"), "lab01-tcp") else {
+        return;
     };
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -622,6 +620,17 @@ fn lab03_answers_pass_for_their_student_only() {
 
 // ----- the event labs (08 to 10) -----------------------------------------------------------
 
+/// The JSON report of an offline `--ci` run of the practice variant (no student id, whatever
+/// the environment says), whose numbers the shipped captures and these tests fix.
+fn practice_offline(binary: &str) -> Vec<serde_json::Value> {
+    let mut command = Command::new(binary);
+    command.args(["--ci", "--json", "--offline"]);
+    for var in netlab_labs::variant::ENV_VARS {
+        command.env_remove(var);
+    }
+    json_lines(&run_limited(command))
+}
+
 /// The value of the measurement `name` in a JSON report.
 fn measured(lines: &[serde_json::Value], name: &str) -> serde_json::Value {
     lines
@@ -641,12 +650,7 @@ fn lab08_offline_matches_the_shipped_capture_and_fixes_the_counts() {
     offline_run(env!("CARGO_BIN_EXE_lab08"), &[("lab08-emit", 20)], 13, 6);
     // The practice variant: a burst of 24 into a queue of 32 where volatile events stop at
     // half, so 16 arrive and 8 are dropped; the promo frame is 72 bytes in the shipped capture.
-    let out = run_lab(
-        env!("CARGO_BIN_EXE_lab08"),
-        &["--ci", "--json", "--offline"],
-        &[("NETLAB_STUDENT", "")],
-    );
-    let lines = json_lines(&out);
+    let lines = practice_offline(env!("CARGO_BIN_EXE_lab08"));
     assert_eq!(measured(&lines, "volatile.dropped"), 8);
     assert_eq!(measured(&lines, "promo.bytes"), 72);
     assert!(measured(&lines, "ack.round_trip").as_u64().unwrap() < 300_000);
@@ -665,12 +669,7 @@ fn lab09_offline_matches_the_shipped_capture_and_fixes_the_matrix() {
         11,
         6,
     );
-    let out = run_lab(
-        env!("CARGO_BIN_EXE_lab09"),
-        &["--ci", "--json", "--offline"],
-        &[("NETLAB_STUDENT", "")],
-    );
-    let lines = json_lines(&out);
+    let lines = practice_offline(env!("CARGO_BIN_EXE_lab09"));
     // Practice rooms: red = A, B, C; blue = C, D; /admin = D, E; C leaves red before the fifth.
     assert_eq!(
         measured(&lines, "rooms.receivers"),
@@ -687,12 +686,7 @@ fn lab10_live() {
 #[test]
 fn lab10_offline_counts_every_message_the_protocol_fixes() {
     offline_run(env!("CARGO_BIN_EXE_lab10"), &[("lab10-replay", 12)], 17, 9);
-    let out = run_lab(
-        env!("CARGO_BIN_EXE_lab10"),
-        &["--ci", "--json", "--offline"],
-        &[("NETLAB_STUDENT", "")],
-    );
-    let lines = json_lines(&out);
+    let lines = practice_offline(env!("CARGO_BIN_EXE_lab10"));
     assert_eq!(measured(&lines, "default.arrived"), 0);
     // Two lost acks in the practice variant: 12 frames, 10 distinct.
     assert_eq!(measured(&lines, "retry.frames"), 12);
@@ -721,34 +715,8 @@ fn event_labs_run_unprivileged() {
         (env!("CARGO_BIN_EXE_lab08"), "lab08-emit"),
         (env!("CARGO_BIN_EXE_lab10"), "lab10-replay"),
     ] {
-        let out = if is_root() {
-            let shipped = format!("{}/captures/{capture}.pcap", env!("CARGO_MANIFEST_DIR"));
-            let reachable = Command::new("setpriv")
-                .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-                .args(["test", "-x", binary, "-a", "-r", &shipped])
-                .status()
-                .is_ok_and(|s| s.success());
-            if !reachable {
-                eprintln!(
-                    "\n*** SKIPPED: cannot run {binary} as `nobody` (no setpriv, or the checkout \
-                     is not readable by other users); the unprivileged path is untested here ***\n"
-                );
-                continue;
-            }
-            let mut command = Command::new("setpriv");
-            command
-                .args([
-                    "--reuid=65534",
-                    "--regid=65534",
-                    "--clear-groups",
-                    binary,
-                    "--ci",
-                ])
-                .env_remove("NETLAB_OFFLINE")
-                .env_remove("NETLAB_STUDENT");
-            run_limited(command)
-        } else {
-            run_lab(binary, &["--ci"], &[("NETLAB_OFFLINE", "")])
+        let Some(out) = run_unprivileged(binary, capture) else {
+            continue;
         };
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
