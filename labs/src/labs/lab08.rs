@@ -387,6 +387,7 @@ fn emits_from_the_client(
             range,
         )
         .hint("the ack callback's line in the client's table gives the time in µs (1 ms is 1000 µs)")
+        .hint("50 ms is 50,000 µs: compare the callback's time with that")
         .why("From the emit leaving to the ack arriving: the frame crossed to the server, its handler ran, the ack crossed back. On loopback that is tens to hundreds of microseconds; across the Internet it is the network's round trip, tens of milliseconds."),
     )?;
     s.ask(
@@ -401,6 +402,7 @@ fn emits_from_the_client(
             1,
         )
         .hint("compare the client's table (what came back) with the server's handlers")
+        .hint("the server's handler list shows on(\"hello\") ran for [\"bob\"], and the client's table shows 0 frames came back")
         .why("An emit travels to the other side and runs that side's handler. An answer comes back only if the sender asked for one with an ack id."),
     )?;
     Ok(())
@@ -445,6 +447,7 @@ fn unhandled_by_the_client(
         )
         .unit("bytes")
         .hint("find the row of the capture table whose frame has \"name\":\"promo\"")
+        .hint("the bytes column counts the JSON line and its newline: one row, one number")
         .why("The whole frame was sent and arrived: the JSON line and its newline. The client dropped it afterwards, because no handler was registered for \"promo\"."),
     )?;
     s.ask(
@@ -459,6 +462,7 @@ fn unhandled_by_the_client(
             1,
         )
         .hint("is the promo frame in the capture?")
+        .hint("the capture has a server → client row for promo; the client's table says what it did with it")
         .why("Emitting does not ask whether anyone listens: the bytes cross the network either way. Handlers decide what happens on arrival, not whether anything arrives."),
     )?;
     Ok(())
@@ -483,6 +487,7 @@ fn unhandled_by_the_server(s: &mut Session, o: &Outcome, trace: &[String]) -> Re
             2,
         )
         .hint("look for \"typo\" in the server's trace and in the client's table")
+        .hint("the client's table shows 0 frames after typo, and the trace shows \"!! dropped event\"")
         .why("The protocol drops an event nobody handles, on either side. Only the server's trace (--trace) shows it."),
     )?;
     Ok(())
@@ -547,6 +552,7 @@ async fn volatile(s: &mut Session, server: &EventServer) -> Result<(), LabError>
             v_dropped as f64,
         )
         .hint("the volatile row of the table")
+        .hint("the server kept volatile ticks only while fewer than 16 of its 32 queue places were used")
         .why("The server queued volatile events only while its send queue for this client was less than half full (16 of 32); the rest were dropped, on purpose. Default events waited in the queue and all arrived."),
     )?;
     Ok(())

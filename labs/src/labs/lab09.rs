@@ -233,6 +233,7 @@ fn namespaces(
             syns as f64,
         )
         .hint("count the rows of the packet list whose Info starts with [SYN]")
+        .hint("one connection begins with one SYN; the frames of both namespaces share its ports")
         .why("One: namespaces are multiplexed over one connection; each frame names its namespace in \"ns\"."),
     )?;
     s.ask(
@@ -247,6 +248,7 @@ fn namespaces(
             1,
         )
         .hint("look at the frame after the second connect in the capture table")
+        .hint("the connection went on: the next connect, with the token, was answered connected")
         .why("Middleware refuses one namespace, not the connection: the same connection then joined /admin with the token."),
     )?;
     Ok(())
@@ -501,6 +503,7 @@ fn matrix(
             counts[1] as f64,
         )
         .hint("the second row of the matrix")
+        .hint("red's members, from the rooms list above, minus the sender A")
         .why("Everyone in red minus A, the sender: socket.io's socket.to(room)."),
     )?;
     s.ask(
@@ -510,6 +513,7 @@ fn matrix(
             counts[3] as f64,
         )
         .hint("the row \"B: to all of namespace /\"")
+        .hint("every client is in namespace /: count the ticks in that row")
         .why("A namespace broadcast reaches every socket of the namespace, whatever its rooms: a client in no room gets it too."),
     )?;
     s.ask(
@@ -519,6 +523,7 @@ fn matrix(
             counts[5] as f64,
         )
         .hint("only sockets connected to /admin hear /admin")
+        .hint("D and E joined /admin with the token; A, B and C never did")
         .why("D and E: a namespace is a separate audience, even for clients whose other namespace shares the connection."),
     )?;
     s.ask(
@@ -533,6 +538,7 @@ fn matrix(
             1,
         )
         .hint("rooms exist only on the server; what did C send?")
+        .hint("C sent events called join and leave; the server's handlers called join and leave")
         .why("A client only emits a request (an event); the server's handler calls join or leave. A client does not even know which rooms exist."),
     )?;
     Ok(())

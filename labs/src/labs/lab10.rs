@@ -54,7 +54,7 @@ const FEED: &str = "feed";
 
 /// How long the server's sender waits for an ack before it tries again, and the pause between
 /// its rounds of tries: long against loopback, short enough for a quick lab.
-const ACK_WAIT: Duration = Duration::from_millis(200);
+const ACK_WAIT: Duration = Duration::from_millis(400);
 const RETRY_EVERY: Duration = Duration::from_millis(100);
 
 /// The age bound of step 4, and how long the listener stays away then: longer than it.
@@ -259,6 +259,7 @@ async fn default_delivery(s: &mut Session) -> Result<Cost, LabError> {
             ids.len() as f64,
         )
         .hint("the last line above")
+        .hint("the listener received no message frames at all after it came back")
         .why("None. Each was sent once, at a moment when the listener had no connection: there was nowhere to send it and nothing kept it."),
     )?;
     s.ask(
@@ -273,6 +274,7 @@ async fn default_delivery(s: &mut Session) -> Result<Cost, LabError> {
             1,
         )
         .hint("did any message frame reach the listener at all?")
+        .hint("a handler runs on a frame that arrives; how many arrived?")
         .why("A handler runs on what arrives. A missed event never arrives: acknowledgements with retries, a log with replay, or storage are what bring it back."),
     )?;
     Ok(Cost {
@@ -399,6 +401,7 @@ async fn acks_and_retries(s: &mut Session) -> Result<(Cost, Cost), LabError> {
             received.len() as f64,
         )
         .hint("the row \"message frames the listener received\"")
+        .hint("10 messages, plus one frame for each ack that was lost")
         .why("All 10, plus one more for each lost ack: the server could not tell a lost message from a lost ack, so it sent again. That is at least once."),
     )?;
     s.ask(
@@ -408,6 +411,7 @@ async fn acks_and_retries(s: &mut Session) -> Result<(Cost, Cost), LabError> {
             unique.len() as f64,
         )
         .hint("the last row")
+        .hint("each id is handled once: how many different ids are there?")
         .why("Exactly 10: at-least-once delivery plus de-duplication by id is what message queues call effectively once."),
     )?;
     let at_least_once = Cost {
@@ -598,6 +602,7 @@ async fn log_and_replay(s: &mut Session) -> Result<Cost, LabError> {
             ids.len() as f64,
         )
         .hint("count the rows of the capture with \"name\":\"message\"")
+        .hint("the listener missed 10 and asked from offset 0")
         .why("Exactly the 10 the listener missed, in order, each with its offset (seq). It asked from offset 0: everything after what it had confirmed."),
     )?;
     Ok(Cost {
@@ -749,6 +754,7 @@ async fn bounds(s: &mut Session) -> Result<(), LabError> {
             1,
         )
         .hint("the recovered and replayed columns")
+        .hint("a partial replay would look complete: what does the server answer instead?")
         .why("A partial replay would look complete and be wrong. So the server refuses (a new session, recovered: false) and the client knows it must fetch the state again, as a chat reloads its history."),
     )?;
     Ok(())
@@ -854,6 +860,7 @@ async fn durability(s: &mut Session) -> Result<Cost, LabError> {
             stored.4 as f64,
         )
         .hint("the arrived column of the --store row")
+        .hint("with --store the log was on disk when the server was killed")
         .why("All 10: with --store each reliable message is committed to disk before the ack leaves, so nothing acknowledged is lost, even by a SIGKILL that gives the server no chance to save anything."),
     )?;
     s.ask(
@@ -863,6 +870,7 @@ async fn durability(s: &mut Session) -> Result<Cost, LabError> {
             stored.2 as f64,
         )
         .hint("the store commits column")
+        .hint("one commit per step that changed a session or a log")
         .why("About one per step that changed a session or a log: the listener's connect and join, each publish's log entry. Each waits for the disk: that is what durability costs."),
     )?;
     Ok(durable)
@@ -934,6 +942,7 @@ fn costs(
             1,
         )
         .hint("compare lab 08's promo event (in the capture) with step 1 here (nothing on the wire)")
+        .hint("an unhandled event arrives; a missed one does not")
         .why("An unhandled event arrives and is dropped by the receiver; a missed one never arrives. Acks with retry, a log with replay and durable storage are what prevent it."),
     )?;
     Ok(())
