@@ -18,6 +18,10 @@ pub struct LabOptions {
     /// if any is wrong or missing.
     #[arg(long, value_name = "FILE")]
     pub answers: Option<PathBuf>,
+    /// Also write the run's checks and answers as JUnit XML to FILE (CI test reports), the
+    /// format `netlab grade` writes; each answer is a test case worth one point.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// Keep the lab's captures as pcap files in DIR, to open in Wireshark or `netlab inspect`.
     #[arg(long, value_name = "DIR")]
     pub pcap: Option<PathBuf>,

@@ -133,6 +133,53 @@ impl Event {
     }
 }
 
+/// The run as `netlab grade` reports it (one point per question, measured expectations at zero
+/// points), so that a graded lab run and a graded exercise print the same `Points X/Y` line and
+/// the same JUnit XML.
+pub fn graded(report: &Report, suite: &str, title: &str) -> netlab_grade::Report {
+    use netlab_grade::{CheckReport, Failure};
+    let checks = report
+        .events
+        .iter()
+        .filter_map(|event| match event {
+            Event::Check { name, ok, detail } => {
+                let outcome = if *ok {
+                    Ok(())
+                } else {
+                    Err(Failure::new(detail.clone()))
+                };
+                Some(CheckReport::new(name, name, 0, outcome, 0.0))
+            }
+            Event::Answer {
+                question,
+                prompt,
+                expected,
+                given,
+                correct,
+                ..
+            } => {
+                let outcome = match (correct, given) {
+                    (Some(true), _) => Ok(()),
+                    (_, Some(given)) => Err(Failure::new(format!(
+                        "answered {given:?}, expected {expected:?}"
+                    ))),
+                    (_, None) => Err(Failure::new(format!(
+                        "no answer (add `{question} = ...` to the answers file)"
+                    ))),
+                };
+                Some(CheckReport::new(question, prompt, 1, outcome, 0.0))
+            }
+            _ => None,
+        })
+        .collect();
+    netlab_grade::Report {
+        suite: suite.to_string(),
+        title: title.to_string(),
+        checks,
+        seconds: 0.0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -478,7 +478,28 @@ impl Session {
         let summary = self.report.summary();
         self.say(&summary_text(&summary, self.mode, self.style));
         self.emit(Event::Summary(summary.clone()));
-        exit_code(&summary, self.mode)
+        let code = exit_code(&summary, self.mode);
+        // The formats of `netlab grade`: `Points X/Y` last (on stderr with --json, so that
+        // stdout stays JSON) and, with --junit, the XML.
+        let suite = format!("lab{:02}", self.lab_number);
+        let graded = crate::report::graded(&self.report, &suite, &self.guide.title);
+        if self.mode == Mode::Graded {
+            if self.options.json {
+                eprintln!("{}", graded.points_line());
+            } else {
+                self.say(&graded.points_line());
+            }
+        }
+        if let Some(path) = &self.options.junit
+            && let Err(e) = std::fs::write(path, graded.junit())
+        {
+            eprintln!(
+                "error: cannot write the JUnit report to {}: {e}",
+                path.display()
+            );
+            return exit::FAILED;
+        }
+        code
     }
 }
 

@@ -344,3 +344,63 @@ fn classroom_template_commands_grade_as_ci_would() {
         std::fs::remove_dir_all(&checkout).ok();
     }
 }
+
+/// A graded lab run (`--answers`) reports as `netlab grade` does: `Points X/Y` last, the same
+/// JUnit XML with `--junit`, and the points on stderr with `--json`.
+#[test]
+fn graded_labs_report_points_and_junit_like_the_grader() {
+    let dir = std::env::temp_dir().join(format!("netlab-lab-junit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let answers = dir.join("answers.txt");
+    std::fs::write(&answers, "# nothing answered yet\n").unwrap();
+    let junit = dir.join("lab.xml");
+    let (answers, junit_path) = (answers.to_str().unwrap(), junit.to_str().unwrap());
+    let out = run(&[
+        "lab",
+        "run",
+        "1",
+        "--offline",
+        "--answers",
+        answers,
+        "--junit",
+        junit_path,
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let last = last_line(&out);
+    assert!(last.starts_with("Points 0/"), "{last}");
+    let questions: u32 = last["Points 0/".len()..].parse().unwrap();
+    assert!(questions > 0);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let suite = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
+    assert_eq!(suite.attribute("name"), Some("lab01"));
+    let failures = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .count();
+    assert!(
+        failures as u32 >= questions,
+        "every unanswered question fails"
+    );
+    assert!(xml.contains("no answer (add `"), "{xml}");
+
+    let json = run(&[
+        "lab",
+        "run",
+        "1",
+        "--offline",
+        "--answers",
+        answers,
+        "--json",
+    ]);
+    assert_eq!(json.status.code(), Some(3));
+    assert!(text(&json.stdout).lines().all(|l| l.starts_with('{')));
+    assert_eq!(
+        text(&json.stderr).trim_end(),
+        format!("Points 0/{questions}")
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
