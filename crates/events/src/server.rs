@@ -221,7 +221,9 @@ impl Hub {
     /// Frames waiting in `conn`'s send queue: a transport stops reading a client's input while
     /// its queue is past half full (see `read_loop`).
     pub fn backlog(&self, conn: ConnId) -> usize {
-        self.step(|c, _| c.backlog(conn))
+        // A read, not a step: nothing to store or wake, so just the lock (this runs per read).
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.core.backlog(conn)
     }
 
     /// The transport of `conn` is gone for good: tell the core (sessions stay resumable) and
