@@ -775,3 +775,47 @@ fn lab10_child_server_serves_until_its_stdin_closes() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn lab10_interactive_with_typed_answers_predicts_gets_a_hint_then_accepts() {
+    // A student at the keyboard, practice variant: Enter after each explanation, a prediction,
+    // one wrong answer, then the right ones.
+    let typed = "\n3\n1\n0\nb\n\n12\n10\n\n10\n\nb\n\n10\n13\n\nb\n\n";
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lab10"));
+    command.arg("--offline").stdin(Stdio::piped());
+    for var in netlab_labs::variant::ENV_VARS {
+        command.env_remove(var);
+    }
+    let mut child = command
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start lab10");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(typed.as_bytes()).expect("type the answers");
+    }
+    let start = Instant::now();
+    while child.try_wait().expect("poll").is_none() {
+        assert!(
+            start.elapsed() < LIMIT,
+            "interactive lab10 ran over {LIMIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(stdout.matches("[Enter] to continue").count(), 7, "{stdout}");
+    assert!(
+        stdout.contains("you predicted: 3; measured: 0 messages"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Not quite. Hint: the last line above"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("9 of 9 right"), "{stdout}");
+}
