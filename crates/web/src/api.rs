@@ -23,14 +23,14 @@ use crate::guard::{check_content_type, check_origin, read_body};
 /// Messages answered per GET at most; ask again with `after=` the last id for more.
 pub const PAGE: usize = 100;
 
-/// The longest room name the API accepts.
+/// The longest room name the API accepts, in bytes (the chat's own limit).
 pub const MAX_ROOM: usize = 64;
 
 pub fn check_room(room: &str) -> Result<(), ApiError> {
-    if room.trim().is_empty() || room.chars().count() > MAX_ROOM {
+    if room.trim().is_empty() || room.len() > MAX_ROOM {
         return Err(ApiError::bad_request(
             "bad_room",
-            format!("a room name is 1 to {MAX_ROOM} characters"),
+            format!("a room name is 1 to {MAX_ROOM} bytes"),
         ));
     }
     Ok(())
@@ -81,7 +81,8 @@ pub struct ListQuery {
     wait: Option<String>,
 }
 
-/// `GET /api/rooms/{room}/messages?after=ID[&wait=30s]`: `{"messages":[...]}`, oldest first.
+/// `GET /api/rooms/{room}/messages?after=ID[&wait=30s]`: `{"messages":[...],"newest":N}`,
+/// oldest first; `newest` is the newest id of all rooms, where a new reader may start.
 pub async fn list(
     State(web): State<Web>,
     Path(room): Path<String>,
@@ -109,14 +110,18 @@ pub async fn list(
     loop {
         let messages = history.after(&room, after, PAGE);
         if !messages.is_empty() || TokioInstant::now() >= deadline {
-            return Ok(Json(json!({ "messages": messages })));
+            return Ok(page(messages, history.newest()));
         }
         tokio::select! {
-            r = newest.changed() => if r.is_err() { return Ok(Json(json!({"messages": Vec::<Message>::new()}))) },
+            r = newest.changed() => if r.is_err() { return Ok(page(Vec::new(), history.newest())) },
             _ = tokio::time::sleep_until(deadline) => {}
-            _ = web.stopped() => return Ok(Json(json!({"messages": Vec::<Message>::new()}))),
+            _ = web.stopped() => return Ok(page(Vec::new(), history.newest())),
         }
     }
+}
+
+fn page(messages: Vec<Message>, newest: u64) -> Json<Value> {
+    Json(json!({ "messages": messages, "newest": newest }))
 }
 
 /// `30s`, `1500ms`, or a plain number of seconds.

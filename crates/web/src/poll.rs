@@ -234,9 +234,18 @@ pub async fn receive(
         }
         let tx = pc.link.take(GET_BATCH);
         if tx.close {
-            close_now(&web, &pc, tx.reason.as_deref().unwrap_or("transport close"));
+            let reason = tx.reason.unwrap_or_else(|| "transport close".to_string());
+            close_now(&web, &pc, &reason);
+            if tx.frames.is_empty() {
+                return Err(ApiError::bad_request(
+                    "closed",
+                    format!(
+                        "the server closed this connection ({reason}); open a new one with POST /poll and resume your session"
+                    ),
+                ));
+            }
         }
-        if !tx.frames.is_empty() || tx.close {
+        if !tx.frames.is_empty() {
             let mut body = Vec::new();
             for f in &tx.frames {
                 body.extend_from_slice(f.to_json().as_bytes());

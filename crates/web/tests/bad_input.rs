@@ -394,3 +394,25 @@ async fn the_hub_limits_hold_across_transports() {
     assert_eq!(ws.next_text().await, "both still here");
     s.shutdown().await;
 }
+
+/// A polling client that does not answer the heartbeat is closed like a TCP one, and its next
+/// GET says so (with the reason) instead of an empty answer.
+#[tokio::test]
+async fn a_poller_that_ignores_pings_is_told_its_connection_closed() {
+    let cfg = Config {
+        ping_interval: Duration::from_millis(100),
+        ping_timeout: Duration::from_millis(100),
+        ..Config::default()
+    };
+    let s = start_with(cfg, WebOptions::default()).await;
+    let a = s.http_addr();
+    let mut p = Client::poll(a).await;
+    assert_eq!(p.recv().await, json!({"type":"ping"}));
+    let Client::Poll(_, id, _) = &p else {
+        unreachable!()
+    };
+    let r = get(a, &format!("/poll?conn={id}")).await;
+    assert_eq!(r.error(400), "closed");
+    assert!(r.text().contains("ping timeout"), "{}", r.text());
+    s.shutdown().await;
+}
