@@ -25,14 +25,14 @@ mod app;
 mod arp;
 mod dns;
 mod http;
-mod icmp;
+pub(crate) mod icmp;
 pub(crate) mod ipv4;
-mod ipv6;
-mod link;
+pub(crate) mod ipv6;
+pub(crate) mod link;
 mod socketio;
-mod tcp;
+pub(crate) mod tcp;
 mod tls;
-mod udp;
+pub(crate) mod udp;
 mod websocket;
 
 use std::borrow::Cow;
@@ -693,4 +693,63 @@ fn transport(d: &mut Dissector, proto: u8, at: usize, end: usize) {
             d.stretch_last(end);
         }
     }
+}
+
+/// The Internet checksum (RFC 1071) over the concatenation of `parts`: the one's complement of
+/// the one's complement sum of 16-bit words. Summing a header that holds its own correct
+/// checksum gives 0.
+pub fn checksum(parts: &[&[u8]]) -> u16 {
+    let mut sum: u32 = 0;
+    let mut odd: Option<u8> = None;
+    for part in parts {
+        for &b in *part {
+            match odd.take() {
+                Some(hi) => sum += u32::from(u16::from_be_bytes([hi, b])),
+                None => odd = Some(b),
+            }
+        }
+    }
+    if let Some(hi) = odd {
+        sum += u32::from(u16::from_be_bytes([hi, 0]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// The TCP, UDP and ICMPv6 checksum: the segment plus a pseudo-header of the addresses, the
+/// protocol and the length, so that a segment delivered to the wrong address fails it.
+fn transport_checksum(
+    src: std::net::IpAddr,
+    dst: std::net::IpAddr,
+    proto: u8,
+    segment: &[u8],
+) -> u16 {
+    use std::net::IpAddr;
+    let len = segment.len() as u32;
+    let sum = match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let mut p = Vec::with_capacity(12);
+            p.extend_from_slice(&s.octets());
+            p.extend_from_slice(&d.octets());
+            p.extend_from_slice(&[0, proto]);
+            p.extend_from_slice(&(len as u16).to_be_bytes());
+            checksum(&[&p, segment])
+        }
+        (s, d) => {
+            let v6 = |a: IpAddr| match a {
+                IpAddr::V6(a) => a.octets(),
+                IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+            };
+            let mut p = Vec::with_capacity(40);
+            p.extend_from_slice(&v6(s));
+            p.extend_from_slice(&v6(d));
+            p.extend_from_slice(&len.to_be_bytes());
+            p.extend_from_slice(&[0, 0, 0, proto]);
+            checksum(&[&p, segment])
+        }
+    };
+    // UDP sends a computed 0 as 0xffff (0 means "no checksum").
+    if sum == 0 && proto == 17 { 0xffff } else { sum }
 }

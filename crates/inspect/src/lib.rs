@@ -22,7 +22,7 @@
 //!   model    the shared data: RawPacket, Dissection, Layer, Summary, Field, OSI/TCP-IP layers
 //!
 //!   capfile, live   the sources and sinks at the edge (pcap/pcapng files, AF_PACKET): model only
-//!   craft           frames built byte by byte (fixtures, tests, lessons): no other module
+//!   craft           above dissect: gathers each protocol's builder (the inverse of its parser)
 //!   error           the crate's one error type, used by every layer
 //! ```
 //!
@@ -42,7 +42,7 @@
 //!   tested per packet; [`filter::field_names`] is every field name a filter may use.
 //! - [`render`]: the views: one line per packet, layer tree, coloured hex dump, JSON, statistics.
 //! - [`craft`]: frames built byte by byte with correct lengths and checksums (fixtures, tests,
-//!   lessons).
+//!   lessons); each builder lives next to its parser in `dissect`, and is gathered here.
 
 pub mod capfile;
 pub mod craft;

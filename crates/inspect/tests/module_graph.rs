@@ -10,7 +10,7 @@ use std::path::Path;
 const HEIGHT: [(&str, u8); 9] = [
     ("error", 0),
     ("model", 1),
-    ("craft", 1),
+    ("craft", 3),
     ("capfile", 2),
     ("live", 2),
     ("dissect", 2),

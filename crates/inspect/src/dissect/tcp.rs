@@ -1,5 +1,7 @@
 //! TCP (RFC 9293): ports, sequence numbers, flags, window, options, payload length.
 
+use std::net::IpAddr;
+
 use super::{Dissector, LayerBuilder, Malformed, app, notes};
 use crate::model::summary::{self, Summary};
 use crate::model::{Protocol, TcpSummary, Value};
@@ -314,4 +316,95 @@ fn decode_quoted(lb: &mut LayerBuilder) -> Result<((), String), Malformed> {
     lb.cover(lb.available());
     lb.note("quoted: an ICMP error carries only the first 8 bytes of the TCP header");
     Ok(((), format!("{src} → {dst} raw Seq={seq} (quoted)")))
+}
+
+// ---- building: the inverse of the parser above, for fixtures, tests and lessons ----
+
+/// A TCP header to build. `options` must be a multiple of 4 bytes long.
+#[derive(Debug, Clone, Default)]
+pub struct TcpHeader {
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub seq: u32,
+    pub ack: u32,
+    /// The 12 flag bits, as in [`TcpSummary`].
+    pub flags: u16,
+    pub window: u16,
+    pub options: Vec<u8>,
+}
+
+impl TcpHeader {
+    /// The segment with its checksum over the pseudo-header of `src` and `dst`.
+    pub fn build(&self, src: IpAddr, dst: IpAddr, payload: &[u8]) -> Vec<u8> {
+        let hl = field::MIN_LEN + self.options.len();
+        let mut h = Vec::with_capacity(hl + payload.len());
+        h.extend_from_slice(&self.src_port.to_be_bytes());
+        h.extend_from_slice(&self.dst_port.to_be_bytes());
+        h.extend_from_slice(&self.seq.to_be_bytes());
+        h.extend_from_slice(&self.ack.to_be_bytes());
+        h.extend_from_slice(&(((hl as u16 / 4) << 12) | (self.flags & 0x0fff)).to_be_bytes());
+        h.extend_from_slice(&self.window.to_be_bytes());
+        h.extend_from_slice(&[0, 0, 0, 0]); // checksum (filled in below), urgent pointer
+        h.extend_from_slice(&self.options);
+        h.extend_from_slice(payload);
+        let sum = super::transport_checksum(src, dst, 6, &h);
+        h[field::CHECKSUM..field::CHECKSUM + 2].copy_from_slice(&sum.to_be_bytes());
+        h
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dissect::dissect;
+    use crate::dissect::ipv4::Ipv4Header;
+    use crate::model::LinkType;
+
+    /// A SYN built here, next to the parser that reads it: its bytes and its fields side by
+    /// side.
+    #[test]
+    fn a_syn_built_here_dissects_to_its_fields() {
+        let lo = IpAddr::from([127, 0, 0, 1]);
+        let syn = TcpHeader {
+            src_port: 43512,
+            dst_port: 7007,
+            seq: 1000,
+            flags: TcpSummary::SYN,
+            window: 65495,
+            options: vec![2, 4, 0xff, 0xd7], // MSS 65495
+            ..TcpHeader::default()
+        }
+        .build(lo, lo, b"");
+        assert_eq!(
+            syn,
+            [
+                0xa9, 0xf8, 0x1b, 0x5f, // ports 43512 and 7007
+                0, 0, 0x03, 0xe8, // sequence number 1000
+                0, 0, 0, 0, // acknowledgement number
+                0x60, 0x02, // header length 6 words (24 bytes), flags: SYN
+                0xff, 0xd7, // window 65495
+                syn[16], syn[17], // checksum
+                0, 0, // urgent pointer
+                2, 4, 0xff, 0xd7, // option: maximum segment size 65495
+            ]
+        );
+        let packet = Ipv4Header::new([127, 0, 0, 1], [127, 0, 0, 1], 6).build(&syn);
+        let d = dissect(LinkType::IPV4, &packet);
+        let tcp = d.layer(Protocol::Tcp).expect("a TCP layer");
+        assert_eq!(tcp.byte_range, 20..44);
+        let f = |name| d.field(name).expect(name);
+        assert_eq!(
+            (f("tcp.srcport").value.clone(), f("tcp.srcport").offset),
+            (Value::U64(43512), 20)
+        );
+        assert_eq!(f("tcp.dstport").value, Value::U64(7007));
+        assert_eq!(f("tcp.seq_raw").value, Value::U64(1000));
+        assert_eq!(f("tcp.hdr_len").value, Value::U64(24));
+        assert_eq!(f("tcp.flags.syn").value, Value::Bool(true));
+        assert_eq!(f("tcp.flags.ack").value, Value::Bool(false));
+        assert_eq!(f("tcp.window_size_value").value, Value::U64(65495));
+        assert_eq!(f("tcp.option_kind").value, Value::U64(2));
+        assert_eq!(f("tcp.len").value, Value::U64(0));
+        assert_eq!(d.tcp.map(|t| t.flags), Some(TcpSummary::SYN));
+    }
 }
