@@ -228,11 +228,7 @@ async fn default_delivery(s: &mut Session) -> Result<Cost, LabError> {
     )?;
     let server = EventServer::start(Config::default(), 0, None, |c| install_feed(c, None)).await?;
     s.act("the listener joins the feed and goes away; the producer publishes 10 messages with default delivery; the listener comes back");
-    let l = listen(server.addr(), None).await?;
-    let mut wire = l.wire;
-    wire.recv_until("the join ack", |f| matches!(f, Frame::Ack { .. }))
-        .await?;
-    wire.close().await?;
+    away(server.addr()).await?;
     publish(server.addr(), "default", 1..=MESSAGES).await?;
     let mut back = listen(server.addr(), None).await?;
     let frames = back.wire.until_quiet().await?;
@@ -300,11 +296,7 @@ async fn acks_and_retries(s: &mut Session) -> Result<(Cost, Cost), LabError> {
         RETRY_EVERY.as_millis(),
         list(&lost_acks)
     ));
-    let l = listen(server.addr(), None).await?;
-    let mut wire = l.wire;
-    wire.recv_until("the join ack", |f| matches!(f, Frame::Ack { .. }))
-        .await?;
-    wire.close().await?;
+    away(server.addr()).await?;
     let sender = RetryingSender::start(&server, registry);
     sender.wait_for_rounds(1).await?;
     let away_rounds = sender.rounds();
@@ -547,7 +539,7 @@ impl Drop for RetryingSender {
 async fn log_and_replay(s: &mut Session) -> Result<Cost, LabError> {
     let server = EventServer::start(Config::default(), 0, None, |c| install_feed(c, None)).await?;
     s.act("the listener joins and goes away; the producer publishes 10 reliable messages; the listener resumes its session from offset 0");
-    let (session, _) = away(server.addr()).await?;
+    let session = away(server.addr()).await?;
     publish(server.addr(), "reliable", 1..=MESSAGES).await?;
     let resume = Resume { session, seq: 0 };
     let (back, rec) = s
@@ -614,14 +606,15 @@ async fn log_and_replay(s: &mut Session) -> Result<Cost, LabError> {
     })
 }
 
-/// The listener connects, joins the feed, and goes away. Returns its session token and sid.
-async fn away(addr: SocketAddr) -> Result<(String, bool), LabError> {
+/// The listener connects, joins the feed, and goes away (closes its connection). Returns its
+/// session token, to resume with.
+async fn away(addr: SocketAddr) -> Result<String, LabError> {
     let mut l = listen(addr, None).await?;
     l.wire
         .recv_until("the join ack", |f| matches!(f, Frame::Ack { .. }))
         .await?;
     l.wire.close().await?;
-    Ok((l.session, l.recovered))
+    Ok(l.session)
 }
 
 /// What the listener got after it came back.
@@ -702,7 +695,7 @@ async fn bounds(s: &mut Session) -> Result<(), LabError> {
             }
         };
         let server = EventServer::start(config, 0, None, |c| install_feed(c, None)).await?;
-        let (session, _) = away(server.addr()).await?;
+        let session = away(server.addr()).await?;
         publish(server.addr(), "reliable", 1..=MESSAGES).await?;
         if by_age {
             tokio::time::sleep(LONG_AWAY).await;
@@ -782,7 +775,7 @@ async fn durability(s: &mut Session) -> Result<Cost, LabError> {
         let path = with_store.then_some(store.as_path());
         let mut child = ChildServer::start(0, path).await?;
         let addr = child.addr;
-        let (session, _) = away(addr).await?;
+        let session = away(addr).await?;
         let acked = publish(addr, "reliable", 1..=MESSAGES).await?;
         let commits = child.kill().await?;
         let mut again = ChildServer::start(addr.port(), path).await?;
