@@ -8,8 +8,9 @@
 //! cargo run --release -p netlab-inspect --example make_bench_capture -- bench-varied.pcapng [ROUNDS]
 //! ```
 //!
-//! 1,100 rounds (the default) are 113,300 packets. The file is reproducible: timestamps start at
-//! a fixed time and advance 10 µs per packet.
+//! 1,100 rounds (the default) of the 103 frames the fixtures had when docs/performance.md was
+//! measured were 113,300 packets. The file is reproducible: timestamps start at a fixed time and
+//! advance 10 µs per packet.
 //!
 //! Given capture files after the round count, it repeats their packets instead of the fixtures':
 //! the loopback benchmark repeats the labs' recorded loopback captures and the fixture of curl

@@ -350,7 +350,10 @@ mod tests {
             (Value::U64(3), 8)
         );
         assert_eq!(f("ip.proto").value, Value::U64(17));
-        assert_eq!(f("ip.src").value, Value::Ipv4(std::net::Ipv4Addr::LOCALHOST));
+        assert_eq!(
+            f("ip.src").value,
+            Value::Ipv4(std::net::Ipv4Addr::LOCALHOST)
+        );
         assert_eq!((f("ip.dst").offset, f("ip.dst").len), (16, 4));
         // The checksum the builder wrote verifies: summing the header with it gives zero.
         assert_eq!(super::super::checksum(&[&packet[..24]]), 0);

@@ -473,6 +473,9 @@ mod tests {
         assert_eq!(f("vlan.id").value, Value::U64(100));
         assert_eq!((f("vlan.id").offset, f("vlan.etype").offset), (14, 16));
         assert_eq!(f("vlan.etype").value, Value::U64(0x0800));
-        assert_eq!(d.layer(Protocol::Ipv4).map(|l| l.byte_range.clone()), Some(18..38));
+        assert_eq!(
+            d.layer(Protocol::Ipv4).map(|l| l.byte_range.clone()),
+            Some(18..38)
+        );
     }
 }
