@@ -169,3 +169,59 @@ fn filter_fields_pick_socketio_packets() {
     assert_eq!(numbers("engineio").len(), 12);
     assert_eq!(numbers("socketio"), [6, 9, 18, 19, 20, 21]);
 }
+
+/// A real session, captured with `netlab inspect live` on lo: socket.io-client 4.8 (Node) and
+/// python-socketio 5 against `netlab events serve` (chat on port 17080, `--app conformance`
+/// on 17081): the conformance scenario (upgrade, binary, two namespaces) and the recovery one,
+/// over WebSocket and forced long-polling. Every segment with a payload gets an application
+/// layer, and the only frames left without an Engine.IO layer are binary attachments and
+/// WebSocket closes.
+#[test]
+fn a_live_capture_of_real_clients_is_labelled_throughout() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/socketio-live.pcapng");
+    let mut t = FlowTracker::new();
+    let mut socketio = 0;
+    let mut kinds = std::collections::BTreeSet::new();
+    for raw in CaptureReader::open(path).unwrap().packets() {
+        let raw = raw.unwrap();
+        let (d, _) = t.process(&raw);
+        let top = d.layers.last().unwrap();
+        let tcp = d
+            .layers
+            .iter()
+            .find(|l| l.protocol == Protocol::Tcp)
+            .unwrap();
+        let has_payload = tcp.byte_range.end < raw.bytes.len() || top.protocol != Protocol::Tcp;
+        if !has_payload {
+            continue;
+        }
+        assert!(d.malformed.is_none(), "{:?}", d.malformed);
+        assert_ne!(
+            top.protocol,
+            Protocol::Tcp,
+            "a payload without a label: {top:?}"
+        );
+        if top.protocol == Protocol::WebSocket {
+            let s = top.summary.to_string();
+            assert!(
+                s.starts_with("Binary") || s.starts_with("Connection close"),
+                "{s}"
+            );
+        }
+        for l in d.layers.iter().filter(|l| l.protocol == Protocol::SocketIo) {
+            socketio += 1;
+            kinds.insert(text(l, "socketio.type").unwrap());
+        }
+    }
+    assert!(socketio > 50, "{socketio} Socket.IO packets");
+    let want = [
+        "ACK",
+        "BINARY_ACK",
+        "BINARY_EVENT",
+        "CONNECT",
+        "DISCONNECT",
+        "EVENT",
+    ];
+    assert!(want.iter().all(|k| kinds.contains(*k)), "{kinds:?}");
+}

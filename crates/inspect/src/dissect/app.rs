@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use super::{Dissector, dns, http, preview, tls, websocket};
+use super::{Dissector, dns, http, preview, socketio, tls, websocket};
 use crate::model::{Protocol, Reason, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
@@ -32,6 +32,8 @@ pub enum AppProtocol {
     Echo,
     /// netlab's event protocol: JSON lines with a "type" (port 7070, or inside WebSocket).
     Events,
+    /// socket.io's Engine.IO packets: a long-polling body in a segment of its own.
+    EngineIo,
 }
 
 impl AppProtocol {
@@ -44,6 +46,7 @@ impl AppProtocol {
             AppProtocol::Tls => Protocol::Tls,
             AppProtocol::Echo => Protocol::Echo,
             AppProtocol::Events => Protocol::Events,
+            AppProtocol::EngineIo => Protocol::EngineIo,
         }
     }
 }
@@ -79,6 +82,10 @@ pub(super) fn dissect(d: &mut Dissector, t: Transport, src: u16, dst: u16, paylo
         AppProtocol::Tls => tls::dissect(d, payload, reason),
         AppProtocol::Echo => echo(d, payload, reason, dst == port::ECHO),
         AppProtocol::Events => events(d, payload, reason),
+        AppProtocol::EngineIo => {
+            socketio::payload(d, payload);
+            d.note_last_with(|| "this segment holds only an HTTP body (its headers came in the segment before): socket.io packets, recognised by their content");
+        }
     }
 }
 
@@ -113,6 +120,9 @@ fn choose(
     }
     if looks_like_event(bytes) {
         return Some((AppProtocol::Events, Reason::Content));
+    }
+    if matches!(t, Transport::Tcp) && socketio::looks_like_payload(bytes) {
+        return Some((AppProtocol::EngineIo, Reason::Content));
     }
     if matches!(t, Transport::Tcp) && on(port::HTTPS) {
         return Some((AppProtocol::Tls, Reason::Port(port::HTTPS)));
