@@ -7,7 +7,6 @@
 //! the room and watches for the bot's answers.
 
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,7 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::{Checker, Exercise, Kind};
+use super::{BoxedReports, Checker, Exercise, Kind};
 use crate::check::{Check, Failure, Outcome};
 use crate::error::GradeError;
 use crate::process::{Program, substitute};
@@ -93,10 +92,7 @@ pub const EXERCISE: Exercise = Exercise {
     checker: Checker::Client(run),
 };
 
-fn run(
-    command: String,
-    limits: Limits,
-) -> Pin<Box<dyn Future<Output = Result<Vec<CheckReport>, GradeError>> + Send>> {
+fn run(command: String, limits: Limits) -> BoxedReports {
     Box::pin(grade(command, limits))
 }
 
@@ -287,6 +283,16 @@ impl Grader {
         self.emit(json!(["message", ROOM, text])).await
     }
 
+    /// Waits until the bot has said `pong` at least `count` times since frame `from`.
+    async fn wait_pongs(&self, from: usize, count: usize, within: Duration) -> bool {
+        self.log
+            .wait_for(within, |f| {
+                let texts = bot_texts(&f[from.min(f.len())..]);
+                texts.iter().filter(|t| *t == "pong").count() >= count
+            })
+            .await
+    }
+
     /// The texts of the bot's messages in the room, among the frames from index `from` on.
     fn bot_texts(&self, from: usize) -> Vec<String> {
         bot_texts(&self.log.snapshot()[from.min(self.log.len())..])
@@ -416,14 +422,7 @@ async fn run_check(id: &str, grader: &mut Grader, bot: &Log, proxy: &Proxy) -> O
         "pong" => {
             let from = grader.log.len();
             grader.say("!ping").await?;
-            let ok = grader
-                .log
-                .wait_for(Duration::from_secs(4), |f| {
-                    bot_texts(&f[from.min(f.len())..])
-                        .iter()
-                        .any(|t| t == "pong")
-                })
-                .await;
+            let ok = grader.wait_pongs(from, 1, Duration::from_secs(4)).await;
             if ok {
                 Ok(())
             } else {
@@ -437,14 +436,7 @@ async fn run_check(id: &str, grader: &mut Grader, bot: &Log, proxy: &Proxy) -> O
             let from = grader.log.len();
             grader.say("hello, bot").await?;
             grader.say("!ping").await?;
-            let answered = grader
-                .log
-                .wait_for(Duration::from_secs(4), |f| {
-                    bot_texts(&f[from.min(f.len())..])
-                        .iter()
-                        .any(|t| t == "pong")
-                })
-                .await;
+            let answered = grader.wait_pongs(from, 1, Duration::from_secs(4)).await;
             // Time for a late answer to `hello, bot` to show up too.
             tokio::time::sleep(Duration::from_millis(500)).await;
             let texts = grader.bot_texts(from);
@@ -540,16 +532,7 @@ async fn resume(grader: &mut Grader, bot: &Log, proxy: &Proxy) -> Outcome {
         )
         .hint("when a read returns end of stream or an error, wait a little and connect again"));
     }
-    let got_pongs = grader
-        .log
-        .wait_for(Duration::from_secs(5), |f| {
-            bot_texts(&f[from.min(f.len())..])
-                .iter()
-                .filter(|t| *t == "pong")
-                .count()
-                >= 2
-        })
-        .await;
+    let got_pongs = grader.wait_pongs(from, 2, Duration::from_secs(5)).await;
     let frames = bot.snapshot();
     let after: Vec<&Seen> = frames.iter().filter(|s| s.conn > before).collect();
     let connect = after

@@ -37,12 +37,11 @@ pub enum Kind {
     Client,
 }
 
+/// The check results of a whole client run, boxed so that exercises fit in one table.
+pub type BoxedReports = Pin<Box<dyn Future<Output = Result<Vec<CheckReport>, GradeError>> + Send>>;
+
 /// A client exercise's whole run: the command and the limits in, the check results out.
-pub type ClientRun =
-    fn(
-        String,
-        Limits,
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<CheckReport>, GradeError>> + Send>>;
+pub type ClientRun = fn(String, Limits) -> BoxedReports;
 
 /// How an exercise's checks are run.
 #[derive(Clone, Copy)]

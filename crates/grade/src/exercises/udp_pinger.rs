@@ -4,13 +4,12 @@
 //! really did.
 
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::time::Duration;
 
 use netlab_echo::{ImpairmentConfig, UdpConfig, UdpEchoServer, UdpSummary, shutdown};
 use tokio::time::Instant;
 
-use super::{Checker, Exercise, Kind};
+use super::{BoxedReports, Checker, Exercise, Kind};
 use crate::check::{Check, Failure, Outcome, ensure};
 use crate::error::GradeError;
 use crate::process::{Program, describe, substitute};
@@ -81,10 +80,7 @@ pub const EXERCISE: Exercise = Exercise {
     checker: Checker::Client(run),
 };
 
-fn run(
-    command: String,
-    limits: Limits,
-) -> Pin<Box<dyn Future<Output = Result<Vec<CheckReport>, GradeError>> + Send>> {
+fn run(command: String, limits: Limits) -> BoxedReports {
     Box::pin(grade(command, limits))
 }
 
