@@ -221,7 +221,7 @@ impl Pipeline {
         let filter = Filter::parse(filter).map_err(classify)?;
         let mut flows = FlowTracker::new();
         // The one-line view and --stats show no fields and no notes: unless the filter reads
-        // fields, the dissector need not record them (a third less work per packet).
+        // fields, the dissector need not record them.
         let summaries = view.stats || !(view.json || view.detail || view.hex);
         flows.set_summaries_only(summaries && !filter.needs_fields());
         Ok(Pipeline {

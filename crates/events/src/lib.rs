@@ -31,5 +31,5 @@ pub mod store;
 pub use error::EventsError;
 pub use frame::{Frame, FrameError};
 
-/// The default TCP port of the event server (DESIGN.md).
+/// The default TCP port of the event server (docs/src/protocol.md).
 pub const DEFAULT_PORT: u16 = 7070;

@@ -17,7 +17,6 @@
 //! [`Reason::Upgrade`]: crate::model::Reason::Upgrade
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 use std::ops::Range;
 
@@ -66,81 +65,19 @@ pub struct FlowTracker {
     summaries_only: bool,
 }
 
-/// Stream index by conversation: a map, and the conversation looked up last, checked before
-/// the map because consecutive packets mostly belong to one conversation (a request and its
-/// reply, a stream of segments), so most packets need no hashing.
+/// Stream index by conversation.
 #[derive(Default)]
 struct StreamIndex {
-    map: HashMap<FlowKey, u32, KeyHash>,
-    last: Option<(FlowKey, u32)>,
+    map: HashMap<FlowKey, u32>,
 }
 
 impl StreamIndex {
-    fn get(&mut self, key: FlowKey) -> Option<u32> {
-        let i = match self.last {
-            Some((last, i)) if last == key => i,
-            _ => *self.map.get(&key)?,
-        };
-        self.last = Some((key, i));
-        Some(i)
+    fn get(&self, key: FlowKey) -> Option<u32> {
+        self.map.get(&key).copied()
     }
 
     fn insert(&mut self, key: FlowKey, i: u32) {
         self.map.insert(key, i);
-        self.last = Some((key, i));
-    }
-}
-
-/// The index maps hash a flow key on every TCP/UDP packet. The standard SipHash resists
-/// collisions chosen by an attacker, which a capture of one's own loopback does not need, and cost
-/// 1.5 % of the one-line view (perf); this multiply-rotate hash (the one rustc uses for its own
-/// tables) is a few instructions per word.
-type KeyHash = BuildHasherDefault<WordHasher>;
-
-#[derive(Default)]
-struct WordHasher(u64);
-
-impl WordHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes([
-                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
-            ]));
-        }
-        let mut last = [0u8; 8];
-        last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        self.add(u64::from_le_bytes(last));
-    }
-
-    fn write_u8(&mut self, n: u8) {
-        self.add(u64::from(n));
-    }
-
-    fn write_u16(&mut self, n: u16) {
-        self.add(u64::from(n));
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        self.add(u64::from(n));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.add(n);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.add(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 

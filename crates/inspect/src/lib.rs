@@ -6,6 +6,11 @@
 //! source (live | pcap | pcapng) -> RawPacket -> dissect -> Dissection -> flows -> filter -> render | sink
 //! ```
 //!
+//! The code is plain throughout, written to be read. The one place that favours speed over the
+//! obvious is that a loop over a capture reuses its storage from packet to packet (`read_into`,
+//! `dissect_into`, `process_into`) and dissects only summaries when no view shows fields: a
+//! capture can be millions of packets, and each of the two roughly halves the work of its stage.
+//!
 //! # Modules, bottom to top
 //!
 //! Each module imports only from the modules below it (`tests/module_graph.rs` checks it):

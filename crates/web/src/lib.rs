@@ -36,5 +36,5 @@ pub use app::{Web, WebOptions};
 pub use error::{ApiError, WebError};
 pub use server::WebServer;
 
-/// The default HTTP port of the event server (DESIGN.md).
+/// The default HTTP port of the event server (docs/src/protocol.md).
 pub const DEFAULT_HTTP_PORT: u16 = 7080;

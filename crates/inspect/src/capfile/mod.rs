@@ -14,9 +14,8 @@
 //!   [`RawPacket`] each time, for callers that keep the packets they read.
 //! - [`CaptureReader::read_into`] refills a packet the caller already has, reusing its byte
 //!   buffer. A caller that looks at each packet and moves on (print a line, count, filter) thus
-//!   allocates nothing per packet. The malloc and free of a fresh `Vec` are half of reading a
-//!   packet or more (`examples/read_loop.rs` counts them: 373 against 183 instructions per
-//!   pcapng packet, and 348 against 157 per pcap one).
+//!   allocates nothing per packet (a fresh `Vec` per packet would be about half the cost of
+//!   reading it; `examples/read_loop.rs` compares the two).
 //!
 //! `next_packet` is `read_into` on a fresh packet, so both see the same packets and errors.
 
@@ -166,9 +165,8 @@ const READ_CHUNK: usize = 256 * 1024;
 /// A buffered reader that counts bytes, so every error can say at which offset it happened.
 /// It keeps its own buffer instead of wrapping a `BufReader`: the general path reads a packet
 /// record as half a dozen small pieces (block type, length, header, data, padding, trailer),
-/// and copying them out of a slice here is a few instructions where each `Read::read` on a
-/// `BufReader` was a call with its own bookkeeping, and packet data goes straight into its
-/// `Vec` (no zeroing). And the readers' fast paths can look at a whole buffered record at once
+/// which are copied out of a slice here rather than asked of a `BufReader` one `Read::read`
+/// at a time, and packet data goes straight into its `Vec` (no zeroing). And the readers' fast paths can look at a whole buffered record at once
 /// ([`Self::buffered`]).
 pub(crate) struct Source<R> {
     inner: R,

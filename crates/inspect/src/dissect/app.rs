@@ -56,7 +56,8 @@ pub(super) enum Transport {
     Udp,
 }
 
-/// The default ports of DESIGN.md.
+/// The default ports, as the book lists them (docs/src/protocol.md for events, the README for
+/// echo).
 pub(crate) mod port {
     pub const DNS: u16 = 53;
     pub const MDNS: u16 = 5353;
