@@ -86,8 +86,9 @@ fn a_server_that_hangs_fails_each_check_at_its_time_limit() {
     );
     let mib = v.check("megabyte").reason.as_deref().unwrap();
     assert!(mib.contains("0 of 1048576 bytes came back"), "{mib}");
-    // Five checks with limits of 3+3+10+5+3 s; each read waits at most 2 s (8 s for 1 MiB).
-    v.within(Duration::from_secs(24));
+    // Five checks with limits of 3+3+10+5+3 s (each read waits at most 2 s, 8 s for 1 MiB),
+    // plus starting and stopping the program.
+    v.within(Duration::from_secs(35));
 }
 
 #[test]
@@ -125,5 +126,41 @@ fn a_server_that_floods_garbage_fails_without_flooding_the_grader() {
     );
     // 64 bytes shown at most, whatever came.
     assert!(line.got.as_ref().unwrap().hex.len() <= 3 * 64);
-    v.within(Duration::from_secs(30));
+    v.within(Duration::from_secs(35));
+}
+
+#[test]
+fn the_whole_process_group_is_stopped_even_a_server_in_the_background() {
+    // The shell runs the server in the background and itself waits in `sleep`: stopping only
+    // the shell would leave the server listening.
+    let dir = std::env::temp_dir().join(format!("netlab-grade-group-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port_file = dir.join("port");
+    let command = format!(
+        "{} & echo {{port}} > {}; sleep 600",
+        python("solutions/python/tcp_echo.py {port}"),
+        port_file.display()
+    );
+    let report = grade("tcp-echo", &command);
+    assert_eq!(
+        report.points_line(),
+        "Points 10/10",
+        "{}",
+        report.table(false)
+    );
+    let port: u16 = std::fs::read_to_string(&port_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    // The server dies with the group; the kernel closes its socket as the process goes.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the background server still listens on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
