@@ -22,6 +22,8 @@
 //! - [`servers`]: the experiments' echo servers (netlab-echo) and client exchanges, with timeouts.
 //! - [`events`]: the event labs' servers (netlab-events, with their trace) and a client that
 //!   sends and reads one frame at a time; the event frames of a capture.
+//! - [`web`]: the web labs' chat server (netlab-web), HTTP written by hand, WebSocket frames,
+//!   and one direction of a captured conversation put back together.
 //! - [`options`]: the flags every lab takes, and the [`Mode`] they select.
 //! - [`render`]: tables, the same way everywhere.
 //! - [`style`]: colour that honours `NO_COLOR`.
@@ -63,6 +65,7 @@ pub mod servers;
 pub mod session;
 pub mod style;
 pub mod variant;
+pub mod web;
 
 use std::future::Future;
 use std::io::{BufRead, Write};

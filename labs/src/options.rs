@@ -25,6 +25,9 @@ pub struct LabOptions {
     /// Keep the lab's captures as pcap files in DIR, to open in Wireshark or `netlab inspect`.
     #[arg(long, value_name = "DIR")]
     pub pcap: Option<PathBuf>,
+    /// Also write the lab's charts as SVG files in DIR (lab 07), large enough for a projector.
+    #[arg(long, value_name = "DIR")]
+    pub plots: Option<PathBuf>,
     /// Do not capture live: show the captures this lab recorded earlier (labs/captures/).
     /// Also set by NETLAB_OFFLINE=1.
     #[arg(long)]

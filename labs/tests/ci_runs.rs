@@ -819,3 +819,183 @@ fn lab10_interactive_with_typed_answers_predicts_gets_a_hint_then_accepts() {
     );
     assert!(stdout.contains("9 of 9 right"), "{stdout}");
 }
+
+// ----- the web labs (05 to 07) -------------------------------------------------------------
+
+/// A web lab run without capture privilege: the setcap advice once, the shipped captures, and
+/// a finished lab.
+fn web_lab_unprivileged(binary: &str, lab: &str, capture: &str) {
+    let Some(out) = run_unprivileged(binary, capture) else {
+        return;
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}",
+        out.status.code()
+    );
+    assert!(
+        stdout.contains("sudo setcap cap_net_raw+ep") && stdout.contains(lab),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("recorded by an earlier run of this same lab"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("Note: live capture needs").count(),
+        1,
+        "{stdout}"
+    );
+    assert!(stdout.contains("Lab complete."), "{stdout}");
+}
+
+#[test]
+fn lab05_live() {
+    live_run(
+        env!("CARGO_BIN_EXE_lab05"),
+        &["lab05-post", "lab05-keepalive", "lab05-close", "lab05-ask"],
+        15,
+        8,
+    );
+}
+
+#[test]
+fn lab05_offline_matches_the_shipped_captures() {
+    // The packet counts are the recorded ones; the counts HTTP and TCP fix (1 and 10
+    // handshakes, 2 and 1 round trips, 2 data packets each way while A waits) are the lab's own
+    // checks, which must pass on these files as on a live run.
+    offline_run(
+        env!("CARGO_BIN_EXE_lab05"),
+        &[
+            ("lab05-post", 20),
+            ("lab05-keepalive", 28),
+            ("lab05-close", 100),
+            ("lab05-ask", 13),
+        ],
+        15,
+        8,
+    );
+}
+
+#[test]
+fn lab05_answers_pass_for_their_student_only() {
+    answers_pass_for_their_student_only(env!("CARGO_BIN_EXE_lab05"), &["--offline"]);
+}
+
+#[test]
+fn lab05_without_capture_privilege_finishes() {
+    web_lab_unprivileged(env!("CARGO_BIN_EXE_lab05"), "lab05", "lab05-post");
+}
+
+#[test]
+fn lab06_live() {
+    live_run(env!("CARGO_BIN_EXE_lab06"), &["lab06-websocket"], 18, 8);
+}
+
+#[test]
+fn lab06_offline_matches_the_shipped_captures() {
+    // The counts RFC 6455 fixes are the lab's own checks (one upgrade GET and one 101 on one
+    // connection, one ping and one pong, one close frame each way, every client frame masked
+    // and no server frame), which must pass on the shipped file as on a live run.
+    offline_run(
+        env!("CARGO_BIN_EXE_lab06"),
+        &[("lab06-websocket", 41)],
+        18,
+        8,
+    );
+}
+
+#[test]
+fn lab06_answers_pass_for_their_student_only() {
+    answers_pass_for_their_student_only(env!("CARGO_BIN_EXE_lab06"), &["--offline"]);
+}
+
+#[test]
+fn lab06_without_capture_privilege_finishes() {
+    web_lab_unprivileged(env!("CARGO_BIN_EXE_lab06"), "lab06", "lab06-websocket");
+}
+
+const LAB07_CAPTURES: [&str; 6] = [
+    "lab07-poll-1000ms",
+    "lab07-poll-250ms",
+    "lab07-longpoll",
+    "lab07-sse",
+    "lab07-websocket",
+    "lab07-tcp",
+];
+
+#[test]
+fn lab07_live() {
+    live_run(env!("CARGO_BIN_EXE_lab07"), &LAB07_CAPTURES, 18, 5);
+}
+
+#[test]
+fn lab07_offline_matches_the_shipped_captures() {
+    // Exact where the transports fix them (one connection and one HTTP request, the upgrade,
+    // for WebSocket; one connection and no request for TCP lines; every message delivered) are
+    // the lab's own checks; the packet counts are the recorded ones.
+    offline_run(
+        env!("CARGO_BIN_EXE_lab07"),
+        &[
+            ("lab07-poll-1000ms", 35),
+            ("lab07-poll-250ms", 67),
+            ("lab07-longpoll", 57),
+            ("lab07-sse", 55),
+            ("lab07-websocket", 48),
+            ("lab07-tcp", 34),
+        ],
+        18,
+        5,
+    );
+}
+
+#[test]
+fn lab07_answers_pass_for_their_student_only() {
+    answers_pass_for_their_student_only(env!("CARGO_BIN_EXE_lab07"), &["--offline"]);
+}
+
+#[test]
+fn lab07_without_capture_privilege_finishes() {
+    web_lab_unprivileged(env!("CARGO_BIN_EXE_lab07"), "lab07", "lab07-tcp");
+}
+
+#[test]
+fn lab07_plots_are_svg_charts_of_the_run() {
+    let dir = std::env::temp_dir().join(format!("netlab-lab07-plots-{}", std::process::id()));
+    let out = run_lab(
+        env!("CARGO_BIN_EXE_lab07"),
+        &["--ci", "--offline", "--plots", dir.to_str().unwrap()],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for file in [
+        "lab07-bytes-per-message.svg",
+        "lab07-latency-p50.svg",
+        "lab07-latency-p99.svg",
+        "lab07-idle.svg",
+    ] {
+        let svg = std::fs::read_to_string(dir.join(file)).unwrap();
+        assert!(
+            svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
+            "{file}"
+        );
+        assert!(svg.trim_end().ends_with("</svg>"), "{file}");
+        // One bar per transport, each labelled.
+        assert_eq!(svg.matches("<rect x=").count(), 6, "{file}");
+        for name in [
+            "short polling, 250 ms",
+            "long-polling",
+            "SSE + POST",
+            "WebSocket",
+            "TCP lines",
+        ] {
+            assert!(svg.contains(name), "{file}: {name}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -302,3 +302,74 @@ impl Captured {
         String::from_utf8(self.0.lock().unwrap().clone()).expect("labs print UTF-8")
     }
 }
+
+/// Lab 05's tables at 80 columns, offline: every figure in them comes from the shipped captures
+/// (or, for "What A saw", is fixed by HTTP), so they are the same on every machine.
+#[test]
+fn lab05_tables_at_80_columns() {
+    let text = run_offline(
+        netlab_labs::find(5).unwrap(),
+        Style::plain().with_width(NARROW),
+    );
+    let tables: Vec<&str> = table_lines(&text).collect();
+    insta::assert_snapshot!(tables.join("\n"));
+}
+
+/// Lab 06's tables at 80 columns, offline. Two cells are timed in the run itself (how long after
+/// the 101 the hello came) and are masked here; everything else comes from the shipped capture.
+#[test]
+fn lab06_tables_at_80_columns() {
+    let text = run_offline(
+        netlab_labs::find(6).unwrap(),
+        Style::plain().with_width(NARROW),
+    );
+    let timed = regex_lite_ms(&text);
+    let tables: Vec<&str> = table_lines(&timed).collect();
+    insta::assert_snapshot!(tables.join("\n"));
+}
+
+/// Replaces "came N.NN ms" with "came _ ms" (a timing of this run, not of the capture).
+fn regex_lite_ms(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("came ") {
+        out.push_str(&rest[..i + 5]);
+        rest = &rest[i + 5..];
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if digits > 0 {
+            out.push('_');
+            out.push_str(&" ".repeat(digits - 1));
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Lab 07's results table at 80 columns, offline: sizes, counts and idle cost come from the
+/// shipped captures; the two latency columns are timed in the run itself and masked here.
+#[test]
+fn lab07_results_table_at_80_columns() {
+    let text = run_offline(
+        netlab_labs::find(7).unwrap(),
+        Style::plain().with_width(NARROW),
+    );
+    let results: Vec<String> = table_lines(&text)
+        .skip_while(|l| !l.contains("transport"))
+        .take_while(|l| !l.starts_with('└'))
+        .map(|l| {
+            let mut cells: Vec<String> = l.split('┆').map(str::to_string).collect();
+            if cells.len() == 8 && !l.contains("transport") && !l.contains("/msg") {
+                for c in &mut cells[5..7] {
+                    let width = c.chars().count();
+                    *c = format!(" {:<w$}", "_", w = width - 1);
+                }
+            }
+            cells.join("┆")
+        })
+        .collect();
+    assert_eq!(results.len(), 9, "{text}");
+    insta::assert_snapshot!(results.join("\n"));
+}

@@ -167,7 +167,13 @@ pub async fn run(mut socket: WebSocket, link: &Link) -> String {
                     let msg = "send each frame as a text message; binary messages are not part of the protocol";
                     link.hub.step(|c, now| c.protocol_error(link.conn, "binary_message", msg, now));
                 }
-                Some(Ok(Message::Close(_))) => return "transport close".to_string(),
+                Some(Ok(Message::Close(_))) => {
+                    // tungstenite has queued the answering close frame (RFC 6455, 5.5.1: the
+                    // closing handshake); flush it before the socket is dropped.
+                    let flush = futures_util::SinkExt::flush(&mut socket);
+                    let _ = tokio::time::timeout(write_timeout, flush).await;
+                    return "transport close".to_string();
+                }
                 // tungstenite answers pings itself.
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
             },

@@ -7,6 +7,9 @@ pub mod lab01;
 pub mod lab02;
 pub mod lab03;
 pub mod lab04;
+pub mod lab05;
+pub mod lab06;
+pub mod lab07;
 pub mod lab08;
 pub mod lab09;
 pub mod lab10;
@@ -17,6 +20,9 @@ pub const ALL: &[LabInfo] = &[
     lab02::INFO,
     lab03::INFO,
     lab04::INFO,
+    lab05::INFO,
+    lab06::INFO,
+    lab07::INFO,
     lab08::INFO,
     lab09::INFO,
     lab10::INFO,
