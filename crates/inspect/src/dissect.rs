@@ -604,6 +604,48 @@ pub(crate) fn preview(bytes: &[u8], max: usize) -> String {
     s
 }
 
+/// A run of units one after another in a TCP payload (TLS records, WebSocket frames), each a
+/// layer of its own: decoded until the payload ends, a unit fails or `max` have been decoded,
+/// and what is left is noted rather than decoded, so a segment of a thousand tiny frames costs
+/// no more than `max` layers.
+pub(crate) struct Units {
+    protocol: Protocol,
+    max: usize,
+    /// What the units are called in the note: "records", "frames".
+    what: &'static str,
+}
+
+impl Units {
+    /// `each` decodes one unit from its layer builder, pushes its layer (or fails the
+    /// dissection) and returns where the next unit starts, or `None` to stop.
+    fn decode<'a, 'o>(
+        &self,
+        d: &mut Dissector<'a, 'o>,
+        payload: Range<usize>,
+        reason: &crate::model::Reason,
+        mut each: impl FnMut(&mut Dissector<'a, 'o>, LayerBuilder<'a>) -> Option<usize>,
+    ) {
+        let mut at = payload.start;
+        for _ in 0..self.max {
+            if at >= payload.end {
+                return;
+            }
+            let mut lb = d.layer(at, payload.end, self.protocol);
+            lb.reason(reason.clone());
+            match each(d, lb) {
+                Some(next) => at = next,
+                None => return,
+            }
+        }
+        if at < payload.end {
+            let (left, what) = (payload.end - at, self.what);
+            d.note_last_with(|| {
+                format!("{left} more bytes of {what} in this segment are not decoded")
+            });
+        }
+    }
+}
+
 /// Shared note texts: fixed strings, so adding one to a layer does not allocate.
 pub(crate) mod notes {
     pub const CHECKSUM_NOT_VERIFIED: &str = "checksum not verified: with checksum offload the kernel \

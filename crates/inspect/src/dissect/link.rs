@@ -192,7 +192,28 @@ const QINQ_NAMES: TagNames = TagNames {
     etype: "ieee8021ad.etype",
 };
 
+/// How many stacked VLAN tags are decoded. Real networks stack two (Q-in-Q), rarely three; a
+/// crafted frame can stack sixteen thousand, and decoding each inside the one before would
+/// exhaust the stack, so the rest is left as bytes with a note.
+const MAX_STACKED_TAGS: usize = 8;
+
 fn vlan(d: &mut Dissector, start: usize, names: &TagNames) {
+    let stacked = d
+        .layers_mut()
+        .iter()
+        .filter(|l| matches!(l.protocol, Protocol::Vlan | Protocol::QinQ))
+        .count();
+    if stacked >= MAX_STACKED_TAGS {
+        let left = d.frame.len().saturating_sub(start);
+        d.note_last_with(|| {
+            format!(
+                "more than {MAX_STACKED_TAGS} stacked VLAN tags: the {left} bytes from offset \
+                 {start} on are not decoded"
+            )
+        });
+        d.stretch_last(usize::MAX);
+        return;
+    }
     let mut lb = link_layer(d, start, usize::MAX, names.protocol);
     let r = decode_vlan(&mut lb, names);
     if let Some(etype) = d.push_result(lb, r) {

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use super::{Dissector, LayerBuilder, Malformed};
+use super::{Dissector, LayerBuilder, Malformed, Units};
 use crate::model::{Protocol, Reason, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
@@ -50,33 +50,26 @@ pub(super) fn looks_like(b: &[u8]) -> bool {
     matches!(b, [20..=23, 3, 0..=4, _, _, ..])
 }
 
+/// The records of one segment, a layer each.
 pub(super) fn dissect(d: &mut Dissector, payload: Range<usize>, reason: Reason) {
-    let mut at = payload.start;
-    for _ in 0..MAX_RECORDS {
-        if at >= payload.end {
-            return;
-        }
-        let mut lb = d.layer(at, payload.end, Protocol::Tls);
-        lb.reason(reason.clone());
+    let units = Units {
+        protocol: Protocol::Tls,
+        max: MAX_RECORDS,
+        what: "records",
+    };
+    units.decode(d, payload, &reason, |d, mut lb| {
+        let at = lb.start();
         match record(&mut lb) {
             Ok((len, summary)) => {
                 d.push(lb.finish(summary));
-                at += field::HEADER_LEN + len;
+                Some(at + field::HEADER_LEN + len)
             }
             Err(e) => {
                 d.fail(lb, e);
-                return;
+                None
             }
         }
-    }
-    if at < payload.end {
-        d.note_last_with(|| {
-            format!(
-                "{} more bytes of records in this segment are not decoded",
-                payload.end - at
-            )
-        });
-    }
+    });
 }
 
 /// One record; returns its length (without the header) and a summary.

@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use super::{Dissector, LayerBuilder, Malformed, app, notes, preview, socketio};
+use super::{Dissector, LayerBuilder, Malformed, Units, app, notes, preview, socketio};
 use crate::model::{Protocol, Reason, Value};
 
 /// Every field name this module can emit: the filter rejects names outside
@@ -29,42 +29,32 @@ const PREVIEW: usize = 128;
 /// Bytes unmasked per frame: enough for the preview and for a typical event frame.
 const MAX_UNMASK: usize = 4096;
 
+/// The frames of one segment, a layer each (and a layer more for an event or socket.io
+/// message inside a text frame).
 pub(super) fn dissect(d: &mut Dissector, payload: Range<usize>, reason: Reason) {
-    let mut at = payload.start;
-    for _ in 0..MAX_FRAMES {
-        if at >= payload.end {
-            return;
-        }
-        let mut lb = d.layer(at, payload.end, Protocol::WebSocket);
-        lb.reason(reason.clone());
-        match decode(&mut lb) {
-            Ok(frame) => {
-                let summary = frame.summary;
-                d.push(lb.finish(summary));
-                if let Some(text) = frame.event_text {
-                    // A text frame of netlab's event protocol: one more layer for its frame.
-                    events_in_text(d, text);
-                }
-                if let Some((text, range)) = frame.socketio_text {
-                    // A text frame of socket.io: its Engine.IO and Socket.IO packets.
-                    socketio::packet(d, &text, range, frame.masked, false);
-                }
-                at = frame.end;
+    let units = Units {
+        protocol: Protocol::WebSocket,
+        max: MAX_FRAMES,
+        what: "frames",
+    };
+    units.decode(d, payload, &reason, |d, mut lb| match decode(&mut lb) {
+        Ok(frame) => {
+            d.push(lb.finish(frame.summary));
+            if let Some(text) = frame.event_text {
+                // A text frame of netlab's event protocol: one more layer for its frame.
+                events_in_text(d, text);
             }
-            Err(e) => {
-                d.fail(lb, e);
-                return;
+            if let Some((text, range)) = frame.socketio_text {
+                // A text frame of socket.io: its Engine.IO and Socket.IO packets.
+                socketio::packet(d, &text, range, frame.masked, false);
             }
+            Some(frame.end)
         }
-    }
-    if at < payload.end {
-        d.note_last_with(|| {
-            format!(
-                "{} more bytes of frames in this segment are not decoded",
-                payload.end - at
-            )
-        });
-    }
+        Err(e) => {
+            d.fail(lb, e);
+            None
+        }
+    });
 }
 
 struct Frame {
