@@ -14,12 +14,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use netlab_events::chat::History;
 use netlab_events::client::{Client, ClientOptions, Incoming, Lifecycle, Status};
 use netlab_events::core::{Config, Core, Note, Stats};
 use netlab_events::server::{Hub, Server, ServerOptions, Trace, TraceSink};
+use netlab_events::socketio;
 use netlab_events::store::RedbStore;
 use netlab_events::{DEFAULT_PORT, EventsError};
-use netlab_web::{Web, WebOptions, WebServer};
+use netlab_web::{SocketIo, Web, WebOptions, WebServer};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -48,7 +50,7 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = DEFAULT_PORT)]
     port: u16,
     /// HTTP port: the browser chat at /, the chat API, SSE, WebSocket (/ws) and long-polling
-    /// (/poll) (0: any free port).
+    /// (/poll), socket.io clients at /socket.io/ (0: any free port).
     #[arg(long, default_value_t = netlab_web::DEFAULT_HTTP_PORT, value_name = "N")]
     http_port: u16,
     /// Do not start the HTTP listener (TCP only).
@@ -67,12 +69,22 @@ pub struct ServeArgs {
     /// Keep sessions and reliable logs in this redb file, so a restart loses no reliable event.
     #[arg(long, value_name = "PATH")]
     store: Option<PathBuf>,
-    /// Heartbeat: how often the server pings, in milliseconds.
-    #[arg(long, default_value_t = 25_000, value_name = "MS")]
-    ping_interval: u64,
-    /// Heartbeat: how long a client may take to pong, in milliseconds.
-    #[arg(long, default_value_t = 20_000, value_name = "MS")]
-    ping_timeout: u64,
+    /// Heartbeat: how often the server pings: milliseconds (25000), or 300ms, 25s.
+    #[arg(long, default_value = "25000", value_name = "MS", value_parser = parse_ms)]
+    ping_interval: Duration,
+    /// Heartbeat: how long a client may take to pong: milliseconds, or 200ms, 20s.
+    #[arg(long, default_value = "20000", value_name = "MS", value_parser = parse_ms)]
+    ping_timeout: Duration,
+    /// The application: `chat` (namespace /chat) or `conformance` (socket.io's protocol test
+    /// suite's server on / and /custom, see docs/src/socketio.md).
+    #[arg(long, value_enum, default_value_t = App::Chat)]
+    app: App,
+    /// socket.io: a client that joins no namespace within this long is closed (e.g. 1s).
+    #[arg(long, default_value = "45s", value_name = "DURATION", value_parser = parse_ms)]
+    connect_timeout: Duration,
+    /// socket.io: the largest polling body or WebSocket message accepted, in bytes.
+    #[arg(long, default_value_t = 1_000_000, value_name = "BYTES")]
+    max_payload: usize,
     /// Connections served at once; more get an error frame `too_many_connections` and are
     /// closed. Default: 1024, or less to stay below the descriptor limit (ulimit -n).
     #[arg(long, value_name = "N")]
@@ -82,6 +94,21 @@ pub struct ServeArgs {
     max_connections_per_peer: usize,
     #[command(flatten)]
     out: OutputArgs,
+}
+
+/// The application `netlab events serve` runs.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum App {
+    Chat,
+    Conformance,
+}
+
+/// A bare number is milliseconds (as before); with a unit it is a duration (300ms, 1s).
+fn parse_ms(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<u64>() {
+        Ok(ms) => Ok(Duration::from_millis(ms)),
+        Err(_) => crate::echo::parse_duration(text),
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -166,7 +193,7 @@ pub async fn run(cmd: EventsCommand) -> anyhow::Result<()> {
 // serve
 
 async fn serve(out: &Output, args: ServeArgs) -> anyhow::Result<()> {
-    if args.ping_interval == 0 || args.ping_timeout == 0 {
+    if args.ping_interval.is_zero() || args.ping_timeout.is_zero() {
         return Err(usage(
             "--ping-interval and --ping-timeout must be at least 1 ms",
         ));
@@ -177,13 +204,19 @@ async fn serve(out: &Output, args: ServeArgs) -> anyhow::Result<()> {
         ));
     }
     let config = Config {
-        ping_interval: Duration::from_millis(args.ping_interval),
-        ping_timeout: Duration::from_millis(args.ping_timeout),
+        ping_interval: args.ping_interval,
+        ping_timeout: args.ping_timeout,
         trace: args.trace,
         ..Config::default()
     };
     let mut core = Core::new(config);
-    let history = netlab_events::chat::install(&mut core);
+    let history = match args.app {
+        App::Chat => netlab_events::chat::install(&mut core),
+        App::Conformance => {
+            netlab_events::socketio::conformance::install(&mut core);
+            History::default()
+        }
+    };
     let store = match &args.store {
         Some(path) => {
             let store = RedbStore::open(path)?;
@@ -230,7 +263,20 @@ async fn serve(out: &Output, args: ServeArgs) -> anyhow::Result<()> {
             ..WebOptions::default()
         };
         let web = Web::new(hub.clone(), history, opts);
-        let server = WebServer::bind(SocketAddr::new(args.bind, args.http_port), web).await?;
+        let sio = SocketIo::new(
+            web.clone(),
+            socketio::Config {
+                engine: socketio::session::Config {
+                    ping_interval: args.ping_interval,
+                    ping_timeout: args.ping_timeout,
+                    max_payload: args.max_payload,
+                },
+                connect_timeout: args.connect_timeout,
+            },
+        );
+        let router = web.router().merge(sio.router());
+        let addr = SocketAddr::new(args.bind, args.http_port);
+        let server = WebServer::bind_router(addr, web, router).await?;
         print_listening(out, "http", server.local_addr());
         Some(server)
     };

@@ -437,3 +437,60 @@ fn serve_listens_on_tcp_and_http_and_says_where() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--http-port"), "{err}");
 }
+
+/// One HTTP request over a plain socket: the status line and the body.
+fn http_request(addr: &str, method: &str, path: &str, body: &str) -> (String, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(T)).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut s, &mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_string(), body.to_string())
+}
+
+/// The conformance app with the exact flags of issue 12, spoken to in raw Engine.IO polling.
+#[test]
+fn the_conformance_app_serves_socketio_with_the_given_timers() {
+    let (p, _tcp) = serve(&[
+        "--app",
+        "conformance",
+        "--ping-interval",
+        "300ms",
+        "--ping-timeout",
+        "200ms",
+        "--connect-timeout",
+        "1s",
+        "--max-payload",
+        "1000000",
+    ]);
+    let http = p.until("the http line", |_| true);
+    let addr = http
+        .strip_prefix("listening on http ")
+        .unwrap_or_else(|| panic!("second line was {http:?}"))
+        .to_string();
+    let (status, open) = http_request(&addr, "GET", "/socket.io/?EIO=4&transport=polling", "");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(
+        open.ends_with(r#","upgrades":["websocket"],"pingInterval":300,"pingTimeout":200,"maxPayload":1000000}"#),
+        "{open}"
+    );
+    let sid = &open[9..29];
+    let path = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
+    let (status, ok) = http_request(&addr, "POST", &path, r#"40{"token":"abc"}"#);
+    assert_eq!((status.as_str(), ok.as_str()), ("HTTP/1.1 200 OK", "ok"));
+    let (_, body) = http_request(&addr, "GET", &path, "");
+    let packets: Vec<&str> = body.split('\x1e').collect();
+    assert!(packets[0].starts_with("40{\"pid\":"), "{body:?}");
+    assert_eq!(packets[1], r#"42["auth",{"token":"abc"}]"#, "{body:?}");
+    // The chat is not part of this app.
+    let (_, refused) = http_request(&addr, "POST", &path, "40/chat,");
+    assert_eq!(refused, "ok");
+    let (_, body) = http_request(&addr, "GET", &path, "");
+    assert_eq!(body, r#"44/chat,{"message":"Invalid namespace"}"#);
+}

@@ -14,6 +14,7 @@
 //! - [`sse`]: `GET /api/rooms/{room}/events`, Server-Sent Events with `Last-Event-ID`.
 //! - [`ws`]: `GET /ws`, the event protocol over WebSocket (one frame per text message).
 //! - [`poll`]: `/poll`, the event protocol over HTTP long-polling, and its upgrade to WebSocket.
+//! - [`socketio`]: `/socket.io/`, socket.io's wire format (Engine.IO and Socket.IO) on the hub.
 //! - [`link`]: what `ws` and `poll` share: one core connection fed from text, its timers.
 //! - [`guard`]: checks all of them share: `Origin`, content type, body size and deadline.
 //! - [`error`]: the JSON error every refusal answers, and the crate's error type.
@@ -29,12 +30,14 @@ pub mod link;
 pub mod page;
 pub mod poll;
 pub mod server;
+pub mod socketio;
 pub mod sse;
 pub mod ws;
 
 pub use app::{Web, WebOptions};
 pub use error::{ApiError, WebError};
 pub use server::WebServer;
+pub use socketio::SocketIo;
 
 /// The default HTTP port of the event server (docs/src/protocol.md).
 pub const DEFAULT_HTTP_PORT: u16 = 7080;
