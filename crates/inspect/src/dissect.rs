@@ -286,7 +286,14 @@ pub(crate) struct LayerBuilder<'a> {
     reason: Option<crate::model::Reason>,
     /// Record fields and notes (false for [`Context::summaries_only`]).
     keep: bool,
+    /// Fields not recorded because the layer already had [`MAX_FIELDS`].
+    fields_left_out: usize,
 }
+
+/// Fields a layer records at most. Without a bound a crafted packet (an HTTP request of millions
+/// of header lines, say) costs memory in proportion to its lines in every view that shows
+/// fields; real layers have well under a hundred (a DNS message with many records a few hundred).
+pub const MAX_FIELDS: usize = 1_000;
 
 impl<'a> LayerBuilder<'a> {
     fn new(frame: &'a [u8], start: usize, end: usize, protocol: Protocol) -> Self {
@@ -301,6 +308,7 @@ impl<'a> LayerBuilder<'a> {
             notes: Vec::new(),
             reason: None,
             keep: true,
+            fields_left_out: 0,
         }
     }
 
@@ -405,6 +413,10 @@ impl<'a> LayerBuilder<'a> {
         label: &'static str,
         value: Value,
     ) {
+        if self.fields.len() >= MAX_FIELDS {
+            self.fields_left_out += 1;
+            return;
+        }
         if self.fields.capacity() == 0 {
             self.reserve_fields();
         }
@@ -537,7 +549,21 @@ impl<'a> LayerBuilder<'a> {
         self.reason = Some(reason);
     }
 
-    fn finish(self, summary: impl Into<Summary>) -> Layer {
+    /// Say how many fields the [`MAX_FIELDS`] bound left out, if any.
+    fn note_fields_left_out(&mut self) {
+        let left_out = self.fields_left_out;
+        if left_out > 0 {
+            self.note_with(|| {
+                format!(
+                    "{left_out} more fields are not recorded: a layer keeps at most {MAX_FIELDS} \
+                     (its bytes are still covered)"
+                )
+            });
+        }
+    }
+
+    fn finish(mut self, summary: impl Into<Summary>) -> Layer {
+        self.note_fields_left_out();
         Layer {
             osi: self.protocol.osi(),
             tcpip: self.protocol.tcpip(),
@@ -552,7 +578,8 @@ impl<'a> LayerBuilder<'a> {
 
     /// The "malformed" layer that ends a broken dissection: it keeps the fields decoded before
     /// the problem and covers the rest of the frame, so a hex dump shows what was not decoded.
-    fn malformed(self, e: &Malformed, frame_len: usize) -> Layer {
+    fn malformed(mut self, e: &Malformed, frame_len: usize) -> Layer {
+        self.note_fields_left_out();
         let mut notes = self.notes;
         if self.keep {
             notes.push(Cow::Owned(format!(
