@@ -22,7 +22,7 @@ use crate::output::{self, Output};
     netlab grade list\n  \
     netlab grade tcp-echo --cmd \"target/release/tcp-echo {port}\"\n  \
     netlab grade tcp-echo --cmd \"python3 echo.py {port}\" --junit report.xml\n  \
-    netlab grade udp-pinger --cmd \"target/release/pinger {server} 20\"\n  \
+    netlab grade udp-pinger --cmd \"target/release/udp-pinger {server} {count}\"\n  \
     netlab grade http --addr 127.0.0.1:8080\n\n\
     The last line is `Points X/Y` (GitHub Classroom's autograding reads it).\n\
     Exit codes: 0 every check passed (or --min-points reached), 1 otherwise, 2 usage error.")]
@@ -30,7 +30,7 @@ pub struct GradeArgs {
     /// The exercise to grade (`list` shows them all with their points).
     exercise: String,
     /// The command that starts your program; `{port}` becomes the port your server must listen
-    /// on, `{server}` the address of the grader's server your client must talk to.
+    /// on, `{server}` the address of the grader's server your client must talk to (and `{count}` the probes of udp-pinger).
     #[arg(long, value_name = "COMMAND", conflicts_with = "addr")]
     cmd: Option<String>,
     /// Grade a server that is already running on this loopback address instead.
