@@ -69,8 +69,10 @@ fn rtt_in_the_wrong_unit_fails_the_rtt_check_only() {
 
 #[test]
 fn a_pinger_that_never_exits_is_stopped_at_the_time_limit() {
+    // The probes alone can take a few seconds (each lost one waits out its 1 s timeout), so the
+    // limit leaves room for them on a loaded machine before the program is cut off.
     let limits = Limits {
-        total: Duration::from_secs(5),
+        total: Duration::from_secs(10),
         ..Limits::default()
     };
     let v = Verdict::with_limits(
@@ -79,12 +81,12 @@ fn a_pinger_that_never_exits_is_stopped_at_the_time_limit() {
         limits,
     );
     let runs = v.check("runs").reason.as_deref().unwrap();
-    assert!(runs.contains("still running after 5 s"), "{runs}");
+    assert!(runs.contains("still running after 10 s"), "{runs}");
     assert!(
         v.check("probes").passed,
         "the probes were sent before it hung"
     );
-    v.within(Duration::from_secs(12));
+    v.within(Duration::from_secs(20));
 }
 
 #[test]
