@@ -227,6 +227,12 @@ impl Stats {
 
 /// The conversations table: one row per TCP stream or UDP flow, A being the side that spoke
 /// first.
+/// Conversations the table shows one by one; the rest share one "other" row. A capture of many
+/// short flows (a scan, a flood from random ports) would otherwise make a table of hundreds of
+/// thousands of rows, built in memory before it is printed. `--stats --json` still writes every
+/// conversation, one line each, as it goes.
+pub const MAX_CONVERSATION_ROWS: usize = 1_000;
+
 pub fn write_conversations(w: &mut impl Write, convs: &[Conversation]) -> io::Result<()> {
     writeln!(w, "\nConversations")?;
     let mut t = table(&[
@@ -241,7 +247,8 @@ pub fn write_conversations(w: &mut impl Write, convs: &[Conversation]) -> io::Re
         "Carries",
         "State",
     ]);
-    for c in convs {
+    let (shown, rest) = convs.split_at(convs.len().min(MAX_CONVERSATION_ROWS));
+    for c in shown {
         t.add_row(vec![
             format!("{} {}", c.protocol, c.stream),
             c.a.to_string(),
@@ -253,6 +260,21 @@ pub fn write_conversations(w: &mut impl Write, convs: &[Conversation]) -> io::Re
             format!("{:.6}", c.duration),
             c.application.map_or("", Protocol::name).to_string(),
             c.state.to_string(),
+        ]);
+    }
+    if !rest.is_empty() {
+        let sum = |f: fn(&Conversation) -> u64| rest.iter().map(f).sum::<u64>().to_string();
+        t.add_row(vec![
+            "other".to_string(),
+            format!("{} more conversations", rest.len()),
+            String::new(),
+            sum(|c| c.a_to_b.packets),
+            sum(|c| c.a_to_b.bytes),
+            sum(|c| c.b_to_a.packets),
+            sum(|c| c.b_to_a.bytes),
+            String::new(),
+            String::new(),
+            String::new(),
         ]);
     }
     right_align(&mut t, &[3, 4, 5, 6, 7]);
@@ -330,5 +352,49 @@ fn tcpip_for(osi: u8) -> &'static str {
         3 => TcpIpLayer::Internet.name(),
         4 => TcpIpLayer::Transport.name(),
         _ => TcpIpLayer::Application.name(),
+    }
+}
+
+#[cfg(test)]
+mod bound_tests {
+    use super::*;
+    use crate::flows::Traffic;
+    use crate::model::Timestamp;
+
+    /// A capture of 1,500 conversations prints 1,000 of them and one "other" row that adds up
+    /// the rest, instead of a row each (issue 18 item 14: 500,000 flows took 1.78 GB).
+    #[test]
+    fn the_conversation_table_spills_its_tail_into_one_row() {
+        let conv = |i: u32| Conversation {
+            protocol: Protocol::Udp,
+            stream: i,
+            a: std::net::SocketAddr::from(([127, 0, 0, 1], 40_000 + (i % 20_000) as u16)),
+            b: std::net::SocketAddr::from(([127, 0, 0, 1], 53)),
+            a_to_b: Traffic {
+                packets: 1,
+                bytes: 70,
+                payload_bytes: 28,
+            },
+            b_to_a: Traffic::default(),
+            start: Timestamp::default(),
+            duration: 0.0,
+            application: Some(Protocol::Dns),
+            state: "",
+        };
+        let convs: Vec<Conversation> = (0..1_500).map(conv).collect();
+        let mut out = Vec::new();
+        write_conversations(&mut out, &convs).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let rows = text.lines().filter(|l| l.contains("UDP ")).count();
+        assert_eq!(rows, MAX_CONVERSATION_ROWS);
+        let other = text
+            .lines()
+            .find(|l| l.contains("other"))
+            .expect("an other row");
+        assert!(other.contains("500 more conversations"), "{other}");
+        assert!(
+            other.contains("35000"),
+            "the bytes of the 500 are added up: {other}"
+        );
     }
 }
