@@ -68,9 +68,13 @@ pub async fn upgrade(
     let max = web.hub().step(|c, _| c.config().max_frame_bytes);
     // Leave room above the protocol's limit so that an oversized frame gets its error frame
     // (`frame_too_large`) from us instead of a bare close from tungstenite.
+    // tungstenite's buffers default to 128 KiB each, which would be most of an idle connection's
+    // memory: chat frames are small, so read 4 KiB at a time and write each message at once.
     let ws = ws
         .max_message_size(max + 64 * 1024)
-        .max_frame_size(max + 64 * 1024);
+        .max_frame_size(max + 64 * 1024)
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
     let slot = slot.map(|s| s.0);
     match query.conn {
         None => {
