@@ -43,6 +43,10 @@ use crate::server::ConnSlot;
 /// How long a closed polling session waits for the poll that takes its last packets.
 const LINGER: Duration = Duration::from_secs(2);
 
+/// A WebSocket's read buffer. tungstenite's default (128 KiB) is most of an idle connection's
+/// memory; socket.io messages are small, and a larger one still arrives, in several reads.
+const WS_READ_BUFFER: usize = 4096;
+
 /// The content type of a polling body, as socket.io's server sends it.
 const TEXT: &str = "text/plain; charset=UTF-8";
 
@@ -207,6 +211,7 @@ async fn handle(
         (Route::Handshake(Transport::WebSocket), Ok(ws), Some(permit)) => {
             let max = sio.inner.config.engine.max_payload;
             ws.max_message_size(max)
+                .read_buffer_size(WS_READ_BUFFER)
                 .on_upgrade(move |socket| async move {
                     let _slot = slot;
                     let session = sio.create(Transport::WebSocket, permit);
@@ -225,6 +230,7 @@ async fn handle(
             Some(session) => {
                 let max = sio.inner.config.engine.max_payload;
                 ws.max_message_size(max)
+                    .read_buffer_size(WS_READ_BUFFER)
                     .on_upgrade(move |socket| async move {
                         let _slot = slot;
                         run_ws(&sio, &session, socket).await;
