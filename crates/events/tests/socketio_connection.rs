@@ -62,6 +62,19 @@ impl H {
         c
     }
 
+    /// A long-polling client, its first poll begun (its body is the handshake).
+    fn polling(&mut self) -> Connection {
+        let mut c = Connection::open(
+            &mut self.core,
+            "p".into(),
+            Transport::Polling,
+            &self.config,
+            self.now,
+        );
+        c.begin_poll(&mut self.core, self.now).unwrap();
+        c
+    }
+
     /// Send one Engine.IO message (a Socket.IO packet's text).
     fn send(&mut self, c: &mut Connection, text: &str) -> Result<(), ConnectionError> {
         c.receive_ws(&mut self.core, Data::Text(format!("4{text}")), self.now)
@@ -385,14 +398,7 @@ fn an_unknown_pid_starts_a_new_session() {
 #[test]
 fn no_connect_within_the_connect_timeout_closes_the_client() {
     let mut h = H::new();
-    let mut c = Connection::open(
-        &mut h.core,
-        "p".into(),
-        Transport::Polling,
-        &h.config,
-        h.now,
-    );
-    c.begin_poll(&mut h.core, h.now).unwrap();
+    let mut c = h.polling();
     assert!(matches!(c.take_polling(&mut h.core, h.now), Poll::Payload(p) if p.starts_with("0{")));
     c.end_poll();
     let deadline = c.next_deadline(&h.core).unwrap();
@@ -482,14 +488,7 @@ fn a_disconnect_leaves_the_namespace_and_another_connect_works() {
 #[test]
 fn polling_clients_get_their_packets_in_one_body() {
     let mut h = H::new();
-    let mut c = Connection::open(
-        &mut h.core,
-        "p".into(),
-        Transport::Polling,
-        &h.config,
-        h.now,
-    );
-    c.begin_poll(&mut h.core, h.now).unwrap();
+    let mut c = h.polling();
     c.take_polling(&mut h.core, h.now);
     c.end_poll();
     c.receive_payload(

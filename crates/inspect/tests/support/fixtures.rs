@@ -173,6 +173,21 @@ impl Conn {
         ))
     }
 
+    /// Data segments after the handshake, each side's sequence numbers carried on: `(from the
+    /// client?, payload)` in order.
+    fn exchange(&self, msgs: &[(bool, Vec<u8>)]) -> Vec<Frame> {
+        let (mut c, mut s) = (1u32, 1u32);
+        let mut out = Vec::new();
+        for (from_client, bytes) in msgs {
+            let (seq, ack) = if *from_client { (c, s) } else { (s, c) };
+            let opts = ts_options(1002, 2000);
+            out.push(self.seg(*from_client, seq, ack, PSH | ACK, opts, bytes));
+            let side = if *from_client { &mut c } else { &mut s };
+            *side += bytes.len() as u32;
+        }
+        out
+    }
+
     fn handshake(&self) -> Vec<Frame> {
         vec![
             self.seg(true, 0, 0, SYN, syn_options(65495, 1000, 0, 7), b""),
@@ -401,7 +416,7 @@ fn socketio() -> Fixture {
         server_isn: 0x6000_0000,
     };
     let mut frames = poll.handshake();
-    let mut msgs: Vec<(bool, Vec<u8>)> = vec![
+    let msgs: Vec<(bool, Vec<u8>)> = vec![
         (true, b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: 127.0.0.1:7080\r\n\r\n".to_vec()),
         (false, http("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\n", br#"0{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#)),
         (true, http("POST /socket.io/?EIO=4&transport=polling&sid=lv_VI97HAXpY6yYWAAAC HTTP/1.1\r\nHost: 127.0.0.1:7080\r\nContent-Type: text/plain;charset=UTF-8\r\n", b"40/chat,{\"name\":\"ada\"}\x1e42/chat,0[\"join\",\"lobby\"]")),
@@ -409,23 +424,7 @@ fn socketio() -> Fixture {
         (true, b"GET /socket.io/?EIO=4&transport=polling&sid=lv_VI97HAXpY6yYWAAAC HTTP/1.1\r\nHost: 127.0.0.1:7080\r\n\r\n".to_vec()),
         (false, http("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\n", b"40/chat,{\"pid\":\"p1\",\"sid\":\"s1\"}\x1e43/chat,0[{\"ok\":true,\"room\":\"lobby\"}]")),
     ];
-    let (mut c, mut s) = (1u32, 1u32);
-    for (from_client, bytes) in msgs.drain(..) {
-        let (seq, ack) = if from_client { (c, s) } else { (s, c) };
-        frames.push(poll.seg(
-            from_client,
-            seq,
-            ack,
-            PSH | ACK,
-            ts_options(1002, 2000),
-            &bytes,
-        ));
-        if from_client {
-            c += bytes.len() as u32;
-        } else {
-            s += bytes.len() as u32;
-        }
-    }
+    frames.extend(poll.exchange(&msgs));
     let ws = Conn {
         client_port: 46002,
         server_port: 7080,
@@ -468,23 +467,7 @@ fn socketio() -> Fixture {
         (false, ws_frame(true, 1, None, b"2")),
         (true, ws_frame(true, 1, key, b"3")),
     ];
-    let (mut c, mut s) = (1u32, 1u32);
-    for (from_client, bytes) in msgs {
-        let (seq, ack) = if from_client { (c, s) } else { (s, c) };
-        frames.push(ws.seg(
-            from_client,
-            seq,
-            ack,
-            PSH | ACK,
-            ts_options(1002, 2000),
-            &bytes,
-        ));
-        if from_client {
-            c += bytes.len() as u32;
-        } else {
-            s += bytes.len() as u32;
-        }
-    }
+    frames.extend(ws.exchange(&msgs));
     Fixture {
         name: "socketio",
         about: "a socket.io session on port 7080: Engine.IO handshake and packets over long-polling (several per body), the upgrade to WebSocket, Socket.IO CONNECT, EVENT, ACK and BINARY_EVENT, the heartbeat",
