@@ -927,14 +927,15 @@ const LAB07_CAPTURES: [&str; 6] = [
 
 #[test]
 fn lab07_live() {
-    live_run(env!("CARGO_BIN_EXE_lab07"), &LAB07_CAPTURES, 18, 5);
+    live_run(env!("CARGO_BIN_EXE_lab07"), &LAB07_CAPTURES, 21, 6);
 }
 
 #[test]
 fn lab07_offline_matches_the_shipped_captures() {
     // Exact where the transports fix them (one connection and one HTTP request, the upgrade,
-    // for WebSocket; one connection and no request for TCP lines; every message delivered) are
-    // the lab's own checks; the packet counts are the recorded ones.
+    // for WebSocket; one connection and no request for TCP lines; every message delivered;
+    // socket.io's polling request before its WebSocket request) are the lab's own checks; the
+    // packet counts are the recorded ones.
     offline_run(
         env!("CARGO_BIN_EXE_lab07"),
         &[
@@ -945,8 +946,8 @@ fn lab07_offline_matches_the_shipped_captures() {
             ("lab07-websocket", 48),
             ("lab07-tcp", 34),
         ],
-        18,
-        5,
+        21,
+        6,
     );
 }
 

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::time::{Instant as TokioInstant, sleep_until};
 
+use crate::capture::{self, Recording, Source};
 use crate::packets::{self, Pkt};
 use crate::question::Question;
 use crate::render;
@@ -194,6 +195,7 @@ async fn steps(s: &mut Session, chat: &Chat) -> Result<(), LabError> {
     }
     checks(s, &rows);
     questions(s, &rows)?;
+    socketio(s)?;
     s.explain("When request/response is still the right choice")?;
     s.ask(
         Question::choice(
@@ -924,6 +926,88 @@ fn questions(s: &mut Session, rows: &[Row]) -> Result<(), LabError> {
         .hint("compare the p50 of the two polling runs with their intervals")
         .hint("a message is equally likely to arrive at any moment between two polls")
         .why(&format!("Half the interval, {} ms: the delay is spread evenly from 0 to a whole interval. Halving it halves the wait and doubles the requests: polling trades bytes for latency.", interval / 2)),
+    )?;
+    Ok(())
+}
+
+/// socket.io's own client on the wire, from a shipped capture (how it was recorded: the guide's
+/// section). Netlab's labs do not run Python; the capture is the evidence.
+fn socketio(s: &mut Session) -> Result<(), LabError> {
+    s.explain("socket.io: long-polling first, then the upgrade")?;
+    let name = "lab07-socketio";
+    let rec = Recording {
+        name: name.to_string(),
+        source: Source::Shipped,
+        packets: capture::read_capture(&capture::captures_dir().join(format!("{name}.pcap")))?,
+    };
+    let pkts = packets::dissect_all(&rec);
+    let first_line = |p: &Pkt| {
+        let b = p.payload();
+        let end = b.windows(2).position(|w| w == b"\r\n").unwrap_or(b.len());
+        String::from_utf8_lossy(&b[..end]).into_owned()
+    };
+    let requests: Vec<(usize, String)> = pkts
+        .iter()
+        .filter(|p| p.payload().starts_with(b"GET ") || p.payload().starts_with(b"POST "))
+        .map(|p| (p.number, first_line(p)))
+        .collect();
+    let connect = pkts
+        .iter()
+        .position(|p| p.payload().windows(6).any(|w| w == b"40/cha"))
+        .map_or(pkts.len(), |i| i + 1);
+    s.show(
+        &format!("labs/captures/{name}.pcap: python-socketio's client, default options, against netlab events serve (up to its CONNECT to /chat)"),
+        &packets::packet_table(&pkts[..connect.min(pkts.len())], s.style()),
+    );
+    let mut t = render::table(&["No.", "HTTP request"], s.style());
+    render::keep_whole(&mut t, &[0]);
+    for (n, line) in &requests {
+        // Whole URLs do not wrap; the part that matters (transport=, sid=) comes first.
+        let shown: String = if line.chars().count() > 64 {
+            line.chars().take(61).collect::<String>() + "..."
+        } else {
+            line.clone()
+        };
+        t.add_row(vec![n.to_string(), shown]);
+    }
+    s.show("Its HTTP requests, in order", &t.to_string());
+    let at = |what: &str| requests.iter().position(|(_, l)| l.contains(what));
+    let (polling, websocket) = (at("transport=polling"), at("transport=websocket"));
+    let switched = pkts
+        .iter()
+        .any(|p| p.payload().starts_with(b"HTTP/1.1 101"));
+    s.measure(
+        "socketio.first_transport",
+        requests.first().map(|r| r.1.clone()),
+        "",
+    );
+    s.check(
+        "socket.io's first request is long-polling",
+        polling == Some(0),
+        requests.first().map(|r| r.1.clone()).unwrap_or_default(),
+    );
+    s.check(
+        "then it asks for a WebSocket, with the polling session's sid",
+        matches!((polling, websocket), (Some(p), Some(w)) if p < w)
+            && websocket.is_some_and(|w| requests[w].1.contains("sid=")),
+        format!("polling at {polling:?}, websocket at {websocket:?}"),
+    );
+    s.check("and gets its 101", switched, "");
+    s.ask(
+        Question::choice(
+            "socketio-first",
+            "A classmate's notes say: \"socket.io tries WebSocket and falls back to HTTP\". What did socket.io's own client do in this capture?",
+            &[
+                "it opened the session with HTTP long-polling, then upgraded that session to a WebSocket",
+                "it tried a WebSocket first and fell back to long-polling",
+                "it used a WebSocket only",
+                "it used long-polling only",
+            ],
+            0,
+        )
+        .hint("the first HTTP request: which transport= does it ask for?")
+        .hint("compare the first request's transport= with a later one's, and look for the 101")
+        .why("By default Engine.IO opens with long-polling, which works through any proxy, and answers with the session's id and \"upgrades\":[\"websocket\"]. The client then opens a WebSocket with that sid, checks it with a probe (2probe, 3probe), sends the upgrade packet (5), and moves the session over. If the WebSocket fails, the session simply stays on polling: the fallback goes the other way round."),
     )?;
     Ok(())
 }
