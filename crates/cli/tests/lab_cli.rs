@@ -33,7 +33,7 @@ fn lab_list_json_names_every_lab_and_its_binary() {
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect();
     let numbers: Vec<u64> = labs.iter().map(|l| l["lab"].as_u64().unwrap()).collect();
-    assert_eq!(numbers, [1, 2, 3, 4, 8, 9, 10]);
+    assert_eq!(numbers, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     assert_eq!(labs[0]["binary"], "lab01");
     assert_eq!(labs[0]["guide"], "labs/guides/01-layers.md");
 }
