@@ -198,20 +198,30 @@ impl Drop for Getting<'_> {
     }
 }
 
+/// The connection a GET or DELETE names, after the origin check.
+fn existing(
+    web: &Web,
+    headers: &HeaderMap,
+    query: Result<Query<PollQuery>, QueryRejection>,
+    method: &str,
+) -> Result<Arc<PollConn>, ApiError> {
+    check_origin(headers, &web.options().allow_origins)?;
+    let Some(id) = conn_id(query)? else {
+        return Err(ApiError::bad_request(
+            "missing_conn",
+            format!("{method} /poll needs ?conn=ID; open a connection first with POST /poll"),
+        ));
+    };
+    find(web, &id)
+}
+
 /// `GET /poll?conn=ID`: the queued frames as JSON lines, held until there is one.
 pub async fn receive(
     State(web): State<Web>,
     headers: HeaderMap,
     query: Result<Query<PollQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    check_origin(&headers, &web.options().allow_origins)?;
-    let Some(id) = conn_id(query)? else {
-        return Err(ApiError::bad_request(
-            "missing_conn",
-            "GET /poll needs ?conn=ID; open a connection first with POST /poll",
-        ));
-    };
-    let pc = find(&web, &id)?;
+    let pc = existing(&web, &headers, query, "GET")?;
     {
         let mut st = pc.lock();
         if st.getting {
@@ -271,14 +281,7 @@ pub async fn close(
     headers: HeaderMap,
     query: Result<Query<PollQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    check_origin(&headers, &web.options().allow_origins)?;
-    let Some(id) = conn_id(query)? else {
-        return Err(ApiError::bad_request(
-            "missing_conn",
-            "DELETE /poll needs ?conn=ID",
-        ));
-    };
-    let pc = find(&web, &id)?;
+    let pc = existing(&web, &headers, query, "DELETE")?;
     close_now(&web, &pc, "transport close");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
