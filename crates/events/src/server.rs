@@ -391,15 +391,19 @@ impl Server {
         let _ = self.shutdown.send(true);
         let _ = self.accept.await;
         let _ = self.sweep.await;
-        self.handle
-            .with(|c, now| c.shutdown("server shutting down", now));
-        // Give writers a moment to flush the disconnect frames.
-        for _ in 0..100 {
-            if self.handle.with(|c, _| c.connection_count()) == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        say_goodbye(&self.handle.hub).await;
+    }
+}
+
+/// Tell every connection of every transport "server shutting down", then give their writers up
+/// to a second to flush that frame before the process goes away.
+pub async fn say_goodbye(hub: &Hub) {
+    hub.step(|c, now| c.shutdown("server shutting down", now));
+    for _ in 0..100 {
+        if hub.step(|c, _| c.connection_count()) == 0 {
+            break;
         }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -408,7 +412,9 @@ impl Server {
 /// an overflowed handshake can look complete to the client while the server never sees it.
 const ACCEPT_BACKLOG: u32 = 4096;
 
-fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+/// A listening socket with the backlog and SO_REUSEADDR every netlab server wants (the web
+/// transports bind theirs here too).
+pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
     } else {

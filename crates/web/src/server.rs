@@ -12,10 +12,12 @@ use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
+
+use netlab_events::server::{self, say_goodbye};
 
 use crate::app::Web;
 use crate::error::WebError;
@@ -50,7 +52,7 @@ impl WebServer {
         if !addr.ip().is_loopback() {
             tracing::warn!("binding http {addr}: reachable from other machines, not just this one");
         }
-        let listener = listen(addr).map_err(|source| WebError::Bind { addr, source })?;
+        let listener = server::listen(addr).map_err(|source| WebError::Bind { addr, source })?;
         let addr = listener.local_addr()?;
         let (stop, rx) = watch::channel(false);
         let slots = Arc::new(Semaphore::new(web.options().max_connections));
@@ -78,29 +80,8 @@ impl WebServer {
         let _ = self.stop.send(true);
         let _ = self.accept.await;
         self.web.stop();
-        let hub = self.web.hub().clone();
-        hub.step(|c, now| c.shutdown("server shutting down", now));
-        for _ in 0..100 {
-            if hub.step(|c, _| c.connection_count()) == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        say_goodbye(self.web.hub()).await;
     }
-}
-
-/// The same backlog as the TCP event server, for the same reason: classes reconnect at once.
-const ACCEPT_BACKLOG: u32 = 4096;
-
-fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(ACCEPT_BACKLOG)
 }
 
 async fn accept_loop(
