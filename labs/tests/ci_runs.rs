@@ -391,12 +391,10 @@ fn without_capture_privilege_the_lab_says_how_to_allow_it_and_finishes() {
     assert!(stdout.contains("Lab complete."), "{stdout}");
 }
 
-#[test]
-fn lab01_interactive_with_typed_answers_gives_a_hint_then_accepts() {
-    // What a student types: Enter after each explanation, one wrong answer, then right ones.
-    // The prediction ("50") is typed after the Enter of its section; it is never graded.
-    let typed = "\n\n\n30\n34\n32\nb\n\na\n\n8\n47\n\n50\n98\n\n84\n\nc\n\n";
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lab01"));
+/// Runs a lab `--offline` in the practice variant with `typed` as what a student types at the
+/// keyboard; fails the test if it outlives [`LIMIT`].
+fn run_typed(binary: &str, typed: &str) -> Output {
+    let mut command = Command::new(binary);
     for name in netlab_labs::variant::ENV_VARS {
         command.env_remove(name);
     }
@@ -407,7 +405,7 @@ fn lab01_interactive_with_typed_answers_gives_a_hint_then_accepts() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start lab01");
+        .expect("start the lab");
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().expect("stdin");
@@ -417,11 +415,19 @@ fn lab01_interactive_with_typed_answers_gives_a_hint_then_accepts() {
     while child.try_wait().expect("poll").is_none() {
         assert!(
             start.elapsed() < LIMIT,
-            "interactive lab01 ran over {LIMIT:?}"
+            "interactive {binary} ran over {LIMIT:?}"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let out = child.wait_with_output().expect("output");
+    child.wait_with_output().expect("output")
+}
+
+#[test]
+fn lab01_interactive_with_typed_answers_gives_a_hint_then_accepts() {
+    // What a student types: Enter after each explanation, one wrong answer, then right ones.
+    // The prediction ("50") is typed after the Enter of its section; it is never graded.
+    let typed = "\n\n\n30\n34\n32\nb\n\na\n\n8\n47\n\n50\n98\n\n84\n\nc\n\n";
+    let out = run_typed(env!("CARGO_BIN_EXE_lab01"), typed);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert_eq!(stdout.matches("[Enter] to continue").count(), 9, "{stdout}");
@@ -781,31 +787,7 @@ fn lab10_interactive_with_typed_answers_predicts_gets_a_hint_then_accepts() {
     // A student at the keyboard, practice variant: Enter after each explanation, a prediction,
     // one wrong answer, then the right ones.
     let typed = "\n3\n1\n0\nb\n\n12\n10\n\n10\n\nb\n\n10\n13\n\nb\n\n";
-    let mut command = Command::new(env!("CARGO_BIN_EXE_lab10"));
-    command.arg("--offline").stdin(Stdio::piped());
-    for var in netlab_labs::variant::ENV_VARS {
-        command.env_remove(var);
-    }
-    let mut child = command
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start lab10");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(typed.as_bytes()).expect("type the answers");
-    }
-    let start = Instant::now();
-    while child.try_wait().expect("poll").is_none() {
-        assert!(
-            start.elapsed() < LIMIT,
-            "interactive lab10 ran over {LIMIT:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().expect("output");
+    let out = run_typed(env!("CARGO_BIN_EXE_lab10"), typed);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert_eq!(stdout.matches("[Enter] to continue").count(), 7, "{stdout}");
