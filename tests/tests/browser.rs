@@ -301,7 +301,12 @@ async fn two_browsers_and_a_tcp_client_chat_over_every_transport() {
         .unwrap();
     assert!(rows.as_u64().unwrap() > 10, "{rows}");
     let png = ada.screenshot().await.unwrap();
-    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/browser-chat.png");
+    // The artifact goes where cargo builds: CARGO_TARGET_DIR when set, else the workspace's target/.
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("browser-chat.png");
     std::fs::write(&out, png).unwrap();
     eprintln!("screenshot: {}", out.display());
 
