@@ -666,33 +666,36 @@ fn printable(s: &str) -> Cow<'_, str> {
 
 /// Connection changes go to stderr: they are progress, not results.
 fn report_lifecycle(l: &Lifecycle) {
+    eprintln!("{}", lifecycle_line(l));
+}
+
+fn lifecycle_line(l: &Lifecycle) -> String {
     match l {
         Lifecycle::Connected {
             ns,
             recovered: true,
             ..
-        } => {
-            eprintln!("* {ns}: resumed; missed reliable events follow")
-        }
+        } => format!("* {ns}: resumed; missed reliable events follow"),
         Lifecycle::Connected {
             ns,
             recovered: false,
             ..
-        } => {
-            eprintln!("* {ns}: connected (new session)")
-        }
+        } => format!("* {ns}: connected (new session)"),
         Lifecycle::ConnectError { ns, message } => {
-            eprintln!("* {ns}: refused: {}", printable(message))
+            format!("* {ns}: refused: {}", printable(message))
         }
-        Lifecycle::Disconnected { reason } => eprintln!("* disconnected: {}", printable(reason)),
-        Lifecycle::Reconnecting { attempt, delay } => {
-            eprintln!(
-                "* reconnecting (attempt {attempt}) in {:.1} s",
-                delay.as_secs_f64()
-            )
-        }
+        Lifecycle::Disconnected { reason } => format!("* disconnected: {}", printable(reason)),
+        Lifecycle::Reconnecting { attempt, delay } => format!(
+            "* reconnecting (attempt {attempt}) in {:.1} s",
+            delay.as_secs_f64()
+        ),
         Lifecycle::ServerError { code, message } => {
-            eprintln!("* server error {}: {}", printable(code), printable(message))
+            format!("* server error {}: {}", printable(code), printable(message))
+        }
+        // One of our events went nowhere (a chat message too long once wrapped, say); the
+        // connection is fine, so this reads as news, not as an error of the link.
+        Lifecycle::Refused { code, message, .. } => {
+            format!("* not sent ({}): {}", printable(code), printable(message))
         }
     }
 }
@@ -733,7 +736,11 @@ async fn chat(out: &Output, args: ChatArgs) -> anyhow::Result<()> {
                         socket.emit("join", vec![json!(room)]).await?;
                     }
                     ChatInput::Leave => socket.emit("leave", vec![json!(room)]).await?,
-                    ChatInput::Say(text) => socket.emit("message", vec![json!(room), json!(text)]).await?,
+                    ChatInput::Say(text) => match socket.emit("message", vec![json!(room), json!(text)]).await {
+                        // Too long to send at all: say so and carry on (the chat is still up).
+                        Err(e @ EventsError::TooLarge { .. }) => eprintln!("* not sent: {e}"),
+                        other => other?,
+                    },
                     ChatInput::Nothing => {}
                 }
             }
@@ -885,6 +892,12 @@ mod tests {
             .unwrap(),
             incoming_line(&incoming("message", json!({"text":"x"}), Some(4)), true),
             incoming_line(&incoming("message", json!({"text":"x"}), Some(4)), false),
+            lifecycle_line(&Lifecycle::Refused {
+                ns: "/chat".into(),
+                name: "message".into(),
+                code: "too_large".into(),
+                message: "your \"message\" event was not carried out: the event would be 1048713 bytes on the wire, over the limit of 1048576 (max_frame_bytes) that every client enforces; send less".into(),
+            }),
         ];
         insta::assert_snapshot!(lines.join("\n"));
         let out = Output::plain();

@@ -55,6 +55,19 @@ impl Proc {
         }
     }
 
+    /// stderr lines until one starts with `want` (returned), or panic after T.
+    fn progress_until(&self, want: &str) -> String {
+        let deadline = Instant::now() + T;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.progress.recv_timeout(left) {
+                Ok(l) if l.starts_with(want) => return l,
+                Ok(_) => {}
+                Err(_) => panic!("no stderr line starting {want:?} within {T:?}"),
+            }
+        }
+    }
+
     fn type_line(&mut self, line: &str) {
         let stdin = self.child.stdin.as_mut().unwrap();
         writeln!(stdin, "{line}").unwrap();
@@ -375,6 +388,39 @@ fn chat_shows_escape_sequences_instead_of_running_them() {
         line,
         r"[lobby] eve\u001b[2J: \u001b]0;pwned\u0007\u000d[lobby] bob: hi"
     );
+}
+
+/// Issue 18, item 3: a chat line that fits the limit but not once the server wraps it with the
+/// name and room, and one over the limit outright. Before, the first went nowhere without a
+/// word (chat asks for no ack) and the second ended the chat with an error. Now each gets a
+/// `* not sent` line saying why, and the chat carries on.
+#[test]
+fn chat_says_when_a_message_is_too_long_and_carries_on() {
+    let (_server, addr) = serve(&[]);
+    let a = addr.to_string();
+    let mut ada = Proc::start(&[
+        "events", "chat", "--addr", &a, "--name", "ada", "--room", "lobby",
+    ]);
+    ada.until("ada joined", |l| l == "[lobby] * ada joined");
+    // The longest text the client itself lets through (its frame, with the largest seq and ack
+    // id, is exactly 1 MiB); the server's broadcast of it would be longer.
+    let empty = r#"{"type":"event","ns":"/chat","name":"message","args":["lobby",""],"seq":18446744073709551615}"#;
+    let fits = (1 << 20) - empty.len() - r#","ack":18446744073709551615"#.len();
+    ada.type_line(&"w".repeat(fits));
+    let refused = ada.progress_until("* not sent");
+    assert!(
+        refused.starts_with(r#"* not sent (too_large): your "message" event was not carried out: the event would be "#)
+            && refused.ends_with("over the limit of 1048576 (max_frame_bytes) that every client enforces; send less"),
+        "{refused}"
+    );
+    ada.type_line(&"w".repeat(fits + 1));
+    let too_long = ada.progress_until("* not sent");
+    assert_eq!(
+        too_long,
+        "* not sent: the event would be 1048577 bytes on the wire, over the server's limit of 1048576 bytes (max_frame_bytes); send less"
+    );
+    ada.type_line("still here");
+    ada.until("the next message", |l| l == "[lobby] ada: still here");
 }
 
 /// A GET over a plain socket: the status line and the body.

@@ -74,6 +74,16 @@ pub enum Frame {
     Pong,
     /// Server to client: a protocol error; the server closes the connection after it.
     Error { code: String, message: String },
+    /// Server to client: one event of the client's (`name`) was not carried out, for the reason
+    /// in `code` and `message` (e.g. `too_large`: what it would make the server send is longer
+    /// than `max_frame_bytes`). Not an error of the connection: it stays open. An `error` frame
+    /// would not do, since every client reads `error` as "the server is closing".
+    Refused {
+        ns: String,
+        name: String,
+        code: String,
+        message: String,
+    },
 }
 
 /// The resume request inside `connect`: the session token and the last reliable seq received.
@@ -93,7 +103,8 @@ impl Frame {
             | Frame::Event { ns, .. }
             | Frame::Ack { ns, .. }
             | Frame::Received { ns, .. }
-            | Frame::Disconnect { ns, .. } => Some(ns),
+            | Frame::Disconnect { ns, .. }
+            | Frame::Refused { ns, .. } => Some(ns),
             _ => None,
         }
     }
@@ -112,6 +123,7 @@ impl Frame {
             Frame::Ping => "ping",
             Frame::Pong => "pong",
             Frame::Error { .. } => "error",
+            Frame::Refused { .. } => "refused",
         }
     }
 
@@ -202,6 +214,12 @@ impl Frame {
             "ping" => Frame::Ping,
             "pong" => Frame::Pong,
             "error" => Frame::Error {
+                code: f.str_req("code")?,
+                message: f.str_req("message")?,
+            },
+            "refused" => Frame::Refused {
+                ns: f.ns()?,
+                name: f.str_req("name")?,
                 code: f.str_req("code")?,
                 message: f.str_req("message")?,
             },
@@ -421,6 +439,12 @@ mod tests {
             code: "c".into(),
             message: "m".into(),
         });
+        roundtrip(Frame::Refused {
+            ns: "/chat".into(),
+            name: "message".into(),
+            code: "too_large".into(),
+            message: "m".into(),
+        });
     }
 
     #[test]
@@ -437,6 +461,16 @@ mod tests {
             r#"{"type":"event","ns":"/chat","name":"message","args":["hi"]}"#
         );
         assert_eq!(Frame::Ping.to_json(), r#"{"type":"ping"}"#);
+        let refused = Frame::Refused {
+            ns: "/chat".into(),
+            name: "message".into(),
+            code: "too_large".into(),
+            message: "m".into(),
+        };
+        assert_eq!(
+            refused.to_json(),
+            r#"{"type":"refused","ns":"/chat","name":"message","code":"too_large","message":"m"}"#
+        );
     }
 
     /// Found by the `frame_decoder` fuzz target (crates/events/fuzz, 2026-11-26): a number

@@ -172,6 +172,127 @@ async fn a_poison_message_is_refused_to_its_sender_and_nobody_loops() {
     server.shutdown().await;
 }
 
+/// Issue 18, item 3, the same poison message from a sender that asked for no ack. Before, the
+/// refusal was only logged: the sender's next frame was simply answered as if nothing had
+/// happened. Now a `refused` frame comes first, naming the event and the reason, and the
+/// connection stays open.
+#[tokio::test]
+async fn a_poison_message_without_an_ack_gets_a_refused_frame() {
+    let server = start(Config::default()).await;
+    let addr = server.local_addr();
+    let (mut sender, _) = Raw::chat(addr, "eve").await;
+    sender.join("lobby").await;
+    let max = netlab_events::codec::DEFAULT_MAX_FRAME_BYTES;
+    let head = r#"{"type":"event","ns":"/chat","name":"message","args":["lobby",""#;
+    let tail = r#""]}"#;
+    let text = "p".repeat(max - head.len() - tail.len() - 10);
+    sender.send(&format!("{head}{text}{tail}")).await;
+    sender.send(r#"{"type":"ping"}"#).await;
+    let refused = sender.recv().await;
+    assert_eq!(refused["type"], "refused", "{refused}");
+    assert_eq!(refused["ns"], "/chat");
+    assert_eq!(refused["name"], "message");
+    assert_eq!(refused["code"], "too_large");
+    let message = refused["message"].as_str().unwrap();
+    assert!(message.contains("max_frame_bytes"), "{message}");
+    assert_eq!(sender.recv().await["type"], "pong");
+    // Still connected, still in the room.
+    sender
+        .send(r#"{"type":"event","ns":"/chat","name":"message","args":["lobby","after"],"ack":2}"#)
+        .await;
+    assert_eq!(sender.recv_type("event").await["args"][0]["text"], "after");
+    assert_eq!(sender.recv_type("ack").await["args"][0]["ok"], true);
+    server.shutdown().await;
+}
+
+/// The library client sends a message that fits the limit the client checks but not once the
+/// server wraps it: the application hears `Lifecycle::Refused` and the link stays up.
+#[tokio::test]
+async fn the_library_client_hears_a_refusal_and_stays_connected() {
+    use netlab_events::client::{Client, ClientOptions, Lifecycle};
+    use serde_json::json;
+
+    let server = start(Config::default()).await;
+    let client = Client::connect(
+        server.local_addr(),
+        ClientOptions {
+            seed: 2,
+            ..ClientOptions::default()
+        },
+    );
+    let mut life = client.lifecycle();
+    let chat = client.socket("/chat", json!({"name": "a-longer-display-name"}));
+    chat.connected(support::T).await.unwrap();
+    chat.emit_with_ack("join", vec![json!("lobby")], support::T)
+        .await
+        .unwrap();
+    // The most the client lets through: its frame with the largest seq and ack id fits exactly.
+    let max = netlab_events::codec::DEFAULT_MAX_FRAME_BYTES;
+    let empty = r#"{"type":"event","ns":"/chat","name":"message","args":["lobby",""],"seq":18446744073709551615}"#;
+    let text = "q".repeat(max - empty.len() - r#","ack":18446744073709551615"#.len());
+    chat.emit("message", vec![json!("lobby"), json!(text)])
+        .await
+        .expect("the client's own size check lets it through");
+    let refusal = tokio::time::timeout(support::T, async {
+        loop {
+            match life.recv().await.unwrap() {
+                Lifecycle::Refused {
+                    ns,
+                    name,
+                    code,
+                    message,
+                } => break (ns, name, code, message),
+                Lifecycle::Disconnected { reason } => panic!("disconnected: {reason}"),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("a refusal within the timeout");
+    assert_eq!(
+        (&refusal.0[..], &refusal.1[..], &refusal.2[..]),
+        ("/chat", "message", "too_large")
+    );
+    assert!(refusal.3.contains("max_frame_bytes"), "{}", refusal.3);
+    let reply = chat
+        .emit_with_ack("message", vec![json!("lobby"), json!("after")], support::T)
+        .await
+        .unwrap();
+    assert_eq!(reply[0]["ok"], true);
+    client.close().await;
+    server.shutdown().await;
+}
+
+/// Issue 18, item 3: a handler's ack reply too long for the client. Before, it was not sent and
+/// the sender waited until its own timeout; now it gets `ok:false` with the reason at once.
+#[tokio::test]
+async fn an_ack_reply_over_the_limit_is_answered_ok_false() {
+    use serde_json::json;
+
+    let mut core = Core::new(Config::default());
+    core.namespace("/").on("fetch", |ctx, _| {
+        ctx.ack(vec![json!(
+            "y".repeat(netlab_events::codec::DEFAULT_MAX_FRAME_BYTES)
+        )]);
+    });
+    let server = support::start_core(core).await;
+    let mut raw = Raw::connect(server.local_addr()).await;
+    raw.send(r#"{"type":"connect","ns":"/"}"#).await;
+    raw.recv_type("connected").await;
+    raw.send(r#"{"type":"event","ns":"/","name":"fetch","ack":1}"#)
+        .await;
+    raw.send(r#"{"type":"ping"}"#).await;
+    let ack = raw.recv().await;
+    assert_eq!(ack["type"], "ack", "{ack}");
+    assert_eq!(ack["id"], 1);
+    assert_eq!(ack["args"][0]["ok"], false, "{ack}");
+    assert_eq!(ack["args"][0]["code"], "too_large");
+    let error = ack["args"][0]["error"].as_str().unwrap();
+    assert!(error.contains("max_frame_bytes"), "{error}");
+    assert_eq!(raw.recv().await["type"], "pong");
+    server.shutdown().await;
+}
+
 /// Issue 18, item 5: 1,100 pings in one burst used to overflow the 1,024-frame send queue and
 /// end the connection silently. Now the server reads no more from a client whose own replies
 /// are piling up, so every ping gets its pong.

@@ -373,3 +373,68 @@ async fn a_panicking_handler_does_not_take_the_client_down() {
     client.close().await;
     server.shutdown().await;
 }
+
+/// A frame type this client does not know (from a later server) is skipped, not a reason to
+/// drop the connection: the server here is a raw socket that sends one between two frames the
+/// client knows. Before, the client closed the link ("bad frame from server") and reconnected.
+#[tokio::test]
+async fn an_unknown_frame_type_from_the_server_is_skipped() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (s, _) = tokio::time::timeout(T, listener.accept())
+            .await
+            .unwrap()
+            .unwrap();
+        let (rd, mut wr) = s.into_split();
+        let mut rd = BufReader::new(rd);
+        wr.write_all(concat!(
+            r#"{"type":"hello","version":1,"ping_interval_ms":25000,"ping_timeout_ms":20000,"max_frame_bytes":1048576}"#,
+            "\n"
+        ).as_bytes())
+        .await
+        .unwrap();
+        let mut connect = String::new();
+        tokio::time::timeout(T, rd.read_line(&mut connect))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(connect.contains(r#""type":"connect""#), "{connect}");
+        wr.write_all(
+            concat!(
+                r#"{"type":"connected","ns":"/","sid":"s","session":"t","recovered":false}"#,
+                "\n",
+                r#"{"type":"a_frame_from_the_future","ns":"/","what":"news"}"#,
+                "\n",
+                r#"{"type":"event","ns":"/","name":"hi","args":["after it"]}"#,
+                "\n",
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        // Hold the connection open until the client leaves.
+        let mut rest = String::new();
+        let _ = tokio::time::timeout(T, rd.read_line(&mut rest)).await;
+    });
+    let client = Client::connect(addr, fast_opts());
+    let mut life = client.lifecycle();
+    let root = client.socket("/", Value::Null);
+    let seen = record(&root, "hi");
+    root.connected(T).await.unwrap();
+    wait_until("the event after the unknown frame", || {
+        !seen.lock().unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(seen.lock().unwrap()[0].args, [json!("after it")]);
+    while let Ok(l) = life.try_recv() {
+        assert!(
+            !matches!(l, Lifecycle::Disconnected { .. }),
+            "the client dropped the link: {l:?}"
+        );
+    }
+    client.close().await;
+    tokio::time::timeout(T, server).await.unwrap().unwrap();
+}

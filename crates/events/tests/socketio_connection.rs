@@ -339,6 +339,46 @@ fn a_socketio_client_chats_with_a_netlab_protocol_user_in_one_room() {
     );
 }
 
+/// Socket.IO has no packet for the core's `refused` frame: a socket.io client that sends a
+/// message too long once wrapped, without an ack, hears nothing of it (the frame is dropped, with
+/// a debug log) and carries on; with an ack it gets `ok:false` and the reason.
+#[test]
+fn a_refused_message_is_dropped_for_socketio_and_the_client_carries_on() {
+    let mut h = H::new();
+    h.core = Core::new(CoreConfig {
+        seed: 7,
+        max_frame_bytes: 300,
+        ..CoreConfig::default()
+    });
+    netlab_events::chat::install(&mut h.core);
+    let mut c = h.ws();
+    h.connect(&mut c, "/chat", json!({"name": "sio"}));
+    h.send(&mut c, r#"2/chat,["join","lobby"]"#).unwrap();
+    h.out(&mut c);
+    let long = "x".repeat(230);
+    h.send(&mut c, &format!(r#"2/chat,["message","lobby","{long}"]"#))
+        .unwrap();
+    assert_eq!(h.out(&mut c), Vec::<String>::new());
+    h.send(&mut c, &format!(r#"2/chat,1["message","lobby","{long}"]"#))
+        .unwrap();
+    let out = h.out(&mut c);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert!(
+        out[0].starts_with(r#"43/chat,1[{"error":"the event would be "#)
+            && out[0].ends_with(r#"send less","ok":false}]"#),
+        "{out:?}"
+    );
+    h.send(&mut c, r#"2/chat,2["message","lobby","short"]"#)
+        .unwrap();
+    assert_eq!(
+        h.out(&mut c),
+        [
+            r#"42/chat,["message",{"name":"sio","room":"lobby","text":"short"},"2"]"#,
+            r#"43/chat,2[{"ok":true}]"#,
+        ]
+    );
+}
+
 #[test]
 fn a_dropped_client_recovers_its_session_and_the_missed_messages() {
     let mut h = H::new();

@@ -189,6 +189,11 @@ class Protocol {
       case "error":
         showSystem(`Protocol error ${f.code}: ${f.message}`);
         break;
+      case "refused":
+        // One of our events went nowhere; the connection is fine. (Messages from this page ask
+        // for an ack, whose answer says why; `refused` comes for events sent without one.)
+        showSystem(`Not sent: ${f.message}`);
+        break;
     }
     wire("↓", text, bytes(text), latency);
   }

@@ -53,6 +53,15 @@ pub enum ClientEvent {
     LinkDown { reason: String },
     /// The server reported a protocol error (it closes the connection after it).
     ServerError { code: String, message: String },
+    /// The server did not carry out one of our events (`name`), for the reason in `code` and
+    /// `message` (`too_large`: what it would have sent is over `max_frame_bytes`). The
+    /// connection and the namespace stay up: this is news for the application, not a failure.
+    Refused {
+        ns: String,
+        name: String,
+        code: String,
+        message: String,
+    },
     /// An event for the application, after de-duplication. `ack` is the id to answer with
     /// [`ClientCore::ack`], when the server asked for one.
     Event {
@@ -422,6 +431,19 @@ impl ClientCore {
                 }
                 self.events
                     .push_back(ClientEvent::NsDisconnected { ns, reason });
+            }
+            Frame::Refused {
+                ns,
+                name,
+                code,
+                message,
+            } => {
+                self.events.push_back(ClientEvent::Refused {
+                    ns,
+                    name,
+                    code,
+                    message,
+                });
             }
             Frame::Error { code, message } => {
                 let reason = format!("server error {code}: {message}");

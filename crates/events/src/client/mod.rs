@@ -37,6 +37,7 @@ pub use self::core::{AckLost, AckToken, ClientCore, ClientEvent, CoreOptions};
 use crate::codec::{DEFAULT_MAX_FRAME_BYTES, LineDecoder, encode_line};
 use crate::core::Delivery;
 use crate::error::EventsError;
+use crate::frame::FrameError;
 use crate::server::now;
 
 /// Reconnection delays: `min * factor^(attempt-1)`, capped at `max`, spread by `jitter`
@@ -122,6 +123,15 @@ pub enum Lifecycle {
     },
     /// The server reported a protocol error before closing.
     ServerError {
+        code: String,
+        message: String,
+    },
+    /// The server did not carry out one of our events (`name`) and said why; the connection
+    /// stays up. `code` is `too_large` when what the event would make the server send is over
+    /// `max_frame_bytes` (a chat message that fits, but not once wrapped with name and room).
+    Refused {
+        ns: String,
+        name: String,
         code: String,
         message: String,
     },
@@ -543,6 +553,11 @@ impl Driver {
                     r?;
                 }
                 Ok(None) => return Ok(()),
+                // A frame type from a later version of the protocol: skip it (protocol.md,
+                // "Frames"), so that a server may add frames without breaking this client.
+                Err(FrameError::UnknownType(kind)) => {
+                    tracing::debug!(kind, "unknown frame type from the server ignored");
+                }
                 Err(e) => return Err(format!("bad frame from server: {e}")),
             }
         }
@@ -641,6 +656,19 @@ impl Driver {
                     let _ = self
                         .lifecycle
                         .send(Lifecycle::ServerError { code, message });
+                }
+                ClientEvent::Refused {
+                    ns,
+                    name,
+                    code,
+                    message,
+                } => {
+                    let _ = self.lifecycle.send(Lifecycle::Refused {
+                        ns,
+                        name,
+                        code,
+                        message,
+                    });
                 }
                 ClientEvent::AckResult { token, result } => {
                     if let Some(tx) = self.acks.remove(&token) {

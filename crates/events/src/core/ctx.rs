@@ -79,6 +79,11 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Whether the sender asked for an ack that nobody has answered yet.
+    pub(crate) fn ack_pending(&self) -> bool {
+        self.ack.is_some()
+    }
+
     /// Emit to this socket (default delivery).
     pub fn emit(&mut self, name: &str, args: Vec<Value>) {
         self.emit_with(Delivery::Default, name, args);

@@ -127,6 +127,15 @@ pub enum EmitError {
     TooLarge { bytes: usize, max: usize },
 }
 
+impl EmitError {
+    /// The machine-readable code sent in a `refused` frame or an ack's `code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EmitError::TooLarge { .. } => "too_large",
+        }
+    }
+}
+
 /// Called exactly once with the ack's arguments or the reason there is none.
 pub type AckCallback = Box<dyn FnOnce(Result<Vec<Value>, AckError>) + Send>;
 
@@ -230,6 +239,9 @@ pub struct Core {
     queued_total: usize,
     /// Bytes in every reliable log together.
     logged_total: usize,
+    /// The first emit refused for its size since the current event's handler started (see
+    /// `dispatch`): the event's sender is told about it.
+    refused_emit: Option<EmitError>,
 }
 
 impl Core {
@@ -250,6 +262,7 @@ impl Core {
             stats: Stats::default(),
             queued_total: 0,
             logged_total: 0,
+            refused_emit: None,
         };
         // The main namespace always exists, as in socket.io.
         core.namespace("/");
@@ -982,6 +995,7 @@ impl Core {
             }
             return;
         }
+        self.refused_emit = None;
         let mut ctx = Ctx::new(self, sid, ev.ack, now);
         let ran = contain(|| {
             if let Some(h) = named {
@@ -991,16 +1005,48 @@ impl Core {
                 h(&mut ctx, ev);
             }
         });
-        if let Err(panic) = ran {
-            let frame = event_frame(ev);
-            self.app_panicked(
-                conn,
-                &format!("the {:?} event handler", ev.name),
-                &frame,
-                &panic,
-                now,
-            );
+        let answered = ev.ack.is_some() && !ctx.ack_pending();
+        let refused = self.refused_emit.take();
+        match (ran, refused) {
+            (Err(panic), _) => {
+                let frame = event_frame(ev);
+                self.app_panicked(
+                    conn,
+                    &format!("the {:?} event handler", ev.name),
+                    &frame,
+                    &panic,
+                    now,
+                );
+            }
+            // The handler answered the sender's ack: that answer is the handler's word on it.
+            (Ok(()), Some(err)) if !answered => self.refuse_event(conn, ev, &err),
+            _ => {}
         }
+    }
+
+    /// Tell the sender of `ev` that an emit its handler made was refused (the handler did not
+    /// answer it otherwise), with a `refused` frame: unlike `error`, it does not close the
+    /// connection. Without it a sender that asked for no ack would never learn that its event
+    /// went nowhere.
+    fn refuse_event(&mut self, conn: ConnId, ev: &Event, err: &EmitError) {
+        // The name is the client's own text: cut very long ones so the notice itself fits.
+        let name: String = ev.name.chars().take(REFUSED_NAME_CHARS).collect();
+        let f = Frame::Refused {
+            ns: ev.ns.clone(),
+            message: format!("your {name:?} event was not carried out: {err}"),
+            name,
+            code: err.code().to_string(),
+        };
+        let bytes = wire_len(&f);
+        if bytes > self.config.max_frame_bytes {
+            tracing::warn!(
+                conn,
+                bytes,
+                "a refused frame is itself over max_frame_bytes; not sent"
+            );
+            return;
+        }
+        self.enqueue_sized(conn, Arc::new(f), bytes, false);
     }
 
     fn on_ack(&mut self, conn: ConnId, ns: &str, id: u64, args: Vec<Value>) {
@@ -1297,7 +1343,9 @@ impl Core {
         if bytes > max {
             self.stats.oversize_refused += 1;
             tracing::info!(ns, name, bytes, max, "emit refused: over max_frame_bytes");
-            return Err(EmitError::TooLarge { bytes, max });
+            let err = EmitError::TooLarge { bytes, max };
+            self.refused_emit.get_or_insert(err);
+            return Err(err);
         }
         Ok(bytes)
     }
@@ -1489,25 +1537,39 @@ impl Core {
         self.sockets.get(sid)
     }
 
-    /// Send an ack reply; one too long for the client is not sent (the sender's wait then ends
-    /// in its timeout), and is logged.
+    /// Send an ack reply. One too long for the client is replaced by
+    /// `[{"ok":false,"code":"too_large","error":...}]`: the sender's wait ends with the reason
+    /// at once instead of in its timeout, and the client never sees a line it would refuse.
     pub(crate) fn send_ack(&mut self, conn: ConnId, ns: &str, id: u64, args: Vec<Value>) {
-        let f = Frame::Ack {
+        let mut f = Frame::Ack {
             ns: ns.to_string(),
             id,
             args,
         };
-        let bytes = wire_len(&f);
-        if bytes > self.config.max_frame_bytes {
+        let mut bytes = wire_len(&f);
+        let max = self.config.max_frame_bytes;
+        if bytes > max {
             self.stats.oversize_refused += 1;
             tracing::warn!(
                 conn,
                 ns,
                 id,
                 bytes,
-                "ack reply over max_frame_bytes; not sent"
+                "ack reply over max_frame_bytes; sending ok:false instead"
             );
-            return;
+            let error = format!(
+                "the reply would be {bytes} bytes on the wire, over the limit of {max} (max_frame_bytes) that every client enforces, so the server sent this instead"
+            );
+            f = Frame::Ack {
+                ns: ns.to_string(),
+                id,
+                args: vec![serde_json::json!({"ok": false, "code": "too_large", "error": error})],
+            };
+            bytes = wire_len(&f);
+            if bytes > max {
+                tracing::warn!(conn, bytes, "even the ok:false ack is over max_frame_bytes");
+                return;
+            }
         }
         self.enqueue_sized(conn, Arc::new(f), bytes, false);
     }
@@ -1526,6 +1588,10 @@ fn connect_error(ns: &str, message: &str) -> Arc<Frame> {
 
 /// The reason a connection hears when another connection resumed its session.
 pub const TAKEN_OVER: &str = "session resumed by another connection";
+
+/// A `refused` frame repeats the event's name up to this many characters (the name is the
+/// client's own text and could be nearly `max_frame_bytes` long).
+const REFUSED_NAME_CHARS: usize = 256;
 
 /// Run application code (a handler, hook, middleware or ack callback) and catch a panic in it,
 /// returning the panic's message.

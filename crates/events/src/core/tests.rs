@@ -895,6 +895,120 @@ fn a_message_whose_broadcast_would_be_too_long_is_refused_to_its_sender() {
     assert_eq!(names(&h.out(b2)), ["message"]);
 }
 
+/// Issue 18, item 3, a sender that asked for no ack: before, the refusal was only logged and
+/// the sender never heard that its message went nowhere. Now it gets a `refused` frame naming
+/// the event, with the reason, and its connection stays open.
+#[test]
+fn a_message_refused_without_an_ack_gets_a_refused_frame_and_the_connection_stays_open() {
+    let mut h = H::new(Config {
+        max_frame_bytes: 300,
+        ..Config::default()
+    });
+    let (a, _, _) = h.chat("ada");
+    let (b, _, _) = h.chat("bob");
+    join_all(&mut h, &[a, b], "r");
+    h.event(a, "message", vec![json!("r"), json!("x".repeat(230))], None);
+    match &h.out(a)[..] {
+        [
+            F::Refused {
+                ns,
+                name,
+                code,
+                message,
+            },
+        ] => {
+            assert_eq!((ns.as_str(), name.as_str()), ("/chat", "message"));
+            assert_eq!(code, "too_large");
+            assert!(message.contains("over the limit of 300"), "{message}");
+            assert!(message.starts_with("your \"message\" event"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!h.closing(a), "a refusal does not close the connection");
+    assert!(h.out(b).is_empty(), "nothing reached bob");
+    h.event(a, "message", vec![json!("r"), json!("short")], None);
+    assert_eq!(names(&h.out(a)), ["message"]);
+    assert_eq!(names(&h.out(b)), ["message"]);
+}
+
+/// The same refusal with an ack asked for: the handler's ack (`ok:false` and the reason) is the
+/// answer, and no `refused` frame repeats it.
+#[test]
+fn a_refusal_the_handler_answers_in_its_ack_is_not_repeated() {
+    let mut h = H::new(Config {
+        max_frame_bytes: 300,
+        ..Config::default()
+    });
+    let (a, _, _) = h.chat("ada");
+    join_all(&mut h, &[a], "r");
+    h.event(
+        a,
+        "message",
+        vec![json!("r"), json!("x".repeat(230))],
+        Some(2),
+    );
+    let out = h.out(a);
+    assert_eq!(names(&out), ["ack"], "{out:?}");
+    assert_eq!(ack_args(&out)["ok"], false);
+}
+
+/// A handler that ignores its emit's refusal and answers nothing: the sender is still told.
+/// One that panics after a refusal gets `internal_error` only (its connection is closing).
+#[test]
+fn a_refusal_is_told_for_any_handler_but_not_after_a_panic() {
+    let mut h = H::new(Config {
+        max_frame_bytes: 300,
+        ..Config::default()
+    });
+    let ns = h.core.namespace("/chat");
+    ns.on("shout", |ctx, ev| {
+        ctx.namespace()
+            .emit("shouted", vec![json!("y".repeat(400))]);
+        if ev.args.first() == Some(&json!("and panic")) {
+            panic!("after the refusal");
+        }
+    });
+    let (a, _, _) = h.chat("ada");
+    h.event(a, "shout", vec![], Some(1));
+    match &h.out(a)[..] {
+        [F::Refused { name, code, .. }] => {
+            assert_eq!((&name[..], &code[..]), ("shout", "too_large"))
+        }
+        other => panic!("{other:?}"),
+    }
+    h.event(a, "shout", vec![json!("and panic")], None);
+    match &h.out(a)[..] {
+        [F::Error { code, .. }] => assert_eq!(code, "internal_error"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Issue 18, item 3, an ack reply too long for the client: before, it was not sent and the
+/// sender waited for its timeout. Now the sender gets an ack with `ok:false` and the reason.
+#[test]
+fn an_ack_reply_too_long_is_answered_ok_false_with_the_reason() {
+    let mut h = H::new(Config {
+        max_frame_bytes: 300,
+        ..Config::default()
+    });
+    h.core.namespace("/chat").on("fetch", |ctx, _| {
+        ctx.ack(vec![json!("y".repeat(400))]);
+    });
+    let (a, _, _) = h.chat("ada");
+    h.event(a, "fetch", vec![], Some(1));
+    let out = h.out(a);
+    let F::Ack { id: 1, .. } = &out[0] else {
+        panic!("{out:?}")
+    };
+    let reply = ack_args(&out);
+    assert_eq!(reply["ok"], false);
+    assert_eq!(reply["code"], "too_large");
+    let error = reply["error"].as_str().unwrap();
+    assert!(error.contains("over the limit of 300"), "{error}");
+    assert_eq!(out.len(), 1, "no refused frame besides the ack: {out:?}");
+    assert!(!h.closing(a));
+}
+
 /// A stored event too long for today's limit (kept by an older server) is dropped on restore
 /// and counted as lost, so a resume says `recovered: false` once instead of failing forever.
 #[test]

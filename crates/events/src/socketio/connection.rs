@@ -422,6 +422,25 @@ impl Connection {
                 tracing::debug!(code, message, "core protocol error on a socket.io client");
                 return;
             }
+            // Socket.IO has no packet for "your event was not carried out" (an EVENT named
+            // "refused" could collide with the application's own events), so it is dropped
+            // here. A socket.io client hears about a refusal through its ack, which the chat
+            // answers `{"ok":false,"error":...}`: socket.io clients ask for acks for that.
+            Frame::Refused {
+                ns,
+                name,
+                code,
+                message,
+            } => {
+                tracing::debug!(
+                    ns,
+                    name,
+                    code,
+                    message,
+                    "refusal not sent to a socket.io client (no such packet)"
+                );
+                return;
+            }
             Frame::Hello { .. }
             | Frame::Ping
             | Frame::Pong

@@ -425,6 +425,50 @@ fn a_refusal_and_a_server_disconnect_reach_the_application() {
     assert!(matches!(&h.out()[..], [F::Connect { resume: None, .. }]));
 }
 
+/// A `refused` frame is news for the application, not a failure: the link, the namespace and
+/// the acks waiting in it all carry on.
+#[test]
+fn a_refused_event_is_reported_and_the_link_stays_up() {
+    let mut h = H::new();
+    h.online();
+    let t = h.emit("q", Delivery::Default, true).unwrap();
+    h.out();
+    let r = h.core.handle_frame(
+        F::Refused {
+            ns: "/chat".into(),
+            name: "message".into(),
+            code: "too_large".into(),
+            message: "too long once wrapped".into(),
+        },
+        h.now,
+    );
+    assert_eq!(r, Ok(()), "a refusal does not end the link");
+    assert_eq!(
+        h.events(),
+        [ClientEvent::Refused {
+            ns: "/chat".into(),
+            name: "message".into(),
+            code: "too_large".into(),
+            message: "too long once wrapped".into(),
+        }]
+    );
+    // Still connected: an emit goes out at once, and the earlier ack still resolves.
+    h.emit("after", Delivery::Default, false);
+    assert_eq!(sent(&h.out()), [("after".to_string(), None)]);
+    h.recv(F::Ack {
+        ns: "/chat".into(),
+        id: 1,
+        args: vec![json!("ok")],
+    });
+    assert_eq!(
+        h.events(),
+        [ClientEvent::AckResult {
+            token: t,
+            result: Ok(vec![json!("ok")]),
+        }]
+    );
+}
+
 #[test]
 fn without_resume_every_connection_is_a_new_session() {
     let mut h = H::with(CoreOptions {
