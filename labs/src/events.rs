@@ -17,12 +17,13 @@ use netlab_events::core::{Config, Core, Note, Stats};
 use netlab_events::frame::Resume;
 use netlab_events::server::{Server, ServerHandle, ServerOptions, Trace};
 use netlab_events::store::Store;
+use netlab_inspect::Packet;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::error::LabError;
-use crate::packets::Pkt;
+use crate::packets::LabPacket;
 use crate::render;
 use crate::servers::{STEP_TIMEOUT, timed};
 use crate::style::Style;
@@ -303,7 +304,7 @@ pub fn events_named<'a>(frames: &'a [Frame], name: &'a str) -> impl Iterator<Ite
 /// and its text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CapturedFrame {
-    pub packet: usize,
+    pub packet: u64,
     pub to_server: bool,
     pub bytes: usize,
     pub json: String,
@@ -315,12 +316,12 @@ pub struct CapturedFrame {
 /// direction's bytes in order (a repeated sequence number is a retransmission and counted once),
 /// cut at newlines. The server is whoever the first SYN went to (a shipped capture was made by
 /// an earlier run, on another port).
-pub fn captured_frames(pkts: &[Pkt]) -> Vec<CapturedFrame> {
+pub fn captured_frames(pkts: &[Packet]) -> Vec<CapturedFrame> {
     let mut out = Vec::new();
     let Some(server_port) = pkts
         .iter()
         .find(|p| p.flag("tcp.flags.syn") && !p.flag("tcp.flags.ack"))
-        .and_then(Pkt::dst_port)
+        .and_then(Packet::dst_port)
     else {
         return out;
     };

@@ -17,8 +17,9 @@
 //! - [`guide`]: splits a guide at its `## ` headings and renders Markdown for a terminal.
 //! - [`capture`]: live capture of the lab's loopback traffic, or the shipped captures when not
 //!   permitted; `--pcap DIR`.
-//! - [`packets`]: dissected packets, the byte map (every byte labelled by layer), packet lists,
-//!   hex dumps coloured by layer.
+//! - [`packets`]: a recording dissected into netlab-inspect's `Packet`s, what the labs ask of
+//!   one ([`packets::LabPacket`]: flags, ports, payload), the byte map (every byte labelled by
+//!   layer), packet lists, hex dumps coloured by layer.
 //! - [`servers`]: the experiments' echo servers (netlab-echo) and client exchanges, with timeouts.
 //! - [`events`]: the event labs' servers (netlab-events, with their trace) and a client that
 //!   sends and reads one frame at a time; the event frames of a capture.

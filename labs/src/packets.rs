@@ -4,53 +4,62 @@
 //! and TCP/IP layer) and a hex dump coloured by layer.
 
 use netlab_inspect::flows::FlowTracker;
-use netlab_inspect::{Dissection, FlowAnnotation, Layer, Packet, Protocol, RawPacket};
+use netlab_inspect::{Dissection, Layer, Packet, Protocol};
 
 use crate::capture::Recording;
 use crate::render;
 use crate::style::Style;
 
-/// One dissected packet, numbered from 1 as in Wireshark.
-#[derive(Debug, Clone)]
-pub struct Pkt {
-    pub number: usize,
-    pub raw: RawPacket,
-    pub d: Dissection,
-    /// What netlab-inspect's flow tracker says: stream, relative seq/ack, handshake notes.
-    pub flow: Option<FlowAnnotation>,
-}
-
-/// Dissects every packet of a recording, in order, through the flow tracker.
-pub fn dissect_all(rec: &Recording) -> Vec<Pkt> {
+/// Dissects every packet of a recording, in order, through the flow tracker: netlab-inspect's
+/// [`Packet`]s, numbered from 1 as in Wireshark.
+pub fn dissect_all(rec: &Recording) -> Vec<Packet> {
     let mut tracker = FlowTracker::new();
     rec.packets
         .iter()
-        .enumerate()
-        .map(|(i, raw)| {
-            let (d, flow) = tracker.process(raw);
-            Pkt {
-                number: i + 1,
+        .zip(1..)
+        .map(|(raw, number)| {
+            let (dissection, flow) = tracker.process(raw);
+            Packet {
+                number,
                 raw: raw.clone(),
-                d,
+                dissection,
                 flow,
             }
         })
         .collect()
 }
 
-impl Pkt {
-    /// The packet as netlab-inspect's renderers take it.
-    pub fn to_packet(&self) -> Packet {
-        Packet {
-            number: self.number as u64,
-            raw: self.raw.clone(),
-            dissection: self.d.clone(),
-            flow: self.flow.clone(),
-        }
-    }
-
+/// The questions the labs ask of a dissected packet, answered from its fields by their dotted
+/// names (`tcp.flags.syn`) and from the flow tracker's annotation.
+pub trait LabPacket {
     /// Relative sequence and acknowledgement numbers from the flow tracker (0 when absent).
-    pub fn rel_seq_ack(&self) -> (u32, u32) {
+    fn rel_seq_ack(&self) -> (u32, u32);
+    /// A numeric field by its dotted name (`tcp.hdr_len`).
+    fn num(&self, name: &str) -> Option<u64>;
+    /// A one-bit field (`tcp.flags.syn`) that is set.
+    fn flag(&self, name: &str) -> bool;
+    fn is_tcp(&self) -> bool;
+    fn is_udp(&self) -> bool;
+    /// Transport payload bytes: `tcp.len` or the UDP payload length.
+    fn payload_len(&self) -> u64;
+    fn src_port(&self) -> Option<u64>;
+    fn dst_port(&self) -> Option<u64>;
+    /// `127.0.0.1:41234`.
+    fn src(&self) -> String;
+    fn dst(&self) -> String;
+    /// TCP flags as Wireshark names them: `SYN, ACK`.
+    fn tcp_flags(&self) -> String;
+    /// The transport payload's bytes.
+    fn payload(&self) -> &[u8];
+    /// A short Info column: TCP flags and payload length (`[PSH, ACK] Len=5`), or the UDP
+    /// payload length; other packets get their innermost layer's summary.
+    fn info(&self) -> String;
+    /// The innermost protocol's name.
+    fn protocol(&self) -> &str;
+}
+
+impl LabPacket for Packet {
+    fn rel_seq_ack(&self) -> (u32, u32) {
         let f = self.flow.as_ref();
         (
             f.and_then(|f| f.rel_seq).unwrap_or(0),
@@ -58,49 +67,45 @@ impl Pkt {
         )
     }
 
-    /// A numeric field by its dotted name (`tcp.hdr_len`).
-    pub fn num(&self, name: &str) -> Option<u64> {
-        self.d.field(name).and_then(|f| f.value.as_u64())
+    fn num(&self, name: &str) -> Option<u64> {
+        self.dissection.field(name).and_then(|f| f.value.as_u64())
     }
 
-    pub fn flag(&self, name: &str) -> bool {
+    fn flag(&self, name: &str) -> bool {
         self.num(name) == Some(1)
     }
 
-    pub fn is_tcp(&self) -> bool {
-        self.d.layer(Protocol::Tcp).is_some()
+    fn is_tcp(&self) -> bool {
+        self.dissection.layer(Protocol::Tcp).is_some()
     }
 
-    pub fn is_udp(&self) -> bool {
-        self.d.layer(Protocol::Udp).is_some()
+    fn is_udp(&self) -> bool {
+        self.dissection.layer(Protocol::Udp).is_some()
     }
 
-    /// Transport payload bytes: `tcp.len` or the UDP payload length.
-    pub fn payload_len(&self) -> u64 {
+    fn payload_len(&self) -> u64 {
         self.num("tcp.len")
             .or_else(|| self.num("udp.payload_len"))
             .unwrap_or(0)
     }
 
-    pub fn src_port(&self) -> Option<u64> {
+    fn src_port(&self) -> Option<u64> {
         self.num("tcp.srcport").or_else(|| self.num("udp.srcport"))
     }
 
-    pub fn dst_port(&self) -> Option<u64> {
+    fn dst_port(&self) -> Option<u64> {
         self.num("tcp.dstport").or_else(|| self.num("udp.dstport"))
     }
 
-    /// `127.0.0.1:41234`.
-    pub fn src(&self) -> String {
-        endpoint(&self.d, "ip.src", self.src_port())
+    fn src(&self) -> String {
+        endpoint(&self.dissection, "ip.src", self.src_port())
     }
 
-    pub fn dst(&self) -> String {
-        endpoint(&self.d, "ip.dst", self.dst_port())
+    fn dst(&self) -> String {
+        endpoint(&self.dissection, "ip.dst", self.dst_port())
     }
 
-    /// TCP flags as Wireshark names them: `SYN, ACK`.
-    pub fn tcp_flags(&self) -> String {
+    fn tcp_flags(&self) -> String {
         let names = [
             ("tcp.flags.syn", "SYN"),
             ("tcp.flags.fin", "FIN"),
@@ -116,22 +121,19 @@ impl Pkt {
         set.join(", ")
     }
 
-    /// The transport payload's bytes.
-    pub fn payload(&self) -> &[u8] {
+    fn payload(&self) -> &[u8] {
         let len = self.payload_len() as usize;
         let end = self.raw.bytes.len();
         &self.raw.bytes[end.saturating_sub(len)..]
     }
 
-    /// A short Info column: TCP flags and payload length (`[PSH, ACK] Len=5`), or the UDP
-    /// payload length; other packets get their innermost layer's summary.
-    pub fn info(&self) -> String {
+    fn info(&self) -> String {
         if self.is_tcp() {
             format!("[{}] Len={}", self.tcp_flags(), self.payload_len())
         } else if self.is_udp() {
             format!("Len={}", self.payload_len())
         } else {
-            self.d
+            self.dissection
                 .layers
                 .last()
                 .map(|l| l.summary.to_string())
@@ -139,9 +141,11 @@ impl Pkt {
         }
     }
 
-    /// The innermost protocol's name.
-    pub fn protocol(&self) -> &str {
-        self.d.layers.last().map_or("?", |l| l.protocol.name())
+    fn protocol(&self) -> &str {
+        self.dissection
+            .layers
+            .last()
+            .map_or("?", |l| l.protocol.name())
     }
 }
 
@@ -169,8 +173,8 @@ pub struct Segment {
 
 /// Splits a frame into its headers and payload, each labelled with both models' layers. The
 /// segments are contiguous and cover every captured byte.
-pub fn segments(p: &Pkt) -> Vec<Segment> {
-    let layers = &p.d.layers;
+pub fn segments(p: &Packet) -> Vec<Segment> {
+    let layers = &p.dissection.layers;
     let mut out = Vec::new();
     for (i, layer) in layers.iter().enumerate() {
         let start = layer.byte_range.start;
@@ -206,7 +210,7 @@ pub fn segments(p: &Pkt) -> Vec<Segment> {
 }
 
 /// The header length of a transport layer that is the last layer (its range includes payload).
-fn header_len(p: &Pkt, layer: &Layer) -> Option<usize> {
+fn header_len(p: &Packet, layer: &Layer) -> Option<usize> {
     match layer.protocol {
         Protocol::Tcp => p.num("tcp.hdr_len").map(|n| n as usize),
         Protocol::Udp => Some(8),
@@ -215,7 +219,7 @@ fn header_len(p: &Pkt, layer: &Layer) -> Option<usize> {
 }
 
 /// Header bytes of one protocol in this frame (0 if absent).
-pub fn header_bytes(p: &Pkt, protocol: Protocol) -> usize {
+pub fn header_bytes(p: &Packet, protocol: Protocol) -> usize {
     segments(p)
         .iter()
         .filter(|s| s.protocol == Some(protocol) && s.what.ends_with(" header"))
@@ -224,7 +228,7 @@ pub fn header_bytes(p: &Pkt, protocol: Protocol) -> usize {
 }
 
 /// A packet list: number, time since the first packet, endpoints, protocol, length, info.
-pub fn packet_table(pkts: &[Pkt], style: Style) -> String {
+pub fn packet_table(pkts: &[Packet], style: Style) -> String {
     let mut t = render::table(
         &[
             "No.",
@@ -255,7 +259,7 @@ pub fn packet_table(pkts: &[Pkt], style: Style) -> String {
 }
 
 /// The byte map: every byte of the frame in exactly one row.
-pub fn byte_map(p: &Pkt, style: Style) -> String {
+pub fn byte_map(p: &Packet, style: Style) -> String {
     let mut t = render::table(
         &["bytes", "length", "what", "OSI layer", "TCP/IP layer"],
         style,
@@ -282,10 +286,12 @@ pub fn byte_map(p: &Pkt, style: Style) -> String {
 
 /// A hex dump by netlab-inspect's renderer: bytes coloured by layer, a letter row naming each
 /// byte's layer when there is no colour, and the bytes of the field `highlight` marked.
-pub fn hex_dump(p: &Pkt, style: Style, highlight: Option<&str>) -> String {
+pub fn hex_dump(p: &Packet, style: Style, highlight: Option<&str>) -> String {
     let packet = Packet {
+        number: p.number,
+        raw: p.raw.clone(),
         dissection: with_data_layer(p),
-        ..p.to_packet()
+        flow: p.flow.clone(),
     };
     let mut out = Vec::new();
     // Writing to a Vec cannot fail.
@@ -295,17 +301,17 @@ pub fn hex_dump(p: &Pkt, style: Style, highlight: Option<&str>) -> String {
 
 /// The layer tree by netlab-inspect's renderer: each layer with both models' names, its bytes,
 /// its fields with offsets, and notes on capture artefacts.
-pub fn layer_tree(p: &Pkt, style: Style) -> String {
+pub fn layer_tree(p: &Packet, style: Style) -> String {
     let mut out = Vec::new();
     // Writing to a Vec cannot fail.
-    let _ = netlab_inspect::render::tree::write(&mut out, &p.to_packet(), style.inspect());
+    let _ = netlab_inspect::render::tree::write(&mut out, p, style.inspect());
     String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The dissection with the transport payload split off as its own "Data" layer, so the hex
 /// dump colours the application's bytes apart from the TCP or UDP header, as the byte map does.
-fn with_data_layer(p: &Pkt) -> Dissection {
-    let mut d = p.d.clone();
+fn with_data_layer(p: &Packet) -> Dissection {
+    let mut d = p.dissection.clone();
     let Some(last) = d.layers.last_mut() else {
         return d;
     };
@@ -332,7 +338,7 @@ fn with_data_layer(p: &Pkt) -> Dissection {
 }
 
 /// Packets from client port to server port (either direction filter by the server's port).
-pub fn to_port(pkts: &[Pkt], port: u64) -> impl Iterator<Item = &Pkt> {
+pub fn to_port(pkts: &[Packet], port: u64) -> impl Iterator<Item = &Packet> {
     pkts.iter().filter(move |p| p.dst_port() == Some(port))
 }
 

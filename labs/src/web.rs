@@ -20,13 +20,14 @@ use base64::Engine;
 use netlab_events::chat::History;
 use netlab_events::core::{Config, Core};
 use netlab_events::server::{Hub, Server, ServerOptions};
+use netlab_inspect::Packet;
 use netlab_web::{Web, WebOptions, WebServer};
 use sha1::{Digest, Sha1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::error::LabError;
-use crate::packets::Pkt;
+use crate::packets::LabPacket;
 use crate::servers::{STEP_TIMEOUT, timed};
 
 /// The chat server of the web labs: one hub, two listeners.
@@ -547,7 +548,7 @@ pub fn decode_frames(mut bytes: &[u8]) -> Vec<WsFrame> {
 /// One direction of a captured TCP conversation put back together: the payloads of the packets
 /// from `src_port` to `dst_port`, placed by their sequence numbers, so that a retransmitted
 /// segment (loopback retransmits too, when a receive window fills) counts once.
-pub fn stream_bytes(pkts: &[Pkt], src_port: u16, dst_port: u16) -> Vec<u8> {
+pub fn stream_bytes(pkts: &[Packet], src_port: u16, dst_port: u16) -> Vec<u8> {
     let mut segments: Vec<(u32, &[u8])> = pkts
         .iter()
         .filter(|p| {
@@ -576,7 +577,7 @@ pub fn stream_bytes(pkts: &[Pkt], src_port: u16, dst_port: u16) -> Vec<u8> {
 
 /// The client ports of the TCP connections to `server_port` in a capture, in the order their
 /// SYNs were sent: one per connection opened.
-pub fn connections_to(pkts: &[Pkt], server_port: u16) -> Vec<u16> {
+pub fn connections_to(pkts: &[Packet], server_port: u16) -> Vec<u16> {
     pkts.iter()
         .filter(|p| {
             p.dst_port() == Some(u64::from(server_port))

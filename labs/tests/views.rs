@@ -3,11 +3,12 @@
 
 use std::path::Path;
 
+use netlab_inspect::Packet;
 use netlab_labs::capture::{Recording, Source, read_capture};
-use netlab_labs::packets::{self, Pkt};
+use netlab_labs::packets::{self, LabPacket};
 use netlab_labs::{Style, guide};
 
-fn shipped(name: &str) -> Vec<Pkt> {
+fn shipped(name: &str) -> Vec<Packet> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("captures")
         .join(format!("{name}.pcap"));
@@ -20,7 +21,7 @@ fn shipped(name: &str) -> Vec<Pkt> {
 }
 
 /// The client's "hello" segment of the lab01 TCP capture.
-fn hello_segment() -> Pkt {
+fn hello_segment() -> Packet {
     shipped("lab01-tcp")
         .into_iter()
         .find(|p| p.payload_len() > 0)

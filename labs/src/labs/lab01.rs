@@ -3,10 +3,10 @@
 //! payloads of 1, 100 and 1400 bytes, and the two models side by side.
 
 use netlab_echo::ImpairmentConfig;
-use netlab_inspect::Protocol;
+use netlab_inspect::{Packet, Protocol};
 
 use crate::capture::Recording;
-use crate::packets::{self, Pkt, text};
+use crate::packets::{self, LabPacket, text};
 use crate::question::Question;
 use crate::render;
 use crate::servers::{self, Running};
@@ -74,14 +74,14 @@ fn run(s: &mut Session) -> LabFuture<'_> {
 }
 
 /// The packet list of the TCP exchange, and the checks that it is a whole conversation.
-fn tcp_exchange(s: &mut Session, rec: &Recording) -> Result<Vec<Pkt>, LabError> {
+fn tcp_exchange(s: &mut Session, rec: &Recording) -> Result<Vec<Packet>, LabError> {
     s.explain("A TCP echo exchange")?;
     let pkts = packets::dissect_all(rec);
     s.show(
         &format!("{} packets of one TCP conversation", pkts.len()),
         &packets::packet_table(&pkts, s.style()),
     );
-    let flags: Vec<String> = pkts.iter().take(3).map(Pkt::tcp_flags).collect();
+    let flags: Vec<String> = pkts.iter().take(3).map(Packet::tcp_flags).collect();
     s.check_eq(
         "the conversation opens with SYN, SYN-ACK, ACK",
         flags,
@@ -89,7 +89,7 @@ fn tcp_exchange(s: &mut Session, rec: &Recording) -> Result<Vec<Pkt>, LabError> 
     );
     let fins = pkts.iter().filter(|p| p.flag("tcp.flags.fin")).count();
     s.check_eq("each side sends one FIN", fins, 2);
-    let with_data: Vec<&Pkt> = pkts.iter().filter(|p| p.payload_len() > 0).collect();
+    let with_data: Vec<&Packet> = pkts.iter().filter(|p| p.payload_len() > 0).collect();
     s.check(
         "two packets carry hello (request and echo)",
         with_data.len() == 2 && with_data.iter().all(|p| p.payload() == HELLO),
@@ -100,7 +100,7 @@ fn tcp_exchange(s: &mut Session, rec: &Recording) -> Result<Vec<Pkt>, LabError> 
 }
 
 /// The client's data frame: byte map, hex dump, questions on offsets and sizes.
-fn labelled_frame(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
+fn labelled_frame(s: &mut Session, pkts: &[Packet]) -> Result<(), LabError> {
     s.explain("One frame, every byte labelled")?;
     let Some(p) = pkts.iter().find(|p| p.payload_len() > 0) else {
         s.check("a TCP packet with data was captured", false, "none found");
@@ -170,9 +170,10 @@ fn labelled_frame(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
         .hint("the data offset field counts 4-byte words: multiply it by 4")
         .why(&tcp_len_why(tcp_len)),
     )?;
-    let ip_osi =
-        p.d.layer(Protocol::Ipv4)
-            .map_or(3, |l| usize::from(l.osi.number()));
+    let ip_osi = p
+        .dissection
+        .layer(Protocol::Ipv4)
+        .map_or(3, |l| usize::from(l.osi.number()));
     s.ask(
         Question::choice(
             "ip-osi-layer",
@@ -189,7 +190,7 @@ fn labelled_frame(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
 
 /// The two checksums of the client's data frame, computed here from its bytes: the IPv4 header's
 /// verifies; the TCP field holds only the pseudo-header's partial sum, for offload to finish.
-fn checksums(s: &mut Session, pkts: &[Pkt]) -> Result<(), LabError> {
+fn checksums(s: &mut Session, pkts: &[Packet]) -> Result<(), LabError> {
     s.explain("Checksums: one finished, one left for later")?;
     let Some(p) = pkts.iter().find(|p| p.payload_len() > 0) else {
         return Ok(());
@@ -293,7 +294,7 @@ struct FrameChecksums {
     pseudo_sum: u16,
 }
 
-fn frame_checksums(p: &Pkt) -> Option<FrameChecksums> {
+fn frame_checksums(p: &Packet) -> Option<FrameChecksums> {
     let segs = packets::segments(p);
     let ip = segs
         .iter()
@@ -339,7 +340,7 @@ fn tcp_len_why(len: usize) -> String {
 
 /// Checks that the byte map of `p` is sound: contiguous, covering every byte, with the fixed
 /// header sizes of Ethernet, IPv4 and UDP and a valid TCP header length.
-fn check_frame(s: &mut Session, p: &Pkt, transport: Protocol) {
+fn check_frame(s: &mut Session, p: &Packet, transport: Protocol) {
     let segs = packets::segments(p);
     let contiguous = segs.windows(2).all(|w| w[0].range.end == w[1].range.start);
     let covers = segs.first().map(|x| x.range.start) == Some(0)

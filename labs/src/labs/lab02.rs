@@ -7,11 +7,12 @@
 
 use std::time::Duration;
 
+use netlab_inspect::Packet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::capture::{Recording, Source};
-use crate::packets::{self, Pkt, text};
+use crate::packets::{self, LabPacket, text};
 use crate::question::Question;
 use crate::render;
 use crate::servers::{self, timed};
@@ -82,7 +83,7 @@ struct Conversation {
 }
 
 impl Conversation {
-    fn new(pkts: &[Pkt]) -> Option<Conversation> {
+    fn new(pkts: &[Packet]) -> Option<Conversation> {
         let syn = pkts
             .iter()
             .find(|p| p.flag("tcp.flags.syn") && !p.flag("tcp.flags.ack"))?;
@@ -96,18 +97,18 @@ impl Conversation {
         })
     }
 
-    fn is_client(&self, p: &Pkt) -> bool {
+    fn is_client(&self, p: &Packet) -> bool {
         p.src_port() == Some(self.client_port)
     }
 
     /// Relative sequence and acknowledgement numbers, as netlab-inspect's flow tracker counts
     /// them (raw minus the sender's or the peer's initial sequence number).
-    fn relative(&self, p: &Pkt) -> (u64, u64) {
+    fn relative(&self, p: &Packet) -> (u64, u64) {
         let (seq, ack) = p.rel_seq_ack();
         (u64::from(seq), u64::from(ack))
     }
 
-    fn table(&self, pkts: &[Pkt], style: crate::Style) -> String {
+    fn table(&self, pkts: &[Packet], style: crate::Style) -> String {
         let mut t = render::table(
             &[
                 "No.",
@@ -153,8 +154,8 @@ impl Conversation {
     }
 }
 
-fn handshake(s: &mut Session, pkts: &[Pkt], conv: &Conversation) -> Result<(), LabError> {
-    let flags: Vec<String> = pkts.iter().take(3).map(Pkt::tcp_flags).collect();
+fn handshake(s: &mut Session, pkts: &[Packet], conv: &Conversation) -> Result<(), LabError> {
+    let flags: Vec<String> = pkts.iter().take(3).map(Packet::tcp_flags).collect();
     s.check_eq(
         "handshake: SYN, SYN-ACK, ACK",
         flags,
@@ -192,7 +193,7 @@ fn handshake(s: &mut Session, pkts: &[Pkt], conv: &Conversation) -> Result<(), L
     Ok(())
 }
 
-fn data_and_acks(s: &mut Session, pkts: &[Pkt], conv: &Conversation) -> Result<(), LabError> {
+fn data_and_acks(s: &mut Session, pkts: &[Packet], conv: &Conversation) -> Result<(), LabError> {
     s.explain("Data and acknowledgements")?;
     let Some(data_at) = pkts
         .iter()
@@ -269,7 +270,7 @@ fn data_and_acks(s: &mut Session, pkts: &[Pkt], conv: &Conversation) -> Result<(
     Ok(())
 }
 
-fn teardown(s: &mut Session, pkts: &[Pkt], conv: &Conversation) -> Result<(), LabError> {
+fn teardown(s: &mut Session, pkts: &[Packet], conv: &Conversation) -> Result<(), LabError> {
     s.explain("Closing with FIN")?;
     let first_fin = pkts.iter().position(|p| p.flag("tcp.flags.fin"));
     let fins = pkts.iter().filter(|p| p.flag("tcp.flags.fin")).count();
@@ -282,8 +283,8 @@ fn teardown(s: &mut Session, pkts: &[Pkt], conv: &Conversation) -> Result<(), La
     );
     s.check(
         "the last packet is a bare ACK",
-        pkts.last().map(Pkt::tcp_flags).as_deref() == Some("ACK"),
-        pkts.last().map(Pkt::tcp_flags).unwrap_or_default(),
+        pkts.last().map(Packet::tcp_flags).as_deref() == Some("ACK"),
+        pkts.last().map(Packet::tcp_flags).unwrap_or_default(),
     );
     // The client's FIN has relative seq 6 (after hello's 5 bytes); its ACK says 7.
     let client_fin = pkts
@@ -484,7 +485,7 @@ async fn segment_size(s: &mut Session) -> Result<(), LabError> {
     let data: Vec<u64> = pkts
         .iter()
         .filter(|p| conv.is_client(p) && p.payload_len() > 0)
-        .map(Pkt::payload_len)
+        .map(Packet::payload_len)
         .collect();
     let largest = data.iter().copied().max().unwrap_or(0);
     let mut t = render::table(&["", "bytes"], s.style());
@@ -627,7 +628,7 @@ async fn three_writes(
 /// Client data segments after the 1-byte warm-up, counted once per sequence number (Linux's tail
 /// loss probe may resend the last one while the ACK is delayed; a resend is not a new segment),
 /// and the time from the first of them to the second, in ms.
-fn data_segments(pkts: &[Pkt]) -> (usize, Option<f64>) {
+fn data_segments(pkts: &[Packet]) -> (usize, Option<f64>) {
     let Some(syn) = pkts
         .iter()
         .find(|p| p.flag("tcp.flags.syn") && !p.flag("tcp.flags.ack"))
@@ -655,7 +656,7 @@ fn data_segments(pkts: &[Pkt]) -> (usize, Option<f64>) {
 
 fn four_tuple(
     s: &mut Session,
-    pkts: &[Pkt],
+    pkts: &[Packet],
     rec: &Recording,
     exchange: &servers::TcpExchange,
 ) -> Result<(), LabError> {

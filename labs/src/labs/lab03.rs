@@ -9,10 +9,11 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use netlab_echo::{ImpairmentConfig, PingConfig, PingEvent, Proto};
+use netlab_inspect::Packet;
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
 
-use crate::packets::{self, Pkt, text};
+use crate::packets::{self, LabPacket, text};
 use crate::question::Question;
 use crate::render;
 use crate::servers::{self, timed};
@@ -118,7 +119,7 @@ async fn datagrams(s: &mut Session) -> Result<(), LabError> {
         "no handshake: the first packet already carries data",
         pkts.first()
             .is_some_and(|p| p.is_udp() && p.payload_len() > 0),
-        pkts.first().map(Pkt::info).unwrap_or_default(),
+        pkts.first().map(Packet::info).unwrap_or_default(),
     );
     s.check_eq("6 packets: 3 datagrams and 3 echoes", pkts.len(), 6);
     s.measure("udp.recv_calls", reads.len(), "");
@@ -564,7 +565,7 @@ async fn tcp_vs_udp(s: &mut Session) -> Result<(), LabError> {
     tcp.stop();
     udp.stop();
     let pkts = packets::dissect_all(&rec);
-    let (tcp_pkts, udp_pkts): (Vec<&Pkt>, Vec<&Pkt>) = pkts.iter().partition(|p| p.is_tcp());
+    let (tcp_pkts, udp_pkts): (Vec<&Packet>, Vec<&Packet>) = pkts.iter().partition(|p| p.is_tcp());
     let mut t = render::table(
         &["protocol", "packets", "bytes on the wire", "of which data"],
         s.style(),

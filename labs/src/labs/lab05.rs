@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
+use netlab_inspect::Packet;
 use tokio::net::TcpStream;
 
-use crate::packets::{self, Pkt};
+use crate::packets::{self, LabPacket};
 use crate::question::Question;
 use crate::render;
 use crate::servers::{STEP_TIMEOUT, timed};
@@ -288,8 +289,8 @@ struct Cost {
     ms: f64,
 }
 
-fn cost(pkts: &[Pkt], server: u16) -> Cost {
-    let t = |p: Option<&Pkt>| p.map_or(0.0, |p| p.raw.ts.as_secs_f64());
+fn cost(pkts: &[Packet], server: u16) -> Cost {
+    let t = |p: Option<&Packet>| p.map_or(0.0, |p| p.raw.ts.as_secs_f64());
     Cost {
         connections: web::connections_to(pkts, server).len(),
         packets: pkts.len(),
@@ -300,7 +301,7 @@ fn cost(pkts: &[Pkt], server: u16) -> Cost {
 
 /// Round trips a client waited, from its packet `from` on, before the first byte of an answer:
 /// each SYN-ACK, and the first server packet with data, is one answer it waited for.
-fn round_trips(pkts: &[Pkt], client: u16, server: u16, from: usize) -> usize {
+fn round_trips(pkts: &[Packet], client: u16, server: u16, from: usize) -> usize {
     let mut trips = 0;
     for p in &pkts[from.min(pkts.len())..] {
         if p.src_port() != Some(u64::from(server)) || p.dst_port() != Some(u64::from(client)) {
@@ -476,10 +477,10 @@ async fn keep_alive(s: &mut Session, chat: &Chat) -> Result<(), LabError> {
 
 /// The capture's server port: the port the first SYN went to (this run's port when live, the
 /// recorded one in a shipped capture).
-fn rec_port_of(pkts: &[Pkt], live_port: u16) -> u16 {
+fn rec_port_of(pkts: &[Packet], live_port: u16) -> u16 {
     pkts.iter()
         .find(|p| p.flag("tcp.flags.syn") && !p.flag("tcp.flags.ack"))
-        .and_then(Pkt::dst_port)
+        .and_then(Packet::dst_port)
         .map_or(live_port, |p| p as u16)
 }
 

@@ -5,9 +5,10 @@
 //! payload-length forms, masking keys); the overhead per message each way against an HTTP POST
 //! of the same message; the server speaking first; ping and pong; the closing handshake.
 
+use netlab_inspect::Packet;
 use serde_json::{Value, json};
 
-use crate::packets::{self, Pkt};
+use crate::packets::{self, LabPacket};
 use crate::question::Question;
 use crate::render;
 use crate::servers::STEP_TIMEOUT;
@@ -68,7 +69,7 @@ async fn steps(s: &mut Session, chat: &Chat) -> Result<(), LabError> {
     let server = pkts
         .iter()
         .find(|p| p.flag("tcp.flags.syn") && !p.flag("tcp.flags.ack"))
-        .and_then(Pkt::dst_port)
+        .and_then(Packet::dst_port)
         .map_or(addr.port(), |p| p as u16);
     let conns = web::connections_to(&pkts, server);
     let client = conns.first().copied().unwrap_or(0);
@@ -220,7 +221,7 @@ async fn session(chat: &Chat, post: (usize, usize)) -> Result<Session6, LabError
 
 fn handshake(
     s: &mut Session,
-    pkts: &[Pkt],
+    pkts: &[Packet],
     request: &[u8],
     response: &[u8],
     connections: usize,
@@ -620,7 +621,7 @@ fn overhead(s: &mut Session, wire: &Wire6, live: &Session6) -> Result<(), LabErr
 
 fn server_first(
     s: &mut Session,
-    pkts: &[Pkt],
+    pkts: &[Packet],
     wire: &Wire6,
     live: &Session6,
     client: u16,
@@ -687,7 +688,7 @@ fn server_first(
     Ok(())
 }
 
-fn closing(s: &mut Session, wire: &Wire6, pkts: &[Pkt]) -> Result<(), LabError> {
+fn closing(s: &mut Session, wire: &Wire6, pkts: &[Packet]) -> Result<(), LabError> {
     s.explain("Ping, pong and the closing handshake")?;
     let of = |frames: &[WsFrame], op: u8| -> Vec<WsFrame> {
         frames.iter().filter(|f| f.opcode == op).cloned().collect()

@@ -10,11 +10,12 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use netlab_inspect::Packet;
 use serde_json::{Value, json};
 use tokio::time::{Instant as TokioInstant, sleep_until};
 
 use crate::capture::{self, Recording, Source};
-use crate::packets::{self, Pkt};
+use crate::packets::{self, LabPacket};
 use crate::question::Question;
 use crate::render;
 use crate::servers::STEP_TIMEOUT;
@@ -540,13 +541,13 @@ fn percentile(values: &[f64], p: f64) -> f64 {
 }
 
 /// One run's figures: sizes and counts from its capture, latencies from its timestamps.
-fn measure(t: Transport, pkts: &[Pkt], latencies: &[f64]) -> Row {
+fn measure(t: Transport, pkts: &[Packet], latencies: &[f64]) -> Row {
     let t0 = pkts.first().map_or(0.0, |p| p.raw.ts.as_secs_f64());
-    let at = |p: &Pkt| p.raw.ts.as_secs_f64() - t0;
+    let at = |p: &Packet| p.raw.ts.as_secs_f64() - t0;
     let busy_end = (BUSY + IDLE_GRACE).as_secs_f64();
     // The window ends a little before the run does, so the closing packets are not idle cost.
     let idle = (busy_end, (BUSY + IDLE - IDLE_GRACE).as_secs_f64());
-    let busy: Vec<&Pkt> = pkts.iter().filter(|p| at(p) < busy_end).collect();
+    let busy: Vec<&Packet> = pkts.iter().filter(|p| at(p) < busy_end).collect();
     let idle_bytes: usize = pkts
         .iter()
         .filter(|p| (idle.0..idle.1).contains(&at(p)))
@@ -941,12 +942,12 @@ fn socketio(s: &mut Session) -> Result<(), LabError> {
         packets: capture::read_capture(&capture::captures_dir().join(format!("{name}.pcap")))?,
     };
     let pkts = packets::dissect_all(&rec);
-    let first_line = |p: &Pkt| {
+    let first_line = |p: &Packet| {
         let b = p.payload();
         let end = b.windows(2).position(|w| w == b"\r\n").unwrap_or(b.len());
         String::from_utf8_lossy(&b[..end]).into_owned()
     };
-    let requests: Vec<(usize, String)> = pkts
+    let requests: Vec<(u64, String)> = pkts
         .iter()
         .filter(|p| p.payload().starts_with(b"GET ") || p.payload().starts_with(b"POST "))
         .map(|p| (p.number, first_line(p)))

@@ -8,10 +8,11 @@ use std::collections::BTreeSet;
 
 use netlab_events::Frame;
 use netlab_events::core::Core;
+use netlab_inspect::Packet;
 use serde_json::{Value, json};
 
 use crate::events::{self, EventServer, Wire};
-use crate::packets;
+use crate::packets::{self, LabPacket};
 use crate::question::Question;
 use crate::render;
 use crate::session::Session;
@@ -184,7 +185,7 @@ async fn two_namespaces(server: &EventServer) -> Result<[Frame; 3], LabError> {
 fn namespaces(
     s: &mut Session,
     guess: crate::session::Prediction,
-    pkts: &[packets::Pkt],
+    pkts: &[Packet],
     frames: &[events::CapturedFrame],
     answers: &[Frame; 3],
 ) -> Result<(), LabError> {
