@@ -337,11 +337,6 @@ fn with_data_layer(p: &Packet) -> Dissection {
     d
 }
 
-/// Packets from client port to server port (either direction filter by the server's port).
-pub fn to_port(pkts: &[Packet], port: u64) -> impl Iterator<Item = &Packet> {
-    pkts.iter().filter(move |p| p.dst_port() == Some(port))
-}
-
 /// Byte strings as text, for checks whose detail a student reads.
 pub fn text(chunks: &[Vec<u8>]) -> Vec<String> {
     chunks
