@@ -14,10 +14,11 @@
 //! it is never replayed as complete: the hole counts as lost, so a resume from before it gets
 //! `recovered: false` (see [`check_log`]).
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
@@ -168,7 +169,7 @@ impl RedbStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Found::NoFile,
             Err(e) => return Err(store_error(&p, &e)),
         };
-        let db = match catch_unwind(|| Database::create(path)) {
+        let db = match inside_redb(|| Database::create(path)) {
             Ok(Ok(db)) => db,
             Ok(Err(e)) => return Err(classify(&p, e.into())),
             Err(panic) => {
@@ -221,7 +222,7 @@ impl RedbStore {
         let Some(db) = self.db.as_ref() else {
             return Err(damaged(&self.path, "redb failed on it earlier".into()));
         };
-        match catch_unwind(AssertUnwindSafe(|| f(db))) {
+        match inside_redb(|| f(db)) {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(Failure::Redb(e))) => Err(classify(&self.path, e)),
             Ok(Err(Failure::Damaged(what))) => Err(damaged(&self.path, what)),
@@ -232,6 +233,38 @@ impl RedbStore {
             }
         }
     }
+}
+
+thread_local! {
+    /// True while this thread runs redb code under [`inside_redb`].
+    static IN_REDB: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Run `f` (redb code) and catch a panic in it, without the panic printing to stderr.
+///
+/// redb trusts its file, and a damaged one can make it panic; the caller turns that panic into
+/// a clear [`EventsError::StoreDamaged`]. But Rust's panic hook runs before any unwinding is
+/// caught, and the default one prints "thread 'main' panicked at .../redb/src/..." to stderr:
+/// what a student would see first is a crash report for a case that is handled. So the first
+/// call installs a hook that stays quiet (it logs at debug level only) while this thread is
+/// inside `f`, and hands every other panic to the hook that was there before, unchanged. The
+/// flag is per thread, so a panic elsewhere at the same moment still prints as usual.
+fn inside_redb<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    static QUIET_HOOK: Once = Once::new();
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_REDB.with(Cell::get) {
+                tracing::debug!("redb panicked (reported as a damaged store): {info}");
+            } else {
+                previous(info);
+            }
+        }));
+    });
+    let was = IN_REDB.with(|c| c.replace(true));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    IN_REDB.with(|c| c.set(was));
+    result
 }
 
 /// Why a guarded redb call failed: redb said so, or a record is not what was written.
@@ -385,17 +418,34 @@ impl Store for RedbStore {
         if ops.is_empty() {
             return Ok(());
         }
+        // One table open at a time, so that a redb panic cannot turn into an abort: redb's
+        // `open_table` holds the transaction's table list locked while it reads the file, and
+        // an open `Table` locks that list (with `unwrap`) when it is dropped. Had the second
+        // `open_table` panicked on a damaged page with the first table still open, the unwind
+        // would drop the first, find the lock poisoned and panic again: a panic while panicking
+        // aborts the process, past any `catch_unwind`. Sessions and log entries are in separate
+        // tables, so applying one table's ops, then the other's, stores the same thing.
         self.guarded(|db| {
             let txn = db.begin_write()?;
             {
                 let mut sessions = txn.open_table(SESSIONS)?;
-                let mut log = txn.open_table(LOG)?;
                 for op in ops {
                     match op {
                         StoreOp::PutSession(s) => {
                             let key = s.token.as_bytes();
                             sessions.insert(key, seal(key, &json(s)).as_slice())?;
                         }
+                        StoreOp::DeleteSession { token } => {
+                            sessions.remove(token.as_bytes())?;
+                        }
+                        StoreOp::Append { .. } | StoreOp::Forget { .. } => {}
+                    }
+                }
+            }
+            {
+                let mut log = txn.open_table(LOG)?;
+                for op in ops {
+                    match op {
                         StoreOp::Append { token, entry } => {
                             let key = token.as_bytes();
                             let record = seal(&log_key(key, entry.seq), &json(entry));
@@ -405,9 +455,9 @@ impl Store for RedbStore {
                             remove_range(&mut log, token.as_bytes(), *through)?;
                         }
                         StoreOp::DeleteSession { token } => {
-                            sessions.remove(token.as_bytes())?;
                             remove_range(&mut log, token.as_bytes(), u64::MAX)?;
                         }
+                        StoreOp::PutSession(_) => {}
                     }
                 }
             }
