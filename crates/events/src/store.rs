@@ -215,6 +215,16 @@ impl RedbStore {
 
     /// Run `f` on the database, turning a redb panic into an error: redb trusts its file, and a
     /// damaged one can make it index out of bounds or unwrap a failure.
+    ///
+    /// Catching works only if nothing panics again while the first panic unwinds (that aborts
+    /// the process). What runs then, as read in redb 5.0.0: our table handles and transaction,
+    /// and redb's own guards. `WriteTransaction` skips its rollback while unwinding, and redb's
+    /// cache guards are written not to panic then. A `Table` relocks the transaction's table
+    /// list when dropped, so [`Store::apply`] never has two open (see there). redb's debug-only
+    /// page bookkeeping could panic twice (a check that fails under a lock, then a relock with
+    /// `unwrap` in a drop), so the root Cargo.toml builds redb without debug assertions. This
+    /// is a reading of redb's code, not a proof: no file was found that makes redb panic inside
+    /// a write (the server loads, and so reads, every table page before its first write).
     fn guarded<T>(
         &mut self,
         f: impl FnOnce(&Database) -> Result<T, Failure>,
