@@ -1,14 +1,18 @@
 //! The dissector: a pure function from `(link type, bytes)` to a [`Dissection`].
 //!
 //! Each protocol lives in its own submodule and follows one pattern, in the smoltcp style: a
-//! private `field` module of named byte ranges, a `LayerBuilder` that reads those ranges with
-//! bounds checks and records each one as a [`Field`] (name, value, offset, length), and a
-//! `dissect` function that pushes the finished [`Layer`] and hands the payload to the next
-//! protocol. Each module also lists the field names it can emit in a `FIELDS` constant;
-//! the filter gathers them ([`crate::filter::field_names`]) and rejects any other name. Packet bytes are read only through the builder's bounds-checked accessors (the few
-//! direct indexes elsewhere sit right after the check that makes them safe), so hostile bytes
-//! can only ever produce a "malformed" layer, never a panic; `tests/robustness.rs` and the fuzz
-//! targets in `crates/inspect/fuzz` hold the dissector to that.
+//! `field` module that declares each of the protocol's fields once (filter name, label and, for
+//! a field at a fixed place, its byte range: [`FixedField`], else [`FieldDef`]), a
+//! `LayerBuilder` that reads those fields with bounds checks and records each one as a
+//! [`Field`] (name, label, value, frame offset, length), a `dissect` function that pushes the
+//! finished [`Layer`] and hands the payload to the next protocol, and a builder that writes the
+//! same byte ranges (the inverse of the parser). The `fields!` macro that declares the fields also
+//! makes the module's `field::NAMES`; `FIELDS` gathers them for the filter
+//! ([`crate::filter::field_names`]), which rejects any other name. Packet bytes are read only
+//! through the builder's bounds-checked accessors (the few direct indexes elsewhere sit right
+//! after the check that makes them safe), so hostile bytes can only ever produce a "malformed"
+//! layer, never a panic; `tests/robustness.rs` and the fuzz targets in `crates/inspect/fuzz`
+//! hold the dissector to that.
 //!
 //! # Submodules
 //! - `link`: the link-type headers: Ethernet II, 802.1Q, BSD NULL/LOOP, Linux cooked SLL/SLL2, raw IP.
@@ -39,7 +43,9 @@ use std::borrow::Cow;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
-use crate::model::{Dissection, Field, Layer, LinkType, MacAddr, Protocol, Summary, Value};
+use crate::model::{
+    Dissection, Field, FieldDef, FixedField, Layer, LinkType, MacAddr, Protocol, Summary, Value,
+};
 
 pub use app::AppProtocol;
 
@@ -74,22 +80,22 @@ pub fn dissect_with(link_type: LinkType, bytes: &[u8], ctx: &Context) -> Dissect
     out
 }
 
-/// The field names each protocol module can emit, for the filter's registry
-/// ([`crate::filter::field_names`]).
+/// The field names each protocol module declares in its `field` module (its `field::NAMES`),
+/// for the filter's registry ([`crate::filter::field_names`]).
 pub(crate) const FIELDS: [&[&str]; 13] = [
-    app::FIELDS,
-    arp::FIELDS,
-    dns::FIELDS,
-    http::FIELDS,
-    icmp::FIELDS,
-    ipv4::FIELDS,
-    ipv6::FIELDS,
-    link::FIELDS,
-    socketio::FIELDS,
-    tcp::FIELDS,
-    tls::FIELDS,
-    udp::FIELDS,
-    websocket::FIELDS,
+    app::field::NAMES,
+    arp::field::NAMES,
+    dns::field::NAMES,
+    http::field::NAMES,
+    icmp::field::NAMES,
+    ipv4::field::NAMES,
+    ipv6::field::NAMES,
+    link::field::NAMES,
+    socketio::field::NAMES,
+    tcp::field::NAMES,
+    tls::field::NAMES,
+    udp::field::NAMES,
+    websocket::field::NAMES,
 ];
 
 /// Why a layer could not be decoded. It becomes the summary of a "malformed" layer; the
@@ -381,38 +387,27 @@ impl<'a> LayerBuilder<'a> {
     /// [`Self::field`] for values that cost an allocation (text, byte strings): `value` is
     /// only called when fields are recorded, so a summaries-only dissection never builds them.
     #[inline]
-    fn field_with(
-        &mut self,
-        r: Range<usize>,
-        name: &'static str,
-        label: &'static str,
-        value: impl FnOnce() -> Value,
-    ) {
+    fn field_with(&mut self, r: Range<usize>, f: FieldDef, value: impl FnOnce() -> Value) {
         if self.keep {
-            self.field(r, name, label, value());
+            self.field(r, f, value());
         } else {
             self.cover(r.end);
         }
     }
 
-    /// Record a field over `r` (relative) without reading it; the caller decoded the value.
+    /// Record the field `f` over `r` (relative) without reading it; the caller decoded the
+    /// value.
     #[inline(always)]
-    fn field(&mut self, r: Range<usize>, name: &'static str, label: &'static str, value: Value) {
+    fn field(&mut self, r: Range<usize>, f: FieldDef, value: Value) {
         self.cover(r.end);
         if self.keep {
-            self.push_field(r, name, label, value);
+            self.push_field(r, f, value);
         }
     }
 
     /// The recording half of [`Self::field`].
     #[inline(always)]
-    fn push_field(
-        &mut self,
-        r: Range<usize>,
-        name: &'static str,
-        label: &'static str,
-        value: Value,
-    ) {
+    fn push_field(&mut self, r: Range<usize>, f: FieldDef, value: Value) {
         if self.fields.len() >= MAX_FIELDS {
             self.fields_left_out += 1;
             return;
@@ -421,8 +416,8 @@ impl<'a> LayerBuilder<'a> {
             self.reserve_fields();
         }
         self.fields.push(Field {
-            name,
-            label,
+            name: f.name,
+            label: f.label,
             value,
             offset: self.start + r.start,
             len: r.end - r.start,
@@ -436,93 +431,116 @@ impl<'a> LayerBuilder<'a> {
         self.fields.reserve_exact(field_capacity(self.protocol));
     }
 
+    // Each reader comes twice: `u16(f)` reads a field at its fixed place (`f.bytes`), and
+    // `u16_at(at, f)` one whose place the dissector found (an option, a record).
+
     /// Read a byte and record it as a numeric field.
     #[inline(always)]
-    fn u8(&mut self, at: usize, name: &'static str, label: &'static str) -> Result<u8, Malformed> {
+    fn u8(&mut self, f: FixedField) -> Result<u8, Malformed> {
+        debug_assert_eq!(f.bytes.len(), 1, "{}", f.name);
+        self.u8_at(f.bytes.start, f.def())
+    }
+
+    #[inline(always)]
+    fn u8_at(&mut self, at: usize, f: FieldDef) -> Result<u8, Malformed> {
         let v = self.read_u8(at)?;
-        self.field(at..at + 1, name, label, Value::U64(v.into()));
+        self.field(at..at + 1, f, Value::U64(v.into()));
         Ok(v)
     }
 
     /// Read a big-endian u16 and record it.
     #[inline(always)]
-    fn u16(
-        &mut self,
-        at: usize,
-        name: &'static str,
-        label: &'static str,
-    ) -> Result<u16, Malformed> {
+    fn u16(&mut self, f: FixedField) -> Result<u16, Malformed> {
+        debug_assert_eq!(f.bytes.len(), 2, "{}", f.name);
+        self.u16_at(f.bytes.start, f.def())
+    }
+
+    #[inline(always)]
+    fn u16_at(&mut self, at: usize, f: FieldDef) -> Result<u16, Malformed> {
         let v = self.read_u16(at)?;
-        self.field(at..at + 2, name, label, Value::U64(v.into()));
+        self.field(at..at + 2, f, Value::U64(v.into()));
         Ok(v)
     }
 
     /// Read a big-endian u32 and record it.
     #[inline(always)]
-    fn u32(
-        &mut self,
-        at: usize,
-        name: &'static str,
-        label: &'static str,
-    ) -> Result<u32, Malformed> {
+    fn u32(&mut self, f: FixedField) -> Result<u32, Malformed> {
+        debug_assert_eq!(f.bytes.len(), 4, "{}", f.name);
+        self.u32_at(f.bytes.start, f.def())
+    }
+
+    #[inline(always)]
+    fn u32_at(&mut self, at: usize, f: FieldDef) -> Result<u32, Malformed> {
         let v = self.read_u32(at)?;
-        self.field(at..at + 4, name, label, Value::U64(v.into()));
+        self.field(at..at + 4, f, Value::U64(v.into()));
         Ok(v)
     }
 
     /// Read a MAC address and record it.
     #[inline(always)]
-    fn mac(
-        &mut self,
-        at: usize,
-        name: &'static str,
-        label: &'static str,
-    ) -> Result<MacAddr, Malformed> {
+    fn mac(&mut self, f: FixedField) -> Result<MacAddr, Malformed> {
+        debug_assert_eq!(f.bytes.len(), 6, "{}", f.name);
+        self.mac_at(f.bytes.start, f.def())
+    }
+
+    #[inline(always)]
+    fn mac_at(&mut self, at: usize, f: FieldDef) -> Result<MacAddr, Malformed> {
         let b = self.slice(at..at + 6)?;
         let m = MacAddr([b[0], b[1], b[2], b[3], b[4], b[5]]);
-        self.field(at..at + 6, name, label, Value::Mac(m));
+        self.field(at..at + 6, f, Value::Mac(m));
         Ok(m)
     }
 
     /// Read an IPv4 address and record it.
     #[inline(always)]
-    fn ipv4(
-        &mut self,
-        at: usize,
-        name: &'static str,
-        label: &'static str,
-    ) -> Result<Ipv4Addr, Malformed> {
+    fn ipv4(&mut self, f: FixedField) -> Result<Ipv4Addr, Malformed> {
+        debug_assert_eq!(f.bytes.len(), 4, "{}", f.name);
+        self.ipv4_at(f.bytes.start, f.def())
+    }
+
+    #[inline(always)]
+    fn ipv4_at(&mut self, at: usize, f: FieldDef) -> Result<Ipv4Addr, Malformed> {
         let b = self.slice(at..at + 4)?;
         let a = Ipv4Addr::new(b[0], b[1], b[2], b[3]);
-        self.field(at..at + 4, name, label, Value::Ipv4(a));
+        self.field(at..at + 4, f, Value::Ipv4(a));
         Ok(a)
     }
 
     /// Read an IPv6 address and record it.
     #[inline]
-    fn ipv6(
-        &mut self,
-        at: usize,
-        name: &'static str,
-        label: &'static str,
-    ) -> Result<Ipv6Addr, Malformed> {
+    fn ipv6(&mut self, f: FixedField) -> Result<Ipv6Addr, Malformed> {
+        debug_assert_eq!(f.bytes.len(), 16, "{}", f.name);
+        self.ipv6_at(f.bytes.start, f.def())
+    }
+
+    #[inline]
+    fn ipv6_at(&mut self, at: usize, f: FieldDef) -> Result<Ipv6Addr, Malformed> {
         let b = self.slice(at..at + 16)?;
         let mut raw = [0u8; 16];
         raw.copy_from_slice(b);
         let a = Ipv6Addr::from(raw);
-        self.field(at..at + 16, name, label, Value::Ipv6(a));
+        self.field(at..at + 16, f, Value::Ipv6(a));
         Ok(a)
     }
 
-    /// Record a bit field that lives in the bytes at `r`.
+    /// Record a field at its fixed place whose value the caller decoded (a bit field, a
+    /// length).
     #[inline]
-    fn bits(&mut self, r: Range<usize>, name: &'static str, label: &'static str, value: u64) {
-        self.field(r, name, label, Value::U64(value));
+    fn fixed(&mut self, f: FixedField, value: Value) {
+        let def = f.def();
+        self.field(f.bytes, def, value);
     }
 
+    /// Record a bit field that lives in the bytes of `f`.
     #[inline]
-    fn flag(&mut self, r: Range<usize>, name: &'static str, label: &'static str, set: bool) {
-        self.field(r, name, label, Value::Bool(set));
+    fn bits(&mut self, f: FixedField, value: u64) {
+        self.fixed(f, Value::U64(value));
+    }
+
+    /// Record a one-bit flag that lives in the bytes of `f`.
+    #[inline]
+    fn flag(&mut self, f: FixedField, set: bool) {
+        self.fixed(f, Value::Bool(set));
     }
 
     /// Extend the layer's byte range to cover up to `rel` bytes from its start.

@@ -166,25 +166,34 @@ pub fn field_names() -> &'static [&'static str] {
     static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
     NAMES.get_or_init(|| {
         let mut names: Vec<&'static str> = crate::dissect::FIELDS.concat();
-        names.extend_from_slice(crate::flows::FIELDS);
-        names.extend_from_slice(VIRTUAL_FIELDS);
+        names.extend_from_slice(crate::flows::field::NAMES);
+        names.extend(EITHER_FIELDS.iter().map(|(name, _)| *name));
+        names.extend(FRAME_FIELDS.iter().map(|(name, _)| *name));
         names.sort_unstable();
         names.dedup();
         names
     })
 }
 
-/// Fields the filter computes itself (see `with_values` and `virtual_field`); they join the
-/// dissector's names in [`field_names`].
-const VIRTUAL_FIELDS: &[&str] = &[
-    "eth.addr",
-    "frame.cap_len",
-    "frame.len",
-    "frame.number",
-    "ip.addr",
-    "ipv6.addr",
-    "tcp.port",
-    "udp.port",
+/// The filter's own fields, each declared once here: they join the dissector's names in
+/// [`field_names`]. These stand for either of two fields (`tcp.port == 80` holds when either
+/// port is 80), as in Wireshark.
+const EITHER_FIELDS: [(&str, [&str; 2]); 5] = [
+    ("tcp.port", ["tcp.srcport", "tcp.dstport"]),
+    ("udp.port", ["udp.srcport", "udp.dstport"]),
+    ("ip.addr", ["ip.src", "ip.dst"]),
+    ("ipv6.addr", ["ipv6.src", "ipv6.dst"]),
+    ("eth.addr", ["eth.src", "eth.dst"]),
+];
+
+/// How a frame field's value is found in a packet.
+type FrameValue = fn(&Packet) -> u64;
+
+/// The filter's own fields that the capture says rather than the bytes.
+const FRAME_FIELDS: [(&str, FrameValue); 3] = [
+    ("frame.number", |p| p.number),
+    ("frame.len", |p| u64::from(p.raw.orig_len)),
+    ("frame.cap_len", |p| p.raw.bytes.len() as u64),
 ];
 
 fn protocol(word: &str) -> Option<&'static [Protocol]> {
@@ -289,15 +298,7 @@ fn any_value(p: &Packet, names: &[&str], mut f: impl FnMut(&Value) -> bool) -> b
 
 /// Call `f` on each value of the (possibly virtual) field until it returns true.
 fn with_values(p: &Packet, name: &str, f: &mut dyn FnMut(&Value) -> bool) -> bool {
-    let either: Option<[&str; 2]> = match name {
-        "tcp.port" => Some(["tcp.srcport", "tcp.dstport"]),
-        "udp.port" => Some(["udp.srcport", "udp.dstport"]),
-        "ip.addr" => Some(["ip.src", "ip.dst"]),
-        "ipv6.addr" => Some(["ipv6.src", "ipv6.dst"]),
-        "eth.addr" => Some(["eth.src", "eth.dst"]),
-        _ => None,
-    };
-    if let Some(pair) = either {
+    if let Some((_, pair)) = EITHER_FIELDS.iter().find(|(n, _)| *n == name) {
         return pair.iter().any(|n| with_values(p, n, f));
     }
     if let Some(v) = virtual_field(p, name) {
@@ -313,11 +314,11 @@ fn with_values(p: &Packet, name: &str, f: &mut dyn FnMut(&Value) -> bool) -> boo
 
 /// Fields that come from the capture or the flow tracker rather than the dissector.
 fn virtual_field(p: &Packet, name: &str) -> Option<Value> {
+    if let Some((_, value)) = FRAME_FIELDS.iter().find(|(n, _)| *n == name) {
+        return Some(Value::U64(value(p)));
+    }
     let is = |proto| p.dissection.layer(proto).is_some();
     Some(Value::U64(match name {
-        "frame.number" => p.number,
-        "frame.len" => u64::from(p.raw.orig_len),
-        "frame.cap_len" => p.raw.bytes.len() as u64,
         "tcp.stream" if is(Protocol::Tcp) => u64::from(p.flow.as_ref()?.stream),
         "udp.stream" if is(Protocol::Udp) => u64::from(p.flow.as_ref()?.stream),
         _ => return None,

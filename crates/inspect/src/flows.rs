@@ -25,23 +25,28 @@ use serde::Serialize;
 use crate::dissect::{AppProtocol, Context, dissect_into};
 use crate::model::summary::{self, Summary};
 use crate::model::{
-    Dissection, Field, FlowAnnotation, Layer, Protocol, RawPacket, TcpSummary, Timestamp, Value,
+    Dissection, Field, FieldDef, FixedField, FlowAnnotation, Layer, Protocol, RawPacket,
+    TcpSummary, Timestamp, Value,
 };
 
-/// The field names the tracker adds to a dissection (part of [`crate::filter::field_names`]).
-pub(crate) const FIELDS: &[&str] = &[
-    "tcp.ack",
-    "tcp.analysis.duplicate_ack",
-    "tcp.analysis.lost_segment",
-    "tcp.analysis.out_of_order",
-    "tcp.analysis.retransmission",
-    "tcp.analysis.zero_window",
-    "tcp.seq",
-    "tcp.stream",
-    "tcp.window_size",
-    "tcp.window_size_scalefactor",
-    "udp.stream",
-];
+/// The fields the tracker adds to a dissection, each declared once; the filter's registry takes
+/// their names from `field::NAMES`. Those with bytes sit at fixed places in the TCP header;
+/// the others describe the whole segment and point at the header's start with length 0.
+pub(crate) mod field {
+    crate::model::fields! {
+        TCP_STREAM = "tcp.stream", "Stream index";
+        UDP_STREAM = "udp.stream", "Stream index";
+        SEQ = "tcp.seq", "Sequence number (relative)", 4..8;
+        ACK = "tcp.ack", "Acknowledgment number (relative)", 8..12;
+        WINDOW_SIZE = "tcp.window_size", "Window (scaled)", 14..16;
+        WINDOW_SCALEFACTOR = "tcp.window_size_scalefactor", "Window scale factor", 14..16;
+        RETRANSMISSION = "tcp.analysis.retransmission", "Retransmission";
+        LOST_SEGMENT = "tcp.analysis.lost_segment", "Previous segment not captured";
+        OUT_OF_ORDER = "tcp.analysis.out_of_order", "Out of order";
+        DUPLICATE_ACK = "tcp.analysis.duplicate_ack", "Duplicate ACK";
+        ZERO_WINDOW = "tcp.analysis.zero_window", "Zero window";
+    }
+}
 
 /// Sequence ranges remembered per direction to tell a retransmission (bytes seen before) from
 /// an out-of-order segment (bytes never seen, arriving late). Old ranges are merged away past
@@ -350,7 +355,7 @@ impl FlowTracker {
         s.last = raw.ts;
         s.app = s.app.or_else(|| app_of(d));
         if !self.summaries_only {
-            add_stream_field(d, Protocol::Udp, "udp.stream", index);
+            add_stream_field(d, Protocol::Udp, field::UDP_STREAM, index);
         }
         FlowAnnotation {
             stream: index,
@@ -525,7 +530,7 @@ impl FlowTracker {
 #[derive(Default)]
 struct Hints {
     notes: Vec<String>,
-    analysis: Vec<(&'static str, &'static str)>,
+    analysis: Vec<FieldDef>,
 }
 
 impl Hints {
@@ -533,14 +538,14 @@ impl Hints {
         self.notes.push(note);
     }
 
-    fn flag(&mut self, name: &'static str, label: &'static str) {
-        self.analysis.push((name, label));
+    fn flag(&mut self, f: FieldDef) {
+        self.analysis.push(f);
     }
 }
 
 /// Add the `tcp.analysis.*` flags to the TCP layer. They describe the segment, not bytes of it,
 /// so they point at the header's start with length 0, like `tcp.stream`.
-fn add_analysis_fields(d: &mut Dissection, flags: &[(&'static str, &'static str)]) {
+fn add_analysis_fields(d: &mut Dissection, flags: &[FieldDef]) {
     if flags.is_empty() {
         return;
     }
@@ -548,15 +553,13 @@ fn add_analysis_fields(d: &mut Dissection, flags: &[(&'static str, &'static str)
         return;
     };
     let offset = layer.byte_range.start;
-    layer
-        .fields
-        .extend(flags.iter().map(|&(name, label)| Field {
-            name,
-            label,
-            value: Value::Bool(true),
-            offset,
-            len: 0,
-        }));
+    layer.fields.extend(flags.iter().map(|f| Field {
+        name: f.name,
+        label: f.label,
+        value: Value::Bool(true),
+        offset,
+        len: 0,
+    }));
 }
 
 /// Relative sequence and acknowledgement numbers: from the SYN's sequence number, or, when the
@@ -571,7 +574,7 @@ fn relative_numbers(
     let syn = tcp.has(TcpSummary::SYN);
     if syn && s.dirs[me].isn == Some(tcp.seq) && tcp.payload_len == 0 {
         hints.note("retransmission (SYN sent again: no answer yet)".to_string());
-        hints.flag("tcp.analysis.retransmission", "Retransmission");
+        hints.flag(field::RETRANSMISSION);
     }
     let first = if syn {
         tcp.seq
@@ -678,19 +681,19 @@ fn sequence_notes(dir: &mut Direction, tcp: &TcpSummary, rel_seq: u32, hints: &m
         let ahead = seg.start.wrapping_sub(next) as i32;
         if ahead > 0 {
             hints.note(format!("previous segment not captured: {ahead} bytes before this one are missing (lost, or not seen by the capture)"));
-            hints.flag("tcp.analysis.lost_segment", "Previous segment not captured");
+            hints.flag(field::LOST_SEGMENT);
         } else if ahead < 0 && !tcp.has(TcpSummary::SYN) {
             if covered(&dir.sent, seg.clone()) {
                 hints.note(
                     "retransmission: these bytes were sent before (the sender saw no ACK in time)"
                         .to_string(),
                 );
-                hints.flag("tcp.analysis.retransmission", "Retransmission");
+                hints.flag(field::RETRANSMISSION);
             } else {
                 hints.note(
                     "out of order: these bytes come after later ones were already sent".to_string(),
                 );
-                hints.flag("tcp.analysis.out_of_order", "Out of order");
+                hints.flag(field::OUT_OF_ORDER);
             }
         }
     }
@@ -714,13 +717,13 @@ fn ack_notes(dir: &mut Direction, tcp: &TcpSummary, rel_ack: Option<u32>, hints:
             "duplicate ACK #{}: the receiver still waits for byte {ack}",
             dir.dup_acks
         ));
-        hints.flag("tcp.analysis.duplicate_ack", "Duplicate ACK");
+        hints.flag(field::DUPLICATE_ACK);
     } else if dir.last_ack != Some(ack) {
         dir.dup_acks = 0;
     }
     if tcp.window == 0 && !tcp.has(TcpSummary::RST) {
         hints.note("zero window: the receiver's buffer is full, the sender must wait".to_string());
-        hints.flag("tcp.analysis.zero_window", "Zero window");
+        hints.flag(field::ZERO_WINDOW);
     }
     dir.last_ack = Some(ack);
     dir.last_window = tcp.window;
@@ -806,57 +809,33 @@ fn add_tcp_fields(
     };
     // The header layout is fixed, so the raw fields' bytes are known without searching.
     let start = layer.byte_range.start;
-    let field = |name, label, value: u64, offset, len| Field {
-        name,
-        label,
+    let fixed = |f: FixedField, value: u64| Field {
+        name: f.name,
+        label: f.label,
         value: Value::U64(value),
-        offset,
-        len,
+        offset: start + f.bytes.start,
+        len: f.bytes.len(),
     };
     let window = rel.window(tcp);
     // Without the ACK flag the number means nothing; Wireshark still shows it, unrelativised.
     let ack = rel.ack.unwrap_or(tcp.ack);
     let relative = [
-        field("tcp.stream", "Stream index", stream.into(), start, 0),
-        field(
-            "tcp.seq",
-            "Sequence number (relative)",
-            rel.seq.into(),
-            start + 4,
-            4,
-        ),
-        field(
-            "tcp.ack",
-            "Acknowledgment number (relative)",
-            ack.into(),
-            start + 8,
-            4,
-        ),
+        stream_field(field::TCP_STREAM, stream, start),
+        fixed(field::SEQ, rel.seq.into()),
+        fixed(field::ACK, ack.into()),
     ];
     // After the ports, where Wireshark lists the stream index and sequence numbers.
     let pos = layer.fields.len().min(2);
     layer.fields.splice(pos..pos, relative);
-    let scaled = field(
-        "tcp.window_size",
-        "Window (scaled)",
-        window.into(),
-        start + 14,
-        2,
-    );
-    let factor = rel.scale.map(|shift| {
-        field(
-            "tcp.window_size_scalefactor",
-            "Window scale factor",
-            1 << shift,
-            start + 14,
-            2,
-        )
-    });
+    let scaled = fixed(field::WINDOW_SIZE, window.into());
+    let factor = rel
+        .scale
+        .map(|shift| fixed(field::WINDOW_SCALEFACTOR, 1 << shift));
     // Next to the raw window. Inserted in place: no temporary vector per TCP segment.
     let pos = layer
         .fields
         .iter()
-        .position(|f| f.name == "tcp.window_size_value")
+        .position(|f| f.name == crate::dissect::tcp::field::WINDOW.name)
         .map_or(layer.fields.len(), |i| i + 1);
     layer.fields.insert(pos, scaled);
     if let Some(factor) = factor {
@@ -885,16 +864,22 @@ fn relative_summary(layer: &mut Layer, rel: Relative, tcp: &TcpSummary, ports: (
     }
 }
 
-fn add_stream_field(d: &mut Dissection, protocol: Protocol, name: &'static str, stream: u32) {
+fn add_stream_field(d: &mut Dissection, protocol: Protocol, f: FieldDef, stream: u32) {
     if let Some(layer) = d.layers.iter_mut().find(|l| l.protocol == protocol) {
         let start = layer.byte_range.start;
-        layer.fields.push(Field {
-            name,
-            label: "Stream index",
-            value: Value::U64(stream.into()),
-            offset: start,
-            len: 0,
-        });
+        layer.fields.push(stream_field(f, stream, start));
+    }
+}
+
+/// A stream index describes the whole segment, not bytes of it: it points at the header's start
+/// with length 0.
+fn stream_field(f: FieldDef, stream: u32, start: usize) -> Field {
+    Field {
+        name: f.name,
+        label: f.label,
+        value: Value::U64(stream.into()),
+        offset: start,
+        len: 0,
     }
 }
 

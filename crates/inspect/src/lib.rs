@@ -24,7 +24,8 @@
 //!     |
 //!   dissect  the pure dissector, (link type, bytes) -> Dissection, one submodule per protocol
 //!     |
-//!   model    the shared data: RawPacket, Dissection, Layer, Summary, Field, OSI/TCP-IP layers
+//!   model    the shared data: RawPacket, Dissection, Layer, Summary, Field, OSI/TCP-IP layers,
+//!            and FieldDef/FixedField, what a protocol declares about each of its fields
 //!
 //!   capfile, live   the sources and sinks at the edge (pcap/pcapng files, AF_PACKET): model only
 //!   craft           above dissect: gathers each protocol's builder (the inverse of its parser)
@@ -33,7 +34,9 @@
 //!
 //! - [`model`]: the shared types: `RawPacket`, `Dissection`, `Layer` (with its [`Summary`],
 //!   kept as data for the common headers and written by `Display`), `Field`, OSI and TCP/IP
-//!   layers.
+//!   layers; and [`FieldDef`] / [`FixedField`], a field as its protocol defines it (filter name,
+//!   label, byte range), each declared once with the `fields!` macro in its module's `field`
+//!   module, from which the filter's registry of names is derived.
 //! - [`error`]: the crate's one error type, [`InspectError`]: what went wrong and where.
 //! - [`capfile`]: pcap and pcapng files, read (streaming) and written.
 //! - [`live`]: live capture on a Linux interface (AF_PACKET), once per packet, untruncated.
@@ -44,7 +47,8 @@
 //! - [`flows`]: the flow tracker: stream index, relative seq/ack, TCP hints, conversations,
 //!   follow-stream.
 //! - [`filter`]: the display filter language (`tcp and port 7007`, `ip.ttl > 60`), parsed once,
-//!   tested per packet; [`filter::field_names`] is every field name a filter may use.
+//!   tested per packet; [`filter::field_names`] is every field name a filter may use, gathered
+//!   from the `field` modules' declarations.
 //! - [`render`]: the views: one line per packet, layer tree, coloured hex dump, JSON, statistics.
 //! - [`craft`]: frames built byte by byte with correct lengths and checksums (fixtures, tests,
 //!   lessons); each builder lives next to its parser in `dissect`, and is gathered here.

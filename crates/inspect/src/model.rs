@@ -392,6 +392,75 @@ pub struct Field {
     pub len: usize,
 }
 
+/// What a protocol defines about one of its fields, written once as a constant in the
+/// protocol's `field` module: the filter name and the label a recorded [`Field`] gets. Its
+/// place varies from packet to packet (an option, a DNS record, an HTTP header line), so the
+/// dissector says where it is; a field at a fixed place is a [`FixedField`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldDef {
+    pub name: &'static str,
+    pub label: &'static str,
+}
+
+impl FieldDef {
+    /// The same field with a label that says more about this value (a TCP option's kind is
+    /// labelled with the option's name).
+    pub const fn labelled(self, label: &'static str) -> FieldDef {
+        FieldDef { label, ..self }
+    }
+}
+
+/// A field at a fixed place in its header: a [`FieldDef`] and its bytes, counted from the
+/// header's start (smoltcp's `mod field` ranges). The dissector reads those bytes and the
+/// builder writes them, so both use the one range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixedField {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub bytes: Range<usize>,
+}
+
+impl FixedField {
+    /// The same field in a header that starts `base` bytes into the layer: the fields of an
+    /// IPv6 extension header or of a DNS message over TCP are fixed within their header, and
+    /// that header's place varies.
+    pub fn offset_by(self, base: usize) -> FixedField {
+        FixedField {
+            bytes: base + self.bytes.start..base + self.bytes.end,
+            ..self
+        }
+    }
+
+    /// The name and label without the place.
+    pub const fn def(&self) -> FieldDef {
+        FieldDef {
+            name: self.name,
+            label: self.label,
+        }
+    }
+}
+
+/// Declares a protocol's fields, each once, as constants: `NAME = "filter.name", "Label";`
+/// makes a [`FieldDef`], and `NAME = "filter.name", "Label", 0..2;` a [`FixedField`] at
+/// those bytes. It also makes `NAMES`, every filter name declared, which the filter's registry
+/// gathers ([`crate::filter::field_names`]): a field cannot be used without being registered.
+macro_rules! fields {
+    ($($(#[$doc:meta])* $id:ident = $name:literal, $label:literal $(, $bytes:expr)?;)*) => {
+        $($(#[$doc])* pub const $id: $crate::model::fields!(@type $($bytes)?) = $crate::model::fields!(@value $name, $label $(, $bytes)?);)*
+        /// Every filter name declared above.
+        pub const NAMES: &[&str] = &[$($name),*];
+    };
+    (@type) => { $crate::model::FieldDef };
+    (@type $bytes:expr) => { $crate::model::FixedField };
+    (@value $name:literal, $label:literal) => {
+        $crate::model::FieldDef { name: $name, label: $label }
+    };
+    (@value $name:literal, $label:literal, $bytes:expr) => {
+        $crate::model::FixedField { name: $name, label: $label, bytes: $bytes }
+    };
+}
+pub(crate) use fields;
+
 /// One layer of a packet: a header (and, for the innermost layer, its payload).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Layer {

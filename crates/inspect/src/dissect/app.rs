@@ -12,14 +12,17 @@ use std::ops::Range;
 use super::{Dissector, dns, http, preview, socketio, tls, websocket};
 use crate::model::{Protocol, Reason, Value};
 
-/// Every field name this module can emit: the filter rejects names outside
-/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
-pub(crate) const FIELDS: &[&str] = &[
-    "echo.data",
-    "events.invalid",
-    "events.partial",
-    "events.type",
-];
+/// The fields of netlab's two protocols, each declared once; the filter's registry takes
+/// their names from `field::NAMES`.
+pub(super) mod field {
+    crate::model::fields! {
+        ECHO_DATA = "echo.data", "Data";
+        /// An event frame's "type", on a line of its own or inside a WebSocket text frame.
+        EVENTS_TYPE = "events.type", "Frame type";
+        EVENTS_PARTIAL = "events.partial", "Partial line";
+        EVENTS_INVALID = "events.invalid", "Not an event frame";
+    }
+}
 
 /// An application protocol the dissector can decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -139,7 +142,7 @@ fn echo(d: &mut Dissector, payload: Range<usize>, reason: Reason, request: bool)
     let dir = if request { "request" } else { "reply" };
     let text = preview(data, 64);
     let summary = format!("Echo {dir}: {len} bytes \"{text}\"");
-    lb.field_with(0..len, "echo.data", "Data", || Value::Text(text));
+    lb.field_with(0..len, field::ECHO_DATA, || Value::Text(text));
     lb.reason(reason);
     lb.note("netlab echo (port 7007): the server sends every byte back unchanged");
     d.push(lb.finish(summary));
@@ -182,28 +185,22 @@ pub(super) fn events(d: &mut Dissector, payload: Range<usize>, reason: Reason) {
         let body = body.strip_suffix(b"\r").unwrap_or(body);
         match serde_json::from_slice::<EventType>(body) {
             Ok(e) => {
-                lb.field_with(at..at + line.len(), "events.type", "Frame type", || {
+                lb.field_with(at..at + line.len(), field::EVENTS_TYPE, || {
                     Value::Text(e.ty.to_string())
                 });
                 types.push(e.ty.into_owned());
             }
             Err(_) if !complete => {
-                lb.field_with(
-                    at..at + line.len(),
-                    "events.partial",
-                    "Partial line",
-                    || Value::Text(preview(body, 64)),
-                );
+                lb.field_with(at..at + line.len(), field::EVENTS_PARTIAL, || {
+                    Value::Text(preview(body, 64))
+                });
                 lb.note("the last line continues in the next segment: TCP carries a byte stream, not messages");
             }
             Err(_) if body.is_empty() => {}
             Err(err) => {
-                lb.field_with(
-                    at..at + line.len(),
-                    "events.invalid",
-                    "Not an event frame",
-                    || Value::Text(preview(body, 64)),
-                );
+                lb.field_with(at..at + line.len(), field::EVENTS_INVALID, || {
+                    Value::Text(preview(body, 64))
+                });
                 lb.note_with(|| {
                     format!("a line at payload offset {at} is not a JSON event frame: {err}")
                 });

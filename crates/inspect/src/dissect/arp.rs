@@ -4,30 +4,20 @@
 use super::{Dissector, LayerBuilder, Malformed};
 use crate::model::Protocol;
 
-/// Every field name this module can emit: the filter rejects names outside
-/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
-pub(crate) const FIELDS: &[&str] = &[
-    "arp.dst.hw_mac",
-    "arp.dst.proto_ipv4",
-    "arp.hw.size",
-    "arp.hw.type",
-    "arp.opcode",
-    "arp.proto.size",
-    "arp.proto.type",
-    "arp.src.hw_mac",
-    "arp.src.proto_ipv4",
-];
-
-mod field {
-    pub const HTYPE: usize = 0;
-    pub const PTYPE: usize = 2;
-    pub const HLEN: usize = 4;
-    pub const PLEN: usize = 5;
-    pub const OPER: usize = 6;
-    pub const SHA: usize = 8;
-    pub const SPA: usize = 14;
-    pub const THA: usize = 18;
-    pub const TPA: usize = 24;
+/// The message's fields, each declared once; the filter's registry takes their names from
+/// `field::NAMES`.
+pub(super) mod field {
+    crate::model::fields! {
+        HTYPE = "arp.hw.type", "Hardware type", 0..2;
+        PTYPE = "arp.proto.type", "Protocol type", 2..4;
+        HLEN = "arp.hw.size", "Hardware size", 4..5;
+        PLEN = "arp.proto.size", "Protocol size", 5..6;
+        OPER = "arp.opcode", "Opcode", 6..8;
+        SHA = "arp.src.hw_mac", "Sender MAC address", 8..14;
+        SPA = "arp.src.proto_ipv4", "Sender IP address", 14..18;
+        THA = "arp.dst.hw_mac", "Target MAC address", 18..24;
+        TPA = "arp.dst.proto_ipv4", "Target IP address", 24..28;
+    }
     pub const LEN: usize = 28;
 }
 
@@ -41,23 +31,23 @@ pub(super) fn dissect(d: &mut Dissector, at: usize) {
 }
 
 fn decode(lb: &mut LayerBuilder) -> Result<((), String), Malformed> {
-    lb.need(field::OPER + 2)?;
-    let htype = lb.u16(field::HTYPE, "arp.hw.type", "Hardware type")?;
-    let ptype = lb.u16(field::PTYPE, "arp.proto.type", "Protocol type")?;
-    let hlen = lb.u8(field::HLEN, "arp.hw.size", "Hardware size")?;
-    let plen = lb.u8(field::PLEN, "arp.proto.size", "Protocol size")?;
-    let op = lb.u16(field::OPER, "arp.opcode", "Opcode")?;
+    lb.need(field::OPER.bytes.end)?;
+    let htype = lb.u16(field::HTYPE)?;
+    let ptype = lb.u16(field::PTYPE)?;
+    let hlen = lb.u8(field::HLEN)?;
+    let plen = lb.u8(field::PLEN)?;
+    let op = lb.u16(field::OPER)?;
     if (htype, ptype, hlen, plen) != (1, 0x0800, 6, 4) {
         return Err(lb.invalid(
-            field::HTYPE,
+            field::HTYPE.bytes.start,
             format!("hardware type {htype}/size {hlen}, protocol 0x{ptype:04x}/size {plen}: only Ethernet/IPv4 ARP is decoded"),
         ));
     }
     lb.need(field::LEN)?;
-    let sha = lb.mac(field::SHA, "arp.src.hw_mac", "Sender MAC address")?;
-    let spa = lb.ipv4(field::SPA, "arp.src.proto_ipv4", "Sender IP address")?;
-    lb.mac(field::THA, "arp.dst.hw_mac", "Target MAC address")?;
-    let tpa = lb.ipv4(field::TPA, "arp.dst.proto_ipv4", "Target IP address")?;
+    let sha = lb.mac(field::SHA)?;
+    let spa = lb.ipv4(field::SPA)?;
+    lb.mac(field::THA)?;
+    let tpa = lb.ipv4(field::TPA)?;
     lb.note(
         "ARP maps an IPv4 address to a MAC address; it is carried directly in Ethernet, so it \
         sits between OSI layers 2 and 3",

@@ -7,49 +7,49 @@ use super::{Dissector, LayerBuilder, Malformed};
 use crate::model::{Protocol, Reason, Value};
 use std::fmt::Write as _;
 
-/// Every field name this module can emit: the filter rejects names outside
-/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
-pub(crate) const FIELDS: &[&str] = &[
-    "dns.a",
-    "dns.aaaa",
-    "dns.cname",
-    "dns.count.add_rr",
-    "dns.count.answers",
-    "dns.count.auth_rr",
-    "dns.count.queries",
-    "dns.flags",
-    "dns.flags.authoritative",
-    "dns.flags.opcode",
-    "dns.flags.rcode",
-    "dns.flags.recavail",
-    "dns.flags.recdesired",
-    "dns.flags.response",
-    "dns.flags.truncated",
-    "dns.id",
-    "dns.length",
-    "dns.mx.mail_exchange",
-    "dns.mx.preference",
-    "dns.ns",
-    "dns.ptr.domain_name",
-    "dns.qry.class",
-    "dns.qry.name",
-    "dns.qry.type",
-    "dns.resp.class",
-    "dns.resp.len",
-    "dns.resp.name",
-    "dns.resp.ttl",
-    "dns.resp.type",
-    "dns.txt",
-];
-
-mod field {
-    pub const ID: usize = 0;
-    pub const FLAGS: usize = 2;
-    pub const QDCOUNT: usize = 4;
-    pub const ANCOUNT: usize = 6;
-    pub const NSCOUNT: usize = 8;
-    pub const ARCOUNT: usize = 10;
+/// The message's fields, each declared once; the filter's registry takes their names from
+/// `field::NAMES`. The header's fields are fixed within the header, which starts 2 bytes in
+/// over TCP; a question's and a record's type and class are fixed after its name, whose
+/// length varies; the data and the names themselves are where the dissector finds them.
+pub(super) mod field {
+    crate::model::fields! {
+        /// Over TCP each message is preceded by its length (RFC 1035 4.2.2).
+        LENGTH = "dns.length", "Length", 0..2;
+        ID = "dns.id", "Transaction ID", 0..2;
+        FLAGS = "dns.flags", "Flags", 2..4;
+        RESPONSE = "dns.flags.response", "Response", 2..4;
+        OPCODE = "dns.flags.opcode", "Opcode", 2..4;
+        AUTHORITATIVE = "dns.flags.authoritative", "Authoritative", 2..4;
+        TRUNCATED = "dns.flags.truncated", "Truncated", 2..4;
+        RECDESIRED = "dns.flags.recdesired", "Recursion desired", 2..4;
+        RECAVAIL = "dns.flags.recavail", "Recursion available", 2..4;
+        RCODE = "dns.flags.rcode", "Reply code", 2..4;
+        QDCOUNT = "dns.count.queries", "Questions", 4..6;
+        ANCOUNT = "dns.count.answers", "Answer RRs", 6..8;
+        NSCOUNT = "dns.count.auth_rr", "Authority RRs", 8..10;
+        ARCOUNT = "dns.count.add_rr", "Additional RRs", 10..12;
+        QRY_NAME = "dns.qry.name", "Name";
+        /// After the question's name.
+        QRY_TYPE = "dns.qry.type", "Type", 0..2;
+        QRY_CLASS = "dns.qry.class", "Class", 2..4;
+        RESP_NAME = "dns.resp.name", "Name";
+        /// After the record's name.
+        RESP_TYPE = "dns.resp.type", "Type", 0..2;
+        RESP_CLASS = "dns.resp.class", "Class", 2..4;
+        RESP_TTL = "dns.resp.ttl", "Time to live", 4..8;
+        RESP_LEN = "dns.resp.len", "Data length", 8..10;
+        A = "dns.a", "Address";
+        AAAA = "dns.aaaa", "AAAA address";
+        NS = "dns.ns", "Name";
+        CNAME = "dns.cname", "Name";
+        PTR = "dns.ptr.domain_name", "Name";
+        MX_PREFERENCE = "dns.mx.preference", "Preference";
+        MX_EXCHANGE = "dns.mx.mail_exchange", "Mail exchange";
+        TXT = "dns.txt", "Text";
+    }
     pub const HEADER_LEN: usize = 12;
+    /// A record's type, class, time to live and data length after its name.
+    pub const RECORD_FIXED_LEN: usize = 10;
 }
 
 /// A name is at most 255 bytes on the wire (RFC 1035 2.3.4).
@@ -70,62 +70,31 @@ pub(super) fn dissect(d: &mut Dissector, payload: Range<usize>, reason: Reason, 
 fn decode(lb: &mut LayerBuilder, tcp: bool) -> Result<((), String), Malformed> {
     // Over TCP each message is preceded by its length (RFC 1035 4.2.2).
     let base = if tcp {
-        lb.u16(0, "dns.length", "Length")?;
+        lb.u16(field::LENGTH)?;
         2
     } else {
         0
     };
     lb.need(base + field::HEADER_LEN)?;
     let msg = lb.slice(base..lb.available())?;
-    let id = lb.u16(base + field::ID, "dns.id", "Transaction ID")?;
-    let flags = lb.u16(base + field::FLAGS, "dns.flags", "Flags")?;
-    let fr = base + field::FLAGS..base + field::FLAGS + 2;
+    let id = lb.u16(field::ID.offset_by(base))?;
+    let flags = lb.u16(field::FLAGS.offset_by(base))?;
     let response = flags & 0x8000 != 0;
-    lb.flag(fr.clone(), "dns.flags.response", "Response", response);
-    lb.bits(
-        fr.clone(),
-        "dns.flags.opcode",
-        "Opcode",
-        ((flags >> 11) & 0xf).into(),
-    );
+    lb.flag(field::RESPONSE.offset_by(base), response);
+    lb.bits(field::OPCODE.offset_by(base), ((flags >> 11) & 0xf).into());
     if response {
-        lb.flag(
-            fr.clone(),
-            "dns.flags.authoritative",
-            "Authoritative",
-            flags & 0x0400 != 0,
-        );
+        lb.flag(field::AUTHORITATIVE.offset_by(base), flags & 0x0400 != 0);
     }
-    lb.flag(
-        fr.clone(),
-        "dns.flags.truncated",
-        "Truncated",
-        flags & 0x0200 != 0,
-    );
-    lb.flag(
-        fr.clone(),
-        "dns.flags.recdesired",
-        "Recursion desired",
-        flags & 0x0100 != 0,
-    );
+    lb.flag(field::TRUNCATED.offset_by(base), flags & 0x0200 != 0);
+    lb.flag(field::RECDESIRED.offset_by(base), flags & 0x0100 != 0);
     if response {
-        lb.flag(
-            fr.clone(),
-            "dns.flags.recavail",
-            "Recursion available",
-            flags & 0x0080 != 0,
-        );
-        lb.bits(
-            fr.clone(),
-            "dns.flags.rcode",
-            "Reply code",
-            (flags & 0xf).into(),
-        );
+        lb.flag(field::RECAVAIL.offset_by(base), flags & 0x0080 != 0);
+        lb.bits(field::RCODE.offset_by(base), (flags & 0xf).into());
     }
-    let qd = lb.u16(base + field::QDCOUNT, "dns.count.queries", "Questions")?;
-    let an = lb.u16(base + field::ANCOUNT, "dns.count.answers", "Answer RRs")?;
-    let ns = lb.u16(base + field::NSCOUNT, "dns.count.auth_rr", "Authority RRs")?;
-    let ar = lb.u16(base + field::ARCOUNT, "dns.count.add_rr", "Additional RRs")?;
+    let qd = lb.u16(field::QDCOUNT.offset_by(base))?;
+    let an = lb.u16(field::ANCOUNT.offset_by(base))?;
+    let ns = lb.u16(field::NSCOUNT.offset_by(base))?;
+    let ar = lb.u16(field::ARCOUNT.offset_by(base))?;
     lb.cover(base + field::HEADER_LEN);
 
     let mut r = Reader {
@@ -217,8 +186,7 @@ impl Reader<'_, '_> {
         let (len, text) = self.name_text(at, Some(line))?;
         self.lb.field_with(
             self.base + at..self.base + at + len,
-            "dns.qry.name",
-            "Name",
+            field::QRY_NAME,
             || Value::Text(text.unwrap_or_default()),
         );
         let ty = self.u16(at + len)?;
@@ -226,14 +194,10 @@ impl Reader<'_, '_> {
         // is already in the line, so the type goes in front of it (a short move, no copy of
         // the name elsewhere).
         line.insert_str(type_at, type_name(ty));
-        self.lb.field(
-            self.base + at + len..self.base + at + len + 2,
-            "dns.qry.type",
-            "Type",
-            Value::U64(ty.into()),
-        );
-        self.lb
-            .u16(self.base + at + len + 2, "dns.qry.class", "Class")?;
+        let after_name = self.base + at + len;
+        let ty_field = field::QRY_TYPE.offset_by(after_name);
+        self.lb.fixed(ty_field, Value::U64(ty.into()));
+        self.lb.u16(field::QRY_CLASS.offset_by(after_name))?;
         self.at = at + len + 4;
         self.lb.cover(self.base + self.at);
         Ok(())
@@ -245,28 +209,24 @@ impl Reader<'_, '_> {
         let at = self.at;
         let (len, name) = self.name_text(at, None)?;
         let b = self.base + at + len;
-        self.lb
-            .field_with(self.base + at..b, "dns.resp.name", "Name", || {
-                Value::Text(name.unwrap_or_default())
-            });
-        let ty = self.lb.u16(b, "dns.resp.type", "Type")?;
-        let class = self.lb.read_u16(b + 2)?;
+        self.lb.field_with(self.base + at..b, field::RESP_NAME, || {
+            Value::Text(name.unwrap_or_default())
+        });
+        let ty = self.lb.u16(field::RESP_TYPE.offset_by(b))?;
+        let class_field = field::RESP_CLASS.offset_by(b);
+        let class = self.lb.read_u16(class_field.bytes.start)?;
         // mDNS borrows the class's top bit as "cache flush".
-        self.lb.field(
-            b + 2..b + 4,
-            "dns.resp.class",
-            "Class",
-            Value::U64((class & 0x7fff).into()),
-        );
-        self.lb.u32(b + 4, "dns.resp.ttl", "Time to live")?;
-        let rdlen = usize::from(self.lb.u16(b + 8, "dns.resp.len", "Data length")?);
-        let rd = b + 10;
+        self.lb
+            .fixed(class_field, Value::U64((class & 0x7fff).into()));
+        self.lb.u32(field::RESP_TTL.offset_by(b))?;
+        let rdlen = usize::from(self.lb.u16(field::RESP_LEN.offset_by(b))?);
+        let rd = b + field::RECORD_FIXED_LEN;
         let rdata = self.lb.slice(rd..rd + rdlen)?;
         if let Some(l) = summary.as_deref_mut() {
             let _ = write!(l, " {} ", type_name(ty));
         }
         self.rdata(ty, rd, rdata, summary)?;
-        self.at = at + len + 10 + rdlen;
+        self.at = at + len + field::RECORD_FIXED_LEN + rdlen;
         self.lb.cover(self.base + self.at);
         Ok(())
     }
@@ -285,7 +245,7 @@ impl Reader<'_, '_> {
         match (ty, rdata.len()) {
             (1, 4) => {
                 let a = Ipv4Addr::new(rdata[0], rdata[1], rdata[2], rdata[3]);
-                self.lb.field(r, "dns.a", "Address", Value::Ipv4(a));
+                self.lb.field(r, field::A, Value::Ipv4(a));
                 if let Some(l) = summary {
                     let _ = write!(l, "{a}");
                 }
@@ -294,46 +254,39 @@ impl Reader<'_, '_> {
                 let mut raw = [0u8; 16];
                 raw.copy_from_slice(rdata);
                 let a = Ipv6Addr::from(raw);
-                self.lb.field(r, "dns.aaaa", "AAAA address", Value::Ipv6(a));
+                self.lb.field(r, field::AAAA, Value::Ipv6(a));
                 if let Some(l) = summary {
                     let _ = write!(l, "{a}");
                 }
             }
             (2 | 5 | 12, _) => {
                 let (_, name) = self.name_text(rd - self.base, summary)?;
-                let fname = match ty {
-                    2 => "dns.ns",
-                    5 => "dns.cname",
-                    _ => "dns.ptr.domain_name",
+                let f = match ty {
+                    2 => field::NS,
+                    5 => field::CNAME,
+                    _ => field::PTR,
                 };
                 self.lb
-                    .field_with(r, fname, "Name", || Value::Text(name.unwrap_or_default()));
+                    .field_with(r, f, || Value::Text(name.unwrap_or_default()));
             }
             (15, 3..) => {
                 let pref = u16::from_be_bytes([rdata[0], rdata[1]]);
-                self.lb.field(
-                    rd..rd + 2,
-                    "dns.mx.preference",
-                    "Preference",
-                    Value::U64(pref.into()),
-                );
+                let pref_value = Value::U64(pref.into());
+                self.lb.field(rd..rd + 2, field::MX_PREFERENCE, pref_value);
                 let summary = summary.map(|l| {
                     let _ = write!(l, "{pref} ");
                     l
                 });
                 let (_, name) = self.name_text(rd - self.base + 2, summary)?;
-                self.lb.field_with(
-                    rd + 2..r.end,
-                    "dns.mx.mail_exchange",
-                    "Mail exchange",
-                    || Value::Text(name.unwrap_or_default()),
-                );
+                self.lb.field_with(rd + 2..r.end, field::MX_EXCHANGE, || {
+                    Value::Text(name.unwrap_or_default())
+                });
             }
             (16, 1..) => {
                 let n = usize::from(rdata[0]).min(rdata.len() - 1);
                 // Borrowed when the text is valid UTF-8, as it nearly always is.
                 let text = String::from_utf8_lossy(&rdata[1..1 + n]);
-                self.lb.field_with(rd..rd + 1 + n, "dns.txt", "Text", || {
+                self.lb.field_with(rd..rd + 1 + n, field::TXT, || {
                     Value::Text(text.clone().into_owned())
                 });
                 if let Some(l) = summary {

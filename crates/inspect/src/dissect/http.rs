@@ -3,36 +3,62 @@
 use std::ops::Range;
 
 use super::{Dissector, LayerBuilder, app, notes, preview, socketio, websocket};
-use crate::model::{Protocol, Reason, Value};
+use crate::model::{FieldDef, Protocol, Reason, Value};
 
-/// Every field name this module can emit: the filter rejects names outside
-/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
-pub(crate) const FIELDS: &[&str] = &[
-    "http.accept",
-    "http.cache_control",
-    "http.connection",
-    "http.content_length_header",
-    "http.content_type",
-    "http.cookie",
-    "http.date",
-    "http.file_data",
-    "http.host",
-    "http.location",
-    "http.request.line",
-    "http.request.method",
-    "http.request.uri",
-    "http.request.version",
-    "http.response.code",
-    "http.response.line",
-    "http.response.phrase",
-    "http.response.version",
-    "http.sec_websocket_accept",
-    "http.sec_websocket_key",
-    "http.sec_websocket_version",
-    "http.server",
-    "http.transfer_encoding",
-    "http.upgrade",
-    "http.user_agent",
+/// The message's fields, each declared once; the filter's registry takes their names from
+/// `field::NAMES`. Every one is where the dissector finds it in the text.
+pub(super) mod field {
+    crate::model::fields! {
+        REQUEST_METHOD = "http.request.method", "Method";
+        REQUEST_URI = "http.request.uri", "URI";
+        REQUEST_VERSION = "http.request.version", "Version";
+        RESPONSE_VERSION = "http.response.version", "Version";
+        RESPONSE_CODE = "http.response.code", "Status code";
+        RESPONSE_PHRASE = "http.response.phrase", "Reason phrase";
+        /// Each header line, whole, after a request's start line.
+        REQUEST_LINE = "http.request.line", "Header";
+        /// Each header line, whole, after a response's status line.
+        RESPONSE_LINE = "http.response.line", "Header";
+        /// A preview of the body.
+        FILE_DATA = "http.file_data", "Body";
+        // The values of the headers in `KNOWN_HEADERS`.
+        HOST = "http.host", "Host";
+        USER_AGENT = "http.user_agent", "User-Agent";
+        CONNECTION = "http.connection", "Connection";
+        UPGRADE = "http.upgrade", "Upgrade";
+        CONTENT_TYPE = "http.content_type", "Content-Type";
+        CONTENT_LENGTH = "http.content_length_header", "Content-Length";
+        TRANSFER_ENCODING = "http.transfer_encoding", "Transfer-Encoding";
+        ACCEPT = "http.accept", "Accept";
+        SERVER = "http.server", "Server";
+        LOCATION = "http.location", "Location";
+        DATE = "http.date", "Date";
+        COOKIE = "http.cookie", "Cookie";
+        CACHE_CONTROL = "http.cache_control", "Cache-Control";
+        SEC_WEBSOCKET_KEY = "http.sec_websocket_key", "Sec-WebSocket-Key";
+        SEC_WEBSOCKET_ACCEPT = "http.sec_websocket_accept", "Sec-WebSocket-Accept";
+        SEC_WEBSOCKET_VERSION = "http.sec_websocket_version", "Sec-WebSocket-Version";
+    }
+}
+
+/// Headers whose values get a field of their own (under Wireshark's names), by header name.
+const KNOWN_HEADERS: [(&str, FieldDef); 16] = [
+    ("host", field::HOST),
+    ("user-agent", field::USER_AGENT),
+    ("connection", field::CONNECTION),
+    ("upgrade", field::UPGRADE),
+    ("content-type", field::CONTENT_TYPE),
+    ("content-length", field::CONTENT_LENGTH),
+    ("transfer-encoding", field::TRANSFER_ENCODING),
+    ("accept", field::ACCEPT),
+    ("server", field::SERVER),
+    ("location", field::LOCATION),
+    ("date", field::DATE),
+    ("cookie", field::COOKIE),
+    ("cache-control", field::CACHE_CONTROL),
+    ("sec-websocket-key", field::SEC_WEBSOCKET_KEY),
+    ("sec-websocket-accept", field::SEC_WEBSOCKET_ACCEPT),
+    ("sec-websocket-version", field::SEC_WEBSOCKET_VERSION),
 ];
 
 const METHODS: [&[u8]; 9] = [
@@ -52,50 +78,12 @@ pub(super) fn looks_like(bytes: &[u8]) -> bool {
     bytes.starts_with(b"HTTP/1.") || METHODS.iter().any(|m| bytes.starts_with(m))
 }
 
-/// Headers whose values get a field of their own, under Wireshark's names.
-fn header_field(name: &[u8]) -> Option<(&'static str, &'static str)> {
-    const KNOWN: [(&str, &str, &str); 16] = [
-        ("host", "http.host", "Host"),
-        ("user-agent", "http.user_agent", "User-Agent"),
-        ("connection", "http.connection", "Connection"),
-        ("upgrade", "http.upgrade", "Upgrade"),
-        ("content-type", "http.content_type", "Content-Type"),
-        (
-            "content-length",
-            "http.content_length_header",
-            "Content-Length",
-        ),
-        (
-            "transfer-encoding",
-            "http.transfer_encoding",
-            "Transfer-Encoding",
-        ),
-        ("accept", "http.accept", "Accept"),
-        ("server", "http.server", "Server"),
-        ("location", "http.location", "Location"),
-        ("date", "http.date", "Date"),
-        ("cookie", "http.cookie", "Cookie"),
-        ("cache-control", "http.cache_control", "Cache-Control"),
-        (
-            "sec-websocket-key",
-            "http.sec_websocket_key",
-            "Sec-WebSocket-Key",
-        ),
-        (
-            "sec-websocket-accept",
-            "http.sec_websocket_accept",
-            "Sec-WebSocket-Accept",
-        ),
-        (
-            "sec-websocket-version",
-            "http.sec_websocket_version",
-            "Sec-WebSocket-Version",
-        ),
-    ];
-    KNOWN
+/// The field for a header's value, if it is one of [`KNOWN_HEADERS`].
+fn header_field(name: &[u8]) -> Option<FieldDef> {
+    KNOWN_HEADERS
         .iter()
-        .find(|(n, _, _)| n.as_bytes().eq_ignore_ascii_case(name))
-        .map(|&(_, f, l)| (f, l))
+        .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+        .map(|&(_, f)| f)
 }
 
 pub(super) fn dissect(d: &mut Dissector, payload: Range<usize>, reason: Reason) {
@@ -122,7 +110,7 @@ pub(super) fn dissect(d: &mut Dissector, payload: Range<usize>, reason: Reason) 
     // The body is the next layer's: HTTP's range ends where it starts.
     if let Some(http) = d.layers_mut().last_mut() {
         http.byte_range.end = body.start;
-        http.fields.retain(|f| f.name != "http.file_data");
+        http.fields.retain(|f| f.name != field::FILE_DATA.name);
     }
     if events {
         // A long-polling body of netlab's event server: the same JSON lines as over TCP.
@@ -151,10 +139,10 @@ fn decode(lb: &mut LayerBuilder, data: &[u8]) -> Head {
     } else {
         request_line(lb, first, first_at)
     };
-    let line_name = if response {
-        "http.response.line"
+    let line_field = if response {
+        field::RESPONSE_LINE
     } else {
-        "http.request.line"
+        field::REQUEST_LINE
     };
     let mut complete = false;
     let mut upgrade_ws = false;
@@ -164,7 +152,7 @@ fn decode(lb: &mut LayerBuilder, data: &[u8]) -> Head {
             break;
         }
         let full = at..lines.at;
-        lb.field_with(full, line_name, "Header", || {
+        lb.field_with(full, line_field, || {
             Value::Text(String::from_utf8_lossy(line).into_owned())
         });
         let Some(colon) = line.iter().position(|&b| b == b':') else {
@@ -174,13 +162,13 @@ fn decode(lb: &mut LayerBuilder, data: &[u8]) -> Head {
         if name.eq_ignore_ascii_case(b"upgrade") && value.eq_ignore_ascii_case(b"websocket") {
             upgrade_ws = true;
         }
-        if let Some((fname, label)) = header_field(name) {
+        if let Some(f) = header_field(name) {
             let lead = line[colon + 1..]
                 .iter()
                 .take_while(|c| c.is_ascii_whitespace())
                 .count();
             let voff = at + colon + 1 + lead;
-            lb.field_with(voff..voff + value.len(), fname, label, || {
+            lb.field_with(voff..voff + value.len(), f, || {
                 Value::Text(String::from_utf8_lossy(value).into_owned())
             });
         }
@@ -193,7 +181,7 @@ fn decode(lb: &mut LayerBuilder, data: &[u8]) -> Head {
     } else if body_start < data.len() {
         let body = &data[body_start..];
         if !(code == Some(101) && upgrade_ws) {
-            lb.field_with(body_start..data.len(), "http.file_data", "Body", || {
+            lb.field_with(body_start..data.len(), field::FILE_DATA, || {
                 Value::Text(preview(body, 256))
             });
         }
@@ -213,14 +201,13 @@ fn decode(lb: &mut LayerBuilder, data: &[u8]) -> Head {
 
 fn request_line(lb: &mut LayerBuilder, line: &[u8], at: usize) -> (String, Option<u16>) {
     let mut parts = Parts { line, at: 0 };
-    let names = [
-        ("http.request.method", "Method"),
-        ("http.request.uri", "URI"),
-        ("http.request.version", "Version"),
-    ];
-    for (name, label) in names {
+    for f in [
+        field::REQUEST_METHOD,
+        field::REQUEST_URI,
+        field::REQUEST_VERSION,
+    ] {
         if let Some((p, off)) = parts.next() {
-            lb.field_with(at + off..at + off + p.len(), name, label, || {
+            lb.field_with(at + off..at + off + p.len(), f, || {
                 Value::Text(String::from_utf8_lossy(p).into_owned())
             });
         }
@@ -234,8 +221,7 @@ fn status_line(lb: &mut LayerBuilder, line: &[u8], at: usize) -> (String, Option
     if let Some((v, off)) = parts.next() {
         lb.field_with(
             at + off..at + off + v.len(),
-            "http.response.version",
-            "Version",
+            field::RESPONSE_VERSION,
             || Value::Text(String::from_utf8_lossy(v).into_owned()),
         );
     }
@@ -247,18 +233,12 @@ fn status_line(lb: &mut LayerBuilder, line: &[u8], at: usize) -> (String, Option
             || Value::Text(String::from_utf8_lossy(c).into_owned()),
             |n| Value::U64(n.into()),
         );
-        lb.field(
-            at + off..at + off + c.len(),
-            "http.response.code",
-            "Status code",
-            value,
-        );
+        lb.field(at + off..at + off + c.len(), field::RESPONSE_CODE, value);
         let rest_at = off + c.len() + 1;
         if let Some(phrase) = line.get(rest_at..) {
             lb.field_with(
                 at + rest_at..at + line.len(),
-                "http.response.phrase",
-                "Reason phrase",
+                field::RESPONSE_PHRASE,
                 || Value::Text(String::from_utf8_lossy(phrase).into_owned()),
             );
         }

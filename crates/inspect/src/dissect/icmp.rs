@@ -2,34 +2,56 @@
 //! decoded as further layers.
 
 use super::{Dissector, LayerBuilder, Malformed, ipv4, ipv6};
-use crate::model::{Protocol, Value};
+use crate::model::{FixedField, Protocol};
 
-/// Every field name this module can emit: the filter rejects names outside
-/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
-pub(crate) const FIELDS: &[&str] = &[
-    "icmp.checksum",
-    "icmp.code",
-    "icmp.ident",
-    "icmp.mtu",
-    "icmp.seq",
-    "icmp.type",
-    "icmpv6.checksum",
-    "icmpv6.code",
-    "icmpv6.echo.identifier",
-    "icmpv6.echo.sequence_number",
-    "icmpv6.mtu",
-    "icmpv6.type",
-];
-
-mod field {
-    pub const TYPE: usize = 0;
-    pub const CODE: usize = 1;
-    pub const CHECKSUM: usize = 2;
-    pub const IDENT: usize = 4;
-    pub const SEQ: usize = 6;
+/// The message's fields, each declared once: the parser reads them, the builder writes them,
+/// and the filter's registry takes their names from `field::NAMES`. ICMPv4 and ICMPv6 share
+/// one layout under different names.
+pub(super) mod field {
+    crate::model::fields! {
+        TYPE = "icmp.type", "Type", 0..1;
+        CODE = "icmp.code", "Code", 1..2;
+        CHECKSUM = "icmp.checksum", "Checksum", 2..4;
+        IDENT = "icmp.ident", "Identifier", 4..6;
+        SEQ = "icmp.seq", "Sequence number", 6..8;
+        /// Destination unreachable, fragmentation needed: the MTU of the next hop.
+        MTU = "icmp.mtu", "Next-hop MTU", 6..8;
+        V6_TYPE = "icmpv6.type", "Type", 0..1;
+        V6_CODE = "icmpv6.code", "Code", 1..2;
+        V6_CHECKSUM = "icmpv6.checksum", "Checksum", 2..4;
+        V6_IDENT = "icmpv6.echo.identifier", "Identifier", 4..6;
+        V6_SEQ = "icmpv6.echo.sequence_number", "Sequence number", 6..8;
+        /// Packet too big: the MTU of the link that could not carry the packet.
+        V6_MTU = "icmpv6.mtu", "MTU", 4..8;
+    }
     /// Errors quote the offending packet after 4 bytes of type-specific data.
     pub const QUOTE: usize = 8;
 }
+
+/// The fields both versions have, each with its version's name.
+struct Common {
+    ty: FixedField,
+    code: FixedField,
+    checksum: FixedField,
+    ident: FixedField,
+    seq: FixedField,
+}
+
+const V4_FIELDS: Common = Common {
+    ty: field::TYPE,
+    code: field::CODE,
+    checksum: field::CHECKSUM,
+    ident: field::IDENT,
+    seq: field::SEQ,
+};
+
+const V6_FIELDS: Common = Common {
+    ty: field::V6_TYPE,
+    code: field::V6_CODE,
+    checksum: field::V6_CHECKSUM,
+    ident: field::V6_IDENT,
+    seq: field::V6_SEQ,
+};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Version {
@@ -73,46 +95,20 @@ fn dissect(d: &mut Dissector, at: usize, end: usize, v: Version) {
 /// Returns whether the message quotes an offending packet.
 fn decode(lb: &mut LayerBuilder, v: Version, quoted: bool) -> Result<(bool, String), Malformed> {
     lb.need(4)?;
-    let (p, echo_id, echo_seq) = match v {
-        Version::V4 => ("icmp", "icmp.ident", "icmp.seq"),
-        Version::V6 => (
-            "icmpv6",
-            "icmpv6.echo.identifier",
-            "icmpv6.echo.sequence_number",
-        ),
+    let f = match v {
+        Version::V4 => V4_FIELDS,
+        Version::V6 => V6_FIELDS,
     };
-    let ty = lb.read_u8(field::TYPE)?;
-    let code = lb.read_u8(field::CODE)?;
-    let (type_name, code_name) = (
-        if p == "icmp" {
-            "icmp.type"
-        } else {
-            "icmpv6.type"
-        },
-        if p == "icmp" {
-            "icmp.code"
-        } else {
-            "icmpv6.code"
-        },
-    );
-    lb.field(0..1, type_name, "Type", Value::U64(ty.into()));
-    lb.field(1..2, code_name, "Code", Value::U64(code.into()));
-    lb.u16(
-        field::CHECKSUM,
-        if p == "icmp" {
-            "icmp.checksum"
-        } else {
-            "icmpv6.checksum"
-        },
-        "Checksum",
-    )?;
+    let ty = lb.u8(f.ty)?;
+    let code = lb.u8(f.code)?;
+    lb.u16(f.checksum)?;
     let kind = classify(v, ty);
     let mut summary = String::from(describe(v, ty, code));
     lb.cover(lb.available());
     match kind {
         Kind::Echo => {
-            let id = lb.u16(field::IDENT, echo_id, "Identifier")?;
-            let seq = lb.u16(field::SEQ, echo_seq, "Sequence number")?;
+            let id = lb.u16(f.ident)?;
+            let seq = lb.u16(f.seq)?;
             let data = lb.available().saturating_sub(8);
             summary.push_str(&format!(" id=0x{id:04x}, seq={seq}, {data} bytes of data"));
             Ok((false, summary))
@@ -120,10 +116,10 @@ fn decode(lb: &mut LayerBuilder, v: Version, quoted: bool) -> Result<(bool, Stri
         Kind::Error => {
             lb.need(field::QUOTE)?;
             if v == Version::V6 && ty == 2 {
-                let mtu = lb.u32(4, "icmpv6.mtu", "MTU")?;
+                let mtu = lb.u32(field::V6_MTU)?;
                 summary.push_str(&format!(", MTU {mtu}"));
             } else if v == Version::V4 && ty == 3 && code == 4 {
-                let mtu = lb.u16(6, "icmp.mtu", "Next-hop MTU")?;
+                let mtu = lb.u16(field::MTU)?;
                 summary.push_str(&format!(", next-hop MTU {mtu}"));
             }
             if quoted {
@@ -194,11 +190,9 @@ fn describe(v: Version, ty: u8, code: u8) -> &'static str {
 /// An ICMPv4 message: type, code, the 4 type-specific bytes, then `data` (for errors: the
 /// start of the packet that caused it).
 pub fn build_icmpv4(ty: u8, code: u8, rest: [u8; 4], data: &[u8]) -> Vec<u8> {
-    let mut h = vec![ty, code, 0, 0];
-    h.extend_from_slice(&rest);
-    h.extend_from_slice(data);
+    let mut h = message(ty, code, rest, data);
     let sum = super::checksum(&[&h]);
-    h[2..4].copy_from_slice(&sum.to_be_bytes());
+    h[field::CHECKSUM.bytes].copy_from_slice(&sum.to_be_bytes());
     h
 }
 
@@ -211,12 +205,20 @@ pub fn build_icmpv6(
     rest: [u8; 4],
     data: &[u8],
 ) -> Vec<u8> {
-    let mut h = vec![ty, code, 0, 0];
-    h.extend_from_slice(&rest);
-    h.extend_from_slice(data);
+    let mut h = message(ty, code, rest, data);
     let (src, dst) = (std::net::IpAddr::from(src), std::net::IpAddr::from(dst));
     let sum = super::transport_checksum(src, dst, 58, &h);
-    h[2..4].copy_from_slice(&sum.to_be_bytes());
+    h[field::V6_CHECKSUM.bytes].copy_from_slice(&sum.to_be_bytes());
+    h
+}
+
+/// The message both versions share, its checksum still zero.
+fn message(ty: u8, code: u8, rest: [u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut h = vec![0; field::QUOTE + data.len()];
+    h[field::TYPE.bytes.start] = ty;
+    h[field::CODE.bytes.start] = code;
+    h[4..field::QUOTE].copy_from_slice(&rest);
+    h[field::QUOTE..].copy_from_slice(data);
     h
 }
 
@@ -225,7 +227,7 @@ mod tests {
     use super::*;
     use crate::dissect::dissect;
     use crate::dissect::ipv4::Ipv4Header;
-    use crate::model::LinkType;
+    use crate::model::{LinkType, Value};
 
     /// An echo request built here reads back as its type, identifier and sequence number.
     #[test]

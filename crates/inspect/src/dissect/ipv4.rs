@@ -4,41 +4,33 @@ use super::{Dissector, IpPacket, LayerBuilder, Malformed, after_ip};
 use crate::model::summary::{self, Summary};
 use crate::model::{Protocol, Value};
 
-/// Every field name this module can emit: the filter rejects names outside
-/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
-pub(crate) const FIELDS: &[&str] = &[
-    "ip.checksum",
-    "ip.dsfield",
-    "ip.dsfield.dscp",
-    "ip.dsfield.ecn",
-    "ip.dst",
-    "ip.flags",
-    "ip.flags.df",
-    "ip.flags.mf",
-    "ip.flags.rb",
-    "ip.frag_offset",
-    "ip.hdr_len",
-    "ip.id",
-    "ip.len",
-    "ip.opt.len",
-    "ip.opt.type",
-    "ip.proto",
-    "ip.src",
-    "ip.ttl",
-    "ip.version",
-];
-
-mod field {
-    pub const VER_IHL: usize = 0;
-    pub const DSFIELD: usize = 1;
-    pub const LEN: usize = 2;
-    pub const ID: usize = 4;
-    pub const FLAGS_FRAG: usize = 6;
-    pub const TTL: usize = 8;
-    pub const PROTO: usize = 9;
-    pub const CHECKSUM: usize = 10;
-    pub const SRC: usize = 12;
-    pub const DST: usize = 16;
+/// The header's fields, each declared once: the parser reads them, the builder writes them,
+/// and the filter's registry takes their names from `field::NAMES`.
+pub(super) mod field {
+    crate::model::fields! {
+        VERSION = "ip.version", "Version", 0..1;
+        HDR_LEN = "ip.hdr_len", "Header length", 0..1;
+        DSFIELD = "ip.dsfield", "Differentiated services", 1..2;
+        DSCP = "ip.dsfield.dscp", "DSCP", 1..2;
+        ECN = "ip.dsfield.ecn", "ECN", 1..2;
+        LEN = "ip.len", "Total length", 2..4;
+        ID = "ip.id", "Identification", 4..6;
+        FLAGS = "ip.flags", "Flags", 6..7;
+        FLAG_RB = "ip.flags.rb", "Reserved bit", 6..7;
+        FLAG_DF = "ip.flags.df", "Don't fragment", 6..7;
+        FLAG_MF = "ip.flags.mf", "More fragments", 6..7;
+        FRAG_OFFSET = "ip.frag_offset", "Fragment offset (8-byte units)", 6..8;
+        TTL = "ip.ttl", "Time to live", 8..9;
+        PROTO = "ip.proto", "Protocol", 9..10;
+        CHECKSUM = "ip.checksum", "Header checksum", 10..12;
+        SRC = "ip.src", "Source address", 12..16;
+        DST = "ip.dst", "Destination address", 16..20;
+        /// The label names the option: see `option_name`.
+        OPT_TYPE = "ip.opt.type", "Option";
+        OPT_LEN = "ip.opt.len", "Option length";
+    }
+    /// The flags (top 3 bits) and the fragment offset (13 bits).
+    pub const FLAGS_FRAG: std::ops::Range<usize> = 6..8;
     pub const MIN_LEN: usize = 20;
 }
 
@@ -70,62 +62,36 @@ fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, Summary), Ma
 }
 
 fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, Summary), Malformed> {
-    let b0 = lb.read_u8(field::VER_IHL)?;
+    let b0 = lb.read_u8(field::VERSION.bytes.start)?;
     let (version, ihl) = (b0 >> 4, usize::from(b0 & 0x0f) * 4);
-    lb.bits(0..1, "ip.version", "Version", version.into());
+    lb.bits(field::VERSION, version.into());
     if version != 4 {
         return Err(lb.invalid(0, format!("version {version} in an IPv4 header")));
     }
-    lb.bits(0..1, "ip.hdr_len", "Header length", ihl as u64);
+    lb.bits(field::HDR_LEN, ihl as u64);
     if ihl < field::MIN_LEN {
         return Err(lb.invalid(
             0,
             format!("header length {ihl} is below the minimum of 20 bytes"),
         ));
     }
-    let ds = lb.u8(field::DSFIELD, "ip.dsfield", "Differentiated services")?;
-    lb.bits(1..2, "ip.dsfield.dscp", "DSCP", (ds >> 2).into());
-    lb.bits(1..2, "ip.dsfield.ecn", "ECN", (ds & 3).into());
-    let total = usize::from(lb.u16(field::LEN, "ip.len", "Total length")?);
-    lb.u16(field::ID, "ip.id", "Identification")?;
-    let ff = lb.read_u16(field::FLAGS_FRAG)?;
+    let ds = lb.u8(field::DSFIELD)?;
+    lb.bits(field::DSCP, (ds >> 2).into());
+    lb.bits(field::ECN, (ds & 3).into());
+    let total = usize::from(lb.u16(field::LEN)?);
+    lb.u16(field::ID)?;
+    let ff = lb.read_u16(field::FLAGS_FRAG.start)?;
     let (df, mf, offset) = (ff & 0x4000 != 0, ff & 0x2000 != 0, ff & 0x1fff);
-    let ff_range = field::FLAGS_FRAG..field::FLAGS_FRAG + 2;
-    lb.bits(
-        ff_range.start..ff_range.start + 1,
-        "ip.flags",
-        "Flags",
-        (ff >> 13).into(),
-    );
-    lb.flag(
-        ff_range.start..ff_range.start + 1,
-        "ip.flags.rb",
-        "Reserved bit",
-        ff & 0x8000 != 0,
-    );
-    lb.flag(
-        ff_range.start..ff_range.start + 1,
-        "ip.flags.df",
-        "Don't fragment",
-        df,
-    );
-    lb.flag(
-        ff_range.start..ff_range.start + 1,
-        "ip.flags.mf",
-        "More fragments",
-        mf,
-    );
-    lb.bits(
-        ff_range,
-        "ip.frag_offset",
-        "Fragment offset (8-byte units)",
-        offset.into(),
-    );
-    let ttl = lb.u8(field::TTL, "ip.ttl", "Time to live")?;
-    let proto = lb.u8(field::PROTO, "ip.proto", "Protocol")?;
-    lb.u16(field::CHECKSUM, "ip.checksum", "Header checksum")?;
-    let src = lb.ipv4(field::SRC, "ip.src", "Source address")?;
-    let dst = lb.ipv4(field::DST, "ip.dst", "Destination address")?;
+    lb.bits(field::FLAGS, (ff >> 13).into());
+    lb.flag(field::FLAG_RB, ff & 0x8000 != 0);
+    lb.flag(field::FLAG_DF, df);
+    lb.flag(field::FLAG_MF, mf);
+    lb.bits(field::FRAG_OFFSET, offset.into());
+    let ttl = lb.u8(field::TTL)?;
+    let proto = lb.u8(field::PROTO)?;
+    lb.u16(field::CHECKSUM)?;
+    let src = lb.ipv4(field::SRC)?;
+    let dst = lb.ipv4(field::DST)?;
     options(lb, ihl);
     lb.need(ihl)?;
     lb.cover(ihl);
@@ -139,7 +105,7 @@ fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, Summa
         lb.limit()
     } else if total < ihl {
         return Err(lb.invalid(
-            field::LEN,
+            field::LEN.bytes.start,
             format!("total length {total} is shorter than the {ihl}-byte header"),
         ));
     } else {
@@ -207,12 +173,8 @@ fn options(lb: &mut LayerBuilder, ihl: usize) {
     let mut at = field::MIN_LEN;
     while at < ihl {
         let Ok(kind) = lb.read_u8(at) else { return };
-        lb.field(
-            at..at + 1,
-            "ip.opt.type",
-            option_name(kind),
-            Value::U64(kind.into()),
-        );
+        let f = field::OPT_TYPE.labelled(option_name(kind));
+        lb.field(at..at + 1, f, Value::U64(kind.into()));
         match kind {
             0 => return,
             1 => at += 1,
@@ -222,12 +184,7 @@ fn options(lb: &mut LayerBuilder, ihl: usize) {
                     lb.note_with(|| format!("IP option {kind} at header offset {at} has a bad length {len}; options not decoded further"));
                     return;
                 }
-                lb.field(
-                    at + 1..at + 2,
-                    "ip.opt.len",
-                    "Option length",
-                    Value::U64(len as u64),
-                );
+                lb.field(at + 1..at + 2, field::OPT_LEN, Value::U64(len as u64));
                 at += len;
             }
         }
@@ -304,20 +261,20 @@ impl Ipv4Header {
         let flags_offset = (u16::from(self.dont_fragment) << 14)
             | (u16::from(self.more_fragments) << 13)
             | (self.frag_offset & 0x1fff);
-        let mut h = Vec::with_capacity(ihl + payload.len());
-        h.push(0x40 | (ihl / 4) as u8);
-        h.push(0); // DSCP and ECN
-        h.extend_from_slice(&total.to_be_bytes());
-        h.extend_from_slice(&self.id.to_be_bytes());
-        h.extend_from_slice(&flags_offset.to_be_bytes());
-        h.push(self.ttl);
-        h.push(self.proto);
-        h.extend_from_slice(&[0, 0]); // the checksum, filled in below
-        h.extend_from_slice(&self.src);
-        h.extend_from_slice(&self.dst);
-        h.extend_from_slice(&self.options);
-        let sum = super::checksum(&[&h[..ihl]]);
-        h[field::CHECKSUM..field::CHECKSUM + 2].copy_from_slice(&sum.to_be_bytes());
+        let mut h = vec![0; ihl];
+        h[0] = 0x40 | (ihl / 4) as u8; // version 4 and the header length in 32-bit words
+        // DSCP and ECN stay zero.
+        h[field::LEN.bytes].copy_from_slice(&total.to_be_bytes());
+        h[field::ID.bytes].copy_from_slice(&self.id.to_be_bytes());
+        h[field::FLAGS_FRAG].copy_from_slice(&flags_offset.to_be_bytes());
+        h[field::TTL.bytes.start] = self.ttl;
+        h[field::PROTO.bytes.start] = self.proto;
+        h[field::SRC.bytes].copy_from_slice(&self.src);
+        h[field::DST.bytes].copy_from_slice(&self.dst);
+        h[field::MIN_LEN..].copy_from_slice(&self.options);
+        // The checksum covers the header with its own checksum bytes still zero.
+        let sum = super::checksum(&[&h]);
+        h[field::CHECKSUM.bytes].copy_from_slice(&sum.to_be_bytes());
         h.extend_from_slice(payload);
         h
     }

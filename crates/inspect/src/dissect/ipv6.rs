@@ -1,42 +1,40 @@
 //! IPv6 (RFC 8200): the fixed header and the chain of extension headers after it.
 
 use super::{Dissector, IpPacket, LayerBuilder, Malformed, after_ip, ipv4};
-use crate::model::Protocol;
+use crate::model::{FixedField, Protocol, Value};
 
-/// Every field name this module can emit: the filter rejects names outside
-/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
-pub(crate) const FIELDS: &[&str] = &[
-    "ah.next_header",
-    "ip.version",
-    "ipv6.dst",
-    "ipv6.dstopts.len",
-    "ipv6.dstopts.nxt",
-    "ipv6.flow",
-    "ipv6.fraghdr.ident",
-    "ipv6.fraghdr.more",
-    "ipv6.fraghdr.nxt",
-    "ipv6.fraghdr.offset",
-    "ipv6.hlim",
-    "ipv6.hopopts.len",
-    "ipv6.hopopts.nxt",
-    "ipv6.nxt",
-    "ipv6.plen",
-    "ipv6.routing.len",
-    "ipv6.routing.nxt",
-    "ipv6.routing.segleft",
-    "ipv6.routing.type",
-    "ipv6.src",
-    "ipv6.tclass",
-    "ipv6.version",
-];
-
-mod field {
-    pub const VTF: usize = 0;
-    pub const PLEN: usize = 4;
-    pub const NXT: usize = 6;
-    pub const HLIM: usize = 7;
-    pub const SRC: usize = 8;
-    pub const DST: usize = 24;
+/// The header's fields, each declared once: the parser reads them, the builder writes them,
+/// and the filter's registry takes their names from `field::NAMES`. The extension headers'
+/// fields are at fixed places in their own header, whose place varies (`offset_by`).
+pub(super) mod field {
+    crate::model::fields! {
+        /// Wireshark also gives IPv6 packets `ip.version`, so `ip.version == 6` works as a
+        /// filter.
+        IP_VERSION = "ip.version", "Version", 0..1;
+        VERSION = "ipv6.version", "Version", 0..1;
+        TCLASS = "ipv6.tclass", "Traffic class", 0..2;
+        FLOW = "ipv6.flow", "Flow label", 1..4;
+        PLEN = "ipv6.plen", "Payload length", 4..6;
+        NXT = "ipv6.nxt", "Next header", 6..7;
+        HLIM = "ipv6.hlim", "Hop limit", 7..8;
+        SRC = "ipv6.src", "Source address", 8..24;
+        DST = "ipv6.dst", "Destination address", 24..40;
+        HOPOPTS_NXT = "ipv6.hopopts.nxt", "Hop-by-hop options", 0..1;
+        HOPOPTS_LEN = "ipv6.hopopts.len", "Length", 1..2;
+        DSTOPTS_NXT = "ipv6.dstopts.nxt", "Destination options", 0..1;
+        DSTOPTS_LEN = "ipv6.dstopts.len", "Length", 1..2;
+        ROUTING_NXT = "ipv6.routing.nxt", "Routing header: next header", 0..1;
+        ROUTING_LEN = "ipv6.routing.len", "Length", 1..2;
+        ROUTING_TYPE = "ipv6.routing.type", "Routing type", 2..3;
+        ROUTING_SEGLEFT = "ipv6.routing.segleft", "Segments left", 3..4;
+        FRAG_NXT = "ipv6.fraghdr.nxt", "Fragment header: next header", 0..1;
+        FRAG_OFFSET = "ipv6.fraghdr.offset", "Fragment offset (8-byte units)", 2..4;
+        FRAG_MORE = "ipv6.fraghdr.more", "More fragments", 3..4;
+        FRAG_IDENT = "ipv6.fraghdr.ident", "Identification", 4..8;
+        AH_NXT = "ah.next_header", "Authentication header: next header", 0..1;
+    }
+    /// Version (4 bits), traffic class (8) and flow label (20).
+    pub const VTF: std::ops::Range<usize> = 0..4;
     pub const LEN: usize = 40;
 }
 
@@ -68,26 +66,20 @@ fn decode(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, String), Mal
 }
 
 fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, String), Malformed> {
-    let vtf = lb.read_u32(field::VTF)?;
+    let vtf = lb.read_u32(field::VTF.start)?;
     let version = vtf >> 28;
-    // Wireshark also gives IPv6 packets `ip.version`, so `ip.version == 6` works as a filter.
-    lb.bits(0..1, "ip.version", "Version", version.into());
-    lb.bits(0..1, "ipv6.version", "Version", version.into());
+    lb.bits(field::IP_VERSION, version.into());
+    lb.bits(field::VERSION, version.into());
     if version != 6 {
         return Err(lb.invalid(0, format!("version {version} in an IPv6 header")));
     }
-    lb.bits(
-        0..2,
-        "ipv6.tclass",
-        "Traffic class",
-        ((vtf >> 20) & 0xff).into(),
-    );
-    lb.bits(1..4, "ipv6.flow", "Flow label", (vtf & 0xf_ffff).into());
-    let plen = usize::from(lb.u16(field::PLEN, "ipv6.plen", "Payload length")?);
-    let mut nxt = lb.u8(field::NXT, "ipv6.nxt", "Next header")?;
-    let hlim = lb.u8(field::HLIM, "ipv6.hlim", "Hop limit")?;
-    let src = lb.ipv6(field::SRC, "ipv6.src", "Source address")?;
-    let dst = lb.ipv6(field::DST, "ipv6.dst", "Destination address")?;
+    lb.bits(field::TCLASS, ((vtf >> 20) & 0xff).into());
+    lb.bits(field::FLOW, (vtf & 0xf_ffff).into());
+    let plen = usize::from(lb.u16(field::PLEN)?);
+    let mut nxt = lb.u8(field::NXT)?;
+    let hlim = lb.u8(field::HLIM)?;
+    let src = lb.ipv6(field::SRC)?;
+    let dst = lb.ipv6(field::DST)?;
     lb.cover(field::LEN);
 
     let start = lb.start();
@@ -118,20 +110,8 @@ fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, Strin
     // chain of hundreds of empty headers from costing more than a real packet.
     for _ in 0..16 {
         let step = match nxt {
-            next::HOP_BY_HOP => options_header(
-                lb,
-                at,
-                "ipv6.hopopts.nxt",
-                "ipv6.hopopts.len",
-                "Hop-by-hop options",
-            )?,
-            next::DEST_OPTS => options_header(
-                lb,
-                at,
-                "ipv6.dstopts.nxt",
-                "ipv6.dstopts.len",
-                "Destination options",
-            )?,
+            next::HOP_BY_HOP => options_header(lb, at, field::HOPOPTS_NXT, field::HOPOPTS_LEN)?,
+            next::DEST_OPTS => options_header(lb, at, field::DSTOPTS_NXT, field::DSTOPTS_LEN)?,
             next::ROUTING => routing_header(lb, at)?,
             next::FRAGMENT => {
                 (fragment, first_fragment) = fragment_header(lb, at)?;
@@ -184,33 +164,23 @@ fn decode_fields(lb: &mut LayerBuilder, quoted: bool) -> Result<(IpPacket, Strin
 fn options_header(
     lb: &mut LayerBuilder,
     at: usize,
-    nxt_name: &'static str,
-    len_name: &'static str,
-    label: &'static str,
+    nxt: FixedField,
+    len_field: FixedField,
 ) -> Result<usize, Malformed> {
-    lb.u8(at, nxt_name, label)?;
-    let len = (usize::from(lb.read_u8(at + 1)?) + 1) * 8;
-    lb.field(
-        at + 1..at + 2,
-        len_name,
-        "Length",
-        crate::model::Value::U64(len as u64),
-    );
+    lb.u8(nxt.offset_by(at))?;
+    let len_field = len_field.offset_by(at);
+    let len = (usize::from(lb.read_u8(len_field.bytes.start)?) + 1) * 8;
+    lb.fixed(len_field, Value::U64(len as u64));
     lb.slice(at..at + len)?;
     Ok(len)
 }
 
 fn routing_header(lb: &mut LayerBuilder, at: usize) -> Result<usize, Malformed> {
-    lb.u8(at, "ipv6.routing.nxt", "Routing header: next header")?;
+    lb.u8(field::ROUTING_NXT.offset_by(at))?;
     let len = (usize::from(lb.read_u8(at + 1)?) + 1) * 8;
-    lb.field(
-        at + 1..at + 2,
-        "ipv6.routing.len",
-        "Length",
-        crate::model::Value::U64(len as u64),
-    );
-    lb.u8(at + 2, "ipv6.routing.type", "Routing type")?;
-    lb.u8(at + 3, "ipv6.routing.segleft", "Segments left")?;
+    lb.fixed(field::ROUTING_LEN.offset_by(at), Value::U64(len as u64));
+    lb.u8(field::ROUTING_TYPE.offset_by(at))?;
+    lb.u8(field::ROUTING_SEGLEFT.offset_by(at))?;
     lb.slice(at..at + len)?;
     Ok(len)
 }
@@ -219,17 +189,12 @@ fn routing_header(lb: &mut LayerBuilder, at: usize) -> Result<usize, Malformed> 
 /// offset 0 and no more to come, holds the whole packet) and whether it is the first one.
 fn fragment_header(lb: &mut LayerBuilder, at: usize) -> Result<(bool, bool), Malformed> {
     lb.slice(at..at + 8)?;
-    lb.u8(at, "ipv6.fraghdr.nxt", "Fragment header: next header")?;
-    let off_m = lb.read_u16(at + 2)?;
+    lb.u8(field::FRAG_NXT.offset_by(at))?;
+    let off_m = lb.read_u16(at + field::FRAG_OFFSET.bytes.start)?;
     let (offset, more) = (off_m >> 3, off_m & 1 == 1);
-    lb.bits(
-        at + 2..at + 4,
-        "ipv6.fraghdr.offset",
-        "Fragment offset (8-byte units)",
-        offset.into(),
-    );
-    lb.flag(at + 3..at + 4, "ipv6.fraghdr.more", "More fragments", more);
-    lb.u32(at + 4, "ipv6.fraghdr.ident", "Identification")?;
+    lb.bits(field::FRAG_OFFSET.offset_by(at), offset.into());
+    lb.flag(field::FRAG_MORE.offset_by(at), more);
+    lb.u32(field::FRAG_IDENT.offset_by(at))?;
     let fragment = offset != 0 || more;
     if fragment {
         lb.note_with(|| format!(
@@ -247,7 +212,7 @@ fn fragment_header(lb: &mut LayerBuilder, at: usize) -> Result<(bool, bool), Mal
 }
 
 fn auth_header(lb: &mut LayerBuilder, at: usize) -> Result<usize, Malformed> {
-    lb.u8(at, "ah.next_header", "Authentication header: next header")?;
+    lb.u8(field::AH_NXT.offset_by(at))?;
     // AH counts its length in 4-byte units, minus 2 (RFC 4302), unlike the other headers.
     let len = (usize::from(lb.read_u8(at + 1)?) + 2) * 4;
     lb.slice(at..at + len)?;
@@ -270,14 +235,15 @@ fn ext_name(nxt: u8) -> &'static str {
 /// An IPv6 header followed by `rest` (extension headers, then the transport). `next` is the
 /// type of the first header in `rest`.
 pub fn build_ipv6(src: [u8; 16], dst: [u8; 16], next: u8, hop_limit: u8, rest: &[u8]) -> Vec<u8> {
-    let mut h = Vec::with_capacity(40 + rest.len());
-    h.extend_from_slice(&0x6000_0000u32.to_be_bytes()); // version 6, class 0, flow 0
-    h.extend_from_slice(&(rest.len() as u16).to_be_bytes());
-    h.push(next);
-    h.push(hop_limit);
-    h.extend_from_slice(&src);
-    h.extend_from_slice(&dst);
-    h.extend_from_slice(rest);
+    let mut h = vec![0; field::LEN + rest.len()];
+    // Version 6; traffic class and flow label stay zero.
+    h[field::VTF].copy_from_slice(&0x6000_0000u32.to_be_bytes());
+    h[field::PLEN.bytes].copy_from_slice(&(rest.len() as u16).to_be_bytes());
+    h[field::NXT.bytes.start] = next;
+    h[field::HLIM.bytes.start] = hop_limit;
+    h[field::SRC.bytes].copy_from_slice(&src);
+    h[field::DST.bytes].copy_from_slice(&dst);
+    h[field::LEN..].copy_from_slice(rest);
     h
 }
 
@@ -297,10 +263,12 @@ pub fn build_fragment_header(
     id: u32,
     rest: &[u8],
 ) -> Vec<u8> {
-    let mut h = vec![next, 0];
-    h.extend_from_slice(&((offset_units << 3) | u16::from(more)).to_be_bytes());
-    h.extend_from_slice(&id.to_be_bytes());
-    h.extend_from_slice(rest);
+    let mut h = vec![0; 8 + rest.len()];
+    h[field::FRAG_NXT.bytes.start] = next;
+    let offset_more = (offset_units << 3) | u16::from(more);
+    h[field::FRAG_OFFSET.bytes].copy_from_slice(&offset_more.to_be_bytes());
+    h[field::FRAG_IDENT.bytes].copy_from_slice(&id.to_be_bytes());
+    h[8..].copy_from_slice(rest);
     h
 }
 
@@ -308,7 +276,7 @@ pub fn build_fragment_header(
 mod tests {
     use super::*;
     use crate::dissect::dissect;
-    use crate::model::{LinkType, Value};
+    use crate::model::LinkType;
 
     /// A packet built here, with a hop-by-hop header and a fragment header, reads back as the
     /// values it was built from.

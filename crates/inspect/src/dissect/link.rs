@@ -4,35 +4,7 @@ use std::borrow::Cow;
 
 use super::{Dissector, LayerBuilder, Malformed, arp, ipv4, ipv6};
 use crate::model::summary::{self, Summary};
-use crate::model::{LinkType, MacAddr, Protocol, Value};
-
-/// Every field name this module can emit: the filter rejects names outside
-/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
-pub(crate) const FIELDS: &[&str] = &[
-    "data.len",
-    "eth.dst",
-    "eth.len",
-    "eth.padding",
-    "eth.src",
-    "eth.type",
-    "ieee8021ad.dei",
-    "ieee8021ad.etype",
-    "ieee8021ad.id",
-    "ieee8021ad.priority",
-    "null.family",
-    "sll.etype",
-    "sll.halen",
-    "sll.hatype",
-    "sll.ifindex",
-    "sll.pkttype",
-    "sll.src.eth",
-    "sll.src.other",
-    "sll.unused",
-    "vlan.dei",
-    "vlan.etype",
-    "vlan.id",
-    "vlan.priority",
-];
+use crate::model::{FixedField, LinkType, MacAddr, Protocol, Value};
 
 /// EtherType values this dissector follows.
 pub(crate) mod ethertype {
@@ -44,30 +16,53 @@ pub(crate) mod ethertype {
     pub const IPV6: u16 = 0x86dd;
 }
 
-mod field {
-    use std::ops::Range;
-    pub const ETH_DST: Range<usize> = 0..6;
-    pub const ETH_SRC: Range<usize> = 6..12;
-    pub const ETH_TYPE: usize = 12;
+/// The headers' fields, each declared once: the parsers read them, the builders write them,
+/// and the filter's registry takes their names from `field::NAMES`. A cooked header comes in
+/// two layouts (SLL and SLL2) with the same names at different places.
+pub(super) mod field {
+    crate::model::fields! {
+        ETH_DST = "eth.dst", "Destination", 0..6;
+        ETH_SRC = "eth.src", "Source", 6..12;
+        ETH_TYPE = "eth.type", "Type", 12..14;
+        /// An IEEE 802.3 frame has a length where Ethernet II has its type.
+        ETH_8023_LEN = "eth.len", "Length", 12..14;
+        /// The bytes after the packet in a frame padded to 60 bytes.
+        ETH_PADDING = "eth.padding", "Padding";
+        VLAN_PRIORITY = "vlan.priority", "Priority (PCP)", 0..2;
+        VLAN_DEI = "vlan.dei", "Drop eligible (DEI)", 0..2;
+        VLAN_ID = "vlan.id", "VLAN ID", 0..2;
+        VLAN_ETYPE = "vlan.etype", "Type", 2..4;
+        /// Wireshark decodes the outer (service) tag of Q-in-Q with its own `ieee8021ad`
+        /// names, in the layout of an 802.1Q tag.
+        QINQ_PRIORITY = "ieee8021ad.priority", "Priority (PCP)", 0..2;
+        QINQ_DEI = "ieee8021ad.dei", "Drop eligible (DEI)", 0..2;
+        QINQ_ID = "ieee8021ad.id", "VLAN ID", 0..2;
+        QINQ_ETYPE = "ieee8021ad.etype", "Type", 2..4;
+        NULL_FAMILY = "null.family", "Family", 0..4;
+        SLL_PKTTYPE = "sll.pkttype", "Packet type", 0..2;
+        SLL_HATYPE = "sll.hatype", "Link-layer address type", 2..4;
+        SLL_HALEN = "sll.halen", "Link-layer address length", 4..6;
+        SLL_PROTO = "sll.etype", "Protocol", 14..16;
+        SLL2_PROTO = "sll.etype", "Protocol", 0..2;
+        SLL2_RESERVED = "sll.unused", "Reserved", 2..4;
+        SLL2_IFINDEX = "sll.ifindex", "Interface index", 4..8;
+        SLL2_HATYPE = "sll.hatype", "Link-layer address type", 8..10;
+        SLL2_PKTTYPE = "sll.pkttype", "Packet type", 10..11;
+        SLL2_HALEN = "sll.halen", "Link-layer address length", 11..12;
+        /// The sender's address in the 8-byte slot of a cooked header: an Ethernet address, or
+        /// `halen` bytes of another kind.
+        SLL_SRC_ETH = "sll.src.eth", "Source";
+        SLL_SRC_OTHER = "sll.src.other", "Source";
+        /// A frame of a link type this inspector does not decode.
+        DATA_LEN = "data.len", "Length";
+    }
     pub const ETH_LEN: usize = 14;
-    pub const VLAN_TCI: Range<usize> = 0..2;
-    pub const VLAN_TYPE: usize = 2;
+    pub const VLAN_TCI: std::ops::Range<usize> = 0..2;
     pub const VLAN_LEN: usize = 4;
-    pub const SLL_PKTTYPE: usize = 0;
-    pub const SLL_HATYPE: usize = 2;
-    pub const SLL_HALEN: usize = 4;
     pub const SLL_ADDR: usize = 6;
-    pub const SLL_PROTO: usize = 14;
     pub const SLL_LEN: usize = 16;
-    pub const SLL2_PROTO: usize = 0;
-    pub const SLL2_RESERVED: usize = 2;
-    pub const SLL2_IFINDEX: usize = 4;
-    pub const SLL2_HATYPE: usize = 8;
-    pub const SLL2_PKTTYPE: usize = 10;
-    pub const SLL2_HALEN: usize = 11;
     pub const SLL2_ADDR: usize = 12;
     pub const SLL2_LEN: usize = 20;
-    pub const NULL_FAMILY: std::ops::Range<usize> = 0..4;
 }
 
 const ZERO_MACS: &str = "both MAC addresses are zero: this is a loopback frame; lo has no \
@@ -112,25 +107,20 @@ fn ethernet(d: &mut Dissector, start: usize) {
 
 fn decode_ethernet(lb: &mut LayerBuilder) -> Result<(u16, Summary), Malformed> {
     lb.need(field::ETH_LEN)?;
-    let dst = lb.mac(field::ETH_DST.start, "eth.dst", "Destination")?;
-    let src = lb.mac(field::ETH_SRC.start, "eth.src", "Source")?;
-    let etype = lb.read_u16(field::ETH_TYPE)?;
+    let dst = lb.mac(field::ETH_DST)?;
+    let src = lb.mac(field::ETH_SRC)?;
+    let etype = lb.read_u16(field::ETH_TYPE.bytes.start)?;
     if etype < 0x0600 {
         // An IEEE 802.3 frame: the field is a length and an LLC header follows.
-        lb.field(
-            field::ETH_TYPE..field::ETH_LEN,
-            "eth.len",
-            "Length",
-            Value::U64(etype.into()),
-        );
+        lb.fixed(field::ETH_8023_LEN, Value::U64(etype.into()));
         return Err(lb.invalid(
-            field::ETH_TYPE,
+            field::ETH_TYPE.bytes.start,
             format!(
                 "802.3 length field {etype} with an LLC header: only Ethernet II frames are decoded"
             ),
         ));
     }
-    lb.u16(field::ETH_TYPE, "eth.type", "Type")?;
+    lb.u16(field::ETH_TYPE)?;
     if src.is_zero() && dst.is_zero() {
         lb.note(ZERO_MACS);
     }
@@ -149,8 +139,8 @@ pub(super) fn network(d: &mut Dissector, etype: u16, at: usize) {
         ethertype::IPV4 => ipv4::dissect(d, at, usize::MAX),
         ethertype::IPV6 => ipv6::dissect(d, at, usize::MAX),
         ethertype::ARP => arp::dissect(d, at),
-        ethertype::VLAN => vlan(d, at, &VLAN_NAMES),
-        ethertype::QINQ => vlan(d, at, &QINQ_NAMES),
+        ethertype::VLAN => vlan(d, at, VLAN_FIELDS),
+        ethertype::QINQ => vlan(d, at, QINQ_FIELDS),
         other => unknown_payload(d, at, other),
     }
 }
@@ -166,30 +156,29 @@ fn unknown_payload(d: &mut Dissector, at: usize, etype: u16) {
     d.stretch_last(usize::MAX); // the rest of the frame
 }
 
-/// Filter names of a tag's fields: Wireshark decodes the outer (service) tag of Q-in-Q with
-/// its own `ieee8021ad` names.
-struct TagNames {
+/// A tag's fields: the outer (service) tag of Q-in-Q has names of its own.
+struct TagFields {
     protocol: Protocol,
-    priority: &'static str,
-    dei: &'static str,
-    id: &'static str,
-    etype: &'static str,
+    priority: FixedField,
+    dei: FixedField,
+    id: FixedField,
+    etype: FixedField,
 }
 
-const VLAN_NAMES: TagNames = TagNames {
+const VLAN_FIELDS: TagFields = TagFields {
     protocol: Protocol::Vlan,
-    priority: "vlan.priority",
-    dei: "vlan.dei",
-    id: "vlan.id",
-    etype: "vlan.etype",
+    priority: field::VLAN_PRIORITY,
+    dei: field::VLAN_DEI,
+    id: field::VLAN_ID,
+    etype: field::VLAN_ETYPE,
 };
 
-const QINQ_NAMES: TagNames = TagNames {
+const QINQ_FIELDS: TagFields = TagFields {
     protocol: Protocol::QinQ,
-    priority: "ieee8021ad.priority",
-    dei: "ieee8021ad.dei",
-    id: "ieee8021ad.id",
-    etype: "ieee8021ad.etype",
+    priority: field::QINQ_PRIORITY,
+    dei: field::QINQ_DEI,
+    id: field::QINQ_ID,
+    etype: field::QINQ_ETYPE,
 };
 
 /// How many stacked VLAN tags are decoded. Real networks stack two (Q-in-Q), rarely three; a
@@ -197,7 +186,7 @@ const QINQ_NAMES: TagNames = TagNames {
 /// exhaust the stack, so the rest is left as bytes with a note.
 const MAX_STACKED_TAGS: usize = 8;
 
-fn vlan(d: &mut Dissector, start: usize, names: &TagNames) {
+fn vlan(d: &mut Dissector, start: usize, tag: TagFields) {
     let stacked = d
         .layers_mut()
         .iter()
@@ -214,26 +203,21 @@ fn vlan(d: &mut Dissector, start: usize, names: &TagNames) {
         d.stretch_last(usize::MAX);
         return;
     }
-    let mut lb = link_layer(d, start, usize::MAX, names.protocol);
-    let r = decode_vlan(&mut lb, names);
+    let mut lb = link_layer(d, start, usize::MAX, tag.protocol);
+    let r = decode_vlan(&mut lb, tag);
     if let Some(etype) = d.push_result(lb, r) {
         network(d, etype, start + field::VLAN_LEN);
     }
 }
 
-fn decode_vlan(lb: &mut LayerBuilder, names: &TagNames) -> Result<(u16, String), Malformed> {
+fn decode_vlan(lb: &mut LayerBuilder, tag: TagFields) -> Result<(u16, String), Malformed> {
     lb.need(field::VLAN_LEN)?;
     let tci = lb.read_u16(field::VLAN_TCI.start)?;
     let (pcp, dei, id) = (tci >> 13, (tci >> 12) & 1 == 1, tci & 0x0fff);
-    lb.bits(
-        field::VLAN_TCI,
-        names.priority,
-        "Priority (PCP)",
-        pcp.into(),
-    );
-    lb.flag(field::VLAN_TCI, names.dei, "Drop eligible (DEI)", dei);
-    lb.bits(field::VLAN_TCI, names.id, "VLAN ID", id.into());
-    let etype = lb.u16(field::VLAN_TYPE, names.etype, "Type")?;
+    lb.bits(tag.priority, pcp.into());
+    lb.flag(tag.dei, dei);
+    lb.bits(tag.id, id.into());
+    let etype = lb.u16(tag.etype)?;
     lb.note(
         "802.1Q tag: 4 bytes inserted after the MAC addresses so that one cable can carry \
         several virtual LANs; switches add and remove it",
@@ -262,7 +246,7 @@ fn null(d: &mut Dissector, big_endian: bool) {
 }
 
 fn decode_null(lb: &mut LayerBuilder, big_endian: bool) -> Result<(Option<u8>, String), Malformed> {
-    let b = lb.slice(field::NULL_FAMILY)?;
+    let b = lb.slice(field::NULL_FAMILY.bytes)?;
     let raw = [b[0], b[1], b[2], b[3]];
     // DLT_NULL is in the byte order of the machine that captured, which the file does not say.
     // Families are small numbers, so the order that gives a small value is the right one.
@@ -271,12 +255,7 @@ fn decode_null(lb: &mut LayerBuilder, big_endian: bool) -> Result<(Option<u8>, S
     } else {
         u32::from_le_bytes(raw)
     };
-    lb.field(
-        field::NULL_FAMILY,
-        "null.family",
-        "Family",
-        Value::U64(family.into()),
-    );
+    lb.fixed(field::NULL_FAMILY, Value::U64(family.into()));
     // 2 is AF_INET everywhere; AF_INET6 is 10 on Linux, 24, 28 or 30 on the BSDs and macOS.
     let (version, name) = match family {
         2 => (Some(4), "IPv4"),
@@ -300,11 +279,11 @@ fn sll(d: &mut Dissector) {
 
 fn decode_sll(lb: &mut LayerBuilder) -> Result<(u16, String), Malformed> {
     lb.need(field::SLL_LEN)?;
-    let pkttype = lb.u16(field::SLL_PKTTYPE, "sll.pkttype", "Packet type")?;
-    let hatype = lb.u16(field::SLL_HATYPE, "sll.hatype", "Link-layer address type")?;
-    let halen = lb.u16(field::SLL_HALEN, "sll.halen", "Link-layer address length")?;
+    let pkttype = lb.u16(field::SLL_PKTTYPE)?;
+    let hatype = lb.u16(field::SLL_HATYPE)?;
+    let halen = lb.u16(field::SLL_HALEN)?;
     let addr = sll_address(lb, field::SLL_ADDR, halen.into())?;
-    let proto = lb.u16(field::SLL_PROTO, "sll.etype", "Protocol")?;
+    let proto = lb.u16(field::SLL_PROTO)?;
     lb.note(COOKED);
     Ok((proto, sll_summary(pkttype, hatype, &addr, proto)))
 }
@@ -319,12 +298,12 @@ fn sll2(d: &mut Dissector) {
 
 fn decode_sll2(lb: &mut LayerBuilder) -> Result<(u16, String), Malformed> {
     lb.need(field::SLL2_LEN)?;
-    let proto = lb.u16(field::SLL2_PROTO, "sll.etype", "Protocol")?;
-    lb.u16(field::SLL2_RESERVED, "sll.unused", "Reserved")?;
-    let ifindex = lb.u32(field::SLL2_IFINDEX, "sll.ifindex", "Interface index")?;
-    let hatype = lb.u16(field::SLL2_HATYPE, "sll.hatype", "Link-layer address type")?;
-    let pkttype = lb.u8(field::SLL2_PKTTYPE, "sll.pkttype", "Packet type")?;
-    let halen = lb.u8(field::SLL2_HALEN, "sll.halen", "Link-layer address length")?;
+    let proto = lb.u16(field::SLL2_PROTO)?;
+    lb.u16(field::SLL2_RESERVED)?;
+    let ifindex = lb.u32(field::SLL2_IFINDEX)?;
+    let hatype = lb.u16(field::SLL2_HATYPE)?;
+    let pkttype = lb.u8(field::SLL2_PKTTYPE)?;
+    let halen = lb.u8(field::SLL2_HALEN)?;
     let addr = sll_address(lb, field::SLL2_ADDR, halen.into())?;
     lb.note(COOKED);
     let mut s = sll_summary(pkttype.into(), hatype, &addr, proto);
@@ -339,10 +318,10 @@ fn sll_address(lb: &mut LayerBuilder, at: usize, halen: usize) -> Result<String,
     if halen == 6 {
         let mut m = [0u8; 6];
         m.copy_from_slice(&slot[..6]);
-        lb.field(at..at + 6, "sll.src.eth", "Source", Value::Mac(MacAddr(m)));
+        lb.field(at..at + 6, field::SLL_SRC_ETH, Value::Mac(MacAddr(m)));
         Ok(MacAddr(m).to_string())
     } else {
-        lb.field_with(at..at + 8, "sll.src.other", "Source", || {
+        lb.field_with(at..at + 8, field::SLL_SRC_OTHER, || {
             Value::Bytes(slot[..used].to_vec())
         });
         Ok(Value::Bytes(slot[..used].to_vec()).to_string())
@@ -388,12 +367,8 @@ fn raw_ip(d: &mut Dissector, version: Option<u8>) {
 fn unsupported(d: &mut Dissector, link: LinkType) {
     let mut lb = link_layer(d, 0, usize::MAX, Protocol::Data);
     lb.cover(lb.available());
-    lb.field(
-        0..lb.available(),
-        "data.len",
-        "Length",
-        Value::U64(lb.available() as u64),
-    );
+    let len = lb.available();
+    lb.field(0..len, field::DATA_LEN, Value::U64(len as u64));
     lb.note_with(|| format!(
         "link type {} is not one this inspector decodes (it knows 0, 1, 101, 108, 113, 228, 229 and 276)",
         link.0
@@ -419,8 +394,8 @@ pub(super) fn note_padding(d: &mut Dissector) {
         return;
     };
     first.fields.push(crate::model::Field {
-        name: "eth.padding",
-        label: "Padding",
+        name: field::ETH_PADDING.name,
+        label: field::ETH_PADDING.label,
         value: Value::Bytes(pad.to_vec()),
         offset: end,
         len: pad.len(),
@@ -449,11 +424,11 @@ pub(crate) fn ethertype_name(etype: u16) -> &'static str {
 
 /// An Ethernet II frame: destination, source, EtherType, then `payload`.
 pub fn build_ethernet(dst: [u8; 6], src: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8> {
-    let mut f = Vec::with_capacity(14 + payload.len());
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&ethertype.to_be_bytes());
-    f.extend_from_slice(payload);
+    let mut f = vec![0; field::ETH_LEN + payload.len()];
+    f[field::ETH_DST.bytes].copy_from_slice(&dst);
+    f[field::ETH_SRC.bytes].copy_from_slice(&src);
+    f[field::ETH_TYPE.bytes].copy_from_slice(&ethertype.to_be_bytes());
+    f[field::ETH_LEN..].copy_from_slice(payload);
     f
 }
 
@@ -461,10 +436,10 @@ pub fn build_ethernet(dst: [u8; 6], src: [u8; 6], ethertype: u16, payload: &[u8]
 /// after an Ethernet header whose EtherType is 0x8100 (or 0x88a8 for the outer tag of Q-in-Q).
 pub fn build_vlan_tag(priority: u8, id: u16, ethertype: u16, payload: &[u8]) -> Vec<u8> {
     let tci = (u16::from(priority & 7) << 13) | (id & 0x0fff);
-    let mut f = Vec::with_capacity(4 + payload.len());
-    f.extend_from_slice(&tci.to_be_bytes());
-    f.extend_from_slice(&ethertype.to_be_bytes());
-    f.extend_from_slice(payload);
+    let mut f = vec![0; field::VLAN_LEN + payload.len()];
+    f[field::VLAN_TCI].copy_from_slice(&tci.to_be_bytes());
+    f[field::VLAN_ETYPE.bytes].copy_from_slice(&ethertype.to_be_bytes());
+    f[field::VLAN_LEN..].copy_from_slice(payload);
     f
 }
 

@@ -12,17 +12,20 @@ use std::ops::Range;
 use super::{Dissector, preview};
 use crate::model::{Protocol, Reason, Value};
 
-/// Every field name this module can emit (see [`crate::filter::field_names`]).
-pub(crate) const FIELDS: &[&str] = &[
-    "engineio.data",
-    "engineio.type",
-    "socketio.ack_id",
-    "socketio.attachments",
-    "socketio.data",
-    "socketio.event",
-    "socketio.nsp",
-    "socketio.type",
-];
+/// The packets' fields, each declared once; the filter's registry takes their names from
+/// `field::NAMES`. Each packet starts with its type digit; the rest is where the text puts it.
+pub(super) mod field {
+    crate::model::fields! {
+        ENGINEIO_TYPE = "engineio.type", "Packet type", 0..1;
+        ENGINEIO_DATA = "engineio.data", "Data";
+        SOCKETIO_TYPE = "socketio.type", "Packet type", 0..1;
+        ATTACHMENTS = "socketio.attachments", "Attachments";
+        NSP = "socketio.nsp", "Namespace";
+        ACK_ID = "socketio.ack_id", "Ack id";
+        DATA = "socketio.data", "Data (JSON)";
+        EVENT = "socketio.event", "Event name";
+    }
+}
 
 /// The record separator between the packets of a long-polling body.
 const SEPARATOR: u8 = 0x1e;
@@ -122,16 +125,11 @@ pub(super) fn packet(
     };
     let mut lb = d.layer(range.start, range.end, Protocol::EngineIo);
     lb.reason(Reason::Content);
-    lb.field(
-        0..1,
-        "engineio.type",
-        "Packet type",
-        Value::Text(name.into()),
-    );
+    lb.fixed(field::ENGINEIO_TYPE, Value::Text(name.into()));
     let data = text.get(1..).unwrap_or(&[]);
     let inner = digit == b'4' && !data.is_empty();
     if !data.is_empty() && !inner {
-        lb.field_with(1..text.len(), "engineio.data", "Data", || {
+        lb.field_with(1..text.len(), field::ENGINEIO_DATA, || {
             Value::Text(preview(data, PREVIEW))
         });
     }
@@ -176,12 +174,7 @@ fn socketio(d: &mut Dissector, text: &[u8], range: Range<usize>) {
     lb.reason(Reason::Content);
     let Some(&digit) = text.first() else { return };
     let kind = socketio_name(digit).unwrap_or("?");
-    lb.field(
-        0..1,
-        "socketio.type",
-        "Packet type",
-        Value::Text(kind.into()),
-    );
+    lb.fixed(field::SOCKETIO_TYPE, Value::Text(kind.into()));
     let mut at = 1;
     let mut attachments = None;
     if matches!(digit, b'5' | b'6') {
@@ -191,12 +184,7 @@ fn socketio(d: &mut Dissector, text: &[u8], range: Range<usize>) {
             .and_then(|s| s.parse::<u64>().ok());
         match (count, text.get(at + n)) {
             (Some(c), Some(b'-')) => {
-                lb.field(
-                    at..at + n + 1,
-                    "socketio.attachments",
-                    "Attachments",
-                    Value::U64(c),
-                );
+                lb.field(at..at + n + 1, field::ATTACHMENTS, Value::U64(c));
                 attachments = Some(c);
                 at += n + 1;
             }
@@ -217,9 +205,7 @@ fn socketio(d: &mut Dissector, text: &[u8], range: Range<usize>) {
             .position(|&b| b == b',')
             .map_or(text.len(), |p| at + p);
         nsp = String::from_utf8_lossy(&text[at..end]).into_owned();
-        lb.field_with(at..end, "socketio.nsp", "Namespace", || {
-            Value::Text(nsp.clone())
-        });
+        lb.field_with(at..end, field::NSP, || Value::Text(nsp.clone()));
         at = (end + 1).min(text.len());
     }
     let digits = text[at..].iter().take_while(|b| b.is_ascii_digit()).count();
@@ -230,7 +216,7 @@ fn socketio(d: &mut Dissector, text: &[u8], range: Range<usize>) {
             .and_then(|s| s.parse::<u64>().ok());
         match id {
             Some(id) => {
-                lb.field(at..at + digits, "socketio.ack_id", "Ack id", Value::U64(id));
+                lb.field(at..at + digits, field::ACK_ID, Value::U64(id));
                 ack = Some(id);
             }
             None => {
@@ -244,18 +230,15 @@ fn socketio(d: &mut Dissector, text: &[u8], range: Range<usize>) {
     let data = &text[at..];
     let mut event = None;
     if !data.is_empty() {
-        lb.field_with(at..text.len(), "socketio.data", "Data (JSON)", || {
+        lb.field_with(at..text.len(), field::DATA, || {
             Value::Text(preview(data, PREVIEW))
         });
         if matches!(digit, b'2' | b'5')
             && let Some((name, r)) = event_name(data)
         {
-            lb.field_with(
-                at + r.start..at + r.end,
-                "socketio.event",
-                "Event name",
-                || Value::Text(name.clone()),
-            );
+            lb.field_with(at + r.start..at + r.end, field::EVENT, || {
+                Value::Text(name.clone())
+            });
             event = Some(name);
         }
     }

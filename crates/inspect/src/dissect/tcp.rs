@@ -6,67 +6,64 @@ use super::{Dissector, LayerBuilder, Malformed, app, notes};
 use crate::model::summary::{self, Summary};
 use crate::model::{Protocol, TcpSummary, Value};
 
-/// Every field name this module can emit: the filter rejects names outside
-/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
-pub(crate) const FIELDS: &[&str] = &[
-    "tcp.ack_raw",
-    "tcp.checksum",
-    "tcp.dstport",
-    "tcp.flags",
-    "tcp.flags.ack",
-    "tcp.flags.ae",
-    "tcp.flags.cwr",
-    "tcp.flags.ece",
-    "tcp.flags.fin",
-    "tcp.flags.push",
-    "tcp.flags.res",
-    "tcp.flags.reset",
-    "tcp.flags.syn",
-    "tcp.flags.urg",
-    "tcp.hdr_len",
-    "tcp.len",
-    "tcp.option_kind",
-    "tcp.option_len",
-    "tcp.options.mss_val",
-    "tcp.options.sack_le",
-    "tcp.options.sack_perm",
-    "tcp.options.sack_re",
-    "tcp.options.timestamp.tsecr",
-    "tcp.options.timestamp.tsval",
-    "tcp.options.wscale.multiplier",
-    "tcp.options.wscale.shift",
-    "tcp.seq",
-    "tcp.seq_raw",
-    "tcp.srcport",
-    "tcp.urgent_pointer",
-    "tcp.window_size_value",
-];
-
-mod field {
-    pub const SRC_PORT: usize = 0;
-    pub const DST_PORT: usize = 2;
-    pub const SEQ: usize = 4;
-    pub const ACK: usize = 8;
-    pub const OFF_FLAGS: usize = 12;
-    pub const WINDOW: usize = 14;
-    pub const CHECKSUM: usize = 16;
-    pub const URGENT: usize = 18;
+/// The header's fields, each declared once: the parser reads them, the builder writes them,
+/// and the filter's registry takes their names from `field::NAMES`. The flags share the
+/// two bytes of data offset and flags.
+pub(crate) mod field {
+    crate::model::fields! {
+        SRC_PORT = "tcp.srcport", "Source port", 0..2;
+        DST_PORT = "tcp.dstport", "Destination port", 2..4;
+        SEQ_RAW = "tcp.seq_raw", "Sequence number (raw)", 4..8;
+        /// An ICMP error quotes the sequence number with no flow to be relative to, so
+        /// Wireshark shows the raw number as `tcp.seq` there.
+        SEQ_QUOTED = "tcp.seq", "Sequence number (raw)", 4..8;
+        ACK_RAW = "tcp.ack_raw", "Acknowledgment number (raw)", 8..12;
+        HDR_LEN = "tcp.hdr_len", "Header length", 12..13;
+        FLAGS = "tcp.flags", "Flags", 12..14;
+        FLAGS_RES = "tcp.flags.res", "Reserved", 12..13;
+        FLAG_AE = "tcp.flags.ae", "Accurate ECN", 12..14;
+        FLAG_CWR = "tcp.flags.cwr", "Congestion window reduced", 12..14;
+        FLAG_ECE = "tcp.flags.ece", "ECN-Echo", 12..14;
+        FLAG_URG = "tcp.flags.urg", "Urgent", 12..14;
+        FLAG_ACK = "tcp.flags.ack", "Acknowledgment", 12..14;
+        FLAG_PUSH = "tcp.flags.push", "Push", 12..14;
+        FLAG_RESET = "tcp.flags.reset", "Reset", 12..14;
+        FLAG_SYN = "tcp.flags.syn", "Syn", 12..14;
+        FLAG_FIN = "tcp.flags.fin", "Fin", 12..14;
+        WINDOW = "tcp.window_size_value", "Window", 14..16;
+        CHECKSUM = "tcp.checksum", "Checksum", 16..18;
+        URGENT = "tcp.urgent_pointer", "Urgent pointer", 18..20;
+        /// The label names the kind: see `option_label`.
+        OPTION_KIND = "tcp.option_kind", "Option kind";
+        OPTION_LEN = "tcp.option_len", "Option length";
+        MSS = "tcp.options.mss_val", "MSS";
+        WSCALE_SHIFT = "tcp.options.wscale.shift", "Window scale shift";
+        WSCALE_MULTIPLIER = "tcp.options.wscale.multiplier", "Window multiplier";
+        SACK_PERM = "tcp.options.sack_perm", "SACK permitted";
+        SACK_LE = "tcp.options.sack_le", "SACK left edge (raw)";
+        SACK_RE = "tcp.options.sack_re", "SACK right edge (raw)";
+        TSVAL = "tcp.options.timestamp.tsval", "Timestamp value";
+        TSECR = "tcp.options.timestamp.tsecr", "Timestamp echo reply";
+        PAYLOAD_LEN = "tcp.len", "Payload length";
+    }
+    /// The data offset (header length in 32-bit words, top 4 bits) and the 12 flag bits.
+    pub const OFF_FLAGS: std::ops::Range<usize> = 12..14;
     pub const MIN_LEN: usize = 20;
     /// What an ICMP error quotes of a TCP header: ports and sequence number.
     pub const QUOTED_LEN: usize = 8;
 }
 
-/// Flag bits in the order Wireshark lists them, with their filter names.
-const FLAGS: [(u16, &str, &str, &str); 9] = [
-    (0x100, "tcp.flags.ae", "Accurate ECN", "AE"),
-    (0x080, "tcp.flags.cwr", "Congestion window reduced", "CWR"),
-    (0x040, "tcp.flags.ece", "ECN-Echo", "ECE"),
-    (0x020, "tcp.flags.urg", "Urgent", "URG"),
-    (0x010, "tcp.flags.ack", "Acknowledgment", "ACK"),
-    (0x008, "tcp.flags.push", "Push", "PSH"),
-    (0x004, "tcp.flags.reset", "Reset", "RST"),
-    (0x002, "tcp.flags.syn", "Syn", "SYN"),
-    (0x001, "tcp.flags.fin", "Fin", "FIN"),
+/// Flag bits in the order Wireshark lists them, with their fields.
+const FLAGS: [(u16, crate::model::FixedField); 9] = [
+    (0x100, field::FLAG_AE),
+    (0x080, field::FLAG_CWR),
+    (0x040, field::FLAG_ECE),
+    (0x020, field::FLAG_URG),
+    (0x010, field::FLAG_ACK),
+    (0x008, field::FLAG_PUSH),
+    (0x004, field::FLAG_RESET),
+    (0x002, field::FLAG_SYN),
+    (0x001, field::FLAG_FIN),
 ];
 
 pub(super) struct Decoded {
@@ -110,39 +107,28 @@ fn decode(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, Summary), 
 }
 
 fn decode_fields(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, Summary), Malformed> {
-    let src_port = lb.u16(field::SRC_PORT, "tcp.srcport", "Source port")?;
-    let dst_port = lb.u16(field::DST_PORT, "tcp.dstport", "Destination port")?;
-    let seq = lb.u32(field::SEQ, "tcp.seq_raw", "Sequence number (raw)")?;
-    let ack = lb.u32(field::ACK, "tcp.ack_raw", "Acknowledgment number (raw)")?;
-    let off_flags = lb.read_u16(field::OFF_FLAGS)?;
+    let src_port = lb.u16(field::SRC_PORT)?;
+    let dst_port = lb.u16(field::DST_PORT)?;
+    let seq = lb.u32(field::SEQ_RAW)?;
+    let ack = lb.u32(field::ACK_RAW)?;
+    let off_flags = lb.read_u16(field::OFF_FLAGS.start)?;
     let hdr_len = usize::from(off_flags >> 12) * 4;
-    lb.bits(
-        field::OFF_FLAGS..field::OFF_FLAGS + 1,
-        "tcp.hdr_len",
-        "Header length",
-        hdr_len as u64,
-    );
+    lb.bits(field::HDR_LEN, hdr_len as u64);
     if hdr_len < field::MIN_LEN {
         return Err(lb.invalid(
-            field::OFF_FLAGS,
+            field::OFF_FLAGS.start,
             format!("header length {hdr_len} is below the minimum of 20 bytes"),
         ));
     }
     let flags = off_flags & 0x0fff;
-    let fr = field::OFF_FLAGS..field::OFF_FLAGS + 2;
-    lb.bits(fr.clone(), "tcp.flags", "Flags", flags.into());
-    lb.bits(
-        field::OFF_FLAGS..field::OFF_FLAGS + 1,
-        "tcp.flags.res",
-        "Reserved",
-        ((flags >> 9) & 7).into(),
-    );
-    for (bit, name, label, _) in FLAGS {
-        lb.flag(fr.clone(), name, label, flags & bit != 0);
+    lb.bits(field::FLAGS, flags.into());
+    lb.bits(field::FLAGS_RES, ((flags >> 9) & 7).into());
+    for (bit, f) in FLAGS {
+        lb.flag(f, flags & bit != 0);
     }
-    let window = lb.u16(field::WINDOW, "tcp.window_size_value", "Window")?;
-    lb.u16(field::CHECKSUM, "tcp.checksum", "Checksum")?;
-    lb.u16(field::URGENT, "tcp.urgent_pointer", "Urgent pointer")?;
+    let window = lb.u16(field::WINDOW)?;
+    lb.u16(field::CHECKSUM)?;
+    lb.u16(field::URGENT)?;
     // Options first, so that a header cut short keeps the options that fit.
     let wscale = options(lb, hdr_len);
     lb.need(hdr_len)?;
@@ -156,8 +142,7 @@ fn decode_fields(lb: &mut LayerBuilder, wire_end: usize) -> Result<(Decoded, Sum
     let wire_len = wire_end.saturating_sub(payload.start).max(len);
     lb.field(
         hdr_len..hdr_len + len,
-        "tcp.len",
-        "Payload length",
+        field::PAYLOAD_LEN,
         Value::U64(wire_len as u64),
     );
     if wire_len > len {
@@ -203,16 +188,13 @@ fn options(lb: &mut LayerBuilder, hdr_len: usize) -> Option<u8> {
             return wscale;
         };
         if kind == 0 {
-            lb.field(
-                at..at + 1,
-                "tcp.option_kind",
-                "End of option list",
-                Value::U64(0),
-            );
+            let f = field::OPTION_KIND.labelled("End of option list");
+            lb.field(at..at + 1, f, Value::U64(0));
             return wscale;
         }
         if kind == 1 {
-            lb.field(at..at + 1, "tcp.option_kind", "No-operation", Value::U64(1));
+            let f = field::OPTION_KIND.labelled("No-operation");
+            lb.field(at..at + 1, f, Value::U64(1));
             at += 1;
             continue;
         }
@@ -221,18 +203,9 @@ fn options(lb: &mut LayerBuilder, hdr_len: usize) -> Option<u8> {
             lb.note_with(|| format!("TCP option {kind} at header offset {at} has a bad length {len}; options not decoded further"));
             return wscale;
         }
-        lb.field(
-            at..at + 1,
-            "tcp.option_kind",
-            option_label(kind),
-            Value::U64(kind.into()),
-        );
-        lb.field(
-            at + 1..at + 2,
-            "tcp.option_len",
-            "Option length",
-            Value::U64(len as u64),
-        );
+        let f = field::OPTION_KIND.labelled(option_label(kind));
+        lb.field(at..at + 1, f, Value::U64(kind.into()));
+        lb.field(at + 1..at + 2, field::OPTION_LEN, Value::U64(len as u64));
         // Reads below stay inside `at..at + len`, checked just above against the header.
         if let Ok(Some(shift)) = one_option(lb, kind, at, len) {
             wscale = wscale.or(Some(shift));
@@ -251,40 +224,31 @@ fn one_option(
 ) -> Result<Option<u8>, Malformed> {
     match (kind, len) {
         (2, 4) => {
-            lb.u16(at + 2, "tcp.options.mss_val", "MSS")?;
+            lb.u16_at(at + 2, field::MSS)?;
         }
         (3, 3) => {
-            let shift = lb.u8(at + 2, "tcp.options.wscale.shift", "Window scale shift")?;
+            let shift = lb.u8_at(at + 2, field::WSCALE_SHIFT)?;
+            let multiplier = 1u64 << shift.min(14);
             lb.field(
                 at + 2..at + 3,
-                "tcp.options.wscale.multiplier",
-                "Window multiplier",
-                Value::U64(1u64 << shift.min(14)),
+                field::WSCALE_MULTIPLIER,
+                Value::U64(multiplier),
             );
             return Ok(Some(shift));
         }
         // Wireshark's field has no value of its own: it shows the option's two bytes.
-        (4, 2) => lb.field_with(
-            at..at + 2,
-            "tcp.options.sack_perm",
-            "SACK permitted",
-            || Value::Bytes(vec![4, 2]),
-        ),
+        (4, 2) => lb.field_with(at..at + 2, field::SACK_PERM, || Value::Bytes(vec![4, 2])),
         (5, _) => {
             let mut b = at + 2;
             while b + 8 <= at + len {
-                lb.u32(b, "tcp.options.sack_le", "SACK left edge (raw)")?;
-                lb.u32(b + 4, "tcp.options.sack_re", "SACK right edge (raw)")?;
+                lb.u32_at(b, field::SACK_LE)?;
+                lb.u32_at(b + 4, field::SACK_RE)?;
                 b += 8;
             }
         }
         (8, 10) => {
-            lb.u32(at + 2, "tcp.options.timestamp.tsval", "Timestamp value")?;
-            lb.u32(
-                at + 6,
-                "tcp.options.timestamp.tsecr",
-                "Timestamp echo reply",
-            )?;
+            lb.u32_at(at + 2, field::TSVAL)?;
+            lb.u32_at(at + 6, field::TSECR)?;
         }
         _ => {}
     }
@@ -309,10 +273,9 @@ fn option_label(kind: u8) -> &'static str {
 /// The first 8 bytes of a TCP header, as quoted by an ICMP error.
 fn decode_quoted(lb: &mut LayerBuilder) -> Result<((), String), Malformed> {
     lb.need(field::QUOTED_LEN)?;
-    let src = lb.u16(field::SRC_PORT, "tcp.srcport", "Source port")?;
-    let dst = lb.u16(field::DST_PORT, "tcp.dstport", "Destination port")?;
-    // No flow to be relative to: Wireshark shows the raw number as `tcp.seq` here.
-    let seq = lb.u32(field::SEQ, "tcp.seq", "Sequence number (raw)")?;
+    let src = lb.u16(field::SRC_PORT)?;
+    let dst = lb.u16(field::DST_PORT)?;
+    let seq = lb.u32(field::SEQ_QUOTED)?;
     lb.cover(lb.available());
     lb.note("quoted: an ICMP error carries only the first 8 bytes of the TCP header");
     Ok(((), format!("{src} → {dst} raw Seq={seq} (quoted)")))
@@ -337,18 +300,19 @@ impl TcpHeader {
     /// The segment with its checksum over the pseudo-header of `src` and `dst`.
     pub fn build(&self, src: IpAddr, dst: IpAddr, payload: &[u8]) -> Vec<u8> {
         let hl = field::MIN_LEN + self.options.len();
-        let mut h = Vec::with_capacity(hl + payload.len());
-        h.extend_from_slice(&self.src_port.to_be_bytes());
-        h.extend_from_slice(&self.dst_port.to_be_bytes());
-        h.extend_from_slice(&self.seq.to_be_bytes());
-        h.extend_from_slice(&self.ack.to_be_bytes());
-        h.extend_from_slice(&(((hl as u16 / 4) << 12) | (self.flags & 0x0fff)).to_be_bytes());
-        h.extend_from_slice(&self.window.to_be_bytes());
-        h.extend_from_slice(&[0, 0, 0, 0]); // checksum (filled in below), urgent pointer
-        h.extend_from_slice(&self.options);
-        h.extend_from_slice(payload);
+        let mut h = vec![0; hl + payload.len()];
+        h[field::SRC_PORT.bytes].copy_from_slice(&self.src_port.to_be_bytes());
+        h[field::DST_PORT.bytes].copy_from_slice(&self.dst_port.to_be_bytes());
+        h[field::SEQ_RAW.bytes].copy_from_slice(&self.seq.to_be_bytes());
+        h[field::ACK_RAW.bytes].copy_from_slice(&self.ack.to_be_bytes());
+        let off_flags = ((hl as u16 / 4) << 12) | (self.flags & 0x0fff);
+        h[field::OFF_FLAGS].copy_from_slice(&off_flags.to_be_bytes());
+        h[field::WINDOW.bytes].copy_from_slice(&self.window.to_be_bytes());
+        // The checksum (filled in below) and the urgent pointer stay zero.
+        h[field::MIN_LEN..hl].copy_from_slice(&self.options);
+        h[hl..].copy_from_slice(payload);
         let sum = super::transport_checksum(src, dst, 6, &h);
-        h[field::CHECKSUM..field::CHECKSUM + 2].copy_from_slice(&sum.to_be_bytes());
+        h[field::CHECKSUM.bytes].copy_from_slice(&sum.to_be_bytes());
         h
     }
 }

@@ -6,36 +6,36 @@ use std::ops::Range;
 use super::{Dissector, LayerBuilder, Malformed, Units};
 use crate::model::{Protocol, Reason, Value};
 
-/// Every field name this module can emit: the filter rejects names outside
-/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
-pub(crate) const FIELDS: &[&str] = &[
-    "tls.app_data",
-    "tls.handshake.cipher_suites_length",
-    "tls.handshake.ciphersuite",
-    "tls.handshake.comp_method",
-    "tls.handshake.comp_methods_length",
-    "tls.handshake.extension.len",
-    "tls.handshake.extension.type",
-    "tls.handshake.extensions.supported_version",
-    "tls.handshake.extensions_length",
-    "tls.handshake.extensions_server_name",
-    "tls.handshake.extensions_server_name_len",
-    "tls.handshake.extensions_server_name_list_len",
-    "tls.handshake.extensions_server_name_type",
-    "tls.handshake.length",
-    "tls.handshake.random",
-    "tls.handshake.session_id_length",
-    "tls.handshake.type",
-    "tls.handshake.version",
-    "tls.record.content_type",
-    "tls.record.length",
-    "tls.record.version",
-];
-
-mod field {
-    pub const CONTENT_TYPE: usize = 0;
-    pub const VERSION: usize = 1;
-    pub const LENGTH: usize = 3;
+/// The record's fields, each declared once; the filter's registry takes their names from
+/// `field::NAMES`. The record header, the handshake header and the start of a hello are at
+/// fixed places in the record; after the session id, the lengths decide where things are.
+pub(super) mod field {
+    crate::model::fields! {
+        CONTENT_TYPE = "tls.record.content_type", "Content type", 0..1;
+        VERSION = "tls.record.version", "Version", 1..3;
+        LENGTH = "tls.record.length", "Length", 3..5;
+        APP_DATA = "tls.app_data", "Encrypted application data";
+        HANDSHAKE_TYPE = "tls.handshake.type", "Handshake type", 5..6;
+        /// 24 bits.
+        HANDSHAKE_LENGTH = "tls.handshake.length", "Length", 6..9;
+        HELLO_VERSION = "tls.handshake.version", "Version", 9..11;
+        RANDOM = "tls.handshake.random", "Random", 11..43;
+        SESSION_ID_LENGTH = "tls.handshake.session_id_length", "Session ID length", 43..44;
+        CIPHER_SUITES_LENGTH = "tls.handshake.cipher_suites_length", "Cipher suites length";
+        CIPHER_SUITE = "tls.handshake.ciphersuite", "Cipher suite";
+        COMP_METHODS_LENGTH = "tls.handshake.comp_methods_length", "Compression methods length";
+        COMP_METHOD = "tls.handshake.comp_method", "Compression method";
+        EXTENSIONS_LENGTH = "tls.handshake.extensions_length", "Extensions length";
+        /// The label names the extension: see `extension_name`.
+        EXTENSION_TYPE = "tls.handshake.extension.type", "Extension";
+        EXTENSION_LEN = "tls.handshake.extension.len", "Length";
+        SERVER_NAME_LIST_LEN =
+            "tls.handshake.extensions_server_name_list_len", "Server name list length";
+        SERVER_NAME_TYPE = "tls.handshake.extensions_server_name_type", "Server name type";
+        SERVER_NAME_LEN = "tls.handshake.extensions_server_name_len", "Server name length";
+        SERVER_NAME = "tls.handshake.extensions_server_name", "Server name";
+        SUPPORTED_VERSION = "tls.handshake.extensions.supported_version", "Supported version";
+    }
     pub const HEADER_LEN: usize = 5;
 }
 
@@ -75,13 +75,9 @@ pub(super) fn dissect(d: &mut Dissector, payload: Range<usize>, reason: Reason) 
 /// One record; returns its length (without the header) and a summary.
 fn record(lb: &mut LayerBuilder) -> Result<(usize, String), Malformed> {
     lb.need(field::HEADER_LEN)?;
-    let ct = lb.u8(
-        field::CONTENT_TYPE,
-        "tls.record.content_type",
-        "Content type",
-    )?;
-    let version = lb.u16(field::VERSION, "tls.record.version", "Version")?;
-    let len = usize::from(lb.u16(field::LENGTH, "tls.record.length", "Length")?);
+    let ct = lb.u8(field::CONTENT_TYPE)?;
+    let version = lb.u16(field::VERSION)?;
+    let len = usize::from(lb.u16(field::LENGTH)?);
     if !(20..=24).contains(&ct) {
         return Err(lb.invalid(0, format!("content type {ct} is not a TLS record type")));
     }
@@ -105,12 +101,8 @@ fn record(lb: &mut LayerBuilder) -> Result<(usize, String), Malformed> {
             Err(e) => return Err(e),
         },
         23 => {
-            lb.field(
-                field::HEADER_LEN..field::HEADER_LEN + len.min(have),
-                "tls.app_data",
-                "Encrypted application data",
-                Value::U64(len as u64),
-            );
+            let body = field::HEADER_LEN..field::HEADER_LEN + len.min(have);
+            lb.field(body, field::APP_DATA, Value::U64(len as u64));
             lb.note("encrypted: only the two ends hold the keys, so the content cannot be shown");
         }
         _ => {}
@@ -120,26 +112,20 @@ fn record(lb: &mut LayerBuilder) -> Result<(usize, String), Malformed> {
 
 /// The handshake message at the start of the record's body.
 fn handshake(lb: &mut LayerBuilder, body_len: usize) -> Result<String, Malformed> {
-    let h = field::HEADER_LEN;
-    let ty = lb.u8(h, "tls.handshake.type", "Handshake type")?;
-    let b = lb.slice(h + 1..h + 4)?;
+    let ty = lb.u8(field::HANDSHAKE_TYPE)?;
+    let b = lb.slice(field::HANDSHAKE_LENGTH.bytes)?;
     let hlen = u32::from_be_bytes([0, b[0], b[1], b[2]]);
-    lb.field(
-        h + 1..h + 4,
-        "tls.handshake.length",
-        "Length",
-        Value::U64(hlen.into()),
-    );
+    lb.fixed(field::HANDSHAKE_LENGTH, Value::U64(hlen.into()));
     let name = handshake_name(ty);
     if body_len < 4 {
         return Ok(name.to_string());
     }
     match ty {
-        1 => client_hello(lb, h + 4).map(|sni| match sni {
+        1 => client_hello(lb).map(|sni| match sni {
             Some(s) => format!("{name}, SNI={s}"),
             None => name.to_string(),
         }),
-        2 => server_hello(lb, h + 4).map(|_| name.to_string()),
+        2 => server_hello(lb).map(|_| name.to_string()),
         _ => {
             // After the ServerHello of TLS 1.3 the handshake itself is encrypted; record type
             // 22 then carries what looks like garbage, which is expected.
@@ -149,46 +135,35 @@ fn handshake(lb: &mut LayerBuilder, body_len: usize) -> Result<String, Malformed
 }
 
 /// Version, random and session id: the start of both hellos. Returns the offset after them.
-fn hello_start(lb: &mut LayerBuilder, at: usize) -> Result<usize, Malformed> {
-    lb.u16(at, "tls.handshake.version", "Version")?;
-    let random = lb.slice(at + 2..at + 34)?;
-    lb.field_with(at + 2..at + 34, "tls.handshake.random", "Random", || {
+fn hello_start(lb: &mut LayerBuilder) -> Result<usize, Malformed> {
+    lb.u16(field::HELLO_VERSION)?;
+    let random = lb.slice(field::RANDOM.bytes)?;
+    lb.field_with(field::RANDOM.bytes, field::RANDOM.def(), || {
         Value::Bytes(random.to_vec())
     });
-    let sid_len = usize::from(lb.u8(
-        at + 34,
-        "tls.handshake.session_id_length",
-        "Session ID length",
-    )?);
-    lb.slice(at + 35..at + 35 + sid_len)?;
-    Ok(at + 35 + sid_len)
+    let sid_len = usize::from(lb.u8(field::SESSION_ID_LENGTH)?);
+    let sid = field::SESSION_ID_LENGTH.bytes.end;
+    lb.slice(sid..sid + sid_len)?;
+    Ok(sid + sid_len)
 }
 
-fn client_hello(lb: &mut LayerBuilder, at: usize) -> Result<Option<String>, Malformed> {
-    let mut p = hello_start(lb, at)?;
-    let cs_len = usize::from(lb.u16(
-        p,
-        "tls.handshake.cipher_suites_length",
-        "Cipher suites length",
-    )?);
+fn client_hello(lb: &mut LayerBuilder) -> Result<Option<String>, Malformed> {
+    let mut p = hello_start(lb)?;
+    let cs_len = usize::from(lb.u16_at(p, field::CIPHER_SUITES_LENGTH)?);
     lb.slice(p + 2..p + 2 + cs_len)?;
     for at in (p + 2..p + 2 + cs_len).step_by(2) {
-        lb.u16(at, "tls.handshake.ciphersuite", "Cipher suite")?;
+        lb.u16_at(at, field::CIPHER_SUITE)?;
     }
     p += 2 + cs_len;
-    let cm_len = usize::from(lb.u8(
-        p,
-        "tls.handshake.comp_methods_length",
-        "Compression methods length",
-    )?);
+    let cm_len = usize::from(lb.u8_at(p, field::COMP_METHODS_LENGTH)?);
     p += 1 + cm_len;
     extensions(lb, p, true)
 }
 
-fn server_hello(lb: &mut LayerBuilder, at: usize) -> Result<Option<String>, Malformed> {
-    let p = hello_start(lb, at)?;
-    lb.u16(p, "tls.handshake.ciphersuite", "Cipher suite")?;
-    lb.u8(p + 2, "tls.handshake.comp_method", "Compression method")?;
+fn server_hello(lb: &mut LayerBuilder) -> Result<Option<String>, Malformed> {
+    let p = hello_start(lb)?;
+    lb.u16_at(p, field::CIPHER_SUITE)?;
+    lb.u8_at(p + 2, field::COMP_METHOD)?;
     extensions(lb, p + 3, false)
 }
 
@@ -199,67 +174,41 @@ fn extensions(lb: &mut LayerBuilder, at: usize, client: bool) -> Result<Option<S
     };
     lb.field(
         at..at + 2,
-        "tls.handshake.extensions_length",
-        "Extensions length",
+        field::EXTENSIONS_LENGTH,
         Value::U64(total.into()),
     );
     let end = at + 2 + usize::from(total);
     let mut p = at + 2;
     let mut sni = None;
     while p + 4 <= end {
-        let ty = lb.u16(
-            p,
-            "tls.handshake.extension.type",
-            extension_name(lb.read_u16(p)?),
-        )?;
-        let len = usize::from(lb.u16(p + 2, "tls.handshake.extension.len", "Length")?);
+        let label = extension_name(lb.read_u16(p)?);
+        let ty = lb.u16_at(p, field::EXTENSION_TYPE.labelled(label))?;
+        let len = usize::from(lb.u16_at(p + 2, field::EXTENSION_LEN)?);
         let body = p + 4;
         lb.slice(body..body + len)?;
         match ty {
             0 if client && len >= 5 => {
-                lb.u16(
-                    body,
-                    "tls.handshake.extensions_server_name_list_len",
-                    "Server name list length",
-                )?;
-                lb.u8(
-                    body + 2,
-                    "tls.handshake.extensions_server_name_type",
-                    "Server name type",
-                )?;
-                let n = usize::from(lb.u16(
-                    body + 3,
-                    "tls.handshake.extensions_server_name_len",
-                    "Server name length",
-                )?);
+                lb.u16_at(body, field::SERVER_NAME_LIST_LEN)?;
+                lb.u8_at(body + 2, field::SERVER_NAME_TYPE)?;
+                let n = usize::from(lb.u16_at(body + 3, field::SERVER_NAME_LEN)?);
                 let name = lb.slice(body + 5..body + 5 + n)?;
                 let name = String::from_utf8_lossy(name).into_owned();
-                lb.field_with(
-                    body + 5..body + 5 + n,
-                    "tls.handshake.extensions_server_name",
-                    "Server name",
-                    || Value::Text(name.clone()),
-                );
+                lb.field_with(body + 5..body + 5 + n, field::SERVER_NAME, || {
+                    Value::Text(name.clone())
+                });
                 sni = Some(name);
             }
             43 if client && len >= 1 => {
                 let n = usize::from(lb.read_u8(body)?);
                 let mut v = body + 1;
                 while v + 2 <= body + 1 + n.min(len - 1) {
-                    lb.u16(
-                        v,
-                        "tls.handshake.extensions.supported_version",
-                        "Supported version",
-                    )?;
+                    lb.u16_at(v, field::SUPPORTED_VERSION)?;
                     v += 2;
                 }
             }
             43 if !client && len == 2 => {
-                lb.u16(
-                    body,
-                    "tls.handshake.extensions.supported_version",
-                    "Selected version",
-                )?;
+                let f = field::SUPPORTED_VERSION.labelled("Selected version");
+                lb.u16_at(body, f)?;
             }
             _ => {}
         }

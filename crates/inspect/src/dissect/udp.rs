@@ -6,21 +6,16 @@ use super::{Dissector, LayerBuilder, Malformed, app, notes};
 use crate::model::summary::{self, Summary};
 use crate::model::{Protocol, Value};
 
-/// Every field name this module can emit: the filter rejects names outside
-/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
-pub(crate) const FIELDS: &[&str] = &[
-    "udp.checksum",
-    "udp.dstport",
-    "udp.length",
-    "udp.payload_len",
-    "udp.srcport",
-];
-
-mod field {
-    pub const SRC_PORT: usize = 0;
-    pub const DST_PORT: usize = 2;
-    pub const LEN: usize = 4;
-    pub const CHECKSUM: usize = 6;
+/// The header's fields, each declared once: the parser reads them, the builder writes them,
+/// and the filter's registry takes their names from `field::NAMES`.
+pub(super) mod field {
+    crate::model::fields! {
+        SRC_PORT = "udp.srcport", "Source port", 0..2;
+        DST_PORT = "udp.dstport", "Destination port", 2..4;
+        LEN = "udp.length", "Length", 4..6;
+        CHECKSUM = "udp.checksum", "Checksum", 6..8;
+        PAYLOAD_LEN = "udp.payload_len", "Payload length";
+    }
     pub const HEADER_LEN: usize = 8;
 }
 
@@ -56,17 +51,17 @@ fn decode(
     fragment_head: bool,
 ) -> Result<(Decoded, Summary), Malformed> {
     lb.need(field::HEADER_LEN)?;
-    let src_port = lb.u16(field::SRC_PORT, "udp.srcport", "Source port")?;
-    let dst_port = lb.u16(field::DST_PORT, "udp.dstport", "Destination port")?;
-    let len = usize::from(lb.u16(field::LEN, "udp.length", "Length")?);
+    let src_port = lb.u16(field::SRC_PORT)?;
+    let dst_port = lb.u16(field::DST_PORT)?;
+    let len = usize::from(lb.u16(field::LEN)?);
     lb.cover(field::HEADER_LEN);
     if len < field::HEADER_LEN {
         return Err(lb.invalid(
-            field::LEN,
+            field::LEN.bytes.start,
             format!("length {len} is shorter than the 8-byte header"),
         ));
     }
-    lb.u16(field::CHECKSUM, "udp.checksum", "Checksum")?;
+    lb.u16(field::CHECKSUM)?;
     let start = lb.start();
     let end = if len > lb.available() {
         if quoted {
@@ -93,8 +88,7 @@ fn decode(
     let plen = payload.len();
     lb.field(
         field::HEADER_LEN..field::HEADER_LEN + plen,
-        "udp.payload_len",
-        "Payload length",
+        field::PAYLOAD_LEN,
         Value::U64(plen as u64),
     );
     lb.end = start + field::HEADER_LEN;
@@ -126,14 +120,15 @@ pub fn build_udp(
     dst_port: u16,
     payload: &[u8],
 ) -> Vec<u8> {
-    let mut h = Vec::with_capacity(field::HEADER_LEN + payload.len());
-    h.extend_from_slice(&src_port.to_be_bytes());
-    h.extend_from_slice(&dst_port.to_be_bytes());
-    h.extend_from_slice(&((field::HEADER_LEN + payload.len()) as u16).to_be_bytes());
-    h.extend_from_slice(&[0, 0]); // the checksum, filled in below
-    h.extend_from_slice(payload);
+    let len = field::HEADER_LEN + payload.len();
+    let mut h = vec![0; len];
+    h[field::SRC_PORT.bytes].copy_from_slice(&src_port.to_be_bytes());
+    h[field::DST_PORT.bytes].copy_from_slice(&dst_port.to_be_bytes());
+    h[field::LEN.bytes].copy_from_slice(&(len as u16).to_be_bytes());
+    h[field::HEADER_LEN..].copy_from_slice(payload);
+    // The checksum covers the datagram with its own checksum bytes still zero.
     let sum = super::transport_checksum(src, dst, 17, &h);
-    h[field::CHECKSUM..field::CHECKSUM + 2].copy_from_slice(&sum.to_be_bytes());
+    h[field::CHECKSUM.bytes].copy_from_slice(&sum.to_be_bytes());
     h
 }
 

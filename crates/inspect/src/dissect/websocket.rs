@@ -5,22 +5,28 @@ use std::ops::Range;
 use super::{Dissector, LayerBuilder, Malformed, Units, app, notes, preview, socketio};
 use crate::model::{Protocol, Reason, Value};
 
-/// Every field name this module can emit: the filter rejects names outside
-/// [`crate::filter::field_names`], and `field_registry_covers_fixtures` keeps this list honest.
-pub(crate) const FIELDS: &[&str] = &[
-    "events.type",
-    "websocket.fin",
-    "websocket.mask",
-    "websocket.masking_key",
-    "websocket.opcode",
-    "websocket.payload",
-    "websocket.payload.close.status_code",
-    "websocket.payload.text",
-    "websocket.payload_length",
-    "websocket.payload_length_ext_16",
-    "websocket.payload_length_ext_64",
-    "websocket.rsv",
-];
+/// The frame's fields, each declared once: the parser reads them, the builder writes them,
+/// and the filter's registry takes their names from `field::NAMES`. The first two bytes are
+/// fixed; the extended length, the masking key and the payload move with the length's size.
+pub(super) mod field {
+    crate::model::fields! {
+        FIN = "websocket.fin", "Fin", 0..1;
+        RSV = "websocket.rsv", "Reserved", 0..1;
+        OPCODE = "websocket.opcode", "Opcode", 0..1;
+        MASK = "websocket.mask", "Mask", 1..2;
+        PAYLOAD_LENGTH = "websocket.payload_length", "Payload length", 1..2;
+        /// Present when the 7-bit length says 126.
+        LENGTH_EXT_16 =
+            "websocket.payload_length_ext_16", "Extended payload length (16 bits)", 2..4;
+        /// Present when the 7-bit length says 127.
+        LENGTH_EXT_64 =
+            "websocket.payload_length_ext_64", "Extended payload length (64 bits)", 2..10;
+        MASKING_KEY = "websocket.masking_key", "Masking key";
+        PAYLOAD = "websocket.payload", "Payload";
+        PAYLOAD_TEXT = "websocket.payload.text", "Text (unmasked)";
+        CLOSE_STATUS = "websocket.payload.close.status_code", "Close status code";
+    }
+}
 
 /// How many frames of one segment get a layer each; the rest are summed up in a note.
 const MAX_FRAMES: usize = 32;
@@ -74,30 +80,21 @@ fn decode(lb: &mut LayerBuilder) -> Result<Frame, Malformed> {
     let b1 = lb.read_u8(1)?;
     let (fin, rsv, opcode) = (b0 & 0x80 != 0, (b0 >> 4) & 7, b0 & 0x0f);
     let (masked, len7) = (b1 & 0x80 != 0, u64::from(b1 & 0x7f));
-    lb.flag(0..1, "websocket.fin", "Fin", fin);
-    lb.bits(0..1, "websocket.rsv", "Reserved", rsv.into());
-    lb.bits(0..1, "websocket.opcode", "Opcode", opcode.into());
-    lb.flag(1..2, "websocket.mask", "Mask", masked);
-    lb.bits(1..2, "websocket.payload_length", "Payload length", len7);
+    lb.flag(field::FIN, fin);
+    lb.bits(field::RSV, rsv.into());
+    lb.bits(field::OPCODE, opcode.into());
+    lb.flag(field::MASK, masked);
+    lb.bits(field::PAYLOAD_LENGTH, len7);
     let mut at = 2;
     let len = match len7 {
         126 => {
             at += 2;
-            u64::from(lb.u16(
-                2,
-                "websocket.payload_length_ext_16",
-                "Extended payload length (16 bits)",
-            )?)
+            u64::from(lb.u16(field::LENGTH_EXT_16)?)
         }
         127 => {
-            let b = lb.slice(2..10)?;
+            let b = lb.slice(field::LENGTH_EXT_64.bytes)?;
             let v = u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
-            lb.field(
-                2..10,
-                "websocket.payload_length_ext_64",
-                "Extended payload length (64 bits)",
-                Value::U64(v),
-            );
+            lb.fixed(field::LENGTH_EXT_64, Value::U64(v));
             at += 8;
             v
         }
@@ -106,7 +103,7 @@ fn decode(lb: &mut LayerBuilder) -> Result<Frame, Malformed> {
     let key = if masked {
         let k = lb.slice(at..at + 4)?;
         let key = [k[0], k[1], k[2], k[3]];
-        lb.field_with(at..at + 4, "websocket.masking_key", "Masking key", || {
+        lb.field_with(at..at + 4, field::MASKING_KEY, || {
             Value::Bytes(key.to_vec())
         });
         at += 4;
@@ -122,12 +119,7 @@ fn decode(lb: &mut LayerBuilder) -> Result<Frame, Malformed> {
     let data = lb.slice(at..at + take)?;
     lb.cover(at + take);
     if take > 0 {
-        lb.field(
-            at..at + take,
-            "websocket.payload",
-            "Payload",
-            Value::U64(take as u64),
-        );
+        lb.field(at..at + take, field::PAYLOAD, Value::U64(take as u64));
     }
     let unmasked: Vec<u8> = match key {
         Some(k) => data
@@ -141,12 +133,9 @@ fn decode(lb: &mut LayerBuilder) -> Result<Frame, Malformed> {
     let mut event_text = None;
     let mut socketio_text = None;
     if opcode == 1 || (opcode == 0 && !unmasked.is_empty()) {
-        lb.field_with(
-            at..at + take,
-            "websocket.payload.text",
-            "Text (unmasked)",
-            || Value::Text(preview(&unmasked, PREVIEW)),
-        );
+        lb.field_with(at..at + take, field::PAYLOAD_TEXT, || {
+            Value::Text(preview(&unmasked, PREVIEW))
+        });
         let whole = take as u64 == len && take <= MAX_UNMASK;
         if unmasked.first() == Some(&b'{') && whole {
             event_text = Some((unmasked.clone(), lb.start() + at..lb.start() + at + take));
@@ -157,12 +146,7 @@ fn decode(lb: &mut LayerBuilder) -> Result<Frame, Malformed> {
     let mut close_code = None;
     if let (8, [hi, lo, ..]) = (opcode, unmasked.as_slice()) {
         let code = u16::from_be_bytes([*hi, *lo]);
-        lb.field(
-            at..at + 2,
-            "websocket.payload.close.status_code",
-            "Close status code",
-            Value::U64(code.into()),
-        );
+        lb.field(at..at + 2, field::CLOSE_STATUS, Value::U64(code.into()));
         close_code = Some(code);
     }
     lb.note(notes::OSI_SESSION);
@@ -203,7 +187,7 @@ fn events_in_text(d: &mut Dissector, (text, range): (Vec<u8>, Range<usize>)) {
     };
     let Some(ty) = app::event_type(s) else { return };
     let mut lb = d.layer(range.start, range.end, Protocol::Events);
-    lb.field_with(0..range.len(), "events.type", "Frame type", || {
+    lb.field_with(0..range.len(), app::field::EVENTS_TYPE, || {
         Value::Text(ty.clone())
     });
     lb.cover(range.len());

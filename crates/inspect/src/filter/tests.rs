@@ -332,3 +332,14 @@ fn only_protocol_names_need_no_fields() {
         assert!(Filter::parse(f).unwrap().needs_fields(), "{f:?}");
     }
 }
+
+/// A field that stands for either of two names dissector fields the registry holds, so
+/// `tcp.port` cannot silently look for a name nothing emits.
+#[test]
+fn either_fields_stand_for_registered_fields() {
+    for (name, pair) in EITHER_FIELDS {
+        for n in pair {
+            assert!(field_names().contains(&n), "{name} stands for unknown {n}");
+        }
+    }
+}
