@@ -611,3 +611,32 @@ pub struct Packet {
     pub dissection: Dissection,
     pub flow: Option<FlowAnnotation>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fields! {
+        PORT = "x.port", "Port", 2..4;
+        NAME = "x.name", "Name";
+    }
+
+    /// One declaration gives the constants and the name list, in the order written.
+    #[test]
+    fn a_declaration_makes_constants_and_names() {
+        assert_eq!(PORT.bytes, 2..4);
+        assert_eq!((PORT.name, PORT.label), ("x.port", "Port"));
+        assert_eq!(NAME.labelled("Host name").label, "Host name");
+        assert_eq!(NAME.labelled("Host name").name, "x.name");
+        assert_eq!(NAMES, ["x.port", "x.name"]);
+        // The same field in a header that starts 40 bytes into the layer.
+        assert_eq!(PORT.offset_by(40).bytes, 42..44);
+        assert_eq!(
+            PORT.def(),
+            FieldDef {
+                name: "x.port",
+                label: "Port"
+            }
+        );
+    }
+}

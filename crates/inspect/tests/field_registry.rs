@@ -36,8 +36,8 @@ fn field_registry_covers_fixtures() {
     assert!(files >= 19, "found only {files} fixture captures");
     assert!(
         missing.is_empty(),
-        "field names the dissector emits but no FIELDS list declares (add them to the module's \
-         FIELDS): {missing:?}"
+        "field names the dissector emits but the registry does not hold (declare each in its \
+         module's `field` module with `fields!`, and record it through that constant): {missing:?}"
     );
     // The fixtures exercise a good share of the registry, so this test has teeth.
     assert!(

@@ -250,8 +250,11 @@ pub fn build_ipv6(src: [u8; 16], dst: [u8; 16], next: u8, hop_limit: u8, rest: &
 /// An extension header of the options layout (hop-by-hop, destination options) holding `next`
 /// and padding (PadN) up to 8 bytes, followed by `rest`.
 pub fn build_options_header(next: u8, rest: &[u8]) -> Vec<u8> {
-    let mut h = vec![next, 0, 1, 4, 0, 0, 0, 0];
-    h.extend_from_slice(rest);
+    let mut h = vec![0; 8 + rest.len()];
+    h[field::HOPOPTS_NXT.bytes.start] = next;
+    // The length stays 0: 8 bytes in all. PadN: option 1, 4 bytes of zeros.
+    h[2..4].copy_from_slice(&[1, 4]);
+    h[8..].copy_from_slice(rest);
     h
 }
 
