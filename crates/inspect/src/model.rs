@@ -410,8 +410,8 @@ impl FieldDef {
     }
 }
 
-/// A field at a fixed place in its header: a [`FieldDef`] and its bytes, counted from the
-/// header's start (smoltcp's `mod field` ranges). The dissector reads those bytes and the
+/// A field at a fixed place in its header: its name and label (as in a [`FieldDef`]) and its
+/// bytes, counted from the header's start (smoltcp's `mod field` ranges). The dissector reads those bytes and the
 /// builder writes them, so both use the one range.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FixedField {
@@ -446,10 +446,15 @@ impl FixedField {
 /// gathers ([`crate::filter::field_names`]): a field cannot be used without being registered.
 macro_rules! fields {
     ($($(#[$doc:meta])* $id:ident = $name:literal, $label:literal $(, $bytes:expr)?;)*) => {
-        $($(#[$doc])* pub const $id: $crate::model::fields!(@type $($bytes)?) = $crate::model::fields!(@value $name, $label $(, $bytes)?);)*
+        $(
+            $(#[$doc])*
+            pub const $id: $crate::model::fields!(@type $($bytes)?) =
+                $crate::model::fields!(@value $name, $label $(, $bytes)?);
+        )*
         /// Every filter name declared above.
         pub const NAMES: &[&str] = &[$($name),*];
     };
+    // The helpers below pick the type and the value: with bytes a FixedField, else a FieldDef.
     (@type) => { $crate::model::FieldDef };
     (@type $bytes:expr) => { $crate::model::FixedField };
     (@value $name:literal, $label:literal) => {
