@@ -371,6 +371,20 @@ fn serve_says_when_the_store_file_was_empty() {
     std::fs::remove_file(&path).unwrap();
 }
 
+/// `netlab` arguments: `events serve` on free ports with the store file `p`.
+fn serve_with_store(p: &str) -> [&str; 8] {
+    [
+        "events",
+        "serve",
+        "--port",
+        "0",
+        "--http-port",
+        "0",
+        "--store",
+        p,
+    ]
+}
+
 /// A client speaking the protocol line by line over a plain socket, with a timeout on each read.
 struct Lines {
     rd: BufReader<TcpStream>,
@@ -444,16 +458,7 @@ fn a_full_disk_stops_the_server_and_every_acknowledged_message_survives() {
             "sh",
         ])
         .arg(common::BIN)
-        .args([
-            "events",
-            "serve",
-            "--port",
-            "0",
-            "--http-port",
-            "0",
-            "--store",
-            &p,
-        ])
+        .args(serve_with_store(&p))
         .env("NO_COLOR", "1")
         .env_remove("RUST_LOG");
     let (mut server, addr) = listening(Proc::spawn(limited));
@@ -585,16 +590,7 @@ fn a_store_that_makes_redb_panic_is_refused_without_a_panic_message() {
         .expect("a bit flip that makes redb panic (if redb changed, look elsewhere in the file)");
     std::fs::write(&path, &damaged).unwrap();
 
-    let out = run(&[
-        "events",
-        "serve",
-        "--port",
-        "0",
-        "--http-port",
-        "0",
-        "--store",
-        &p,
-    ]);
+    let out = run(&serve_with_store(&p));
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
