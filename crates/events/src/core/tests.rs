@@ -931,6 +931,32 @@ fn a_message_refused_without_an_ack_gets_a_refused_frame_and_the_connection_stay
     assert_eq!(names(&h.out(b)), ["message"]);
 }
 
+/// A reliable emit from the client (with `seq`) that is refused: the `refused` frame comes first,
+/// then the `received` that confirms the event (it was handled, so a retry would not help).
+#[test]
+fn a_refused_reliable_event_is_told_then_confirmed() {
+    let mut h = H::new(Config {
+        max_frame_bytes: 300,
+        ..Config::default()
+    });
+    let (a, _, _) = h.chat("ada");
+    join_all(&mut h, &[a], "r");
+    h.send(
+        a,
+        F::Event {
+            ns: "/chat".into(),
+            name: "message".into(),
+            args: vec![json!("r"), json!("x".repeat(230))],
+            ack: None,
+            seq: Some(1),
+        },
+    );
+    match &h.out(a)[..] {
+        [F::Refused { name, .. }, F::Received { seq: 1, .. }] => assert_eq!(name, "message"),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// The same refusal with an ack asked for: the handler's ack (`ok:false` and the reason) is the
 /// answer, and no `refused` frame repeats it.
 #[test]
