@@ -119,16 +119,30 @@ impl fmt::Display for Ipv4 {
     }
 }
 
+// UDP's and TCP's lines are written piece by piece, numbers by `itoa`, rather than with
+// `write!`: they are the Info column of most packets in the one-line view, and `core::fmt`'s
+// machinery (a call per piece of the format string, a slow path for integers) cost more than
+// the rest of the line (docs/performance.md).
+
 impl fmt::Display for Udp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} → {} Len={}", self.src, self.dst, self.payload_len)
+        let mut num = itoa::Buffer::new();
+        f.write_str(num.format(self.src))?;
+        f.write_str(" → ")?;
+        f.write_str(num.format(self.dst))?;
+        f.write_str(" Len=")?;
+        f.write_str(num.format(self.payload_len))
     }
 }
 
 impl fmt::Display for Tcp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let h = &self.header;
-        write!(f, "{} → {} [", self.src, self.dst)?;
+        let mut num = itoa::Buffer::new();
+        f.write_str(num.format(self.src))?;
+        f.write_str(" → ")?;
+        f.write_str(num.format(self.dst))?;
+        f.write_str(" [")?;
         let set = TCP_FLAGS.iter().filter(|(bit, _)| h.flags & bit != 0);
         for (i, (_, name)) in set.enumerate() {
             if i > 0 {
@@ -136,15 +150,25 @@ impl fmt::Display for Tcp {
             }
             f.write_str(name)?;
         }
+        // "raw Seq=" until the flow tracker has worked out the relative numbers.
         let (seq, ack, window, raw) = match self.relative {
             Some(r) => (r.seq, r.ack, r.window, ""),
             None => (h.seq, h.ack, u32::from(h.window), "raw "),
         };
-        write!(f, "] {raw}Seq={seq}")?;
+        f.write_str("] ")?;
+        f.write_str(raw)?;
+        f.write_str("Seq=")?;
+        f.write_str(num.format(seq))?;
         if h.has(TcpSummary::ACK) {
-            write!(f, " {raw}Ack={ack}")?;
+            f.write_str(" ")?;
+            f.write_str(raw)?;
+            f.write_str("Ack=")?;
+            f.write_str(num.format(ack))?;
         }
-        write!(f, " Win={window} Len={}", h.payload_len)
+        f.write_str(" Win=")?;
+        f.write_str(num.format(window))?;
+        f.write_str(" Len=")?;
+        f.write_str(num.format(h.payload_len))
     }
 }
 

@@ -33,9 +33,10 @@ pub fn header(w: &mut impl Write, time: TimeFormat, style: Style) -> io::Result<
 /// One packet's line: the columns of the header above, the time as [`Clock::column`] writes
 /// it, the protocol and each step of the layer chain in its layer's colour.
 ///
-/// The line is written into one `String` and padded by hand rather than built from a `String`
-/// per column: this view runs on every packet of a capture, and an allocation per column
-/// cost more than the dissection (docs/performance.md).
+/// The line is built with `push_str` into one `String`, numbers written by `itoa`, and padded by
+/// hand, rather than with `write!`: this view runs on every packet of a capture, and
+/// `core::fmt`'s machinery (a call per piece of the format string, a slow path for integers)
+/// took more time than dissecting the packet (docs/performance.md).
 pub fn row(
     w: &mut impl Write,
     p: &Packet,
@@ -44,8 +45,9 @@ pub fn row(
     style: Style,
 ) -> io::Result<()> {
     let mut line = String::with_capacity(200);
-    // Writing to a String does not fail.
-    let _ = write!(line, "{:>5}  ", p.number);
+    let mut num = itoa::Buffer::new();
+    pad_left(&mut line, num.format(p.number), 5);
+    line.push_str("  ");
     let at = line.len();
     clock.write_column(&mut line, p.raw.ts, time);
     pad(&mut line, at, 15);
@@ -53,11 +55,11 @@ pub fn row(
     let at = line.len();
     match &p.dissection.endpoints {
         Some(e) => {
-            let _ = write!(line, "{}", Endpoint(e.src, e.src_port));
+            push_endpoint(&mut line, e.src, e.src_port);
             pad(&mut line, at, 21);
             line.push_str("  ");
             let at = line.len();
-            let _ = write!(line, "{}", Endpoint(e.dst, e.dst_port));
+            push_endpoint(&mut line, e.dst, e.dst_port);
             pad(&mut line, at, 21);
         }
         None => {
@@ -76,7 +78,9 @@ pub fn row(
         line.push_str(top_protocol(p));
         pad(line, at, 9);
     });
-    let _ = write!(line, "  {:>5}  ", p.raw.orig_len);
+    line.push_str("  ");
+    pad_left(&mut line, num.format(p.raw.orig_len), 5);
+    line.push_str("  ");
     chain(&mut line, p, style);
     line.push_str("  ");
     write_info(&mut line, p);
@@ -85,17 +89,39 @@ pub fn row(
 }
 
 /// An address and, for TCP and UDP, its port, as the address columns show them:
-/// `127.0.0.1:7007`, `[::1]:7007`, `::1`.
-pub(crate) struct Endpoint(pub IpAddr, pub Option<u16>);
-
-impl std::fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match *self {
-            Endpoint(IpAddr::V6(a), Some(port)) => write!(f, "[{a}]:{port}"),
-            Endpoint(a, Some(port)) => write!(f, "{a}:{port}"),
-            Endpoint(a, None) => write!(f, "{a}"),
+/// `127.0.0.1:7007`, `[::1]:7007`, `::1`. An IPv4 address is written octet by octet: the same
+/// text as `Ipv4Addr`'s `Display`, without `core::fmt` (see [`row`]).
+fn push_endpoint(line: &mut String, addr: IpAddr, port: Option<u16>) {
+    let mut num = itoa::Buffer::new();
+    match addr {
+        IpAddr::V4(a) => {
+            for (i, octet) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    line.push('.');
+                }
+                line.push_str(num.format(octet));
+            }
+        }
+        // Writing to a String does not fail.
+        IpAddr::V6(a) if port.is_some() => {
+            let _ = write!(line, "[{a}]");
+        }
+        IpAddr::V6(a) => {
+            let _ = write!(line, "{a}");
         }
     }
+    if let Some(port) = port {
+        line.push(':');
+        line.push_str(num.format(port));
+    }
+}
+
+/// `text` right-aligned in `width` characters, as `{:>width}` does (ASCII text only).
+fn pad_left(line: &mut String, text: &str, width: usize) {
+    for _ in text.len()..width {
+        line.push(' ');
+    }
+    line.push_str(text);
 }
 
 /// Pad what was written since `at` with spaces to `width` characters, as `{:<width}` does.
@@ -132,7 +158,10 @@ fn chain(line: &mut String, p: &Packet, style: Style) {
         };
         paint(line, code, |line| {
             let at = line.len();
-            let _ = write!(line, "L{} {}", l.osi.number(), l.protocol);
+            line.push('L');
+            line.push_str(itoa::Buffer::new().format(l.osi.number()));
+            line.push(' ');
+            line.push_str(l.protocol.name());
             // Protocol names are ASCII: a byte is a character.
             shown += line.len() - at;
         });

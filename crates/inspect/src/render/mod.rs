@@ -137,13 +137,17 @@ fn write_micros_6(out: &mut String, a: Timestamp, b: Timestamp) {
         - i128::from(b.secs) * 1_000_000_000
         - i128::from(b.nanos);
     let micros = (nanos.unsigned_abs() + 500) / 1000;
-    let sign = if nanos < 0 { "-" } else { "" };
-    let _ = write!(
-        out,
-        "{sign}{}.{:06}",
-        micros / 1_000_000,
-        micros % 1_000_000
-    );
+    // Written with `push_str` and `itoa` rather than `write!`, as the one-line view's other
+    // columns are (see `line::row`).
+    let mut num = itoa::Buffer::new();
+    out.push_str(if nanos < 0 { "-" } else { "" });
+    out.push_str(num.format(micros / 1_000_000));
+    out.push('.');
+    let fraction = num.format(micros % 1_000_000);
+    for _ in fraction.len()..6 {
+        out.push('0');
+    }
+    out.push_str(fraction);
 }
 
 fn diff(a: Timestamp, b: Timestamp) -> f64 {
