@@ -79,11 +79,13 @@ pub(super) fn looks_like_packet(p: &[u8]) -> bool {
     }
 }
 
-/// Whether an HTTP body is a long-polling payload: every record a packet.
+/// Whether an HTTP body is a long-polling payload: every record a packet, all of it UTF-8.
 pub(super) fn looks_like_payload(body: &[u8]) -> bool {
-    !body.is_empty()
-        && std::str::from_utf8(body).is_ok()
+    // Each packet starts with its type, a digit or `b` (`looks_like_packet`): any other TCP
+    // payload fails on its first byte, before the whole of it is split and checked for UTF-8.
+    matches!(body.first(), Some(b'0'..=b'6' | b'b'))
         && body.split(|&b| b == SEPARATOR).all(looks_like_packet)
+        && std::str::from_utf8(body).is_ok()
 }
 
 /// A long-polling body at `body`: one Engine.IO layer (and Socket.IO layer) per packet.
