@@ -91,7 +91,8 @@ pub struct ViewArgs {
     /// schema.
     #[arg(long, conflicts_with = "hex")]
     pub json: bool,
-    /// Instead of packets: protocol hierarchy, bytes per layer and conversations, at the end.
+    /// Instead of packets: protocol hierarchy, bytes per layer and conversations (the first
+    /// 1,000, then one `other` row), at the end.
     #[arg(long, conflicts_with_all = ["detail", "hex"])]
     pub stats: bool,
     /// Time column: absolute (UTC), relative to the first packet, or delta from the previous.
@@ -367,11 +368,7 @@ fn follow(file: &Path, stream: u32, json: bool) -> anyhow::Result<()> {
         tracker.process(&raw);
     }
     let Some(followed) = tracker.followed() else {
-        let streams = tracker
-            .conversations()
-            .iter()
-            .filter(|c| c.protocol == netlab_inspect::Protocol::Tcp)
-            .count();
+        let streams = tracker.tcp_streams();
         return Err(exit::usage(format!(
             "{} has no TCP stream {stream}; it has {streams} (numbered from 0; `netlab inspect \
              read FILE --stats` lists them)",

@@ -14,6 +14,37 @@
 //!
 //! The tracker is pure like the dissector: no clock, no I/O; time comes from the packets.
 //!
+//! ## What it remembers, and for how long
+//!
+//! Memory must not grow with the capture: a port scan or a flood from random ports would
+//! otherwise leave the tracker holding millions of conversations. So it forgets a conversation,
+//! as a firewall's connection table (Linux conntrack) does, once it is over or has been silent
+//! for long enough, counted in capture time (the packets' timestamps, not the clock):
+//!
+//! | conversation | forgotten after its last packet | why this long |
+//! |---|---|---|
+//! | TCP, over (FIN both ways and the last one acknowledged, or reset) | [`OVER_LINGER`], 60 s | Linux's TIME_WAIT: late segments of it may still arrive |
+//! | TCP, handshake not finished | [`OPENING_IDLE`], 120 s | conntrack's SYN_SENT |
+//! | TCP, open | [`OPEN_IDLE`], 5 days | conntrack's established: a silent connection is still open (keepalive probes come every 2 hours) |
+//! | UDP, one side has sent | [`UDP_ONE_WAY_IDLE`], 30 s | conntrack's `udp_timeout` |
+//! | UDP, both sides have sent | [`UDP_IDLE`], 120 s | conntrack's `udp_timeout_stream` |
+//!
+//! A packet that comes later between the same addresses and ports starts a new stream, with a
+//! note that says why. This is decided when the packet arrives, from the two timestamps, so it
+//! does not depend on how full the table is.
+//!
+//! The table holds at most [`MAX_CONVERSATIONS`] at once, the last resort against a capture of
+//! very many conversations within those times. When it is full, the tracker drops the
+//! conversations past their time and, if that frees less than a quarter of the table, the least
+//! recently seen ones until a quarter is free. Only then is a conversation forgotten early; the
+//! first packet of a conversation after that carries a note that it may have been seen before
+//! (its stream number and relative sequence numbers start again).
+//!
+//! Stream numbers keep counting: a forgotten stream's number is never given again. For
+//! [`FlowTracker::conversations`], the summaries of the first [`LISTED_CONVERSATIONS`] streams are
+//! kept whole and the others are added up in one `other` entry, so these are bounded too.
+//! Wireshark and tshark forget nothing within a capture: their memory grows with it.
+//!
 //! [`Reason::Upgrade`]: crate::model::Reason::Upgrade
 
 use std::collections::HashMap;
@@ -57,32 +88,90 @@ const MAX_RANGES: usize = 64;
 /// counted as missing instead of stored, so a huge stream cannot exhaust memory.
 const MAX_FOLLOW: usize = 64 * 1024 * 1024;
 
+/// The most conversations (TCP and UDP together) the tracker holds at once: far more than a
+/// lesson's few dozen or a 10,000-connection benchmark, and about 11 MiB when full (measured
+/// in docs/performance.md, "Inspector").
+pub const MAX_CONVERSATIONS: usize = 16_384;
+
+/// How long a TCP connection that is over (closed or reset) is remembered after its last packet,
+/// in seconds of capture time: Linux's TIME_WAIT, during which late segments may still come.
+pub const OVER_LINGER: u64 = 60;
+
+/// How long a TCP connection whose handshake has not finished is remembered, idle: conntrack's
+/// SYN_SENT timeout.
+pub const OPENING_IDLE: u64 = 120;
+
+/// How long an open TCP connection is remembered, idle: 5 days, conntrack's established
+/// timeout. A silent connection is still open (TCP keepalive probes every 2 hours by default).
+pub const OPEN_IDLE: u64 = 5 * 24 * 60 * 60;
+
+/// How long a UDP flow in which only one side has sent is remembered, idle: conntrack's
+/// `udp_timeout`.
+pub const UDP_ONE_WAY_IDLE: u64 = 30;
+
+/// How long a UDP flow in which both sides have sent is remembered, idle: conntrack's
+/// `udp_timeout_stream`.
+pub const UDP_IDLE: u64 = 120;
+
+/// Conversations whose summaries [`FlowTracker::conversations`] lists one by one (TCP streams
+/// first, then UDP, each by stream number); the others are added up in one `other` entry.
+pub const LISTED_CONVERSATIONS: usize = 1_000;
+
 /// Tracks TCP and UDP streams across packets. See the module docs.
-#[derive(Default)]
 pub struct FlowTracker {
-    tcp_index: StreamIndex,
-    tcp: Vec<TcpStream>,
-    udp_index: StreamIndex,
-    udp: Vec<UdpStream>,
+    /// Boxed, so that the table's own entries stay small: growing it then moves 72-byte
+    /// entries, not whole streams, and its empty slots cost little.
+    tcp: HashMap<FlowKey, Box<TcpStream>>,
+    udp: HashMap<FlowKey, Box<UdpStream>>,
+    /// Streams numbered so far, the next one's number: never reused.
+    tcp_streams: u32,
+    udp_streams: u32,
+    /// TCP and UDP packets observed: the order "least recently seen" is in.
+    packets: u64,
+    max_conversations: usize,
+    /// Once a conversation has been forgotten to make room rather than because its time was
+    /// up: the note for the first packet of every new conversation from then on.
+    forgot_early: Option<String>,
+    /// Summaries of the conversations forgotten so far.
+    ended: Ended,
     follow: Option<Follow>,
     /// Dissect with [`Context::summaries_only`] and add no fields: for views that show only
     /// summaries. Stream indexes, relative numbers, hints and summaries stay the same.
     summaries_only: bool,
 }
 
-/// Stream index by conversation.
-#[derive(Default)]
-struct StreamIndex {
-    map: HashMap<FlowKey, u32>,
+impl Default for FlowTracker {
+    fn default() -> Self {
+        FlowTracker {
+            tcp: HashMap::new(),
+            udp: HashMap::new(),
+            tcp_streams: 0,
+            udp_streams: 0,
+            packets: 0,
+            max_conversations: MAX_CONVERSATIONS,
+            forgot_early: None,
+            ended: Ended::default(),
+            follow: None,
+            summaries_only: false,
+        }
+    }
 }
 
-impl StreamIndex {
-    fn get(&self, key: FlowKey) -> Option<u32> {
-        self.map.get(&key).copied()
-    }
+/// The summaries of forgotten conversations: whole for the first [`LISTED_CONVERSATIONS`]
+/// streams of each protocol, added up for the rest.
+#[derive(Default)]
+struct Ended {
+    listed: Vec<Conversation>,
+    other: OtherConversations,
+}
 
-    fn insert(&mut self, key: FlowKey, i: u32) {
-        self.map.insert(key, i);
+impl Ended {
+    fn add(&mut self, c: Conversation) {
+        if (c.stream as usize) < LISTED_CONVERSATIONS {
+            self.listed.push(c);
+        } else {
+            self.other.add(&c);
+        }
     }
 }
 
@@ -113,6 +202,14 @@ pub struct Traffic {
     pub payload_bytes: u64,
 }
 
+impl Traffic {
+    fn add(&mut self, t: &Traffic) {
+        self.packets += t.packets;
+        self.bytes += t.bytes;
+        self.payload_bytes += t.payload_bytes;
+    }
+}
+
 /// One conversation: a TCP stream or a UDP flow, from its first packet to its last.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Conversation {
@@ -134,6 +231,31 @@ pub struct Conversation {
     pub state: &'static str,
 }
 
+/// What [`FlowTracker::conversations`] returns: bounded however many conversations there were.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conversations {
+    /// The first [`LISTED_CONVERSATIONS`] streams: TCP by stream index, then UDP.
+    pub listed: Vec<Conversation>,
+    /// The rest added up, if there were more.
+    pub other: Option<OtherConversations>,
+}
+
+/// Conversations beyond the listed ones, added up: how many, and their traffic each way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OtherConversations {
+    pub conversations: u64,
+    pub a_to_b: Traffic,
+    pub b_to_a: Traffic,
+}
+
+impl OtherConversations {
+    fn add(&mut self, c: &Conversation) {
+        self.conversations += 1;
+        self.a_to_b.add(&c.a_to_b);
+        self.b_to_a.add(&c.b_to_a);
+    }
+}
+
 /// The reassembled payload of one TCP stream, each direction in sequence order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FollowedStream {
@@ -153,6 +275,8 @@ pub struct FollowedStream {
 
 struct Follow {
     stream: u32,
+    /// Client and server, once the stream has appeared.
+    addrs: Option<(SocketAddr, SocketAddr)>,
     client: Reassembly,
     server: Reassembly,
     chunks: Vec<(bool, Range<usize>)>,
@@ -238,6 +362,8 @@ struct Direction {
 }
 
 struct TcpStream {
+    /// `tcp.stream`.
+    stream: u32,
     client: SocketAddr,
     server: SocketAddr,
     /// `[client to server, server to client]`.
@@ -249,16 +375,82 @@ struct TcpStream {
     closed: bool,
     state: &'static str,
     start: Timestamp,
+    /// The last packet's timestamp, and its place among the packets the tracker has seen.
     last: Timestamp,
+    last_seen: u64,
+}
+
+impl TcpStream {
+    /// Seconds of silence after which the connection is forgotten (see the module docs).
+    fn idle_limit(&self) -> u64 {
+        match self.handshake {
+            _ if self.closed => OVER_LINGER,
+            Handshake::SynSent | Handshake::SynAckSent => OPENING_IDLE,
+            Handshake::Unknown | Handshake::Established => OPEN_IDLE,
+        }
+    }
+
+    /// What [`Self::idle_limit`] applies to, for a note.
+    fn idle_description(&self) -> &'static str {
+        match self.handshake {
+            _ if self.closed => "a connection that is over",
+            Handshake::SynSent | Handshake::SynAckSent => "a connection still in its handshake",
+            Handshake::Unknown | Handshake::Established => "a silent open connection",
+        }
+    }
+
+    fn conversation(&self) -> Conversation {
+        Conversation {
+            protocol: Protocol::Tcp,
+            stream: self.stream,
+            a: self.client,
+            b: self.server,
+            a_to_b: self.dirs[0].traffic,
+            b_to_a: self.dirs[1].traffic,
+            start: self.start,
+            duration: duration(self.start, self.last),
+            application: self.app.map(AppProtocol::protocol),
+            state: self.state,
+        }
+    }
 }
 
 struct UdpStream {
+    /// `udp.stream`.
+    stream: u32,
     a: SocketAddr,
     b: SocketAddr,
     traffic: [Traffic; 2],
     app: Option<AppProtocol>,
     start: Timestamp,
     last: Timestamp,
+    last_seen: u64,
+}
+
+impl UdpStream {
+    /// Seconds of silence after which the flow is forgotten (see the module docs).
+    fn idle_limit(&self) -> u64 {
+        if self.traffic[1].packets > 0 {
+            UDP_IDLE
+        } else {
+            UDP_ONE_WAY_IDLE
+        }
+    }
+
+    fn conversation(&self) -> Conversation {
+        Conversation {
+            protocol: Protocol::Udp,
+            stream: self.stream,
+            a: self.a,
+            b: self.b,
+            a_to_b: self.traffic[0],
+            b_to_a: self.traffic[1],
+            start: self.start,
+            duration: duration(self.start, self.last),
+            application: self.app.map(AppProtocol::protocol),
+            state: "",
+        }
+    }
 }
 
 impl FlowTracker {
@@ -266,11 +458,21 @@ impl FlowTracker {
         Self::default()
     }
 
+    /// A tracker that holds at most `max` conversations at once instead of
+    /// [`MAX_CONVERSATIONS`] (at least 1): for tests and experiments with the bound.
+    pub fn with_max_conversations(max: usize) -> Self {
+        FlowTracker {
+            max_conversations: max.max(1),
+            ..Self::default()
+        }
+    }
+
     /// A tracker that also reassembles the payload of TCP stream `stream` (see [`Self::followed`]).
     pub fn following(stream: u32) -> Self {
         FlowTracker {
             follow: Some(Follow {
                 stream,
+                addrs: None,
                 client: Reassembly::default(),
                 server: Reassembly::default(),
                 chunks: Vec::new(),
@@ -332,36 +534,64 @@ impl FlowTracker {
         src: SocketAddr,
         dst: SocketAddr,
     ) -> FlowAnnotation {
+        self.packets += 1;
         let key = FlowKey::new(src, dst);
-        let next = self.udp.len() as u32;
-        let index = self.udp_index.get(key).unwrap_or_else(|| {
-            self.udp_index.insert(key, next);
-            next
-        });
-        if index == next {
-            self.udp.push(UdpStream {
+        let mut notes = Vec::new();
+        // A flow silent for longer than its idle time is over: this packet starts a new one.
+        let past = self
+            .udp
+            .get(&key)
+            .filter(|s| idle_past(s.last, raw.ts, s.idle_limit()));
+        if let Some(s) = past {
+            notes.push(format!(
+                "no packet of UDP stream {} for {}, longer than the tracker remembers a {} flow \
+                 ({} s): this is a new stream",
+                s.stream,
+                seconds(duration(s.last, raw.ts)),
+                if s.traffic[1].packets > 0 {
+                    "two-way"
+                } else {
+                    "one-way"
+                },
+                s.idle_limit()
+            ));
+            self.forget_udp(key);
+        }
+        if !self.udp.contains_key(&key) {
+            self.make_room(raw.ts);
+            if let Some(note) = self.forgot_early.as_ref().filter(|_| notes.is_empty()) {
+                notes.push(note.clone());
+            }
+        }
+        let streams = &mut self.udp_streams;
+        let s = self.udp.entry(key).or_insert_with(|| {
+            let stream = *streams;
+            *streams += 1;
+            Box::new(UdpStream {
+                stream,
                 a: src,
                 b: dst,
                 traffic: [Traffic::default(); 2],
                 app: None,
                 start: raw.ts,
                 last: raw.ts,
-            });
-        }
-        let s = &mut self.udp[index as usize];
+                last_seen: 0,
+            })
+        });
         let dir = usize::from(src != s.a);
         let payload = d.payload.as_ref().map_or(0, |r| r.len() as u64);
         count(&mut s.traffic[dir], raw, payload);
         s.last = raw.ts;
+        s.last_seen = self.packets;
         s.app = s.app.or_else(|| app_of(d));
         if !self.summaries_only {
-            add_stream_field(d, Protocol::Udp, field::UDP_STREAM, index);
+            add_stream_field(d, Protocol::Udp, field::UDP_STREAM, s.stream);
         }
         FlowAnnotation {
-            stream: index,
+            stream: s.stream,
             rel_seq: None,
             rel_ack: None,
-            notes: Vec::new(),
+            notes,
         }
     }
 
@@ -373,12 +603,16 @@ impl FlowTracker {
         dst: SocketAddr,
         tcp: TcpSummary,
     ) -> FlowAnnotation {
-        let index = self.tcp_stream_for(src, dst, &tcp, raw.ts);
-        let s = &mut self.tcp[index as usize];
-        s.last = raw.ts;
-        let from_client = src == s.client;
-        let (me, peer) = if from_client { (0, 1) } else { (1, 0) };
+        self.packets += 1;
+        let packets = self.packets;
+        let summaries_only = self.summaries_only;
         let mut hints = Hints::default();
+        let s = self.tcp_stream_for(src, dst, &tcp, raw.ts, &mut hints);
+        s.last = raw.ts;
+        s.last_seen = packets;
+        let (index, client, server) = (s.stream, s.client, s.server);
+        let from_client = src == client;
+        let (me, peer) = if from_client { (0, 1) } else { (1, 0) };
 
         let (rel_seq, rel_ack) = relative_numbers(s, me, peer, &tcp, &mut hints);
         let scale = window_scale(s, me, peer, &tcp);
@@ -387,7 +621,7 @@ impl FlowTracker {
         ack_notes(&mut s.dirs[me], &tcp, rel_ack, &mut hints);
         teardown_notes(s, &tcp, me, peer, rel_seq, rel_ack, from_client, &mut hints);
         count(&mut s.dirs[me].traffic, raw, u64::from(tcp.payload_len));
-        track_application(s, raw, d, &tcp, &mut hints, self.summaries_only);
+        track_application(s, raw, d, &tcp, &mut hints, summaries_only);
         if s.handshake == Handshake::Unknown
             && hints.notes.is_empty()
             && s.dirs[0].traffic.packets + s.dirs[1].traffic.packets == 1
@@ -399,6 +633,7 @@ impl FlowTracker {
         }
 
         if let Some(f) = self.follow.as_mut().filter(|f| f.stream == index) {
+            f.addrs.get_or_insert((client, server));
             let bytes = d
                 .payload
                 .as_ref()
@@ -414,7 +649,7 @@ impl FlowTracker {
             ack: rel_ack,
             scale,
         };
-        if self.summaries_only {
+        if summaries_only {
             // No fields in this mode, but the summary is the same: it is kept as numbers, so
             // this costs a few stores (see `Summary`).
             if let Some(layer) = d.layers.iter_mut().find(|l| l.protocol == Protocol::Tcp) {
@@ -432,90 +667,172 @@ impl FlowTracker {
         }
     }
 
-    /// The stream index for a segment: the existing one for its 4-tuple, or a new one (also
-    /// when a fresh SYN reuses the ports of a connection that has closed).
+    /// The stream a segment belongs to: the one held for its addresses and ports, or a new one
+    /// when none is held, when the one held is past its time (with a note, unless this is a
+    /// SYN: a new connection anyway), or when a fresh SYN reuses the ports of a connection that
+    /// has closed.
     fn tcp_stream_for(
         &mut self,
         src: SocketAddr,
         dst: SocketAddr,
         tcp: &TcpSummary,
         ts: Timestamp,
-    ) -> u32 {
+        hints: &mut Hints,
+    ) -> &mut TcpStream {
         let key = FlowKey::new(src, dst);
-        let fresh_syn = tcp.has(TcpSummary::SYN) && !tcp.has(TcpSummary::ACK);
-        if let Some(i) = self.tcp_index.get(key) {
-            let s = &self.tcp[i as usize];
+        let syn = tcp.has(TcpSummary::SYN);
+        let fresh_syn = syn && !tcp.has(TcpSummary::ACK);
+        let mut noted = false;
+        let held = self.tcp.get(&key).map(|s| {
+            let past = idle_past(s.last, ts, s.idle_limit());
+            if past && !syn {
+                noted = true;
+                hints.note(format!(
+                    "no packet of TCP stream {} for {}, longer than the tracker remembers {} \
+                     ({} s): this is a new stream, and relative numbers start again here",
+                    s.stream,
+                    seconds(duration(s.last, ts)),
+                    s.idle_description(),
+                    s.idle_limit()
+                ));
+            }
             let reused = fresh_syn && s.closed && s.dirs[0].isn != Some(tcp.seq);
-            if !reused {
-                return i;
+            past || reused
+        });
+        if held != Some(false) {
+            if held == Some(true) {
+                self.forget_tcp(key);
+            }
+            self.make_room(ts);
+            if let Some(note) = self.forgot_early.as_ref().filter(|_| !syn && !noted) {
+                hints.note(note.clone());
             }
         }
-        let i = self.tcp.len() as u32;
-        self.tcp_index.insert(key, i);
         // Who sent the SYN is the client; without a SYN, the first sender stands in for it.
-        let (client, server) = if tcp.has(TcpSummary::SYN) && tcp.has(TcpSummary::ACK) {
+        let (client, server) = if syn && tcp.has(TcpSummary::ACK) {
             (dst, src)
         } else {
             (src, dst)
         };
-        self.tcp.push(TcpStream {
-            client,
-            server,
-            dirs: [Direction::default(), Direction::default()],
-            handshake: Handshake::Unknown,
-            app: None,
-            upgraded: false,
-            closed: false,
-            state: "open",
-            start: ts,
-            last: ts,
-        });
-        i
+        let streams = &mut self.tcp_streams;
+        self.tcp.entry(key).or_insert_with(|| {
+            let stream = *streams;
+            *streams += 1;
+            Box::new(TcpStream {
+                stream,
+                client,
+                server,
+                dirs: [Direction::default(), Direction::default()],
+                handshake: Handshake::Unknown,
+                app: None,
+                upgraded: false,
+                closed: false,
+                state: "open",
+                start: ts,
+                last: ts,
+                last_seen: 0,
+            })
+        })
     }
 
-    /// Every stream seen so far: TCP streams first, by index, then UDP flows.
-    pub fn conversations(&self) -> Vec<Conversation> {
-        let mut out = Vec::with_capacity(self.tcp.len() + self.udp.len());
-        for (i, s) in self.tcp.iter().enumerate() {
-            out.push(Conversation {
-                protocol: Protocol::Tcp,
-                stream: i as u32,
-                a: s.client,
-                b: s.server,
-                a_to_b: s.dirs[0].traffic,
-                b_to_a: s.dirs[1].traffic,
-                start: s.start,
-                duration: duration(s.start, s.last),
-                application: s.app.map(AppProtocol::protocol),
-                state: s.state,
-            });
+    fn forget_tcp(&mut self, key: FlowKey) {
+        if let Some(s) = self.tcp.remove(&key) {
+            self.ended.add(s.conversation());
         }
-        for (i, s) in self.udp.iter().enumerate() {
-            out.push(Conversation {
-                protocol: Protocol::Udp,
-                stream: i as u32,
-                a: s.a,
-                b: s.b,
-                a_to_b: s.traffic[0],
-                b_to_a: s.traffic[1],
-                start: s.start,
-                duration: duration(s.start, s.last),
-                application: s.app.map(AppProtocol::protocol),
-                state: "",
-            });
+    }
+
+    fn forget_udp(&mut self, key: FlowKey) {
+        if let Some(s) = self.udp.remove(&key) {
+            self.ended.add(s.conversation());
         }
-        out
+    }
+
+    /// Before a new conversation is added at capture time `now`: when the table is full, drop
+    /// the conversations past their time and, if that frees less than a quarter of the table,
+    /// the least recently seen ones until a quarter is free. Freeing a quarter at a time keeps
+    /// the cost of the scan at a few steps per new conversation.
+    fn make_room(&mut self, now: Timestamp) {
+        if self.tcp.len() + self.udp.len() < self.max_conversations {
+            return;
+        }
+        let keep = self.max_conversations - (self.max_conversations / 4).max(1);
+        let mut seen: Vec<u64> = (self.tcp.values())
+            .filter(|s| !idle_past(s.last, now, s.idle_limit()))
+            .map(|s| s.last_seen)
+            .chain(
+                (self.udp.values())
+                    .filter(|s| !idle_past(s.last, now, s.idle_limit()))
+                    .map(|s| s.last_seen),
+            )
+            .collect();
+        // Keep those seen after `threshold` (0 keeps all: every stream has seen a packet). Each
+        // packet touches one conversation, so no two have the same `last_seen`, and exactly
+        // `seen.len() - keep` are at or below the threshold.
+        let threshold = match seen.len().checked_sub(keep + 1) {
+            Some(nth) => {
+                self.forgot_early
+                    .get_or_insert_with(|| forgot_early_note(self.max_conversations));
+                *seen.select_nth_unstable(nth).1
+            }
+            None => 0,
+        };
+        let ended = &mut self.ended;
+        self.tcp.retain(|_, s| {
+            let keep = s.last_seen > threshold && !idle_past(s.last, now, s.idle_limit());
+            if !keep {
+                ended.add(s.conversation());
+            }
+            keep
+        });
+        self.udp.retain(|_, s| {
+            let keep = s.last_seen > threshold && !idle_past(s.last, now, s.idle_limit());
+            if !keep {
+                ended.add(s.conversation());
+            }
+            keep
+        });
+    }
+
+    /// The streams seen so far: the first [`LISTED_CONVERSATIONS`] one by one (TCP streams
+    /// first, by index, then UDP flows), and the rest added up.
+    pub fn conversations(&self) -> Conversations {
+        let mut all = self.ended.listed.clone();
+        let mut other = self.ended.other;
+        let live = (self.tcp.values().map(|s| s.conversation()))
+            .chain(self.udp.values().map(|s| s.conversation()));
+        for c in live {
+            if (c.stream as usize) < LISTED_CONVERSATIONS {
+                all.push(c);
+            } else {
+                other.add(&c);
+            }
+        }
+        all.sort_by_key(|c| (c.protocol != Protocol::Tcp, c.stream));
+        if all.len() > LISTED_CONVERSATIONS {
+            for c in all.drain(LISTED_CONVERSATIONS..) {
+                other.add(&c);
+            }
+        }
+        Conversations {
+            listed: all,
+            other: (other.conversations > 0).then_some(other),
+        }
+    }
+
+    /// How many TCP streams have been numbered so far (`tcp.stream` runs from 0 to one less).
+    pub fn tcp_streams(&self) -> u32 {
+        self.tcp_streams
     }
 
     /// The followed stream's reassembled payload (for a tracker made with [`Self::following`]);
     /// `None` if the stream index never appeared.
     pub fn followed(&self) -> Option<FollowedStream> {
         let f = self.follow.as_ref()?;
-        let s = self.tcp.get(f.stream as usize)?;
+        let (client, server) = f.addrs?;
         Some(FollowedStream {
             stream: f.stream,
-            client: Some(s.client),
-            server: Some(s.server),
+            client: Some(client),
+            server: Some(server),
             client_data: f.client.data.clone(),
             server_data: f.server.data.clone(),
             client_missing: f.client.missing(),
@@ -523,6 +840,26 @@ impl FlowTracker {
             chunks: f.chunks.clone(),
         })
     }
+}
+
+/// The note on the first packet of a conversation once the tracker has had to forget
+/// conversations before their time (made once, then copied).
+fn forgot_early_note(max: usize) -> String {
+    format!(
+        "the tracker has had to forget conversations to make room (it holds {max} at most): this one may have been seen before under another stream number, and its \
+         numbers start here"
+    )
+}
+
+/// Whether a conversation last seen at `last` is past `limit` seconds of silence at `now`.
+/// A timestamp earlier than `last` counts as no time passed.
+fn idle_past(last: Timestamp, now: Timestamp, limit: u64) -> bool {
+    duration(last, now) > limit as f64
+}
+
+/// A duration for a note: whole seconds.
+fn seconds(secs: f64) -> String {
+    format!("{secs:.0} s")
 }
 
 /// What the tracker says about one segment: notes for people, and Wireshark's

@@ -101,7 +101,7 @@ fn tcp_hints_on_the_flows_fixture() {
     assert_eq!(rows[14].1.as_ref().unwrap().stream, 1);
     insta::assert_snapshot!("tcp-flows-annotations", annotations(&rows));
 
-    let conv = t.conversations();
+    let conv = t.conversations().listed;
     assert_eq!(conv.len(), 2);
     assert_eq!((conv[0].a.port(), conv[0].b.port()), (41000, 9000));
     assert_eq!((conv[0].a_to_b.packets, conv[0].b_to_a.packets), (8, 6));
@@ -164,7 +164,7 @@ fn websocket_frames_are_decoded_after_the_101_upgrade() {
             .iter()
             .any(|n| n.contains("WebSocket"))
     );
-    let conv = t.conversations();
+    let conv = t.conversations().listed;
     assert_eq!(conv[0].application, Some(Protocol::Http));
     assert_eq!(conv[1].application, Some(Protocol::WebSocket));
     insta::assert_snapshot!("http-websocket-annotations", annotations(&rows));
@@ -188,7 +188,7 @@ fn udp_flows_get_stream_indexes_and_conversations() {
         .collect();
     assert_eq!(streams, vec![0, 0, 1, 1, 2]);
     assert_eq!(rows[0].0.field("udp.stream").unwrap().value, Value::U64(0));
-    let conv = t.conversations();
+    let conv = t.conversations().listed;
     assert_eq!(conv.len(), 3);
     assert!(
         conv.iter()

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
 use serde::Serialize;
 
-use crate::flows::Conversation;
+use crate::flows::Conversations;
 use crate::model::{OsiLayer, Packet, Protocol, TcpIpLayer};
 
 /// Totals accumulated packet by packet; memory grows with the number of distinct layer chains,
@@ -226,14 +226,11 @@ impl Stats {
 }
 
 /// The conversations table: one row per TCP stream or UDP flow, A being the side that spoke
-/// first.
-/// Conversations the table shows one by one; the rest share one "other" row. A capture of many
-/// short flows (a scan, a flood from random ports) would otherwise make a table of hundreds of
-/// thousands of rows, built in memory before it is printed. `--stats --json` still writes every
-/// conversation, one line each, as it goes.
-pub const MAX_CONVERSATION_ROWS: usize = 1_000;
-
-pub fn write_conversations(w: &mut impl Write, convs: &[Conversation]) -> io::Result<()> {
+/// first, for the first [`LISTED_CONVERSATIONS`](crate::flows::LISTED_CONVERSATIONS); the rest
+/// share one "other" row. A capture of many short flows (a scan, a flood from random ports)
+/// would otherwise make a table of hundreds of thousands of rows, and the flow tracker keeps no
+/// more than that (see [`crate::flows`]).
+pub fn write_conversations(w: &mut impl Write, convs: &Conversations) -> io::Result<()> {
     writeln!(w, "\nConversations")?;
     let mut t = table(&[
         "Stream",
@@ -247,8 +244,7 @@ pub fn write_conversations(w: &mut impl Write, convs: &[Conversation]) -> io::Re
         "Carries",
         "State",
     ]);
-    let (shown, rest) = convs.split_at(convs.len().min(MAX_CONVERSATION_ROWS));
-    for c in shown {
+    for c in &convs.listed {
         t.add_row(vec![
             format!("{} {}", c.protocol, c.stream),
             c.a.to_string(),
@@ -262,16 +258,15 @@ pub fn write_conversations(w: &mut impl Write, convs: &[Conversation]) -> io::Re
             c.state.to_string(),
         ]);
     }
-    if !rest.is_empty() {
-        let sum = |f: fn(&Conversation) -> u64| rest.iter().map(f).sum::<u64>().to_string();
+    if let Some(other) = &convs.other {
         t.add_row(vec![
             "other".to_string(),
-            format!("{} more conversations", rest.len()),
+            format!("{} more conversations", other.conversations),
             String::new(),
-            sum(|c| c.a_to_b.packets),
-            sum(|c| c.a_to_b.bytes),
-            sum(|c| c.b_to_a.packets),
-            sum(|c| c.b_to_a.bytes),
+            other.a_to_b.packets.to_string(),
+            other.a_to_b.bytes.to_string(),
+            other.b_to_a.packets.to_string(),
+            other.b_to_a.bytes.to_string(),
             String::new(),
             String::new(),
             String::new(),
@@ -281,11 +276,18 @@ pub fn write_conversations(w: &mut impl Write, convs: &[Conversation]) -> io::Re
     writeln!(w, "{t}")
 }
 
-/// The conversations as JSON lines, `{"kind":"conversation",...}`.
-pub fn write_conversations_json(w: &mut impl Write, convs: &[Conversation]) -> io::Result<()> {
-    for c in convs {
+/// The conversations as JSON lines, `{"kind":"conversation",...}` for each listed one, then
+/// `{"kind":"other_conversations","conversations":N,...}` for the rest, if any: the same
+/// rows as the table.
+pub fn write_conversations_json(w: &mut impl Write, convs: &Conversations) -> io::Result<()> {
+    for c in &convs.listed {
         let mut v = serde_json::to_value(c)?;
         v["kind"] = "conversation".into();
+        writeln!(w, "{v}")?;
+    }
+    if let Some(other) = &convs.other {
+        let mut v = serde_json::to_value(other)?;
+        v["kind"] = "other_conversations".into();
         writeln!(w, "{v}")?;
     }
     Ok(())
@@ -358,17 +360,18 @@ fn tcpip_for(osi: u8) -> &'static str {
 #[cfg(test)]
 mod bound_tests {
     use super::*;
-    use crate::flows::Traffic;
+    use crate::flows::{Conversation, OtherConversations, Traffic};
     use crate::model::Timestamp;
 
-    /// A capture of 1,500 conversations prints 1,000 of them and one "other" row that adds up
-    /// the rest, instead of a row each (issue 18 item 14: 500,000 flows took 1.78 GB).
+    /// Conversations beyond the listed ones make one "other" row that adds them up, in the
+    /// table and in JSON (issue 18 item 14: a row each for 500,000 flows took 1.78 GB). The
+    /// tracker's side of this (which ones are listed) is tested in tests/flows.rs.
     #[test]
-    fn the_conversation_table_spills_its_tail_into_one_row() {
+    fn the_conversations_beyond_the_listed_ones_make_one_row() {
         let conv = |i: u32| Conversation {
             protocol: Protocol::Udp,
             stream: i,
-            a: std::net::SocketAddr::from(([127, 0, 0, 1], 40_000 + (i % 20_000) as u16)),
+            a: std::net::SocketAddr::from(([127, 0, 0, 1], 40_000 + i as u16)),
             b: std::net::SocketAddr::from(([127, 0, 0, 1], 53)),
             a_to_b: Traffic {
                 packets: 1,
@@ -381,20 +384,36 @@ mod bound_tests {
             application: Some(Protocol::Dns),
             state: "",
         };
-        let convs: Vec<Conversation> = (0..1_500).map(conv).collect();
+        let convs = Conversations {
+            listed: (0..3).map(conv).collect(),
+            other: Some(OtherConversations {
+                conversations: 500,
+                a_to_b: Traffic {
+                    packets: 500,
+                    bytes: 35_000,
+                    payload_bytes: 14_000,
+                },
+                b_to_a: Traffic::default(),
+            }),
+        };
         let mut out = Vec::new();
         write_conversations(&mut out, &convs).unwrap();
         let text = String::from_utf8(out).unwrap();
-        let rows = text.lines().filter(|l| l.contains("UDP ")).count();
-        assert_eq!(rows, MAX_CONVERSATION_ROWS);
+        assert_eq!(text.lines().filter(|l| l.contains("UDP ")).count(), 3);
         let other = text
             .lines()
             .find(|l| l.contains("other"))
             .expect("an other row");
         assert!(other.contains("500 more conversations"), "{other}");
-        assert!(
-            other.contains("35000"),
-            "the bytes of the 500 are added up: {other}"
+        assert!(other.contains("35000"), "{other}");
+
+        let mut out = Vec::new();
+        write_conversations_json(&mut out, &convs).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 4);
+        assert_eq!(
+            text.lines().last().unwrap(),
+            r#"{"a_to_b":{"bytes":35000,"packets":500,"payload_bytes":14000},"b_to_a":{"bytes":0,"packets":0,"payload_bytes":0},"conversations":500,"kind":"other_conversations"}"#
         );
     }
 }
