@@ -72,6 +72,13 @@ const FIN: u16 = TcpSummary::FIN;
 const RST: u16 = TcpSummary::RST;
 const PSH: u16 = TcpSummary::PSH;
 
+/// The three steps of a handshake at 0 s (client ISN 1000, server ISN 5000).
+fn handshake(t: &mut FlowTracker) {
+    flow(t, &tcp(0.0, true, SYN, 1000, 0, b""));
+    flow(t, &tcp(0.001, false, SYN | ACK, 5000, 1001, b""));
+    flow(t, &tcp(0.002, true, ACK, 1001, 5001, b""));
+}
+
 /// A whole connection from `start`: handshake, 5 bytes each way, FIN both ways and the last ACK
 /// (client ISN 1000, server ISN 5000). Its last packet is at `start + 0.007`.
 fn connection(t: &mut FlowTracker, start: f64) -> Vec<FlowAnnotation> {
@@ -162,9 +169,7 @@ fn a_new_syn_after_the_linger_is_a_new_connection_without_a_note() {
 #[test]
 fn a_reset_connection_is_over_too() {
     let mut t = FlowTracker::new();
-    flow(&mut t, &tcp(0.0, true, SYN, 1000, 0, b""));
-    flow(&mut t, &tcp(0.001, false, SYN | ACK, 5000, 1001, b""));
-    flow(&mut t, &tcp(0.002, true, ACK, 1001, 5001, b""));
+    handshake(&mut t);
     let rst = flow(&mut t, &tcp(0.003, true, RST | ACK, 1001, 5001, b""));
     assert!(
         rst.notes[0].starts_with("RST, reset by the client"),
@@ -183,9 +188,7 @@ fn a_reset_connection_is_over_too() {
 #[test]
 fn an_open_connection_is_remembered_through_days_of_silence() {
     let mut t = FlowTracker::new();
-    flow(&mut t, &tcp(0.0, true, SYN, 1000, 0, b""));
-    flow(&mut t, &tcp(0.001, false, SYN | ACK, 5000, 1001, b""));
-    flow(&mut t, &tcp(0.002, true, ACK, 1001, 5001, b""));
+    handshake(&mut t);
     // Three days later (a keepalive, a late request): the same stream, numbers going on.
     let day3 = 3.0 * 24.0 * 3600.0;
     let later = flow(&mut t, &tcp(day3, true, PSH | ACK, 1001, 5001, b"hello"));
@@ -286,9 +289,7 @@ fn a_full_table_forgets_the_least_recently_seen_first() {
     );
     // A TCP connection pushed out the same way: its next segment restarts relative numbers.
     let mut t = FlowTracker::with_max_conversations(2);
-    flow(&mut t, &tcp(0.0, true, SYN, 1000, 0, b""));
-    flow(&mut t, &tcp(0.001, false, SYN | ACK, 5000, 1001, b""));
-    flow(&mut t, &tcp(0.002, true, ACK, 1001, 5001, b""));
+    handshake(&mut t);
     flow(&mut t, &tcp(0.003, true, PSH | ACK, 1001, 5001, b"hello"));
     flow(&mut t, &udp(0.004, 1, false));
     flow(&mut t, &udp(0.005, 2, false));
