@@ -547,8 +547,8 @@ impl FlowTracker {
             .filter(|s| idle_past(s.last, raw.ts, s.idle_limit()));
         if let Some(s) = past {
             notes.push(format!(
-                "no packet of UDP stream {} for {}, longer than the tracker remembers a {} flow \
-                 ({} s): this is a new stream",
+                "new stream, the tracker forgot UDP stream {}: no packet for {}, longer than it \
+                 remembers a {} flow ({} s)",
                 s.stream,
                 seconds(duration(s.last, raw.ts)),
                 if s.traffic[1].packets > 0 {
@@ -691,8 +691,8 @@ impl FlowTracker {
             if past && !syn {
                 noted = true;
                 hints.note(format!(
-                    "no packet of TCP stream {} for {}, longer than the tracker remembers {} \
-                     ({} s): this is a new stream, and relative numbers start again here",
+                    "new stream, the tracker forgot TCP stream {}: no packet for {}, longer than \
+                     it remembers {} ({} s); relative numbers start again here",
                     s.stream,
                     seconds(duration(s.last, ts)),
                     s.idle_description(),
@@ -846,11 +846,13 @@ impl FlowTracker {
 }
 
 /// The note on the first packet of a conversation once the tracker has had to forget
-/// conversations before their time (made once, then copied).
+/// conversations before their time (made once, then copied). The one-line view shows the
+/// words before the colon.
 fn forgot_early_note(max: usize) -> String {
     format!(
-        "the tracker has had to forget conversations to make room (it holds {max} at most): this one may have been seen before under another stream number, and its \
-         numbers start here"
+        "table full, may have been seen before: the tracker holds at most {max} conversations \
+         and has had to forget some to make room, so this one may have had another stream \
+         number, and its numbers start here"
     )
 }
 

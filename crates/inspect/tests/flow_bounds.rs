@@ -140,8 +140,8 @@ fn a_closed_connection_is_remembered_for_its_linger_then_forgotten() {
     );
     assert_eq!(
         late.notes[0],
-        "no packet of TCP stream 0 for 61 s, longer than the tracker remembers a connection that \
-         is over (60 s): this is a new stream, and relative numbers start again here"
+        "new stream, the tracker forgot TCP stream 0: no packet for 61 s, longer than it \
+         remembers a connection that is over (60 s); relative numbers start again here"
     );
 
     let convs = t.conversations();
@@ -240,8 +240,8 @@ fn udp_flows_are_forgotten_after_their_idle_time() {
     assert_eq!(
         past.notes,
         [
-            "no packet of UDP stream 0 for 31 s, longer than the tracker remembers a one-way flow \
-          (30 s): this is a new stream"
+            "new stream, the tracker forgot UDP stream 0: no packet for 31 s, longer than it \
+             remembers a one-way flow (30 s)"
         ]
     );
     // Both ways: 120 s.
@@ -282,9 +282,9 @@ fn a_full_table_forgets_the_least_recently_seen_first() {
     assert_eq!(
         back.notes,
         [
-            "the tracker has had to forget conversations to make room (it holds 8 at most): this \
-          one may have been seen before under another stream number, and its numbers start \
-          here"
+            "table full, may have been seen before: the tracker holds at most 8 conversations \
+             and has had to forget some to make room, so this one may have had another stream \
+             number, and its numbers start here"
         ]
     );
     // A TCP connection pushed out the same way: its next segment restarts relative numbers.
@@ -296,7 +296,7 @@ fn a_full_table_forgets_the_least_recently_seen_first() {
     let data = flow(&mut t, &tcp(0.006, true, PSH | ACK, 1006, 5001, b"again"));
     assert_eq!((data.stream, data.rel_seq), (1, Some(1)));
     assert!(
-        data.notes[0].starts_with("the tracker has had to forget"),
+        data.notes[0].starts_with("table full, may have been seen before"),
         "{data:?}"
     );
 }
