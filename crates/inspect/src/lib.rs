@@ -45,7 +45,8 @@
 //!   see `dissect::Context::summaries_only`). `dissect_into` (and the flow tracker's
 //!   `process_into`, and `CaptureReader::read_into`) refill the previous packet's storage.
 //! - [`flows`]: the flow tracker: stream index, relative seq/ack, TCP hints, conversations,
-//!   follow-stream.
+//!   follow-stream; it forgets conversations that are over or silent and holds at most
+//!   [`flows::MAX_CONVERSATIONS`], so its memory does not grow with the capture.
 //! - [`filter`]: the display filter language (`tcp and port 7007`, `ip.ttl > 60`), parsed once,
 //!   tested per packet; [`filter::field_names`] is every field name a filter may use, gathered
 //!   from the `field` modules' declarations.

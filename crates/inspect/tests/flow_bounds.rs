@@ -387,3 +387,52 @@ fn the_packets_are_what_they_claim() {
     assert_eq!(ep.dst_port, Some(53));
     assert_eq!(f.unwrap().stream, 0);
 }
+
+proptest! {
+    /// Any mix of TCP segments (any flags and numbers) and UDP datagrams on a few ports, at
+    /// times that jump far ahead or go backwards, through a table of 1 to 6 conversations:
+    /// nothing panics, a stream number belongs to one pair of ports, and every packet is in
+    /// exactly one conversation.
+    #[test]
+    fn any_packets_at_any_times_keep_the_tracker_consistent(
+        steps in proptest::collection::vec(
+            (any::<bool>(), 0u16..5, any::<bool>(), any::<u16>(), any::<u32>(), -1_000i64..1_000_000),
+            1..150,
+        ),
+        max in 1usize..7,
+    ) {
+        let mut t = FlowTracker::with_max_conversations(max);
+        let mut owners: Vec<(bool, u32, u16)> = Vec::new();
+        let mut now = 0i64;
+        for &(is_tcp, port, from_client, flags, seq, jump) in &steps {
+            now = now.saturating_add(jump);
+            let secs = now as f64;
+            let p = if is_tcp {
+                let (sp, dp) = if from_client { (40_000 + port, 80) } else { (80, 40_000 + port) };
+                let (src, dst) = if from_client { (CLIENT, SERVER) } else { (SERVER, CLIENT) };
+                let segment = Tcp {
+                    src_port: sp,
+                    dst_port: dp,
+                    seq,
+                    ack: seq.rotate_left(7),
+                    flags: flags & 0x0fff,
+                    window: flags,
+                    options: Vec::new(),
+                }
+                .build(IpAddr::from(src), IpAddr::from(dst), b"");
+                packet(secs, Ipv4::new(src, dst, num::IP_TCP).build(&segment))
+            } else {
+                udp(secs, 40_000 + port, !from_client)
+            };
+            let f = flow(&mut t, &p);
+            match owners.iter().find(|&&(tcp, s, _)| tcp == is_tcp && s == f.stream) {
+                Some(&(_, _, owner)) => prop_assert_eq!(owner, port),
+                None => owners.push((is_tcp, f.stream, port)),
+            }
+        }
+        let convs = t.conversations();
+        let counted: u64 = convs.listed.iter().map(|c| c.a_to_b.packets + c.b_to_a.packets).sum();
+        prop_assert_eq!(counted, steps.len() as u64);
+        prop_assert_eq!(convs.listed.len(), owners.len());
+    }
+}
