@@ -545,3 +545,67 @@ fn down_interface_is_an_error_not_a_busy_loop() {
         "fails before starting: {err}"
     );
 }
+
+/// The flow tracker's bounds as a student meets them (docs/src/inspect-dissection.md, "What
+/// the tracker forgets"): 1,200 UDP flows, then the first one again 40 s later, past the 30 s a
+/// one-way flow is remembered. `--stats` lists 1,000 conversations and adds up the other 201;
+/// the late datagram is a new stream and says why.
+#[test]
+fn forgotten_flows_and_the_other_conversations_row() {
+    use netlab_inspect::capfile::{CaptureFormat, CaptureWriter};
+    use netlab_inspect::craft::{self, Ipv4, num};
+    use netlab_inspect::model::{LinkType, RawPacket, Timestamp};
+
+    let datagram = |secs: i64, port: u16| {
+        let (src, dst) = ([10, 0, 0, 1], [10, 0, 0, 2]);
+        let udp = craft::udp(src.into(), dst.into(), port, 9, b"hello");
+        let bytes = Ipv4::new(src, dst, num::IP_UDP).build(&udp);
+        RawPacket {
+            ts: Timestamp {
+                secs: 1_700_000_000 + secs,
+                nanos: u32::from(port),
+            },
+            link_type: LinkType::RAW,
+            orig_len: bytes.len() as u32,
+            bytes,
+        }
+    };
+    let path = temp("forgotten-flows.pcap");
+    let mut w =
+        CaptureWriter::new(std::fs::File::create(&path).unwrap(), CaptureFormat::Pcap).unwrap();
+    for port in 10_000..11_200 {
+        w.write_packet(&datagram(0, port)).unwrap();
+    }
+    w.write_packet(&datagram(40, 10_000)).unwrap();
+    w.finish().unwrap();
+    let f = path.to_str().unwrap();
+
+    let o = netlab(&["inspect", "read", f, "udp.stream == 1200"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("[new stream, the tracker forgot UDP stream 0] 10000 → 9"),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = netlab(&["inspect", "read", f, "--stats"]);
+    let out = stdout(&o);
+    let other = out
+        .lines()
+        .find(|l| l.contains("other"))
+        .unwrap_or_else(|| panic!("an other row:\n{out}"));
+    assert!(other.contains("201 more conversations"), "{other}");
+    let rows = out
+        .lines()
+        .filter(|l| l.contains("UDP ") && l.contains("10.0.0.1:"));
+    assert_eq!(rows.count(), 1_000);
+
+    let o = netlab(&["inspect", "read", f, "--stats", "--json"]);
+    let rows = json_lines(&stdout(&o));
+    let listed = rows.iter().filter(|v| v["kind"] == "conversation").count();
+    assert_eq!(listed, 1_000);
+    let last = rows.last().unwrap();
+    assert_eq!(last["kind"], "other_conversations");
+    assert_eq!(last["conversations"], 201);
+    assert_eq!(last["a_to_b"]["packets"], 201);
+}
