@@ -25,7 +25,7 @@
 //! |---|---|---|
 //! | TCP, over (FIN both ways and the last one acknowledged, or reset) | [`OVER_LINGER`], 60 s | Linux's TIME_WAIT: late segments of it may still arrive |
 //! | TCP, handshake not finished | [`OPENING_IDLE`], 120 s | conntrack's SYN_SENT |
-//! | TCP, open | [`OPEN_IDLE`], 5 days | conntrack's established: a silent connection is still open (keepalive probes come every 2 hours) |
+//! | TCP, open (or closed one way only, or seen from the middle) | [`OPEN_IDLE`], 5 days | conntrack's established: a silent connection is still open (keepalive probes come every 2 hours) |
 //! | UDP, one side has sent | [`UDP_ONE_WAY_IDLE`], 30 s | conntrack's `udp_timeout` |
 //! | UDP, both sides have sent | [`UDP_IDLE`], 120 s | conntrack's `udp_timeout_stream` |
 //!
