@@ -404,8 +404,10 @@ fn capture(
     };
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
+    // Ctrl-C, SIGTERM (`timeout`, `kill`) and SIGHUP all stop the capture the same way, so
+    // that -w is flushed and the kernel's drop count reported.
     ctrlc::set_handler(move || flag.store(true, Ordering::Release))
-        .context("cannot install the Ctrl-C handler")?;
+        .context("cannot install the Ctrl-C and SIGTERM handler")?;
     eprintln!(
         "capturing on {} (link type {}); Ctrl-C to stop",
         cap.interface(),

@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, ChildStderr, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// 12 packets: curl fetching / from `python3 -m http.server` on 127.0.0.1:18080, captured with
@@ -346,15 +346,12 @@ fn live_without_cap_net_raw_explains_how_to_grant_it() {
     assert!(err.contains("needs no privilege"), "{err}");
 }
 
-/// `netlab inspect live -c 3` on lo: three datagrams sent after the capture is ready are shown
-/// once each, and the command exits by itself.
-#[test]
-fn live_capture_shows_each_datagram_once_then_stops_at_count() {
-    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = server.local_addr().unwrap().port();
-    let filter = format!("udp port {port}");
+/// Starts `netlab inspect live ARGS` and waits until it says it is capturing. `None` (after
+/// saying so) where the process lacks CAP_NET_RAW: CI runs these as root.
+fn start_live(args: &[&str]) -> Option<(Child, BufReader<ChildStderr>)> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_netlab"))
-        .args(["inspect", "live", "-c", "3", "--json", &filter])
+        .args(["inspect", "live"])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -371,24 +368,42 @@ fn live_capture_shows_each_datagram_once_then_stops_at_count() {
     if first.contains("CAP_NET_RAW") {
         let _ = child.wait();
         eprintln!("\n*** SKIPPED live CLI capture: no CAP_NET_RAW (CI runs it as root) ***\n");
-        return;
+        return None;
     }
     assert!(first.starts_with("capturing on lo"), "{first}");
+    Some((child, err))
+}
+
+/// Waits for `child` to exit by itself, at most 10 s.
+fn wait_exit(child: &mut Child, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            panic!("{what} did not stop by itself");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `netlab inspect live -c 3` on lo: three datagrams sent after the capture is ready are shown
+/// once each, and the command exits by itself.
+#[test]
+fn live_capture_shows_each_datagram_once_then_stops_at_count() {
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let filter = format!("udp port {port}");
+    let Some((mut child, mut err)) = start_live(&["-c", "3", "--json", &filter]) else {
+        return;
+    };
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     for i in 0..3u8 {
         client.send_to(&[b'x', i], ("127.0.0.1", port)).unwrap();
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            child.kill().ok();
-            panic!("netlab inspect live -c 3 did not stop by itself");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_exit(&mut child, "netlab inspect live -c 3");
     assert!(status.success());
     let mut out = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
@@ -405,6 +420,49 @@ fn live_capture_shows_each_datagram_once_then_stops_at_count() {
     std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
     assert!(rest.contains(" packets captured, 3 shown"), "{rest}");
     assert!(rest.contains("0 dropped"), "{rest}");
+}
+
+/// `timeout 60 netlab inspect live -w FILE` is how a script or an instructor bounds a capture:
+/// SIGTERM must stop it as Ctrl-C does, with every packet shown also in FILE (it used to kill the
+/// process before -w was flushed, leaving an empty file).
+#[test]
+fn live_capture_stopped_by_sigterm_keeps_every_packet_in_the_saved_file() {
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let filter = format!("udp port {port}");
+    let saved = temp("sigterm.pcapng");
+    let Some((mut child, mut err)) =
+        start_live(&["--json", "-w", saved.to_str().unwrap(), &filter])
+    else {
+        return;
+    };
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..3u8 {
+        client.send_to(&[b'x', i], ("127.0.0.1", port)).unwrap();
+    }
+    // Stop only once all three have been shown: they were accepted, so they must be saved.
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    for _ in 0..3 {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "stdout ended early");
+    }
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill (procps)");
+    assert!(kill.success());
+    let status = wait_exit(&mut child, "netlab inspect live after SIGTERM");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    assert!(status.success(), "{status:?}\n{rest}");
+    assert!(rest.contains("3 shown, saved to "), "{rest}");
+    let o = netlab(&["inspect", "read", "--json", saved.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = json_lines(&stdout(&o));
+    assert_eq!(rows.len(), 3, "{}", stdout(&o));
+    for r in &rows {
+        assert_eq!(r["dst"], format!("127.0.0.1:{port}"));
+    }
 }
 
 #[test]
