@@ -693,9 +693,11 @@ impl Units {
 
 /// Shared note texts: fixed strings, so adding one to a layer does not allocate.
 pub(crate) mod notes {
+    // Offload (CHECKSUM_PARTIAL): the kernel stores the pseudo-header's sum in the field and
+    // the card adds the rest; lo has no card, and its receiver does not check.
     pub const CHECKSUM_NOT_VERIFIED: &str = "checksum not verified: with checksum offload the kernel \
-        leaves it to the network card (and on lo nobody fills it in), so captured values are often \
-        wrong without anything being broken";
+        writes only the pseudo-header's part and leaves the rest to the network card (on lo nothing \
+        completes it), so captured values are often wrong without anything being broken";
     pub const OSI_APPLICATION: &str = "OSI would split this into session (5), presentation (6) and \
         application (7); on the Internet all three live inside the application, so TCP/IP calls it \
         one Application layer";
