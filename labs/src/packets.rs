@@ -17,15 +17,7 @@ pub fn dissect_all(rec: &Recording) -> Vec<Packet> {
     rec.packets
         .iter()
         .zip(1..)
-        .map(|(raw, number)| {
-            let (dissection, flow) = tracker.process(raw);
-            Packet {
-                number,
-                raw: raw.clone(),
-                dissection,
-                flow,
-            }
-        })
+        .map(|(raw, number)| tracker.packet(number, raw.clone()))
         .collect()
 }
 

@@ -56,7 +56,7 @@ use serde::Serialize;
 use crate::dissect::{AppProtocol, Context, dissect_into};
 use crate::model::summary::{self, Summary};
 use crate::model::{
-    Dissection, Field, FieldDef, FixedField, FlowAnnotation, Layer, Protocol, RawPacket,
+    Dissection, Field, FieldDef, FixedField, FlowAnnotation, Layer, Packet, Protocol, RawPacket,
     TcpSummary, Timestamp, Value,
 };
 
@@ -495,6 +495,18 @@ impl FlowTracker {
         let mut d = Dissection::default();
         let flow = self.process_into(raw, &mut d);
         (d, flow)
+    }
+
+    /// `raw` dissected and tracked, as the views take it: packet `number` of its capture
+    /// (numbered from 1, as Wireshark does). For readers that keep whole packets: the labs, tests.
+    pub fn packet(&mut self, number: u64, raw: RawPacket) -> Packet {
+        let (dissection, flow) = self.process(&raw);
+        Packet {
+            number,
+            raw,
+            dissection,
+            flow,
+        }
     }
 
     /// [`Self::process`] into `d`, reusing the storage of the dissection `d` held (see

@@ -3,11 +3,11 @@
 //! files with random bytes overwritten. Also: the filter parser on arbitrary text, and every
 //! view on whatever the reader and dissector make of such files.
 
+use netlab_inspect::InspectError;
 use netlab_inspect::capfile::{CaptureFormat, CaptureReader, CaptureWriter};
 use netlab_inspect::filter::Filter;
 use netlab_inspect::flows::FlowTracker;
 use netlab_inspect::render::{self, Clock, Style, TimeFormat};
-use netlab_inspect::{InspectError, Packet};
 use proptest::prelude::*;
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -30,13 +30,7 @@ fn read_and_render(bytes: &[u8]) -> usize {
     for raw in reader {
         let Ok(raw) = raw else { break };
         n += 1;
-        let (dissection, flow) = flows.process(&raw);
-        let p = Packet {
-            number: n as u64,
-            raw,
-            dissection,
-            flow,
-        };
+        let p = flows.packet(n as u64, raw);
         sink.clear();
         render::line::row(&mut sink, &p, &mut clock, TimeFormat::Delta, Style::COLOR).unwrap();
         render::tree::write(&mut sink, &p, Style::PLAIN).unwrap();

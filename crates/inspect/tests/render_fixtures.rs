@@ -88,14 +88,7 @@ fn http_get_stats() {
     );
     let mut flows = FlowTracker::new();
     for (i, raw) in CaptureReader::open(&path).unwrap().packets().enumerate() {
-        let raw = raw.unwrap();
-        let (dissection, flow) = flows.process(&raw);
-        s.add(&Packet {
-            number: i as u64 + 1,
-            raw,
-            dissection,
-            flow,
-        });
+        s.add(&flows.packet(i as u64 + 1, raw.unwrap()));
     }
     insta::assert_snapshot!(text(|w| {
         s.write(w)?;

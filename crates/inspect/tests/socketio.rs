@@ -17,16 +17,7 @@ fn packets() -> Vec<Packet> {
         .unwrap()
         .packets()
         .enumerate()
-        .map(|(i, raw)| {
-            let raw = raw.unwrap();
-            let (dissection, flow) = t.process(&raw);
-            Packet {
-                number: i as u64 + 1,
-                raw,
-                dissection,
-                flow,
-            }
-        })
+        .map(|(i, raw)| t.packet(i as u64 + 1, raw.unwrap()))
         .collect()
 }
 

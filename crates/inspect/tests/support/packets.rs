@@ -16,13 +16,7 @@ pub fn tracked_packets(path: &Path) -> Vec<Packet> {
     let mut out = Vec::new();
     for (i, raw) in CaptureReader::open(path).unwrap().packets().enumerate() {
         let Ok(raw) = raw else { break };
-        let (dissection, flow) = tracker.process(&raw);
-        out.push(Packet {
-            number: i as u64 + 1,
-            raw,
-            dissection,
-            flow,
-        });
+        out.push(tracker.packet(i as u64 + 1, raw));
     }
     out
 }
