@@ -8,9 +8,10 @@
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
-use std::net::IpAddr;
 
-use super::{Clock, Style, TimeFormat, endpoints, layer_color, top_protocol, write_info};
+use super::{
+    Clock, Style, TimeFormat, endpoints, layer_color, push_endpoint, top_protocol, write_info,
+};
 use crate::model::{Packet, Protocol};
 
 /// Width of the layer-chain column: fits "L2 Ethernet > L3 IPv4 > L4 TCP > L7 HTTP".
@@ -86,34 +87,6 @@ pub fn row(
     write_info(&mut line, p);
     line.push('\n');
     w.write_all(line.as_bytes())
-}
-
-/// An address and, for TCP and UDP, its port, as the address columns show them:
-/// `127.0.0.1:7007`, `[::1]:7007`, `::1`. An IPv4 address is written octet by octet: the same
-/// text as `Ipv4Addr`'s `Display`, without `core::fmt` (see [`row`]).
-fn push_endpoint(line: &mut String, addr: IpAddr, port: Option<u16>) {
-    let mut num = itoa::Buffer::new();
-    match addr {
-        IpAddr::V4(a) => {
-            for (i, octet) in a.octets().into_iter().enumerate() {
-                if i > 0 {
-                    line.push('.');
-                }
-                line.push_str(num.format(octet));
-            }
-        }
-        // Writing to a String does not fail.
-        IpAddr::V6(a) if port.is_some() => {
-            let _ = write!(line, "[{a}]");
-        }
-        IpAddr::V6(a) => {
-            let _ = write!(line, "{a}");
-        }
-    }
-    if let Some(port) = port {
-        line.push(':');
-        line.push_str(num.format(port));
-    }
 }
 
 /// `text` right-aligned in `width` characters, as `{:>width}` does (ASCII text only).

@@ -20,6 +20,7 @@ pub mod stats;
 pub mod tree;
 
 use std::fmt::Write as _;
+use std::net::IpAddr;
 
 use crate::model::{OsiLayer, Packet, Timestamp};
 
@@ -201,20 +202,14 @@ pub fn endpoints(p: &Packet) -> (String, String) {
     let d = &p.dissection;
     // Fast path: the dissector already pulled out the outermost IP addresses and ports.
     if let Some(e) = &d.endpoints {
-        let show = |ip: std::net::IpAddr, port: Option<u16>| match (ip, port) {
-            (std::net::IpAddr::V6(a), Some(port)) => format!("[{a}]:{port}"),
-            (a, Some(port)) => format!("{a}:{port}"),
-            (a, None) => a.to_string(),
+        let show = |ip, port| {
+            let mut text = String::new();
+            push_endpoint(&mut text, ip, port);
+            text
         };
         return (show(e.src, e.src_port), show(e.dst, e.dst_port));
     }
     let value = |names: &[&str]| {
-        names
-            .iter()
-            .find_map(|n| d.field(n))
-            .map(|f| f.value.to_string())
-    };
-    let port = |names: &[&str]| {
         names
             .iter()
             .find_map(|n| d.field(n))
@@ -236,9 +231,37 @@ pub fn endpoints(p: &Packet) -> (String, String) {
     ]);
     let dst_addr = value(&["ip.dst", "ipv6.dst", "arp.dst.proto_ipv4", "eth.dst"]);
     (
-        join(src_addr, port(&["tcp.srcport", "udp.srcport"])),
-        join(dst_addr, port(&["tcp.dstport", "udp.dstport"])),
+        join(src_addr, value(&["tcp.srcport", "udp.srcport"])),
+        join(dst_addr, value(&["tcp.dstport", "udp.dstport"])),
     )
+}
+
+/// An address and, for TCP and UDP, its port, as the address columns show them:
+/// `127.0.0.1:7007`, `[::1]:7007`, `::1`. An IPv4 address is written octet by octet: the same
+/// text as `Ipv4Addr`'s `Display`, without `core::fmt` (see [`line::row`]).
+pub(crate) fn push_endpoint(line: &mut String, addr: IpAddr, port: Option<u16>) {
+    let mut num = itoa::Buffer::new();
+    match addr {
+        IpAddr::V4(a) => {
+            for (i, octet) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    line.push('.');
+                }
+                line.push_str(num.format(octet));
+            }
+        }
+        // Writing to a String does not fail.
+        IpAddr::V6(a) if port.is_some() => {
+            let _ = write!(line, "[{a}]");
+        }
+        IpAddr::V6(a) => {
+            let _ = write!(line, "{a}");
+        }
+    }
+    if let Some(port) = port {
+        line.push(':');
+        line.push_str(num.format(port));
+    }
 }
 
 /// The Protocol column: the innermost decoded layer (a "malformed" layer names the one before).
