@@ -668,17 +668,7 @@ fn chat_says_when_a_message_is_too_long_and_carries_on() {
 
 /// A GET over a plain socket: the status line and the body.
 fn http_get(addr: &str, path: &str) -> (String, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(T)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut s, &mut out).unwrap();
-    let (head, body) = out.split_once("\r\n\r\n").unwrap();
-    (head.lines().next().unwrap().to_string(), body.to_string())
+    http_request(addr, "GET", path, "")
 }
 
 /// `serve` starts TCP and HTTP together, each with its listening line; --no-http and --no-tcp
