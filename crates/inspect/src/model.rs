@@ -334,8 +334,64 @@ impl MacAddr {
 
 impl std::fmt::Display for MacAddr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let [a, b, c, d, e, g] = self.0;
-        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
+        write_hex(f, &self.0)
+    }
+}
+
+/// Bytes as two hex digits each joined by colons ("04:02", "00:11:22:33:44:55"), as Wireshark
+/// prints bytes and MAC addresses. The text is built in a buffer and handed over a few dozen
+/// bytes at a time rather than with one `{:02x}` per byte, because `--json` writes it through
+/// serde_json's escaping, which then runs once per piece instead of once per byte.
+fn write_hex(f: &mut impl std::fmt::Write, bytes: &[u8]) -> std::fmt::Result {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (n, chunk) in bytes.chunks(32).enumerate() {
+        let mut text = [0u8; 96];
+        let mut len = 0;
+        for (i, byte) in chunk.iter().enumerate() {
+            if n > 0 || i > 0 {
+                text[len] = b':';
+                len += 1;
+            }
+            text[len] = DIGITS[usize::from(byte >> 4)];
+            text[len + 1] = DIGITS[usize::from(byte & 0xf)];
+            len += 2;
+        }
+        f.write_str(std::str::from_utf8(&text[..len]).expect("hex digits and colons are ASCII"))?;
+    }
+    Ok(())
+}
+
+/// An IPv4 address as dotted text ("127.0.0.1"), the same text as `Ipv4Addr`'s `Display`, made
+/// with `itoa` in a buffer: `core::fmt` spends a call on each piece of a format string and goes
+/// through padding code for each number, and every view writes two addresses per packet.
+pub(crate) struct Dotted {
+    text: [u8; 15],
+    len: usize,
+}
+
+impl Dotted {
+    pub(crate) fn new(addr: Ipv4Addr) -> Self {
+        let mut dotted = Dotted {
+            text: [0; 15],
+            len: 0,
+        };
+        let mut num = itoa::Buffer::new();
+        for (i, octet) in addr.octets().into_iter().enumerate() {
+            if i > 0 {
+                dotted.push(".");
+            }
+            dotted.push(num.format(octet));
+        }
+        dotted
+    }
+
+    fn push(&mut self, s: &str) {
+        self.text[self.len..self.len + s.len()].copy_from_slice(s.as_bytes());
+        self.len += s.len();
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.text[..self.len]).expect("digits and dots are ASCII")
     }
 }
 
@@ -362,18 +418,10 @@ impl std::fmt::Display for Value {
             Value::Bool(b) => write!(f, "{b}"),
             Value::U64(n) => write!(f, "{n}"),
             Value::Text(s) => f.write_str(s),
-            Value::Ipv4(a) => write!(f, "{a}"),
+            Value::Ipv4(a) => f.write_str(Dotted::new(*a).as_str()),
             Value::Ipv6(a) => write!(f, "{a}"),
-            Value::Mac(m) => write!(f, "{m}"),
-            Value::Bytes(b) => {
-                for (i, byte) in b.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(":")?;
-                    }
-                    write!(f, "{byte:02x}")?;
-                }
-                Ok(())
-            }
+            Value::Mac(m) => write_hex(f, &m.0),
+            Value::Bytes(b) => write_hex(f, b),
         }
     }
 }
@@ -642,6 +690,37 @@ mod tests {
                 name: "x.port",
                 label: "Port"
             }
+        );
+    }
+
+    /// Values are written as Wireshark writes them, and as serde_json sees them in `--json`.
+    #[test]
+    fn values_read_as_wireshark_writes_them() {
+        for addr in [
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::LOCALHOST,
+            Ipv4Addr::new(10, 0, 20, 199),
+            Ipv4Addr::BROADCAST,
+        ] {
+            assert_eq!(Value::Ipv4(addr).to_string(), addr.to_string());
+            assert_eq!(Dotted::new(addr).as_str(), addr.to_string());
+        }
+        let mac = MacAddr([0x00, 0x1b, 0x21, 0xaa, 0xf0, 0x0f]);
+        assert_eq!(mac.to_string(), "00:1b:21:aa:f0:0f");
+        assert_eq!(Value::Mac(mac).to_string(), "00:1b:21:aa:f0:0f");
+        assert_eq!(Value::Bytes(vec![]).to_string(), "");
+        assert_eq!(Value::Bytes(vec![4, 2]).to_string(), "04:02");
+        // Longer than one of write_hex's pieces: the colon between two pieces is there.
+        let bytes: Vec<u8> = (0..=70).collect();
+        let expected: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(Value::Bytes(bytes).to_string(), expected.join(":"));
+        assert_eq!(
+            serde_json::to_string(&Value::Mac(mac)).unwrap(),
+            r#""00:1b:21:aa:f0:0f""#
+        );
+        assert_eq!(
+            serde_json::to_string(&Value::Ipv4(Ipv4Addr::LOCALHOST)).unwrap(),
+            r#""127.0.0.1""#
         );
     }
 }

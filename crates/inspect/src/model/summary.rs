@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 
 use serde::{Serialize, Serializer};
 
-use super::{MacAddr, TcpSummary};
+use super::{Dotted, MacAddr, TcpSummary};
 
 /// A layer's one-line summary.
 #[derive(Clone, PartialEq, Eq)]
@@ -107,7 +107,11 @@ impl fmt::Display for Ipv4 {
         write!(
             f,
             "Src: {}, Dst: {}, TTL: {}, Protocol: {} ({})",
-            self.src, self.dst, self.ttl, self.proto_name, self.proto
+            Dotted::new(self.src).as_str(),
+            Dotted::new(self.dst).as_str(),
+            self.ttl,
+            self.proto_name,
+            self.proto
         )?;
         if let Some((offset, more)) = self.fragment {
             write!(f, ", Fragment offset: {}", u32::from(offset) * 8)?;

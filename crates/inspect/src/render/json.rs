@@ -12,6 +12,7 @@
 
 use std::io::{self, Write};
 
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
@@ -233,16 +234,22 @@ struct FieldsByName<'a>(&'a [Field]);
 impl Serialize for FieldsByName<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let fields = self.0;
-        let mut m = s.serialize_map(None)?;
+        // Each name's first place and how often it occurs, in one pass (a layer has dozens of
+        // fields: comparing each with all the others would be most of the work).
+        let mut names: FxHashMap<&str, (usize, usize)> =
+            FxHashMap::with_capacity_and_hasher(fields.len(), Default::default());
         for (i, f) in fields.iter().enumerate() {
-            if fields[..i].iter().any(|g| g.name == f.name) {
-                continue; // written with the name's first occurrence
-            }
-            let same = || fields[i..].iter().filter(|g| g.name == f.name);
-            if same().count() == 1 {
-                m.serialize_entry(f.name, &f.value)?;
-            } else {
-                m.serialize_entry(f.name, &Values(same))?;
+            names.entry(f.name).or_insert((i, 0)).1 += 1;
+        }
+        let mut m = s.serialize_map(Some(names.len()))?;
+        for (i, f) in fields.iter().enumerate() {
+            match names[f.name] {
+                (first, _) if first != i => {} // written with the name's first occurrence
+                (_, 1) => m.serialize_entry(f.name, &f.value)?,
+                _ => {
+                    let same = || fields[i..].iter().filter(|g| g.name == f.name);
+                    m.serialize_entry(f.name, &Values(same))?;
+                }
             }
         }
         m.end()

@@ -22,7 +22,7 @@ pub mod tree;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use crate::model::{OsiLayer, Packet, Timestamp};
+use crate::model::{Dotted, OsiLayer, Packet, Timestamp};
 
 /// Whether to colour output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,19 +237,10 @@ pub fn endpoints(p: &Packet) -> (String, String) {
 }
 
 /// An address and, for TCP and UDP, its port, as the address columns show them:
-/// `127.0.0.1:7007`, `[::1]:7007`, `::1`. An IPv4 address is written octet by octet: the same
-/// text as `Ipv4Addr`'s `Display`, without `core::fmt` (see [`line::row`]).
+/// `127.0.0.1:7007`, `[::1]:7007`, `::1`.
 pub(crate) fn push_endpoint(line: &mut String, addr: IpAddr, port: Option<u16>) {
-    let mut num = itoa::Buffer::new();
     match addr {
-        IpAddr::V4(a) => {
-            for (i, octet) in a.octets().into_iter().enumerate() {
-                if i > 0 {
-                    line.push('.');
-                }
-                line.push_str(num.format(octet));
-            }
-        }
+        IpAddr::V4(a) => line.push_str(Dotted::new(a).as_str()),
         // Writing to a String does not fail.
         IpAddr::V6(a) if port.is_some() => {
             let _ = write!(line, "[{a}]");
@@ -260,7 +251,7 @@ pub(crate) fn push_endpoint(line: &mut String, addr: IpAddr, port: Option<u16>) 
     }
     if let Some(port) = port {
         line.push(':');
-        line.push_str(num.format(port));
+        line.push_str(itoa::Buffer::new().format(port));
     }
 }
 
