@@ -89,11 +89,12 @@ impl Hub {
     /// connections under `limits`. Give the same hub to every transport ([`Server::bind_hub`],
     /// netlab-web's HTTP server) so that they share one set of sessions, rooms and limits.
     pub fn new(
-        core: Core,
+        mut core: Core,
         store: Option<Box<dyn Store>>,
         trace: Option<TraceSink>,
         limits: Limits,
     ) -> Arc<Self> {
+        core.set_persist(store.is_some());
         Arc::new(Hub {
             state: Mutex::new(State { core, store }),
             writers: Mutex::new(HashMap::new()),

@@ -6,7 +6,7 @@ use netlab_events::socketio::engineio::{
     self, Data, EioError, Handshake, Packet as E, decode_payload, encode_payload,
 };
 use netlab_events::socketio::packet::{
-    Kind, MAX_ATTACHMENTS, Packet, Reassembler, SioError, binary_bytes, binary_value,
+    Kind, MAX_ATTACHMENTS, Packet, Reassembler, SioError, binary_bytes, binary_value, encode_event,
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -389,6 +389,91 @@ fn socketio_errors_say_what_to_do() {
     );
 }
 
+/// The packet `encode_event` stands for: `[name, ...args, "offset"]`.
+fn event_packet(
+    nsp: &str,
+    id: Option<u64>,
+    name: &str,
+    args: &[Value],
+    offset: Option<u64>,
+) -> Packet {
+    let mut data = vec![json!(name)];
+    data.extend(args.iter().cloned());
+    data.extend(offset.map(|o| json!(o.to_string())));
+    Packet {
+        kind: Kind::Event,
+        nsp: nsp.into(),
+        id,
+        data: Some(Value::Array(data)),
+    }
+}
+
+#[test]
+fn encode_event_writes_the_text_the_packet_encodes_to() {
+    let chat = [json!({"name": "ada", "room": "lobby", "text": "héllo \"you\"\n"})];
+    // namespace, ack id, name, arguments, offset, and the text on the wire
+    type Case<'a> = (
+        &'a str,
+        Option<u64>,
+        &'a str,
+        &'a [Value],
+        Option<u64>,
+        &'a str,
+    );
+    let cases: [Case; 5] = [
+        (
+            "/chat",
+            None,
+            "message",
+            &chat,
+            Some(7),
+            r#"2/chat,["message",{"name":"ada","room":"lobby","text":"héllo \"you\"\n"},"7"]"#,
+        ),
+        ("/", None, "hi", &[], None, r#"2["hi"]"#),
+        (
+            "/",
+            Some(12),
+            "hi",
+            &[json!(1.5), json!(null)],
+            None,
+            r#"212["hi",1.5,null]"#,
+        ),
+        (
+            "/custom",
+            Some(0),
+            "e",
+            &[json!([1, {"b": [true]}])],
+            Some(18446744073709551615),
+            r#"2/custom,0["e",[1,{"b":[true]}],"18446744073709551615"]"#,
+        ),
+        (
+            "/",
+            None,
+            "x",
+            &[json!({"$binary": "not base64!"})],
+            None,
+            r#"2["x",{"$binary":"not base64!"}]"#,
+        ),
+    ];
+    for (nsp, id, name, args, offset, wire) in cases {
+        let text = encode_event(nsp, id, name, args, offset);
+        assert_eq!(text.as_deref(), Some(wire));
+        assert_eq!(
+            event_packet(nsp, id, name, args, offset).encode(),
+            (wire.to_string(), vec![])
+        );
+    }
+}
+
+#[test]
+fn encode_event_leaves_binary_values_to_the_packet() {
+    let args = [json!({"file": binary_value(b"hi")})];
+    assert_eq!(encode_event("/", None, "up", &args, None), None);
+    let (text, attachments) = event_packet("/", None, "up", &args, None).encode();
+    assert_eq!(text, r#"51-["up",{"file":{"_placeholder":true,"num":0}}]"#);
+    assert_eq!(attachments, vec![b"hi".to_vec()]);
+}
+
 proptest! {
     #[test]
     fn arbitrary_text_never_panics_the_decoders(s in ".{0,64}") {
@@ -417,5 +502,13 @@ proptest! {
         prop_assert_eq!(r.text(&t), Ok(None));
         let back = r.binary(att[0].clone()).unwrap().unwrap();
         prop_assert_eq!(back, pk);
+    }
+
+    #[test]
+    fn encode_event_matches_the_packet(nsp in "/[a-z]{0,6}", id in proptest::option::of(any::<u64>()), name in "\\PC{0,8}", text in "\\PC{0,12}", n in any::<f64>(), offset in proptest::option::of(any::<u64>())) {
+        let args = [json!({"text": text, "n": n}), json!([text, null])];
+        let (wire, attachments) = event_packet(&nsp, id, &name, &args, offset).encode();
+        prop_assert!(attachments.is_empty());
+        prop_assert_eq!(encode_event(&nsp, id, &name, &args, offset), Some(wire));
     }
 }

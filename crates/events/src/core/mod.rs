@@ -179,14 +179,57 @@ pub struct Stats {
     pub log_evicted: u64,
 }
 
-/// What the transport should do for one connection next.
+/// What the transport should do for one connection next: frames from
+/// [`Core::poll_transmit`], or [`Outgoing`]s from [`Core::poll_outgoing`].
 #[derive(Debug, Default)]
-pub struct Transmit {
-    pub frames: Vec<Arc<Frame>>,
+pub struct Transmit<F = Arc<Frame>> {
+    pub frames: Vec<F>,
     /// Close the connection after writing `frames`.
     pub close: bool,
     /// Why, when the core decided to close (for traces and logs).
     pub reason: Option<String>,
+}
+
+/// A frame as it waits in a send queue. A reliable event is queued as the one frame every
+/// recipient of the broadcast shares (without a seq), with this recipient's seq beside it: a
+/// broadcast to a thousand sockets then copies no arguments, and a transport that writes the
+/// seq itself ([`Core::poll_outgoing`]) never needs a frame of its own per recipient.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub frame: Arc<Frame>,
+    /// The recipient's seq of a reliable event (`frame` is then an event without one).
+    pub seq: Option<u64>,
+}
+
+impl Outgoing {
+    /// The frame exactly as the client gets it: with its seq, if it has one.
+    pub fn to_frame(&self) -> Arc<Frame> {
+        match (&*self.frame, self.seq) {
+            (
+                Frame::Event {
+                    ns,
+                    name,
+                    args,
+                    ack,
+                    ..
+                },
+                Some(seq),
+            ) => Arc::new(Frame::Event {
+                ns: ns.clone(),
+                name: name.clone(),
+                args: args.clone(),
+                ack: *ack,
+                seq: Some(seq),
+            }),
+            _ => self.frame.clone(),
+        }
+    }
+}
+
+impl From<Arc<Frame>> for Outgoing {
+    fn from(frame: Arc<Frame>) -> Outgoing {
+        Outgoing { frame, seq: None }
+    }
 }
 
 struct PendingAck {
@@ -196,7 +239,7 @@ struct PendingAck {
 
 struct Conn {
     /// Frames waiting for the transport, each with the bytes it counts.
-    queue: VecDeque<(Arc<Frame>, usize)>,
+    queue: VecDeque<(Outgoing, usize)>,
     queued_bytes: usize,
     /// Condemned by backpressure during this step (closed at its end): queue nothing more.
     doomed: bool,
@@ -232,6 +275,8 @@ pub struct Core {
     rng: StdRng,
     wake: Vec<ConnId>,
     store_ops: Vec<StoreOp>,
+    /// Whether anything reads the store ops (see [`Core::set_persist`]).
+    persist: bool,
     notes: Vec<Note>,
     to_close: Vec<(ConnId, String)>,
     stats: Stats,
@@ -257,6 +302,7 @@ impl Core {
             tokens: HashMap::new(),
             wake: Vec::new(),
             store_ops: Vec::new(),
+            persist: true,
             notes: Vec::new(),
             to_close: Vec::new(),
             stats: Stats::default(),
@@ -310,7 +356,8 @@ impl Core {
                     s.rec.lost_through = s.rec.lost_through.max(r.seq);
                     continue;
                 }
-                s.push(r, now, bytes);
+                let event = Arc::new(Frame::event(&s.rec.ns, &r.name, r.args));
+                s.push(r.seq, event, now, bytes);
             }
             self.logged_total += s.log_bytes;
             s.detached_at = Some(now);
@@ -427,6 +474,17 @@ impl Core {
 
     /// Frames to write for `conn` (at most `max`), and whether to close afterwards.
     pub fn poll_transmit(&mut self, conn: ConnId, max: usize) -> Transmit {
+        let t = self.poll_outgoing(conn, max);
+        Transmit {
+            frames: t.frames.iter().map(Outgoing::to_frame).collect(),
+            close: t.close,
+            reason: t.reason,
+        }
+    }
+
+    /// As [`Core::poll_transmit`], with each frame as it was queued: a transport that writes a
+    /// reliable event's seq itself takes the broadcast's shared frame (see [`Outgoing`]).
+    pub fn poll_outgoing(&mut self, conn: ConnId, max: usize) -> Transmit<Outgoing> {
         let Some(c) = self.conns.get_mut(&conn) else {
             return Transmit {
                 frames: Vec::new(),
@@ -562,7 +620,8 @@ impl Core {
             let Some(c) = self.conns.get_mut(&conn) else {
                 continue;
             };
-            c.queue.retain(|(f, _)| matches!(**f, Frame::Error { .. }));
+            c.queue
+                .retain(|(o, _)| matches!(*o.frame, Frame::Error { .. }));
             let kept: usize = c.queue.iter().map(|(_, b)| b).sum();
             self.queued_total -= c.queued_bytes - kept;
             c.queued_bytes = kept;
@@ -581,6 +640,13 @@ impl Core {
     /// Connections with output (or a close) waiting since the last call.
     pub fn take_wakeups(&mut self) -> Vec<ConnId> {
         std::mem::take(&mut self.wake)
+    }
+
+    /// Say whether anything reads [`Core::take_store_ops`] (yes by default). A hub without a
+    /// store says no: a reliable event's `Append`, a copy of the event for each recipient, is
+    /// then not built. The other ops are few and still recorded.
+    pub fn set_persist(&mut self, persist: bool) {
+        self.persist = persist;
     }
 
     /// Changes to persist, in order, before the frames queued with them are written.
@@ -679,7 +745,7 @@ impl Core {
             ack: Some(id),
             seq: None,
         };
-        self.enqueue_sized(conn, Arc::new(f), bytes, false);
+        self.enqueue_sized(conn, Arc::new(f).into(), bytes, false);
         self.finish(now);
     }
 
@@ -901,11 +967,16 @@ impl Core {
         let Some(s) = self.sockets.get(sid) else {
             return;
         };
-        let ns = s.rec.ns.clone();
         let frames: Vec<_> = s
             .log
             .iter()
-            .map(|(r, _, bytes)| (reliable_frame(&ns, r), *bytes))
+            .map(|e| {
+                let o = Outgoing {
+                    frame: e.event.clone(),
+                    seq: Some(e.seq),
+                };
+                (o, e.bytes)
+            })
             .collect();
         self.stats.replayed += frames.len() as u64;
         // Past the send queue's bounds on purpose: the log's own bounds limit a replay, and a
@@ -1046,7 +1117,7 @@ impl Core {
             );
             return;
         }
-        self.enqueue_sized(conn, Arc::new(f), bytes, false);
+        self.enqueue_sized(conn, Arc::new(f).into(), bytes, false);
     }
 
     fn on_ack(&mut self, conn: ConnId, ns: &str, id: u64, args: Vec<Value>) {
@@ -1371,15 +1442,25 @@ impl Core {
             return;
         };
         let conn = s.conn;
-        let ns = s.rec.ns.clone();
-        let frame = if delivery == Delivery::Reliable {
+        // The event without a seq: the broadcast's, shared by every recipient, or its own.
+        let event = match shared {
+            Some(f) => f.clone(),
+            None => Arc::new(Frame::event(&s.rec.ns, name, args.to_vec())),
+        };
+        let out = if delivery == Delivery::Reliable {
             let before = (s.rec.lost_through, s.log_bytes, s.log.len());
-            let rec = s.append(name, args, now, bytes, max_len, max_bytes);
-            let frame = reliable_frame(&ns, &rec);
-            self.store_ops.push(StoreOp::Append {
-                token: s.rec.token.clone(),
-                entry: rec,
-            });
+            let seq = s.append(&event, now, bytes, max_len, max_bytes);
+            if self.persist {
+                let entry = LogRecord {
+                    seq,
+                    name: name.to_string(),
+                    args: args.to_vec(),
+                };
+                self.store_ops.push(StoreOp::Append {
+                    token: s.rec.token.clone(),
+                    entry,
+                });
+            }
             self.logged_total = self.logged_total + s.log_bytes - before.1;
             self.stats.log_evicted += (before.2 + 1 - s.log.len()) as u64;
             if s.rec.lost_through != before.0 {
@@ -1390,15 +1471,15 @@ impl Core {
                 });
             }
             self.bound_logs();
-            frame
-        } else {
-            match shared {
-                Some(f) => f.clone(),
-                None => Arc::new(Frame::event(&ns, name, args.to_vec())),
+            Outgoing {
+                frame: event,
+                seq: Some(seq),
             }
+        } else {
+            Outgoing::from(event)
         };
         match conn {
-            Some(conn) => self.enqueue_sized(conn, frame, bytes, delivery == Delivery::Volatile),
+            Some(conn) => self.enqueue_sized(conn, out, bytes, delivery == Delivery::Volatile),
             None if delivery == Delivery::Default => self.stats.default_lost_while_away += 1,
             None => {}
         }
@@ -1437,11 +1518,11 @@ impl Core {
     /// Queue a frame for a connection, applying the backpressure policy (module docs).
     fn enqueue(&mut self, conn: ConnId, frame: Arc<Frame>, volatile: bool) {
         let bytes = wire_len(&*frame);
-        self.enqueue_sized(conn, frame, bytes, volatile);
+        self.enqueue_sized(conn, frame.into(), bytes, volatile);
     }
 
     /// As `enqueue`, for a frame whose size is known.
-    fn enqueue_sized(&mut self, conn: ConnId, frame: Arc<Frame>, bytes: usize, volatile: bool) {
+    fn enqueue_sized(&mut self, conn: ConnId, out: Outgoing, bytes: usize, volatile: bool) {
         let cap = self.config.send_queue.max(2);
         let cap_bytes = self
             .config
@@ -1450,14 +1531,14 @@ impl Core {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        let is_error = matches!(*frame, Frame::Error { .. });
+        let is_error = matches!(*out.frame, Frame::Error { .. });
         if (c.closing.is_some() || c.doomed) && !is_error {
             return;
         }
         if volatile && (c.queue.len() >= cap / 2 || c.queued_bytes >= cap_bytes / 2) {
             self.stats.volatile_dropped += 1;
             if self.config.trace
-                && let Frame::Event { name, .. } = &*frame
+                && let Frame::Event { name, .. } = &*out.frame
             {
                 self.notes.push(Note::VolatileDropped {
                     conn,
@@ -1475,7 +1556,7 @@ impl Core {
             self.condemn(conn, &why);
             return;
         }
-        self.push_frame(conn, frame, bytes);
+        self.push_frame(conn, out, bytes);
         if self.queued_total > self.config.total_queue_bytes
             && let Some((&worst, _)) = self.conns.iter().max_by_key(|(_, c)| c.queued_bytes)
         {
@@ -1485,11 +1566,11 @@ impl Core {
     }
 
     /// Append to `conn`'s queue, count its bytes, and wake its writer.
-    fn push_frame(&mut self, conn: ConnId, frame: Arc<Frame>, bytes: usize) {
+    fn push_frame(&mut self, conn: ConnId, out: Outgoing, bytes: usize) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        c.queue.push_back((frame, bytes));
+        c.queue.push_back((out, bytes));
         c.queued_bytes += bytes;
         self.queued_total += bytes;
         if !c.dirty {
@@ -1521,7 +1602,7 @@ impl Core {
             message: format!("{why}; reconnect and resume to carry on"),
         };
         let bytes = wire_len(&f);
-        self.push_frame(conn, Arc::new(f), bytes);
+        self.push_frame(conn, Arc::new(f).into(), bytes);
         self.to_close.push((conn, "send buffer full".to_string()));
     }
 
@@ -1571,7 +1652,7 @@ impl Core {
                 return;
             }
         }
-        self.enqueue_sized(conn, Arc::new(f), bytes, false);
+        self.enqueue_sized(conn, Arc::new(f).into(), bytes, false);
     }
 
     pub(crate) fn request_close_socket(&mut self, sid: &str, reason: &str, now: Instant) {
@@ -1677,16 +1758,6 @@ fn event_frame(ev: &Event) -> String {
         seq: ev.seq,
     };
     f.to_json().chars().take(512).collect()
-}
-
-fn reliable_frame(ns: &str, r: &LogRecord) -> Arc<Frame> {
-    Arc::new(Frame::Event {
-        ns: ns.to_string(),
-        name: r.name.clone(),
-        args: r.args.clone(),
-        ack: None,
-        seq: Some(r.seq),
-    })
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! client can resume, with the reliable log of events it has not confirmed yet.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -9,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::ConnId;
 use super::namespace::Handler;
+use crate::frame::Frame;
 
 /// One reliable event waiting for the client's `received`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,15 +39,25 @@ pub struct SessionRecord {
     pub client_seq: u64,
 }
 
+/// One entry of a socket's log, as the core keeps it in memory.
+pub(crate) struct LogEntry {
+    pub seq: u64,
+    /// The event without its seq: one frame shared by every socket a broadcast reached.
+    pub event: Arc<Frame>,
+    /// When it was written (for the age bound).
+    pub at: Instant,
+    /// The bytes it counts ([`entry_bytes`], computed once).
+    pub bytes: usize,
+}
+
 /// A socket: the live state of a session, attached to a connection or waiting for a resume.
 pub(crate) struct Socket {
     pub rec: SessionRecord,
     pub auth: Value,
     pub conn: Option<ConnId>,
     pub detached_at: Option<Instant>,
-    /// The log, oldest first, with the time each entry was written (for the age bound) and the
-    /// bytes it counts ([`entry_bytes`], computed once).
-    pub log: VecDeque<(LogRecord, Instant, usize)>,
+    /// The log, oldest first.
+    pub log: VecDeque<LogEntry>,
     /// What the log holds, in bytes of the frames it would replay (for the byte bounds).
     pub log_bytes: usize,
     /// Handlers added for this socket only (checked before the namespace's).
@@ -65,43 +77,44 @@ impl Socket {
         }
     }
 
-    /// Assign the next seq and keep the event until it is confirmed, within the bounds: at most
-    /// `max_len` entries and `max_bytes` bytes (an entry counts `bytes`, its frame's size).
-    /// Older unconfirmed entries pushed out are recorded as lost (`lost_through`).
+    /// Assign the next seq to `event` (an event frame without a seq) and keep it until it is
+    /// confirmed, within the bounds: at most `max_len` entries and `max_bytes` bytes (an entry
+    /// counts `bytes`, its frame's size). Older unconfirmed entries pushed out are recorded as
+    /// lost (`lost_through`). Returns the seq.
     pub fn append(
         &mut self,
-        name: &str,
-        args: &[Value],
+        event: &Arc<Frame>,
         now: Instant,
         bytes: usize,
         max_len: usize,
         max_bytes: usize,
-    ) -> LogRecord {
+    ) -> u64 {
         self.rec.next_seq += 1;
-        let rec = LogRecord {
-            seq: self.rec.next_seq,
-            name: name.to_string(),
-            args: args.to_vec(),
-        };
-        self.push(rec.clone(), now, bytes.max(1));
+        let seq = self.rec.next_seq;
+        self.push(seq, event.clone(), now, bytes.max(1));
         while self.log.len() > max_len || self.log_bytes > max_bytes {
             self.drop_oldest();
         }
-        rec
+        seq
     }
 
-    /// Keep `rec` at the end of the log (also used to restore a stored log).
-    pub fn push(&mut self, rec: LogRecord, at: Instant, bytes: usize) {
+    /// Keep `event` as entry `seq` at the end of the log (also used to restore a stored log).
+    pub fn push(&mut self, seq: u64, event: Arc<Frame>, at: Instant, bytes: usize) {
         self.log_bytes += bytes;
-        self.log.push_back((rec, at, bytes));
+        self.log.push_back(LogEntry {
+            seq,
+            event,
+            at,
+            bytes,
+        });
     }
 
     /// Drop the oldest entry; if it was unconfirmed, it is lost. Returns false if empty.
     pub fn drop_oldest(&mut self) -> bool {
-        let Some((old, _, bytes)) = self.log.pop_front() else {
+        let Some(old) = self.log.pop_front() else {
             return false;
         };
-        self.log_bytes = self.log_bytes.saturating_sub(bytes);
+        self.log_bytes = self.log_bytes.saturating_sub(old.bytes);
         if old.seq > self.rec.confirmed {
             self.rec.lost_through = self.rec.lost_through.max(old.seq);
         }
@@ -115,7 +128,7 @@ impl Socket {
             return false;
         }
         self.rec.confirmed = seq;
-        while self.log.front().is_some_and(|(r, _, _)| r.seq <= seq) {
+        while self.log.front().is_some_and(|e| e.seq <= seq) {
             self.drop_oldest();
         }
         true
@@ -127,7 +140,7 @@ impl Socket {
         while self
             .log
             .front()
-            .is_some_and(|(_, at, _)| now.saturating_duration_since(*at) > max_age)
+            .is_some_and(|e| now.saturating_duration_since(e.at) > max_age)
         {
             self.drop_oldest();
         }
@@ -148,6 +161,10 @@ pub fn entry_bytes(ns: &str, r: &LogRecord) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ev() -> Arc<Frame> {
+        Arc::new(Frame::event("/", "e", vec![]))
+    }
 
     fn socket() -> Socket {
         Socket::new(
@@ -171,7 +188,7 @@ mod tests {
         let now = Instant::now();
         let mut s = socket();
         for _ in 0..5 {
-            s.append("e", &[], now, 1, 3, usize::MAX);
+            s.append(&ev(), now, 1, 3, usize::MAX);
         }
         assert_eq!(s.log.len(), 3);
         assert_eq!(s.rec.lost_through, 2);
@@ -183,11 +200,11 @@ mod tests {
     fn confirmed_entries_are_not_losses() {
         let now = Instant::now();
         let mut s = socket();
-        s.append("e", &[], now, 1, 2, usize::MAX);
-        s.append("e", &[], now, 1, 2, usize::MAX);
+        s.append(&ev(), now, 1, 2, usize::MAX);
+        s.append(&ev(), now, 1, 2, usize::MAX);
         assert!(s.confirm(1));
-        s.append("e", &[], now, 1, 2, usize::MAX);
-        s.append("e", &[], now, 1, 2, usize::MAX);
+        s.append(&ev(), now, 1, 2, usize::MAX);
+        s.append(&ev(), now, 1, 2, usize::MAX);
         assert_eq!(s.rec.lost_through, 2);
         assert!(s.can_resume_from(2));
     }
@@ -196,8 +213,8 @@ mod tests {
     fn age_bound_expires_old_entries() {
         let t0 = Instant::now();
         let mut s = socket();
-        s.append("e", &[], t0, 1, 10, usize::MAX);
-        s.append("e", &[], t0 + Duration::from_secs(5), 1, 10, usize::MAX);
+        s.append(&ev(), t0, 1, 10, usize::MAX);
+        s.append(&ev(), t0 + Duration::from_secs(5), 1, 10, usize::MAX);
         assert!(s.expire(t0 + Duration::from_secs(8), Duration::from_secs(6)));
         assert_eq!(s.log.len(), 1);
         assert!(!s.can_resume_from(0));

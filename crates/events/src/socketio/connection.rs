@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use super::engineio::Data;
-use super::packet::{Kind, Packet, Reassembler, SioError};
+use super::packet::{Kind, Packet, Reassembler, SioError, encode_event};
 use super::session::{Config as EioConfig, Poll, Session, SessionError, Transport, reason};
 use crate::core::{ConnId, Core};
 use crate::frame::{Frame, Resume};
@@ -218,12 +218,12 @@ impl Connection {
     /// Move the core's frames for this connection into the session, as Socket.IO packets.
     pub fn flush(&mut self, core: &mut Core, now: Instant) {
         loop {
-            let t = core.poll_transmit(self.conn, 256);
+            let t = core.poll_outgoing(self.conn, 256);
             let mut pinged = false;
             let empty = t.frames.is_empty();
-            for f in &t.frames {
-                pinged |= matches!(**f, Frame::Ping);
-                self.send_frame(f);
+            for o in &t.frames {
+                pinged |= matches!(*o.frame, Frame::Ping);
+                self.send_frame(&o.frame, o.seq);
             }
             if pinged {
                 // Engine.IO has its own heartbeat; the core's is answered here.
@@ -370,7 +370,8 @@ impl Connection {
     }
 
     /// One core frame out as a Socket.IO packet (or nothing: the core's own bookkeeping).
-    fn send_frame(&mut self, f: &Frame) {
+    /// `offset` is the seq of a reliable event queued without one (see [`crate::core::Outgoing`]).
+    fn send_frame(&mut self, f: &Frame, offset: Option<u64>) {
         let packet = match f {
             Frame::Connected {
                 ns, sid, session, ..
@@ -389,6 +390,13 @@ impl Connection {
                 ack,
                 seq,
             } => {
+                let seq = offset.or(*seq);
+                // The common case, written without copying the arguments (a broadcast does
+                // this once per recipient); binary values need the packet and its attachments.
+                if let Some(text) = encode_event(ns, *ack, name, args, seq) {
+                    self.session.send(Data::Text(text));
+                    return;
+                }
                 let mut data = Vec::with_capacity(args.len() + 2);
                 data.push(Value::String(name.clone()));
                 data.extend(args.iter().cloned());

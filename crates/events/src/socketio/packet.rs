@@ -362,6 +362,55 @@ fn take_binaries(v: &Value, out: &mut Vec<Vec<u8>>) -> Value {
     }
 }
 
+/// An EVENT's text written straight from the core's event: `2/chat,["message",{..},"7"]` for
+/// event `message` with one argument in `/chat`, `offset` 7. The same text [`Packet::encode`]
+/// gives for the packet holding `[name, ...args, "offset"]`, without building that packet first
+/// (a copy of every argument, per recipient). `None` when an argument holds a binary value,
+/// which needs attachments: build the [`Packet`] then.
+pub fn encode_event(
+    nsp: &str,
+    id: Option<u64>,
+    name: &str,
+    args: &[Value],
+    offset: Option<u64>,
+) -> Option<String> {
+    if args.iter().any(has_binary) {
+        return None;
+    }
+    // Written as bytes (serde_json writes into a Vec directly), then checked as UTF-8 once.
+    let mut out = Vec::with_capacity(128);
+    out.push(Kind::Event.digit() as u8);
+    if nsp != "/" {
+        out.extend_from_slice(nsp.as_bytes());
+        out.push(b',');
+    }
+    if let Some(id) = id {
+        out.extend_from_slice(id.to_string().as_bytes());
+    }
+    out.push(b'[');
+    // Writing JSON into a Vec cannot fail (a `Value` has only string keys).
+    serde_json::to_writer(&mut out, name).ok()?;
+    for a in args {
+        out.push(b',');
+        serde_json::to_writer(&mut out, a).ok()?;
+    }
+    if let Some(offset) = offset {
+        out.push(b',');
+        serde_json::to_writer(&mut out, &offset.to_string()).ok()?;
+    }
+    out.push(b']');
+    String::from_utf8(out).ok()
+}
+
+/// Whether `v` holds a `{"$binary":...}` value anywhere (as [`Packet::encode`] would find it).
+fn has_binary(v: &Value) -> bool {
+    match v {
+        Value::Array(a) => a.iter().any(has_binary),
+        Value::Object(o) => binary_bytes(v).is_some() || o.values().any(has_binary),
+        _ => false,
+    }
+}
+
 /// Turns the stream of Engine.IO messages back into whole Socket.IO packets: a binary packet
 /// is complete once its attachments have arrived, each as one binary message.
 #[derive(Debug, Default)]
