@@ -147,6 +147,86 @@ fn room_broadcast_reaches_the_room_only() {
 }
 
 #[test]
+fn a_reliable_broadcast_queues_one_shared_frame_with_each_recipients_seq() {
+    let mut h = H::new(Config::default());
+    let (a, _, _) = h.chat("ada");
+    let (b, _, _) = h.chat("bob");
+    h.event(a, "join", vec![json!("r")], None);
+    h.out(a);
+    h.event(b, "join", vec![json!("r")], None);
+    h.out(a);
+    h.out(b);
+    // ada has had one reliable event (bob's `joined`) since her own; bob none but his own.
+    h.event(a, "message", vec![json!("r"), json!("hi")], None);
+    let ta = h.core.poll_outgoing(a, usize::MAX);
+    let tb = h.core.poll_outgoing(b, usize::MAX);
+    let (oa, ob) = (&ta.frames[0], &tb.frames[0]);
+    assert!(Arc::ptr_eq(&oa.frame, &ob.frame), "one frame for both");
+    assert_eq!((oa.seq, ob.seq), (Some(3), Some(2)));
+    let shared = F::event(
+        "/chat",
+        "message",
+        vec![json!({"name":"ada","room":"r","text":"hi"})],
+    );
+    assert_eq!(*oa.frame, shared);
+    // The frame each client gets carries its own seq.
+    let with_seq = |seq| F::Event {
+        ns: "/chat".into(),
+        name: "message".into(),
+        args: vec![json!({"name":"ada","room":"r","text":"hi"})],
+        ack: None,
+        seq: Some(seq),
+    };
+    assert_eq!(*oa.to_frame(), with_seq(3));
+    assert_eq!(*ob.to_frame(), with_seq(2));
+    // A resume replays the same shared frame, with the same seq.
+    let (c, _, session) = h.chat("cy");
+    h.event(c, "join", vec![json!("r")], None);
+    h.out(c);
+    h.event(a, "message", vec![json!("r"), json!("again")], None);
+    h.core.closed(c, "gone", h.now);
+    let c2 = h.open();
+    h.send(
+        c2,
+        F::Connect {
+            ns: "/chat".into(),
+            auth: Some(json!({"name": "cy"})),
+            resume: Some(Resume { session, seq: 1 }),
+        },
+    );
+    let replay = h.core.poll_outgoing(c2, usize::MAX);
+    let again = h.core.poll_outgoing(a, usize::MAX);
+    let last = &again.frames[again.frames.len() - 1];
+    assert!(
+        replay
+            .frames
+            .iter()
+            .any(|o| Arc::ptr_eq(&o.frame, &last.frame) && o.seq == Some(2))
+    );
+}
+
+#[test]
+fn without_persist_a_broadcast_builds_no_append_ops() {
+    for persist in [true, false] {
+        let mut h = H::new(Config::default());
+        h.core.set_persist(persist);
+        let (a, _, _) = h.chat("ada");
+        h.event(a, "join", vec![json!("r")], None);
+        h.out(a);
+        h.core.take_store_ops();
+        h.event(a, "message", vec![json!("r"), json!("hi")], None);
+        let appends = h
+            .core
+            .take_store_ops()
+            .into_iter()
+            .filter(|op| matches!(op, StoreOp::Append { .. }))
+            .count();
+        assert_eq!(appends, usize::from(persist));
+        assert!(matches!(h.out(a)[..], [F::Event { seq: Some(2), .. }]));
+    }
+}
+
+#[test]
 fn every_broadcast_operator_picks_the_right_sockets() {
     let mut h = H::new(Config::default());
     let ns = "/ops";
