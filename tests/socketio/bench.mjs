@@ -1,6 +1,8 @@
 // Broadcast benchmark with socket.io-client 4.x: N clients join one room of the chat (/chat), one
 // more sends M messages to it, one at a time (the next once the previous reached every client),
 // and we count deliveries per second and the latency of each delivery (send to receive).
+// The server's CPU time (user + system, from /proc) over the measured run, per delivery: the
+// client shares the machine and can be the limit, so this is the fairer comparison.
 // Then the idle memory: the server's RSS (from /proc) with no clients, and with K idle clients.
 //
 //   node bench.mjs URL SERVER_PID CLIENTS MESSAGES IDLE
@@ -13,6 +15,11 @@ const [url, pid, clients, messages, idle] = process.argv.slice(2);
 const N = Number(clients), M = Number(messages), K = Number(idle);
 setTimeout(() => { console.log(JSON.stringify({ error: "timed out" })); process.exit(1); }, 120_000).unref();
 
+// utime + stime, in clock ticks (1/100 s on Linux), after the `(comm)` field.
+const cpuTicks = () => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+};
 const rss = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))[1]) * 1024;
 const opts = { transports: ["websocket"], reconnection: false, forceNew: true };
 
@@ -46,12 +53,14 @@ for (const s of receivers) {
   });
 }
 // Warm-up, then the measured run.
+const cpuStart = cpuTicks();
 const start = performance.now();
 for (let i = 0; i < M; i++) {
   pending = N;
   await new Promise((res) => { done = res; sender.emit("message", room, `t${performance.now()}`); });
 }
 const secs = (performance.now() - start) / 1000;
+const cpuMs = (cpuTicks() - cpuStart) * 10;
 latencies.sort((a, b) => a - b);
 const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
 for (const s of [...receivers, sender]) s.disconnect();
@@ -67,6 +76,7 @@ console.log(JSON.stringify({
   clients: N, messages: M, deliveries: latencies.length,
   deliveries_per_s: Math.round(latencies.length / secs),
   p50_ms: +q(0.5).toFixed(2), p99_ms: +q(0.99).toFixed(2),
+  server_cpu_ms: cpuMs, server_cpu_us_per_delivery: +(cpuMs * 1000 / latencies.length).toFixed(1),
   idle: K, rss_before: before, rss_after: after, bytes_per_idle: Math.round((after - before) / K),
 }));
 process.exit(0);

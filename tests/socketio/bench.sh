@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 npm ci --no-audit --no-fund --loglevel=error >/dev/null
 ulimit -n "$(ulimit -Hn)"   # 10,000 idle sockets on each side
-NETLAB=../../target/release/netlab
+NETLAB=${NETLAB:-../../target/release/netlab}   # another build to compare: NETLAB=/path/to/netlab
 IDLE=${IDLE:-10000}
 
 run() { # name, start command...
