@@ -1,7 +1,9 @@
 //! The semantic core: sessions, namespaces, middleware, rooms, broadcast, acks, heartbeats, the
 //! reliable log and deduplication. No I/O and no clock: a transport calls [`Core::open`],
 //! [`Core::receive`] and [`Core::closed`] with frames and the current time, and takes frames out
-//! with [`Core::poll_transmit`] (quinn's way; tests drive it with frames in, frames out).
+//! with [`Core::poll_transmit`] (quinn's way; tests drive it with frames in, frames out), or with
+//! [`Core::poll_outgoing`] as they were queued: a reliable broadcast queues one frame shared by
+//! every recipient, with each recipient's `seq` beside it ([`Outgoing`]).
 //!
 //! Backpressure policy (per connection, see [`Config::send_queue`] and
 //! [`Config::send_queue_bytes`]): the core keeps a queue of frames waiting for the transport,
