@@ -339,6 +339,36 @@ fn a_socketio_client_chats_with_a_netlab_protocol_user_in_one_room() {
     );
 }
 
+/// One broadcast, two socket.io clients whose sessions are at different seqs: the core queues
+/// one shared frame for both, and each text carries that client's own offset.
+#[test]
+fn a_broadcast_reaches_each_socketio_client_with_its_own_offset() {
+    let mut h = H::new();
+    let mut a = h.ws();
+    h.connect(&mut a, "/chat", json!({"name": "a"}));
+    h.send(&mut a, r#"2/chat,0["join","lobby"]"#).unwrap();
+    let mut b = h.ws();
+    h.connect(&mut b, "/chat", json!({"name": "b"}));
+    h.send(&mut b, r#"2/chat,0["join","lobby"]"#).unwrap();
+    h.out(&mut a);
+    h.out(&mut b);
+    h.send(&mut b, r#"2/chat,1["message","lobby","to both"]"#)
+        .unwrap();
+    let text = r#"{"name":"b","room":"lobby","text":"to both"}"#;
+    // a has had two reliable events (its own `joined`, then b's), b one.
+    assert_eq!(
+        h.out(&mut a),
+        [format!(r#"42/chat,["message",{text},"3"]"#)]
+    );
+    assert_eq!(
+        h.out(&mut b),
+        [
+            format!(r#"42/chat,["message",{text},"2"]"#),
+            r#"43/chat,1[{"ok":true}]"#.to_string(),
+        ]
+    );
+}
+
 /// Socket.IO has no packet for the core's `refused` frame: a socket.io client that sends a
 /// message too long once wrapped, without an ack, hears nothing of it (the frame is dropped, with
 /// a debug log) and carries on; with an ack it gets `ok:false` and the reason.
