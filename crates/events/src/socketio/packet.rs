@@ -173,19 +173,7 @@ impl Packet {
             Kind::BinaryAck => Kind::Ack,
             k => k,
         };
-        let mut out = String::new();
-        out.push(kind.digit());
-        if kind.is_binary() {
-            out.push_str(&attachments.len().to_string());
-            out.push('-');
-        }
-        if self.nsp != "/" {
-            out.push_str(&self.nsp);
-            out.push(',');
-        }
-        if let Some(id) = self.id {
-            out.push_str(&id.to_string());
-        }
+        let mut out = header(kind, attachments.len(), &self.nsp, self.id);
         if let Some(d) = data {
             out.push_str(&d.to_string());
         }
@@ -378,15 +366,7 @@ pub fn encode_event(
         return None;
     }
     // Written as bytes (serde_json writes into a Vec directly), then checked as UTF-8 once.
-    let mut out = Vec::with_capacity(128);
-    out.push(Kind::Event.digit() as u8);
-    if nsp != "/" {
-        out.extend_from_slice(nsp.as_bytes());
-        out.push(b',');
-    }
-    if let Some(id) = id {
-        out.extend_from_slice(id.to_string().as_bytes());
-    }
+    let mut out = header(Kind::Event, 0, nsp, id).into_bytes();
     out.push(b'[');
     // Writing JSON into a Vec cannot fail (a `Value` has only string keys).
     serde_json::to_writer(&mut out, name).ok()?;
@@ -400,6 +380,25 @@ pub fn encode_event(
     }
     out.push(b']');
     String::from_utf8(out).ok()
+}
+
+/// What comes before a packet's data: its type digit, for a binary packet the number of
+/// attachments and a dash, the namespace and a comma unless it is "/", and the ack id.
+fn header(kind: Kind, attachments: usize, nsp: &str, id: Option<u64>) -> String {
+    let mut out = String::new();
+    out.push(kind.digit());
+    if kind.is_binary() {
+        out.push_str(&attachments.to_string());
+        out.push('-');
+    }
+    if nsp != "/" {
+        out.push_str(nsp);
+        out.push(',');
+    }
+    if let Some(id) = id {
+        out.push_str(&id.to_string());
+    }
+    out
 }
 
 /// Whether `v` holds a `{"$binary":...}` value anywhere (as [`Packet::encode`] would find it).
