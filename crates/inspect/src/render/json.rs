@@ -305,6 +305,43 @@ mod tests {
         assert_eq!(serde_json::to_string(&FieldsByName(&[])).unwrap(), "{}");
     }
 
+    proptest::proptest! {
+        /// Whatever the order and repetition of names, each name is one key at its first place,
+        /// holding its one value or the array of all its values in order.
+        #[test]
+        fn fields_group_by_name_in_first_seen_order(picks in proptest::collection::vec(0usize..4, 0..40)) {
+            const NAMES: [&str; 4] = ["a.x", "a.y", "b", "a.xx"];
+            let fields: Vec<Field> = picks
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| field(NAMES[n], i as u64))
+                .collect();
+            // The expected object, built the obvious way.
+            let mut order: Vec<&str> = Vec::new();
+            for f in &fields {
+                if !order.contains(&f.name) {
+                    order.push(f.name);
+                }
+            }
+            let entries: Vec<String> = order
+                .iter()
+                .map(|name| {
+                    let values: Vec<String> = fields
+                        .iter()
+                        .filter(|f| f.name == *name)
+                        .map(|f| f.value.to_string())
+                        .collect();
+                    match values.as_slice() {
+                        [one] => format!("\"{name}\":{one}"),
+                        many => format!("\"{name}\":[{}]", many.join(",")),
+                    }
+                })
+                .collect();
+            let expected = format!("{{{}}}", entries.join(","));
+            proptest::prop_assert_eq!(serde_json::to_string(&FieldsByName(&fields)).unwrap(), expected);
+        }
+    }
+
     #[test]
     fn reasons_say_by_what() {
         let json = |r: &Reason| serde_json::to_string(&WhyChosen::from(r)).unwrap();
